@@ -1,0 +1,47 @@
+"""User-visible text in chat content: capped, valid UTF-8, free of control characters.
+
+Names and messages are shown in a terminal, so a peer must not be able to smuggle
+escape sequences or other control characters into them: names allow none, free text
+allows only line feed and tab. Caps count UTF-8 bytes because that is what the
+wire carries.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from veil.chat.errors import MalformedEvent
+from veil.wire import Reader, Writer
+
+__all__ = ["read_text", "validate_text", "write_text"]
+
+_ALLOWED_IN_MULTILINE = frozenset("\n\t")
+
+
+def validate_text(value: str, *, field: str, max_bytes: int, multiline: bool) -> None:
+    """Raise :class:`ValueError` unless ``value`` is non-empty, within ``max_bytes`` and clean."""
+    if not value.strip():
+        raise ValueError(f"{field} must not be empty")
+    size = len(value.encode("utf-8", errors="surrogatepass"))
+    if size > max_bytes:
+        raise ValueError(f"{field} is {size} bytes, over its cap of {max_bytes}")
+    allowed = _ALLOWED_IN_MULTILINE if multiline else frozenset()
+    for char in value:
+        if char not in allowed and unicodedata.category(char) in ("Cc", "Cs"):
+            raise ValueError(f"{field} contains control character U+{ord(char):04X}")
+
+
+def write_text(writer: Writer, value: str) -> None:
+    """Append ``value`` as ``u16`` length-prefixed UTF-8."""
+    writer.bytes16(value.encode("utf-8"))
+
+
+def read_text(reader: Reader, *, field: str, max_bytes: int, multiline: bool) -> str:
+    """Read text written by :func:`write_text`; :class:`MalformedEvent` unless it is valid."""
+    raw = reader.bytes16(cap=max_bytes)
+    try:
+        value = raw.decode("utf-8")
+        validate_text(value, field=field, max_bytes=max_bytes, multiline=multiline)
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError too
+        raise MalformedEvent(f"bad {field}: {exc}") from exc
+    return value

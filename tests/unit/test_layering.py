@@ -1,0 +1,39 @@
+"""Protocol layers stay sans-I/O: they never import the modules that do I/O or read
+the clock or global randomness (STYLE.md habit 1, DESIGN.md invariant 5)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "veil"
+PURE_PACKAGES = ("crypto", "ratchet", "wire")
+PURE_MODULE_NAMES = ("protocol", "codec", "envelope", "links", "events")
+FORBIDDEN = {"asyncio", "socket", "ssl", "time", "random", "selectors", "subprocess"}
+# The system CSPRNG adapter is the one sanctioned place that touches OS randomness.
+ALLOWED = {("crypto/random.py", "secrets")}
+
+
+def pure_modules() -> list[Path]:
+    found = [p for pkg in PURE_PACKAGES for p in (SRC / pkg).rglob("*.py")]
+    found += [p for p in SRC.rglob("*.py") if p.stem in PURE_MODULE_NAMES]
+    return sorted(set(found))
+
+
+def imported_roots(path: Path) -> set[str]:
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("path", pure_modules(), ids=lambda p: str(p.relative_to(SRC)))
+def test_pure_module_does_no_io(path: Path) -> None:
+    relative = str(path.relative_to(SRC))
+    bad = {m for m in imported_roots(path) & FORBIDDEN if (relative, m) not in ALLOWED}
+    assert not bad, f"{relative} imports {sorted(bad)}"
