@@ -16,6 +16,7 @@ __all__ = [
     "ChatError",
     "ChatProtocolError",
     "CorruptStoreHeader",
+    "DuplicateRecord",
     "MalformedEvent",
     "RecordNotFound",
     "StoreError",
@@ -91,3 +92,9 @@ class RecordNotFound(StoreError):
     """A lookup by id or name found no row."""
 
     code: ClassVar[int] = 626
+
+
+class DuplicateRecord(StoreError):
+    """A row with the same unique key (alias, message id, queue id...) already exists."""
+
+    code: ClassVar[int] = 627

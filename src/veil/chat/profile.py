@@ -8,9 +8,10 @@ cannot bloat our store or our screen.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from veil.chat.errors import MalformedEvent, UnsupportedEventVersion
 from veil.chat.text import read_text, validate_text, write_text
-from veil.wire import Reader, Writer, WireError
+from veil.wire import Reader, WireError, Writer
 
 __all__ = [
     "BIO_MAX_BYTES",
@@ -85,7 +86,7 @@ class Profile:
                 raise UnsupportedEventVersion(f"profile format version {version}")
             profile = cls.decode(reader)
             reader.finish()
-        except WireError as exc:
+        except (WireError, ValueError) as exc:
             raise MalformedEvent(f"bad profile: {exc}") from exc
         return profile
 

@@ -13,13 +13,14 @@ import hmac as _hmac
 from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from veil.crypto.errors import AuthenticationFailed, InvalidKey
+from veil.crypto.errors import AuthenticationFailed, CryptoError, InvalidKey
 
 if TYPE_CHECKING:
     from veil.crypto.random import RandomSource
@@ -37,6 +38,8 @@ __all__ = [
     "X25519KeyPair",
     "aead_decrypt",
     "aead_encrypt",
+    "aes256_cbc_decrypt",
+    "aes256_cbc_encrypt",
     "argon2id",
     "constant_time_equal",
     "ed25519_verify",
@@ -191,6 +194,35 @@ def aead_decrypt(key: bytes, nonce: bytes, ciphertext: bytes, associated_data: b
         return AESGCM(key).decrypt(nonce, ciphertext, associated_data)
     except InvalidTag as exc:
         raise AuthenticationFailed("AEAD tag did not verify") from exc
+
+
+def aes256_cbc_encrypt(key: bytes, iv: bytes, plaintext: bytes) -> bytes:
+    """AES-256-CBC with PKCS#7 padding, unauthenticated: callers MAC the result.
+
+    Exists for Signal's recommended message cipher (CBC then HMAC), which the
+    ratchet's plain configuration needs to interoperate with other implementations.
+    """
+    _require_length("AES-256 key", key, AEAD_KEY_SIZE)
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(plaintext) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    return encryptor.update(padded) + encryptor.finalize()
+
+
+def aes256_cbc_decrypt(key: bytes, iv: bytes, ciphertext: bytes) -> bytes:
+    """Invert :func:`aes256_cbc_encrypt`; :class:`CryptoError` on bad length or padding.
+
+    Call it only after the MAC over ``ciphertext`` verified, so padding errors are
+    never an oracle.
+    """
+    _require_length("AES-256 key", key, AEAD_KEY_SIZE)
+    try:
+        decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+        padded = decryptor.update(ciphertext) + decryptor.finalize()
+        unpadder = padding.PKCS7(128).unpadder()
+        return unpadder.update(padded) + unpadder.finalize()
+    except ValueError as exc:
+        raise CryptoError("AES-CBC ciphertext or its padding is malformed") from exc
 
 
 def hkdf_sha256(ikm: bytes, *, salt: bytes, info: bytes, length: int) -> bytes:

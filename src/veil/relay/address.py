@@ -27,6 +27,7 @@ __all__ = [
     "RelayAddress",
     "decode_fingerprint",
     "encode_fingerprint",
+    "normalise_host",
 ]
 
 ADDRESS_SCHEME = "veil://"
@@ -78,7 +79,7 @@ class RelayAddress:
         decode_fingerprint(self.fingerprint)
         if not 1 <= len(self.hosts) <= MAX_HOSTS:
             raise InvalidAddress(f"an address names 1 to {MAX_HOSTS} hosts")
-        if [_normalise_host(host) for host in self.hosts] != list(self.hosts):
+        if [normalise_host(host) for host in self.hosts] != list(self.hosts):
             raise InvalidAddress("hosts must be given in normalised form")
         if len(set(self.hosts)) != len(self.hosts):
             raise InvalidAddress("an address names each host once")
@@ -104,7 +105,7 @@ class RelayAddress:
         if not separator:
             raise InvalidAddress("address needs '<fingerprint>@' before the hosts")
         host_list, port = _split_port(location)
-        hosts = tuple(_normalise_host(_unbracket(host)) for host in host_list.split(","))
+        hosts = tuple(normalise_host(_unbracket(host)) for host in host_list.split(","))
         return cls(fingerprint, hosts, port)
 
     def __str__(self) -> str:
@@ -136,8 +137,12 @@ def _unbracket(host: str) -> str:
     return host
 
 
-def _normalise_host(host: str) -> str:
-    """Return the canonical spelling of one host, or raise :class:`InvalidAddress`."""
+def normalise_host(host: str) -> str:
+    """Return the canonical spelling of one host (no brackets), or raise :class:`InvalidAddress`.
+
+    DNS names (including ``.onion`` names) come back in lower case and IP
+    literals in their compressed form.
+    """
     if not host:
         raise InvalidAddress("empty host name")
     try:

@@ -1,0 +1,284 @@
+"""One connection's handshake and message flow, as a sans-I/O state machine.
+
+A :class:`Connection` never touches a socket, a clock or a global random source:
+the runtime feeds it frames that arrived on its receive queue and asks it to
+encrypt outgoing chat events, and it answers with :data:`Action` values (relay
+commands to run, in order) and :data:`AgentEvent` values (what happened).
+
+States and transitions (anything not in the table is an :class:`UnexpectedFrame`):
+
+=============================  ===============  ==============================
+state                          input frame      next state
+=============================  ===============  ==============================
+INVITER_AWAITS_CONFIRMATION    CONFIRMATION     CONNECTED (secure + send hello)
+JOINER_AWAITS_HELLO            RATCHET_MESSAGE  CONNECTED
+CONNECTED                      RATCHET_MESSAGE  CONNECTED
+CONNECTED                      CONFIRMATION     CONNECTED (redelivery, dropped)
+=============================  ===============  ==============================
+
+The joiner reaches JOINER_AWAITS_HELLO from :meth:`Connection.join`, which returns
+the actions that secure the inviter's queue and send the confirmation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TypeVar
+
+from veil.agent.envelope import EnvelopeTracker, OpenedEnvelope
+from veil.agent.events import (
+    AgentEvent,
+    ChatEventReceived,
+    ConnectionEstablished,
+    DuplicateDropped,
+    PeerConfirmed,
+)
+from veil.agent.failures import ConnectionNotReady, UnexpectedFrame
+from veil.agent.frames import Frame, FrameKind, decode_frame, encode_frame, open_sealed, seal
+from veil.agent.payloads import (
+    AgentPayload,
+    ChatPayload,
+    Confirmation,
+    ConnectInfo,
+    Hello,
+    QueueAddress,
+    decode_payload,
+    encode_payload,
+)
+from veil.agent.queues import Identities, QueueState, ReceiveQueue, SendQueue
+from veil.chat.profile import Profile
+from veil.crypto import RandomSource, X25519KeyPair
+from veil.ratchet.agreement import InvitationKeys, InvitationSecrets, ReplyKeys
+from veil.ratchet.agreement import join as join_agreement
+from veil.ratchet.double_ratchet import Ratchet
+from veil.ratchet.errors import DuplicateMessage
+from veil.ratchet.security_code import SecurityCode
+from veil.ratchet.security_code import security_code as compute_security_code
+from veil.wire import VersionRange
+
+__all__ = [
+    "AGENT_VERSIONS",
+    "Action",
+    "Connection",
+    "Invitation",
+    "Phase",
+    "SecureQueue",
+    "SendFrame",
+    "Step",
+]
+
+AGENT_VERSIONS = VersionRange(1, 1)
+_P = TypeVar("_P", Hello, ChatPayload)
+_AUTH_KEY_SIZE = 32
+
+
+class Phase(StrEnum):
+    """Where a connection stands; the values are stored as they are."""
+
+    INVITER_AWAITS_CONFIRMATION = "inviter_awaits_confirmation"
+    JOINER_AWAITS_HELLO = "joiner_awaits_hello"
+    CONNECTED = "connected"
+
+
+@dataclass(frozen=True, slots=True)
+class SecureQueue:
+    """Run ``SKEY`` on the peer's queue with our fresh sender key."""
+
+    queue: SendQueue
+
+
+@dataclass(frozen=True, slots=True)
+class SendFrame:
+    """Run ``SEND`` of ``frame`` (exactly one padded frame) to the peer's queue."""
+
+    queue: SendQueue
+    frame: bytes
+
+
+Action = SecureQueue | SendFrame
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What one input produced: relay actions to run in order, and events."""
+
+    actions: tuple[Action, ...] = ()
+    events: tuple[AgentEvent, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    """What the inviter publishes in a one-time link (the link codec encodes it)."""
+
+    queue: QueueAddress
+    link_key: bytes
+    ratchet_invitation: bytes
+    agent_versions: VersionRange = AGENT_VERSIONS
+
+
+@dataclass(slots=True)
+class Connection:
+    """The state of one connection.
+
+    Persisted as four parts the store commits together: :attr:`phase`,
+    :attr:`queues` (``QueueState.to_bytes``), the ratchet (``Ratchet.to_bytes``)
+    and the envelope :attr:`tracker` (``EnvelopeTracker.to_bytes``).
+    """
+
+    phase: Phase
+    queues: QueueState
+    profile: Profile
+    agent_version: int = AGENT_VERSIONS.maximum
+    ratchet: Ratchet | None = None
+    tracker: EnvelopeTracker = field(default_factory=EnvelopeTracker)
+
+    @classmethod
+    def invite(
+        cls, receive: ReceiveQueue, profile: Profile, rng: RandomSource, *, pq: bool = True
+    ) -> tuple[Connection, Invitation]:
+        """Start a connection as the inviter; return it and the link's contents."""
+        link_key = X25519KeyPair.generate(rng)
+        secrets = InvitationSecrets.generate(rng, pq=pq)
+        queues = QueueState(
+            receive, link_key=link_key.private, invitation_secret=secrets.to_bytes()
+        )
+        connection = cls(Phase.INVITER_AWAITS_CONFIRMATION, queues, profile)
+        return connection, Invitation(receive.address, link_key.public, secrets.public.encode())
+
+    @classmethod
+    def join(
+        cls, invitation: Invitation, receive: ReceiveQueue, profile: Profile, rng: RandomSource
+    ) -> tuple[Connection, Step]:
+        """Accept an invitation as the joiner: secure its queue and send a confirmation."""
+        version = AGENT_VERSIONS.agree(invitation.agent_versions)
+        reply, agreement = join_agreement(InvitationKeys.decode(invitation.ratchet_invitation), rng)
+        send = SendQueue(invitation.queue, rng.random_bytes(_AUTH_KEY_SIZE))
+        identities = Identities(agreement.local_identity_key, agreement.remote_identity_key, True)
+        queues = QueueState(receive, send, identities=identities)
+        connection = cls(
+            Phase.JOINER_AWAITS_HELLO, queues, profile, version, agreement.ratchet(rng)
+        )
+        first = connection._encrypt(ConnectInfo(receive.address, profile))
+        confirmation = Confirmation(version, reply.encode(), first)
+        frame = encode_frame(
+            FrameKind.CONFIRMATION, seal(invitation.link_key, confirmation.to_bytes(), rng)
+        )
+        return connection, Step((SecureQueue(send), SendFrame(send, frame)))
+
+    def receive(self, data: bytes, rng: RandomSource) -> Step:
+        """Process one frame from the receive queue.
+
+        Raises a :class:`~veil.errors.ProtocolError` subclass when the frame must be
+        dropped. The object may then be part-way through a change, so the caller
+        discards it and reloads the connection from its last committed state (the
+        runtime does this; nothing is persisted unless ``receive`` returned).
+        """
+        frame = decode_frame(data)
+        transition = _TRANSITIONS.get((self.phase, frame.kind))
+        if transition is None:
+            raise UnexpectedFrame(f"{frame.kind.name} frame in phase {self.phase.value}")
+        handler, next_phase = transition
+        step = handler(self, frame, rng)
+        self.phase = next_phase
+        return step
+
+    def send_chat(self, event: bytes) -> SendFrame:
+        """Encrypt a chat event for the peer; only a CONNECTED connection can send."""
+        if self.phase is not Phase.CONNECTED or self.queues.send is None:
+            raise ConnectionNotReady("the connection is not established yet")
+        body = self._encrypt(ChatPayload(event))
+        return SendFrame(self.queues.send, encode_frame(FrameKind.RATCHET_MESSAGE, body))
+
+    def security_code(self) -> SecurityCode:
+        """The code both sides compare out of band to rule out a man in the middle."""
+        identities = self.queues.identities
+        if identities is None:
+            raise ConnectionNotReady("no keys are agreed yet")
+        return compute_security_code(identities.local, identities.remote)
+
+    def _associated_data(self) -> bytes:
+        assert self.queues.identities is not None  # set by the agreement
+        return self.queues.identities.associated_data
+
+    def _encrypt(self, payload: AgentPayload) -> bytes:
+        assert self.ratchet is not None  # every caller runs after the agreement
+        plaintext = self.tracker.seal(encode_payload(payload))
+        return self.ratchet.encrypt(plaintext, self._associated_data())
+
+    def _decrypt(self, body: bytes) -> tuple[AgentPayload, OpenedEnvelope]:
+        assert self.ratchet is not None
+        opened = self.tracker.open(self.ratchet.decrypt(body, self._associated_data()))
+        return decode_payload(opened.body), opened
+
+    def _on_confirmation(self, frame: Frame, rng: RandomSource) -> Step:
+        queues = self.queues
+        assert queues.link_key is not None and queues.invitation_secret is not None
+        confirmation = Confirmation.from_bytes(
+            open_sealed(X25519KeyPair(queues.link_key), frame.body)
+        )
+        if confirmation.agent_version not in AGENT_VERSIONS:
+            raise UnexpectedFrame(f"agent version {confirmation.agent_version} not offered")
+        secrets = InvitationSecrets.from_bytes(queues.invitation_secret)
+        agreement = secrets.accept(ReplyKeys.decode(confirmation.ratchet_reply))
+        identities = Identities(agreement.local_identity_key, agreement.remote_identity_key, False)
+        self.queues = QueueState(queues.receive, identities=identities)
+        self.ratchet = agreement.ratchet(rng)
+        payload, _ = self._decrypt(confirmation.first_message)
+        if not isinstance(payload, ConnectInfo):
+            raise UnexpectedFrame("a confirmation must carry the joiner's reply queue")
+        send = SendQueue(payload.reply_queue, rng.random_bytes(_AUTH_KEY_SIZE))
+        self.queues = QueueState(queues.receive, send, identities=identities)
+        self.agent_version = confirmation.agent_version
+        hello = encode_frame(FrameKind.RATCHET_MESSAGE, self._encrypt(Hello(self.profile)))
+        events = (PeerConfirmed(payload.profile), ConnectionEstablished(payload.profile))
+        return Step((SecureQueue(send), SendFrame(send, hello)), events)
+
+    def _on_hello(self, frame: Frame, rng: RandomSource) -> Step:
+        accepted = self._accept(frame, Hello)
+        if accepted is None:
+            return Step(events=(DuplicateDropped("message already decrypted"),))
+        hello, _ = accepted
+        return Step(events=(ConnectionEstablished(hello.profile),))
+
+    def _on_message(self, frame: Frame, rng: RandomSource) -> Step:
+        accepted = self._accept(frame, ChatPayload)
+        if accepted is None:
+            return Step(events=(DuplicateDropped("message already decrypted"),))
+        chat, opened = accepted
+        received = ChatEventReceived(chat.event, opened.sequence, opened.integrity, opened.skipped)
+        return Step(events=(received,))
+
+    def _accept(self, frame: Frame, expected: type[_P]) -> tuple[_P, OpenedEnvelope] | None:
+        """Decrypt a ratchet frame carrying an ``expected`` payload.
+
+        Returns ``None`` for a message the ratchet has already decrypted: the relay
+        redelivers what was not acknowledged before a crash, and that is not an error.
+        """
+        try:
+            payload, opened = self._decrypt(frame.body)
+        except DuplicateMessage:
+            return None
+        if not isinstance(payload, expected):
+            raise UnexpectedFrame(f"expected {expected.__name__}, got {type(payload).__name__}")
+        return payload, opened
+
+    def _on_late_confirmation(self, frame: Frame, rng: RandomSource) -> Step:
+        return Step(events=(DuplicateDropped("confirmation redelivered after connecting"),))
+
+
+_Handler = Callable[[Connection, Frame, RandomSource], Step]
+
+_TRANSITIONS: dict[tuple[Phase, FrameKind], tuple[_Handler, Phase]] = {
+    (Phase.INVITER_AWAITS_CONFIRMATION, FrameKind.CONFIRMATION): (
+        Connection._on_confirmation,
+        Phase.CONNECTED,
+    ),
+    (Phase.JOINER_AWAITS_HELLO, FrameKind.RATCHET_MESSAGE): (Connection._on_hello, Phase.CONNECTED),
+    (Phase.CONNECTED, FrameKind.RATCHET_MESSAGE): (Connection._on_message, Phase.CONNECTED),
+    (Phase.CONNECTED, FrameKind.CONFIRMATION): (
+        Connection._on_late_confirmation,
+        Phase.CONNECTED,
+    ),
+}

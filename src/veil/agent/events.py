@@ -1,0 +1,86 @@
+"""What the agent layer reports upward: frozen, slotted events named in the past tense.
+
+A sans-I/O :class:`~veil.agent.connection.Connection` returns these from each input;
+the runtime turns them into store writes and into what the CLI prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from veil.chat.profile import Profile
+
+__all__ = [
+    "AgentEvent",
+    "ChatEventReceived",
+    "ConnectionEstablished",
+    "ContactRequestReceived",
+    "DesyncDetected",
+    "DuplicateDropped",
+    "PeerConfirmed",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PeerConfirmed:
+    """The inviter opened the joiner's confirmation: it now knows the joiner's profile."""
+
+    profile: Profile
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionEstablished:
+    """Both queues are secured and both ratchets agree: the connection is CONNECTED."""
+
+    profile: Profile
+
+
+@dataclass(frozen=True, slots=True)
+class ChatEventReceived:
+    """A chat event arrived through the ratchet.
+
+    ``sequence`` is the envelope's sequence number and ``integrity`` the envelope
+    tracker's verdict (``"ok"``, ``"skipped"``, ``"duplicate"``, ``"bad_hash"``),
+    which the chat layer shows next to the message.
+    """
+
+    event: bytes
+    sequence: int
+    integrity: str
+    skipped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateDropped:
+    """A frame the connection had already processed came again (a relay redelivery)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRequestReceived:
+    """A stranger asked to connect through our contact address."""
+
+    request_id: int
+    profile: Profile
+
+
+@dataclass(frozen=True, slots=True)
+class DesyncDetected:
+    """A message from a connected peer did not decrypt: the ratchets may have drifted.
+
+    The connection is marked desynchronised and the user is told; the message is
+    dropped (it could never be decrypted later either).
+    """
+
+    reason: str
+
+
+AgentEvent = (
+    PeerConfirmed
+    | ConnectionEstablished
+    | ChatEventReceived
+    | DuplicateDropped
+    | ContactRequestReceived
+    | DesyncDetected
+)

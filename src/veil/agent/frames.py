@@ -1,0 +1,130 @@
+"""Agent frames: the fixed-size bodies an agent hands to a relay ``SEND``.
+
+Every frame is padded to exactly :data:`FRAME_SIZE` bytes, so a relay (and anyone
+watching it) sees the same length for a handshake, a one-letter message or a long
+one. Inside the padding::
+
+    u8  frame version (FRAME_VERSION)
+    u8  kind          CONFIRMATION | RATCHET_MESSAGE | CONTACT_REQUEST
+    ... body          the rest of the padded content
+
+A confirmation and a contact request are *sealed* to an X25519 key published in a
+link: ``ephemeral public (32) || AES-256-GCM(key, zero nonce, payload, ad)`` with
+``key = HKDF-SHA256(X25519(ephemeral, link key), salt = ephemeral || link key,
+info = SEAL_KEY_INFO)``. The ephemeral key is fresh per seal, so the fixed nonce is
+never reused under one key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from veil.agent.failures import ConfirmationRejected, MalformedFrame
+from veil.crypto import (
+    AuthenticationFailed,
+    InvalidKey,
+    InvalidPadding,
+    RandomSource,
+    X25519KeyPair,
+    aead_decrypt,
+    aead_encrypt,
+    hkdf_sha256,
+    pad,
+    unpad,
+)
+from veil.crypto.padding import padded_capacity
+
+__all__ = [
+    "FRAME_SIZE",
+    "FRAME_VERSION",
+    "MAX_FRAME_BODY",
+    "SEAL_KEY_INFO",
+    "Frame",
+    "FrameKind",
+    "decode_frame",
+    "encode_frame",
+    "open_sealed",
+    "seal",
+]
+
+#: Every frame is padded to this many bytes; it fits one relay ``SEND`` with room
+#: for the relay's own framing inside a 16 KiB block.
+FRAME_SIZE = 15_360
+FRAME_VERSION = 1
+_HEADER_SIZE = 2
+MAX_FRAME_BODY = padded_capacity(FRAME_SIZE) - _HEADER_SIZE
+
+SEAL_KEY_INFO = b"veil/agent/v1/sealed-frame-key"
+_SEAL_AD_LABEL = b"veil/agent/v1/sealed-frame"
+_EPHEMERAL_SIZE = 32
+_ZERO_NONCE = bytes(12)
+
+
+class FrameKind(IntEnum):
+    """What a frame carries; the receiving connection's state decides if it fits."""
+
+    CONFIRMATION = 1
+    RATCHET_MESSAGE = 2
+    CONTACT_REQUEST = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded frame: its kind and its (still encrypted) body."""
+
+    kind: FrameKind
+    body: bytes
+
+
+def encode_frame(kind: FrameKind, body: bytes) -> bytes:
+    """Return the :data:`FRAME_SIZE`-byte padded frame; ``ValueError`` if too big."""
+    if len(body) > MAX_FRAME_BODY:
+        raise ValueError(f"frame body of {len(body)} bytes exceeds {MAX_FRAME_BODY}")
+    return pad(bytes((FRAME_VERSION, kind)) + body, FRAME_SIZE)
+
+
+def decode_frame(data: bytes) -> Frame:
+    """Parse a padded frame strictly; :class:`MalformedFrame` on any fault."""
+    if len(data) != FRAME_SIZE:
+        raise MalformedFrame(f"a frame is {FRAME_SIZE} bytes, got {len(data)}")
+    try:
+        content = unpad(data)
+    except InvalidPadding as exc:
+        raise MalformedFrame(str(exc)) from exc
+    if len(content) < _HEADER_SIZE:
+        raise MalformedFrame("frame is shorter than its header")
+    if content[0] != FRAME_VERSION:
+        raise MalformedFrame(f"unknown frame version {content[0]}")
+    try:
+        kind = FrameKind(content[1])
+    except ValueError as exc:
+        raise MalformedFrame(f"unknown frame kind {content[1]}") from exc
+    return Frame(kind, content[_HEADER_SIZE:])
+
+
+def _seal_key(shared: bytes, ephemeral_public: bytes, recipient_public: bytes) -> bytes:
+    salt = ephemeral_public + recipient_public
+    return hkdf_sha256(shared, salt=salt, info=SEAL_KEY_INFO, length=32)
+
+
+def seal(recipient_public: bytes, payload: bytes, rng: RandomSource) -> bytes:
+    """Encrypt ``payload`` to ``recipient_public`` with a fresh ephemeral key."""
+    ephemeral = X25519KeyPair.generate(rng)
+    key = _seal_key(ephemeral.exchange(recipient_public), ephemeral.public, recipient_public)
+    associated = _SEAL_AD_LABEL + ephemeral.public + recipient_public
+    return ephemeral.public + aead_encrypt(key, _ZERO_NONCE, payload, associated)
+
+
+def open_sealed(recipient: X25519KeyPair, sealed: bytes) -> bytes:
+    """Decrypt :func:`seal` output; :class:`ConfirmationRejected` if it fails."""
+    if len(sealed) < _EPHEMERAL_SIZE:
+        raise MalformedFrame("sealed payload is shorter than its ephemeral key")
+    ephemeral_public = sealed[:_EPHEMERAL_SIZE]
+    try:
+        shared = recipient.exchange(ephemeral_public)
+        key = _seal_key(shared, ephemeral_public, recipient.public)
+        associated = _SEAL_AD_LABEL + ephemeral_public + recipient.public
+        return aead_decrypt(key, _ZERO_NONCE, sealed[_EPHEMERAL_SIZE:], associated)
+    except (AuthenticationFailed, InvalidKey) as exc:
+        raise ConfirmationRejected("sealed payload did not authenticate") from exc

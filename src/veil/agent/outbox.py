@@ -1,0 +1,119 @@
+"""Running the outbox: pending relay actions, in order per connection, with retries.
+
+Entries are written by the runtime in the same transaction as the state change
+that produced them (see :mod:`veil.agent.delivery`). :class:`OutboxRunner` runs the
+due ones: the sends of one connection are pipelined in order (the relay client
+batches them into shared blocks), the successful ones are removed together in one
+transaction, and the first failure stops that connection's run — it and everything
+behind it are retried later with backoff, so messages keep their order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from itertools import groupby
+
+from veil.agent.address import address_send_queue
+from veil.agent.delivery import ActionKind, OutboxEntry, next_attempt_at
+from veil.agent.queues import QueueState
+from veil.agent.relays import RelayPort, RelayUnavailable
+from veil.chat.store import ChatStore, PendingSend
+from veil.crypto import RandomSource
+
+__all__ = ["OutboxRunner"]
+
+_log = logging.getLogger(__name__)
+#: Sends of one connection in flight at once.
+_PIPELINE = 32
+_DUE_LIMIT = 1000
+
+
+class OutboxRunner:
+    """Runs due outbox entries against the relays."""
+
+    def __init__(
+        self,
+        store: ChatStore,
+        relays: RelayPort,
+        queues_of: Callable[[int], QueueState],
+        *,
+        rng: RandomSource,
+        clock: Callable[[], float],
+    ) -> None:
+        self._store = store
+        self._relays = relays
+        self._queues_of = queues_of
+        self._rng = rng
+        self._clock = clock
+        self._lock = asyncio.Lock()
+
+    def pending(self) -> int:
+        """How many entries wait in the outbox, due or not."""
+        with self._store.transaction() as tx:
+            return len(tx.outbox.due(float("inf"), limit=_DUE_LIMIT))
+
+    async def flush(self, *, force: bool = False) -> int:
+        """Run every due entry once (every entry, if ``force``); return how many completed.
+
+        A command the user just ran forces the flush: they expect waiting messages to
+        be tried now, whatever the backoff said.
+        """
+        async with self._lock:
+            now = float("inf") if force else self._clock()
+            with self._store.transaction() as tx:
+                due = tx.outbox.due(now, limit=_DUE_LIMIT)
+            completed = 0
+            for connection_id, group in groupby(
+                sorted(due, key=lambda p: (p.connection_id, p.send_id)),
+                key=lambda p: p.connection_id,
+            ):
+                completed += await self._run_connection(connection_id, list(group))
+            return completed
+
+    async def _run_connection(self, connection_id: int, pending: list[PendingSend]) -> int:
+        queues = self._queues_of(connection_id)
+        done: list[int] = []
+        failed: list[PendingSend] = []
+        for start in range(0, len(pending), _PIPELINE):
+            window = pending[start : start + _PIPELINE]
+            results = await asyncio.gather(
+                *(self._run(queues, p) for p in window), return_exceptions=True
+            )
+            for entry, result in zip(window, results, strict=True):
+                if isinstance(result, BaseException):
+                    _log.info("relay action failed, will retry: %s", type(result).__name__)
+                    failed = pending[pending.index(entry) :]
+                    break
+                done.append(entry.send_id)
+            if failed:
+                break
+        self._record(done, failed)
+        return len(done)
+
+    def _record(self, done: list[int], failed: list[PendingSend]) -> None:
+        now = self._clock()
+        with self._store.transaction() as tx:
+            for send_id in done:
+                tx.outbox.remove(send_id)
+            for entry in failed:
+                tx.outbox.retry_later(
+                    entry.send_id, next_attempt_at(entry.attempts, now, self._rng)
+                )
+
+    async def _run(self, queues: QueueState, pending: PendingSend) -> None:
+        entry = OutboxEntry.from_bytes(pending.body)
+        if entry.kind is ActionKind.SEND_TO_ADDRESS:
+            assert entry.address is not None
+            await self._relays.send(
+                address_send_queue(entry.address, entry.address_key), entry.frame
+            )
+            return
+        send = queues.send
+        if send is None:
+            raise RelayUnavailable("the connection has no send queue yet")
+        if entry.kind is ActionKind.SECURE_PEER_QUEUE:
+            await self._relays.secure_peer_queue(send)
+        else:
+            await self._relays.send(send, entry.frame)

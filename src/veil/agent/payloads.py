@@ -1,0 +1,202 @@
+"""What travels inside agent frames: confirmations, ratchet payloads, contact requests.
+
+Layouts (all integers big-endian; ``bytes16`` is a u16 length then the bytes)::
+
+    QueueAddress     bytes16 relay address text (UTF-8, veil://...) || sender id (24)
+    Confirmation     u16 agent version || bytes16 ratchet reply || bytes16 first message
+    AgentPayload     u8 tag || fields
+        CONNECT_INFO   QueueAddress (the joiner's reply queue) || Profile
+        HELLO          Profile
+        CHAT           bytes16 chat event
+    ContactRequest   bytes16 invitation link text || Profile
+
+Every decoder is strict: caps on every length, a known tag, no trailing bytes, and
+any fault is a :class:`MalformedFrame`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TypeAlias, TypeVar
+
+from veil.agent.failures import MalformedFrame
+from veil.chat.errors import ChatProtocolError
+from veil.chat.profile import Profile
+from veil.relay.address import RelayAddress
+from veil.relay.errors import InvalidAddress
+from veil.wire import Reader, WireError, Writer
+
+__all__ = [
+    "MAX_CHAT_EVENT_SIZE",
+    "MAX_LINK_SIZE",
+    "QUEUE_ID_SIZE",
+    "AgentPayload",
+    "ChatPayload",
+    "Confirmation",
+    "ConnectInfo",
+    "ContactRequest",
+    "Hello",
+    "QueueAddress",
+    "decode_payload",
+    "encode_payload",
+]
+
+_T = TypeVar("_T")
+
+QUEUE_ID_SIZE = 24
+MAX_RELAY_ADDRESS_SIZE = 2048
+MAX_RATCHET_REPLY_SIZE = 4096
+MAX_RATCHET_MESSAGE_SIZE = 15_000
+MAX_CHAT_EVENT_SIZE = 12_000
+MAX_LINK_SIZE = 8192
+
+
+class PayloadTag(IntEnum):
+    """Tags of the payloads that travel inside the double ratchet."""
+
+    CONNECT_INFO = 1
+    HELLO = 2
+    CHAT = 3
+
+
+@dataclass(frozen=True, slots=True)
+class QueueAddress:
+    """Where to send to a queue: its relay and its sender id (nothing else)."""
+
+    relay: str
+    sender_id: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.sender_id) != QUEUE_ID_SIZE:
+            raise ValueError(f"a sender id is {QUEUE_ID_SIZE} bytes")
+        RelayAddress.parse(self.relay)
+
+    def encode(self, writer: Writer) -> None:
+        """Append the relay address text and the sender id."""
+        writer.bytes16(self.relay.encode("utf-8")).raw(self.sender_id)
+
+    @classmethod
+    def decode(cls, reader: Reader) -> QueueAddress:
+        """Read fields written by :meth:`encode`."""
+        relay = reader.bytes16(MAX_RELAY_ADDRESS_SIZE).decode("utf-8")
+        return cls(relay, reader.raw(QUEUE_ID_SIZE))
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """The joiner's first frame: its half of the agreement and a first ratchet message."""
+
+    agent_version: int
+    ratchet_reply: bytes
+    first_message: bytes
+
+    def to_bytes(self) -> bytes:
+        """Serialise (sealed to the link key by the caller)."""
+        writer = Writer().u16(self.agent_version)
+        return writer.bytes16(self.ratchet_reply).bytes16(self.first_message).build()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Confirmation:
+        """Parse :meth:`to_bytes` output strictly."""
+        return _strict(data, _read_confirmation)
+
+
+def _read_confirmation(reader: Reader) -> Confirmation:
+    version = reader.u16()
+    reply = reader.bytes16(MAX_RATCHET_REPLY_SIZE)
+    return Confirmation(version, reply, reader.bytes16(MAX_RATCHET_MESSAGE_SIZE))
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRequest:
+    """A stranger's request sent to a contact address: its invitation and profile."""
+
+    invitation_link: str
+    profile: Profile
+
+    def to_bytes(self) -> bytes:
+        """Serialise (sealed to the address key by the caller)."""
+        writer = Writer().bytes16(self.invitation_link.encode("utf-8"))
+        self.profile.encode(writer)
+        return writer.build()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ContactRequest:
+        """Parse :meth:`to_bytes` output strictly."""
+        return _strict(data, _read_contact_request)
+
+
+def _read_contact_request(reader: Reader) -> ContactRequest:
+    link = reader.bytes16(MAX_LINK_SIZE).decode("utf-8")
+    return ContactRequest(link, Profile.decode(reader))
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectInfo:
+    """Joiner → inviter, first ratchet message: where to reply, and who I am."""
+
+    reply_queue: QueueAddress
+    profile: Profile
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """Inviter → joiner, first ratchet message: the connection is up; who I am."""
+
+    profile: Profile
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPayload:
+    """A chat-layer event, opaque to the agent."""
+
+    event: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.event) > MAX_CHAT_EVENT_SIZE:
+            raise ValueError(f"chat event exceeds {MAX_CHAT_EVENT_SIZE} bytes")
+
+
+AgentPayload: TypeAlias = ConnectInfo | Hello | ChatPayload
+
+
+def encode_payload(payload: AgentPayload) -> bytes:
+    """Serialise a payload that travels inside the ratchet."""
+    writer = Writer()
+    if isinstance(payload, ConnectInfo):
+        payload.reply_queue.encode(writer.u8(PayloadTag.CONNECT_INFO))
+        payload.profile.encode(writer)
+    elif isinstance(payload, Hello):
+        payload.profile.encode(writer.u8(PayloadTag.HELLO))
+    else:
+        writer.u8(PayloadTag.CHAT).bytes16(payload.event)
+    return writer.build()
+
+
+def decode_payload(data: bytes) -> AgentPayload:
+    """Parse :func:`encode_payload` output strictly."""
+    return _strict(data, _read_payload)
+
+
+def _read_payload(reader: Reader) -> AgentPayload:
+    tag = reader.u8()
+    if tag == PayloadTag.CONNECT_INFO:
+        queue = QueueAddress.decode(reader)
+        return ConnectInfo(queue, Profile.decode(reader))
+    if tag == PayloadTag.HELLO:
+        return Hello(Profile.decode(reader))
+    if tag == PayloadTag.CHAT:
+        return ChatPayload(reader.bytes16(MAX_CHAT_EVENT_SIZE))
+    raise MalformedFrame(f"unknown agent payload tag {tag}")
+
+
+def _strict(data: bytes, read: Callable[[Reader], _T]) -> _T:
+    reader = Reader(data)
+    try:
+        value = read(reader)
+        reader.finish()
+    except (WireError, ChatProtocolError, InvalidAddress, UnicodeDecodeError, ValueError) as exc:
+        raise MalformedFrame(f"bad agent payload: {exc}") from exc
+    return value

@@ -1,0 +1,164 @@
+"""The queues of one connection and their persisted form.
+
+A connection receives on a queue at a relay its own user chose and sends to the
+queue its peer chose. Everything the agent must remember about both — ids, the
+private keys that authorise relay commands, and the one-time handshake secrets —
+is kept in one versioned blob (:class:`QueueState`), stored next to the ratchet
+state and committed in the same transaction.
+
+Layout of :meth:`QueueState.to_bytes` (version :data:`QUEUE_STATE_VERSION`)::
+
+    u8  version
+    ReceiveQueue  bytes16 relay || recipient id (24) || sender id (24)
+                  || recipient auth key (32) || recipient DH key (32) || delivery key (32)
+    u8  has send queue   then  QueueAddress || sender auth key (32)
+    u8  has link key     then  X25519 private key (32)
+    u8  has invitation   then  bytes16 ratchet invitation secret
+    u8  has identities   then  local identity key (32) || remote identity key (32)
+                               || u8 role (0 inviter, 1 joiner)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from veil.agent.failures import ConnectionStateCorrupt, MalformedFrame
+from veil.agent.payloads import QUEUE_ID_SIZE, QueueAddress
+from veil.wire import Reader, WireError, Writer
+
+__all__ = ["QUEUE_STATE_VERSION", "Identities", "QueueState", "ReceiveQueue", "SendQueue"]
+
+QUEUE_STATE_VERSION = 1
+_KEY_SIZE = 32
+_MAX_RELAY_SIZE = 2048
+_MAX_INVITATION_SECRET = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveQueue:
+    """A queue we created and receive on, with the keys that let us use it."""
+
+    relay: str
+    recipient_id: bytes
+    sender_id: bytes
+    recipient_auth_key: bytes
+    recipient_dh_key: bytes
+    delivery_key: bytes
+
+    @property
+    def address(self) -> QueueAddress:
+        """What a peer needs to send to this queue."""
+        return QueueAddress(self.relay, self.sender_id)
+
+    def encode(self, writer: Writer) -> None:
+        """Append the queue's fields."""
+        writer.bytes16(self.relay.encode("utf-8"))
+        writer.raw(self.recipient_id).raw(self.sender_id)
+        writer.raw(self.recipient_auth_key).raw(self.recipient_dh_key).raw(self.delivery_key)
+
+    @classmethod
+    def decode(cls, reader: Reader) -> ReceiveQueue:
+        """Read the fields written by :meth:`encode`."""
+        relay = reader.bytes16(_MAX_RELAY_SIZE).decode("utf-8")
+        ids = reader.raw(QUEUE_ID_SIZE), reader.raw(QUEUE_ID_SIZE)
+        keys = reader.raw(_KEY_SIZE), reader.raw(_KEY_SIZE), reader.raw(_KEY_SIZE)
+        return cls(relay, *ids, *keys)
+
+
+@dataclass(frozen=True, slots=True)
+class SendQueue:
+    """The peer's queue we send to, with the sender key we secured it with."""
+
+    address: QueueAddress
+    sender_auth_key: bytes
+
+    def encode(self, writer: Writer) -> None:
+        """Append the queue's fields."""
+        self.address.encode(writer)
+        writer.raw(self.sender_auth_key)
+
+    @classmethod
+    def decode(cls, reader: Reader) -> SendQueue:
+        """Read the fields written by :meth:`encode`."""
+        return cls(QueueAddress.decode(reader), reader.raw(_KEY_SIZE))
+
+
+@dataclass(frozen=True, slots=True)
+class Identities:
+    """Both sides' agreement identity keys: they make the security code and the
+    associated data every ratchet message is bound to."""
+
+    local: bytes
+    remote: bytes
+    is_joiner: bool
+
+    @property
+    def associated_data(self) -> bytes:
+        """``IK_joiner || IK_inviter``, the same bytes on both sides."""
+        return self.local + self.remote if self.is_joiner else self.remote + self.local
+
+    def encode(self, writer: Writer) -> None:
+        """Append both keys and the role."""
+        writer.raw(self.local).raw(self.remote).u8(int(self.is_joiner))
+
+    @classmethod
+    def decode(cls, reader: Reader) -> Identities:
+        """Read the fields written by :meth:`encode`."""
+        local, remote, role = reader.raw(_KEY_SIZE), reader.raw(_KEY_SIZE), reader.u8()
+        if role not in (0, 1):
+            raise ConnectionStateCorrupt(f"bad role {role}")
+        return cls(local, remote, bool(role))
+
+
+@dataclass(frozen=True, slots=True)
+class QueueState:
+    """Both queues of a connection plus handshake secrets not yet spent."""
+
+    receive: ReceiveQueue
+    send: SendQueue | None = None
+    link_key: bytes | None = None
+    invitation_secret: bytes | None = None
+    identities: Identities | None = None
+
+    def to_bytes(self) -> bytes:
+        """Serialise with a leading :data:`QUEUE_STATE_VERSION`."""
+        writer = Writer().u8(QUEUE_STATE_VERSION)
+        self.receive.encode(writer)
+        _write_optional(writer, self.send.encode if self.send else None)
+        link_key, secret = self.link_key, self.invitation_secret
+        _write_optional(writer, (lambda w: w.raw(link_key)) if link_key else None)
+        _write_optional(writer, (lambda w: w.bytes16(secret)) if secret else None)
+        _write_optional(writer, self.identities.encode if self.identities else None)
+        return writer.build()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> QueueState:
+        """Parse :meth:`to_bytes` output; :class:`ConnectionStateCorrupt` if damaged."""
+        reader = Reader(data)
+        try:
+            if reader.u8() != QUEUE_STATE_VERSION:
+                raise ConnectionStateCorrupt("unknown queue state version")
+            receive = ReceiveQueue.decode(reader)
+            send = SendQueue.decode(reader) if _present(reader) else None
+            link_key = reader.raw(_KEY_SIZE) if _present(reader) else None
+            secret = reader.bytes16(_MAX_INVITATION_SECRET) if _present(reader) else None
+            identities = Identities.decode(reader) if _present(reader) else None
+            reader.finish()
+        except (WireError, MalformedFrame, UnicodeDecodeError, ValueError) as exc:
+            raise ConnectionStateCorrupt(f"queue state does not decode: {exc}") from exc
+        return cls(receive, send, link_key, secret, identities)
+
+
+def _write_optional(writer: Writer, write: Callable[[Writer], object] | None) -> None:
+    if write is None:
+        writer.u8(0)
+    else:
+        write(writer.u8(1))
+
+
+def _present(reader: Reader) -> bool:
+    flag = reader.u8()
+    if flag not in (0, 1):
+        raise ConnectionStateCorrupt(f"bad presence flag {flag}")
+    return flag == 1

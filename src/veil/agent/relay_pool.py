@@ -1,0 +1,147 @@
+"""The agent's relays: one :class:`~veil.relay.client.RelayClient` per relay address.
+
+:class:`RelayPool` implements :class:`~veil.agent.relays.RelayPort`. Clients are
+opened on first use and kept; each reconnects and resubscribes by itself. Every
+relay failure — unreachable, connection lost mid-command, a refused command —
+surfaces as :class:`~veil.agent.relays.RelayUnavailable`, which the outbox answers
+by retrying later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from veil.agent.queues import ReceiveQueue, SendQueue
+from veil.agent.relays import Delivery, RelayUnavailable
+from veil.crypto import RandomSource, X25519KeyPair
+from veil.relay.client import RelayClient
+from veil.relay.client_protocol import QueueKeys
+from veil.relay.errors import RelayError
+from veil.relay.events import MessageReceived, RecipientQueue, SenderQueue
+
+__all__ = ["COMMAND_TIMEOUT_SECONDS", "RelayPool"]
+
+
+#: A command the relay has not answered in this time counts as failed (and is retried).
+COMMAND_TIMEOUT_SECONDS = 10.0
+
+
+@contextlib.asynccontextmanager
+async def _relay_failures(relay: str) -> AsyncIterator[None]:
+    try:
+        async with asyncio.timeout(COMMAND_TIMEOUT_SECONDS):
+            yield
+    except (RelayError, OSError, TimeoutError) as exc:
+        raise RelayUnavailable(f"relay {relay}: {type(exc).__name__}: {exc}") from exc
+
+
+def _recipient_queue(queue: ReceiveQueue) -> RecipientQueue:
+    keys = QueueKeys(X25519KeyPair(queue.recipient_auth_key), X25519KeyPair(queue.recipient_dh_key))
+    return RecipientQueue(queue.recipient_id, queue.sender_id, keys, queue.delivery_key)
+
+
+def _sender_queue(queue: SendQueue) -> SenderQueue:
+    return SenderQueue(queue.address.sender_id, X25519KeyPair(queue.sender_auth_key))
+
+
+class RelayPool:
+    """Lazily opened relay clients, keyed by relay address."""
+
+    def __init__(self, rng: RandomSource, *, connect_timeout: float = 5.0) -> None:
+        self._rng = rng
+        self._connect_timeout = connect_timeout
+        self._clients: dict[str, RelayClient] = {}
+        self._pumps: dict[str, asyncio.Task[None]] = {}
+        self._lock = asyncio.Lock()
+
+    async def _client(self, relay: str) -> RelayClient:
+        async with self._lock:
+            client = self._clients.get(relay)
+            if client is None:
+                async with _relay_failures(relay):
+                    client = await RelayClient.connect(
+                        relay, rng=self._rng, connect_timeout=self._connect_timeout
+                    )
+                self._clients[relay] = client
+            return client
+
+    async def create_queue(self, relay: str) -> ReceiveQueue:
+        """``NEW`` on ``relay``."""
+        client = await self._client(relay)
+        async with _relay_failures(relay):
+            queue = await client.create_queue()
+        return ReceiveQueue(
+            relay,
+            queue.recipient_id,
+            queue.sender_id,
+            queue.keys.auth.private,
+            queue.keys.dh.private,
+            queue.delivery_key,
+        )
+
+    async def secure_own_queue(self, queue: ReceiveQueue, sender_auth_public: bytes) -> None:
+        """``KEY`` on one of our queues."""
+        client = await self._client(queue.relay)
+        async with _relay_failures(queue.relay):
+            await client.secure_queue(_recipient_queue(queue), sender_auth_public)
+
+    async def secure_peer_queue(self, queue: SendQueue) -> None:
+        """``SKEY`` on the peer's queue (the relay answers OK again for the same key)."""
+        client = await self._client(queue.address.relay)
+        async with _relay_failures(queue.address.relay):
+            await client.secure_as_sender(_sender_queue(queue))
+
+    async def send(self, queue: SendQueue, body: bytes) -> None:
+        """``SEND``; returns once the relay stored it durably."""
+        client = await self._client(queue.address.relay)
+        async with _relay_failures(queue.address.relay):
+            await client.send(_sender_queue(queue), body)
+
+    async def subscribe(
+        self, queues: Sequence[ReceiveQueue], on_delivery: Callable[[Delivery], None]
+    ) -> None:
+        """``SUB`` to every queue, one batch per relay, and pump deliveries out."""
+        by_relay: dict[str, list[ReceiveQueue]] = {}
+        for queue in queues:
+            by_relay.setdefault(queue.relay, []).append(queue)
+        for relay, group in by_relay.items():
+            client = await self._client(relay)
+            subscribed = {queue.recipient_id for queue in client.subscriptions}
+            fresh = [_recipient_queue(q) for q in group if q.recipient_id not in subscribed]
+            async with _relay_failures(relay):
+                await client.subscribe_all(fresh)
+            if relay not in self._pumps:
+                self._pumps[relay] = asyncio.create_task(self._pump(client, on_delivery))
+
+    @staticmethod
+    async def _pump(client: RelayClient, on_delivery: Callable[[Delivery], None]) -> None:
+        async for event in client.events():
+            if isinstance(event, MessageReceived):
+                on_delivery(Delivery(event.queue.recipient_id, event.message_id, event.body))
+
+    async def acknowledge(self, queue: ReceiveQueue, message_id: bytes) -> None:
+        """``ACK`` one delivered message."""
+        client = await self._client(queue.relay)
+        message = MessageReceived(_recipient_queue(queue), message_id, 0, 0, b"")
+        async with _relay_failures(queue.relay):
+            await client.acknowledge(message)
+
+    async def delete_queue(self, queue: ReceiveQueue) -> None:
+        """``DEL`` one of our queues."""
+        client = await self._client(queue.relay)
+        async with _relay_failures(queue.relay):
+            await client.delete(_recipient_queue(queue))
+
+    async def close(self) -> None:
+        """Stop the pumps and close every client."""
+        for task in self._pumps.values():
+            task.cancel()
+        for task in self._pumps.values():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for client in self._clients.values():
+            await client.close()
+        self._pumps.clear()
+        self._clients.clear()

@@ -1,0 +1,73 @@
+"""What the agent runtime needs from relays, as one small interface.
+
+:class:`RelayPort` is the seam between the agent and the network: the runtime
+speaks only in the agent's own queue types (:class:`~veil.agent.queues.ReceiveQueue`,
+:class:`~veil.agent.queues.SendQueue`), and :mod:`veil.agent.relay_pool` implements
+it over :class:`veil.relay.client.RelayClient`, one client per relay address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from veil.agent.queues import ReceiveQueue, SendQueue
+
+__all__ = ["Delivery", "RelayPort", "RelayUnavailable"]
+
+
+class RelayUnavailable(Exception):
+    """A relay could not be reached or refused a command; the caller retries later."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message delivered on a receive queue (already decrypted by the relay layer)."""
+
+    recipient_id: bytes
+    message_id: bytes
+    body: bytes
+
+
+class RelayPort(Protocol):
+    """Relay operations the agent runs, each on the relay the queue lives on."""
+
+    async def create_queue(self, relay: str) -> ReceiveQueue:
+        """``NEW`` on ``relay``: a fresh queue with fresh keys."""
+        ...
+
+    async def secure_own_queue(self, queue: ReceiveQueue, sender_auth_public: bytes) -> None:
+        """``KEY``: let the holder of ``sender_auth_public`` send to our queue."""
+        ...
+
+    async def secure_peer_queue(self, queue: SendQueue) -> None:
+        """``SKEY``: secure the peer's queue with our sender key (idempotent)."""
+        ...
+
+    async def send(self, queue: SendQueue, body: bytes) -> None:
+        """``SEND``: returns once the relay has stored the message durably."""
+        ...
+
+    async def subscribe(
+        self, queues: Sequence[ReceiveQueue], on_delivery: Callable[[Delivery], None]
+    ) -> None:
+        """``SUB`` to ``queues``; each message that arrives is passed to ``on_delivery``.
+
+        The relay delivers the next message of a queue only after the previous one
+        was acknowledged, so deliveries of one queue arrive in order. A relay that
+        reconnects resubscribes by itself.
+        """
+        ...
+
+    async def acknowledge(self, queue: ReceiveQueue, message_id: bytes) -> None:
+        """``ACK``: the message is committed locally; the relay may drop it."""
+        ...
+
+    async def delete_queue(self, queue: ReceiveQueue) -> None:
+        """``DEL``: remove the queue and everything in it."""
+        ...
+
+    async def close(self) -> None:
+        """Close every relay connection."""
+        ...

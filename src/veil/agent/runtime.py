@@ -1,0 +1,447 @@
+"""The agent runtime: sans-I/O connections driven over relays and the client store.
+
+:class:`Agent` is the asyncio edge of the agent layer. It loads each
+:class:`~veil.agent.connection.Connection` from the store, feeds it frames from the
+relays, and commits everything one input changed — ratchet state, queue state,
+envelope state, the chat layer's own rows, and the relay actions to run next — in
+**one** store transaction. Only after that commit does it acknowledge a message to
+the relay or run the actions (from the outbox, see :mod:`veil.agent.delivery`).
+A crash at any point therefore loses nothing and duplicates nothing: an
+unacknowledged message is redelivered and recognised by the ratchet as already
+decrypted; an action still in the outbox runs on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+
+from veil.agent.address import (
+    AddressState,
+    address_sender_key,
+    open_contact_request,
+    seal_contact_request,
+)
+from veil.agent.connection import (
+    AGENT_VERSIONS,
+    Connection,
+    Invitation,
+    Phase,
+    SecureQueue,
+    Step,
+)
+from veil.agent.delivery import ActionKind, OutboxEntry
+from veil.agent.envelope import EnvelopeTracker
+from veil.agent.events import (
+    AgentEvent,
+    ConnectionEstablished,
+    ContactRequestReceived,
+    DesyncDetected,
+    PeerConfirmed,
+)
+from veil.agent.failures import UnexpectedFrame
+from veil.agent.invitations import address_link, invitation_from_link, invitation_to_link
+from veil.agent.links import ContactAddressLink, InvitationLink, decode_link, encode_link
+from veil.agent.outbox import OutboxRunner
+from veil.agent.payloads import ContactRequest, QueueAddress
+from veil.agent.queues import QueueState, ReceiveQueue
+from veil.agent.relays import Delivery, RelayPort, RelayUnavailable
+from veil.chat.errors import DuplicateRecord
+from veil.chat.profile import Profile
+from veil.chat.store import ChatStore, Transaction
+from veil.chat.store.records import Connection as ConnectionRecord
+from veil.chat.store.records import ContactStatus, RequestStatus
+from veil.crypto import RandomSource
+from veil.errors import ProtocolError
+from veil.ratchet.double_ratchet import Ratchet
+from veil.ratchet.errors import HeaderDecryptionFailed, MessageAuthenticationFailed
+from veil.ratchet.security_code import SecurityCode
+
+__all__ = ["PENDING_CONTACT_NAME", "Agent", "EventHandler"]
+
+_log = logging.getLogger(__name__)
+
+EventHandler = Callable[[Transaction, int | None, AgentEvent], None]
+"""Called inside the store transaction of each input, with the contact it concerns."""
+
+#: The name a joiner shows for a contact until the inviter's hello brings its profile.
+PENDING_CONTACT_NAME = "new contact"
+#: Deliveries taken from the inbox at once and committed together (group commit).
+_RECEIVE_BATCH = 64
+_DESYNC_ERRORS = (HeaderDecryptionFailed, MessageAuthenticationFailed)
+
+
+@dataclass(slots=True)
+class _Loaded:
+    record: ConnectionRecord
+    connection: Connection
+
+
+class Agent:
+    """One user's connections, run over relays and persisted in their store."""
+
+    def __init__(
+        self,
+        store: ChatStore,
+        relays: RelayPort,
+        profile: Profile,
+        own_relays: Sequence[str],
+        *,
+        rng: RandomSource,
+        clock: Callable[[], float],
+    ) -> None:
+        if not own_relays:
+            raise ValueError("an agent needs at least one relay for its receive queues")
+        self._store = store
+        self._relays = relays
+        self._profile = profile
+        self._own_relays = tuple(own_relays)
+        self._rng = rng
+        self._clock = clock
+        self._cache: dict[int, _Loaded] = {}
+        self._inbox: asyncio.Queue[Delivery] = asyncio.Queue()
+        self.outbox = OutboxRunner(store, relays, self._send_queue_of, rng=rng, clock=clock)
+
+    @property
+    def store(self) -> ChatStore:
+        """The store this agent commits to."""
+        return self._store
+
+    # -- starting connections --------------------------------------------------
+
+    def _pick_relay(self) -> str:
+        index = int.from_bytes(self._rng.random_bytes(2), "big") % len(self._own_relays)
+        return self._own_relays[index]
+
+    async def invite(self, *, pq: bool = True) -> tuple[int, Invitation]:
+        """Create a receive queue and a one-time invitation; return the connection id."""
+        receive = await self._relays.create_queue(self._pick_relay())
+        connection, invitation = Connection.invite(receive, self._profile, self._rng, pq=pq)
+        with self._store.transaction() as tx:
+            record = self._add_record(tx, connection, contact_id=None)
+        return record.connection_id, invitation
+
+    async def join(self, invitation: Invitation, contact_name: str = PENDING_CONTACT_NAME) -> int:
+        """Join a peer's invitation; return the new contact's id (status CONNECTING)."""
+        receive = await self._relays.create_queue(self._pick_relay())
+        connection, step = Connection.join(invitation, receive, self._profile, self._rng)
+        with self._store.transaction() as tx:
+            contact = tx.contacts.add(
+                Profile(contact_name), ContactStatus.CONNECTING, self._clock()
+            )
+            record = self._add_record(tx, connection, contact_id=contact.contact_id)
+            self._enqueue(tx, record.connection_id, step)
+        await self.outbox.flush()
+        return contact.contact_id
+
+    async def request_contact(self, address: ContactAddressLink) -> int:
+        """Ask the owner of a contact address to connect: send them a fresh one-time
+        invitation with our profile. Return the new contact's id (status CONNECTING)."""
+        AGENT_VERSIONS.agree(address.agent_versions)
+        target = address.queues[0]
+        connection_id, invitation = await self.invite()
+        link = encode_link(invitation_to_link(invitation))
+        frame = seal_contact_request(
+            target.link_key, ContactRequest(link, self._profile), self._rng
+        )
+        entry = OutboxEntry(
+            ActionKind.SEND_TO_ADDRESS,
+            frame,
+            QueueAddress(target.relay, target.sender_id),
+            target.link_key,
+        )
+        with self._store.transaction() as tx:
+            contact = tx.contacts.add(
+                Profile(PENDING_CONTACT_NAME), ContactStatus.CONNECTING, self._clock()
+            )
+            tx.connections.save(
+                replace(tx.connections.get(connection_id), contact_id=contact.contact_id)
+            )
+            tx.outbox.enqueue(connection_id, entry.to_bytes(), self._clock())
+        self._cache.pop(connection_id, None)
+        await self.outbox.flush()
+        return contact.contact_id
+
+    async def accept_request(self, request_id: int) -> int:
+        """Accept a contact request: join the invitation it carries; return the contact id."""
+        with self._store.transaction() as tx:
+            request = tx.requests.get(request_id)
+        if request.status is not RequestStatus.PENDING:
+            raise ValueError(f"request {request_id} was already {request.status.value}")
+        link = decode_link(request.invitation.decode("utf-8"))
+        if not isinstance(link, InvitationLink):
+            raise UnexpectedFrame("a contact request must carry a one-time invitation")
+        contact_id = await self.join(invitation_from_link(link), request.profile.display_name)
+        with self._store.transaction() as tx:
+            tx.requests.set_status(request_id, RequestStatus.ACCEPTED)
+        return contact_id
+
+    async def create_address(self) -> str:
+        """Create our contact address (a long-lived queue); return its link text."""
+        receive = await self._relays.create_queue(self._pick_relay())
+        state = AddressState.create(receive, self._rng)
+        sender = address_sender_key(state.address_key_public)
+        await self._relays.secure_own_queue(receive, sender.public)
+        link = encode_link(address_link(receive.address, state.address_key_public))
+        with self._store.transaction() as tx:
+            tx.address.create(link, receive.recipient_id, state.to_bytes(), self._clock())
+        return link
+
+    async def delete_address(self) -> None:
+        """Delete the address queue at its relay, then locally; contacts stay intact."""
+        with self._store.transaction() as tx:
+            address = tx.address.get()
+        if address is None:
+            raise ValueError("there is no contact address to delete")
+        await self._relays.delete_queue(AddressState.from_bytes(address.queue_state).receive)
+        with self._store.transaction() as tx:
+            tx.address.delete()
+
+    def _add_record(
+        self, tx: Transaction, connection: Connection, *, contact_id: int | None
+    ) -> ConnectionRecord:
+        return tx.connections.add(
+            contact_id=contact_id,
+            phase=connection.phase.value,
+            agent_version=connection.agent_version,
+            receive_queue_id=connection.queues.receive.recipient_id,
+            queue_state=connection.queues.to_bytes(),
+            envelope_state=connection.tracker.to_bytes(),
+            ratchet_state=None if connection.ratchet is None else connection.ratchet.to_bytes(),
+            now=self._clock(),
+        )
+
+    def _enqueue(self, tx: Transaction, connection_id: int, step: Step) -> None:
+        now = self._clock()
+        for action in step.actions:
+            if isinstance(action, SecureQueue):
+                entry = OutboxEntry(ActionKind.SECURE_PEER_QUEUE)
+            else:
+                entry = OutboxEntry(ActionKind.SEND_FRAME, action.frame)
+            tx.outbox.enqueue(connection_id, entry.to_bytes(), now)
+
+    # -- loading and saving connections -----------------------------------------
+
+    def _load(self, record: ConnectionRecord) -> _Loaded:
+        cached = self._cache.get(record.connection_id)
+        if cached is not None:
+            return cached
+        ratchet = None
+        if record.ratchet_state is not None:
+            ratchet = Ratchet.from_bytes(record.ratchet_state, self._rng)
+        connection = Connection(
+            Phase(record.phase),
+            QueueState.from_bytes(record.queue_state),
+            self._profile,
+            record.agent_version,
+            ratchet,
+            EnvelopeTracker.from_bytes(record.envelope_state),
+        )
+        loaded = _Loaded(record, connection)
+        self._cache[record.connection_id] = loaded
+        return loaded
+
+    def _save(self, tx: Transaction, loaded: _Loaded, contact_id: int | None) -> None:
+        connection = loaded.connection
+        loaded.record = replace(
+            loaded.record,
+            contact_id=contact_id,
+            phase=connection.phase.value,
+            agent_version=connection.agent_version,
+            ratchet_state=None if connection.ratchet is None else connection.ratchet.to_bytes(),
+            queue_state=connection.queues.to_bytes(),
+            envelope_state=connection.tracker.to_bytes(),
+            updated_at=self._clock(),
+        )
+        tx.connections.save(loaded.record)
+
+    def _send_queue_of(self, connection_id: int) -> QueueState:
+        with self._store.transaction() as tx:
+            record = tx.connections.get(connection_id)
+        return self._load(record).connection.queues
+
+    def connection_for(self, contact_id: int) -> Connection:
+        """The (newest) connection to a contact, loaded from the store."""
+        with self._store.transaction() as tx:
+            records = tx.connections.for_contact(contact_id)
+        if not records:
+            raise UnexpectedFrame(f"contact {contact_id} has no connection")
+        return self._load(records[-1]).connection
+
+    def security_code(self, contact_id: int) -> SecurityCode:
+        """The security code of the connection to ``contact_id``."""
+        return self.connection_for(contact_id).security_code()
+
+    # -- sending ------------------------------------------------------------------
+
+    async def send(
+        self,
+        contact_id: int,
+        events: Sequence[bytes],
+        record: Callable[[Transaction, list[int]], None],
+        *,
+        flush: bool = True,
+    ) -> None:
+        """Encrypt chat ``events`` for a contact and queue them in one transaction with
+        the rows ``record`` writes (it gets the envelope sequence number of each event);
+        then try to deliver them (unless ``flush`` is false)."""
+        with self._store.transaction() as tx:
+            records = tx.connections.for_contact(contact_id)
+            if not records:
+                raise UnexpectedFrame(f"contact {contact_id} has no connection")
+            loaded = self._load(records[-1])
+            try:
+                sequences = []
+                for event in events:
+                    entry = OutboxEntry(
+                        ActionKind.SEND_FRAME, loaded.connection.send_chat(event).frame
+                    )
+                    tx.outbox.enqueue(loaded.record.connection_id, entry.to_bytes(), self._clock())
+                    sequences.append(loaded.connection.tracker.last_sent)
+                self._save(tx, loaded, contact_id)
+                record(tx, sequences)
+            except BaseException:
+                self._cache.pop(loaded.record.connection_id, None)
+                raise
+        if flush:
+            await self.outbox.flush()
+
+    # -- receiving ----------------------------------------------------------------
+
+    def _receive_queues(self) -> dict[bytes, ReceiveQueue]:
+        with self._store.transaction() as tx:
+            records = tx.connections.list()
+            address = tx.address.get()
+        queues = {
+            record.receive_queue_id: QueueState.from_bytes(record.queue_state).receive
+            for record in records
+        }
+        if address is not None:
+            queues[address.receive_queue_id] = AddressState.from_bytes(address.queue_state).receive
+        return queues
+
+    async def receive(
+        self,
+        handler: EventHandler,
+        *,
+        idle: float,
+        after_batch: Callable[[], Awaitable[None]] | None = None,
+    ) -> int:
+        """Subscribe to every receive queue and process what arrives until ``idle``
+        seconds pass without a delivery; return how many deliveries were processed.
+
+        ``after_batch`` runs after each batch is committed and acknowledged (the chat
+        layer sends its delivery receipts there)."""
+        await self.outbox.flush(force=True)
+        queues = self._receive_queues()
+        if not queues:
+            return 0
+        await self._relays.subscribe(list(queues.values()), self._inbox.put_nowait)
+        processed = 0
+        while True:
+            try:
+                first = await asyncio.wait_for(self._inbox.get(), idle)
+            except TimeoutError:
+                return processed
+            batch = [first]
+            while len(batch) < _RECEIVE_BATCH and not self._inbox.empty():
+                batch.append(self._inbox.get_nowait())
+            await self._process_batch(batch, queues, handler)
+            processed += len(batch)
+            if after_batch is not None:
+                await after_batch()
+
+    async def _process_batch(
+        self, batch: list[Delivery], queues: dict[bytes, ReceiveQueue], handler: EventHandler
+    ) -> None:
+        with self._store.transaction() as tx:
+            for delivery in batch:
+                self._process(tx, delivery, handler)
+        for delivery in batch:
+            try:
+                await self._relays.acknowledge(queues[delivery.recipient_id], delivery.message_id)
+            except RelayUnavailable as error:
+                # Committed already: if the ACK is lost, the relay redelivers the
+                # message and the ratchet recognises it as a duplicate.
+                _log.info("acknowledgement not confirmed: %s", error)
+        await self.outbox.flush()
+
+    def _process(self, tx: Transaction, delivery: Delivery, handler: EventHandler) -> None:
+        address = tx.address.get()
+        if address is not None and address.receive_queue_id == delivery.recipient_id:
+            self._process_request(
+                tx, AddressState.from_bytes(address.queue_state), delivery, handler
+            )
+            return
+        record = tx.connections.by_receive_queue(delivery.recipient_id)
+        loaded = self._load(record)
+        try:
+            step = loaded.connection.receive(delivery.body, self._rng)
+        except ProtocolError as error:
+            # The object may be half-changed: forget it, the store has the truth.
+            self._cache.pop(record.connection_id, None)
+            self._report_failure(tx, record, error, handler)
+            return
+        contact_id = self._apply_handshake(tx, record.contact_id, step)
+        self._save(tx, loaded, contact_id)
+        self._enqueue(tx, record.connection_id, step)
+        for event in step.events:
+            handler(tx, contact_id, event)
+
+    def _apply_handshake(self, tx: Transaction, contact_id: int | None, step: Step) -> int | None:
+        now = self._clock()
+        for event in step.events:
+            if isinstance(event, PeerConfirmed) and contact_id is None:
+                contact_id = tx.contacts.add(event.profile, ContactStatus.CONNECTED, now).contact_id
+            elif isinstance(event, ConnectionEstablished) and contact_id is not None:
+                self._name_contact(tx, contact_id, event.profile)
+        return contact_id
+
+    def _name_contact(self, tx: Transaction, contact_id: int, profile: Profile) -> None:
+        contact = tx.contacts.get(contact_id)
+        tx.contacts.set_profile(contact_id, profile)
+        tx.contacts.set_status(contact_id, ContactStatus.CONNECTED)
+        if contact.status is ContactStatus.CONNECTING and contact.alias.startswith(
+            PENDING_CONTACT_NAME
+        ):
+            _rename_to_free_alias(tx, contact_id, profile.display_name)
+
+    def _report_failure(
+        self,
+        tx: Transaction,
+        record: ConnectionRecord,
+        error: ProtocolError,
+        handler: EventHandler,
+    ) -> None:
+        _log.warning("dropped a message: %s (code %d)", type(error).__name__, error.code)
+        if record.phase == Phase.CONNECTED.value and isinstance(error, _DESYNC_ERRORS):
+            if record.contact_id is not None:
+                tx.contacts.set_status(record.contact_id, ContactStatus.DESYNCHRONISED)
+            handler(tx, record.contact_id, DesyncDetected(type(error).__name__))
+
+    def _process_request(
+        self, tx: Transaction, state: AddressState, delivery: Delivery, handler: EventHandler
+    ) -> None:
+        try:
+            request = open_contact_request(state, delivery.body)
+        except ProtocolError as error:
+            _log.warning("dropped a contact request: %s", type(error).__name__)
+            return
+        stored = tx.requests.add(
+            request.profile, request.invitation_link.encode("utf-8"), self._clock()
+        )
+        handler(tx, None, ContactRequestReceived(stored.request_id, request.profile))
+
+
+def _rename_to_free_alias(tx: Transaction, contact_id: int, wanted: str) -> None:
+    """Rename to ``wanted``, or ``wanted-2``, ``wanted-3``... if the alias is taken."""
+    alias, suffix = wanted, 1
+    while True:
+        try:
+            tx.contacts.rename(contact_id, alias)
+            return
+        except DuplicateRecord:
+            suffix += 1
+            alias = f"{wanted}-{suffix}"

@@ -1,0 +1,218 @@
+"""The chat application: one user's profile, contacts and conversations.
+
+:class:`Messenger` is what the ``veil`` CLI (and later a TUI or a bot API) drives.
+It owns the encrypted store and an :class:`~veil.agent.runtime.Agent`, turns user
+intents into chat events, and applies the chat events that arrive — each inside
+the same store transaction as the ratchet and queue state that carried it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from veil.agent.events import (
+    AgentEvent,
+    ChatEventReceived,
+    ConnectionEstablished,
+    ContactRequestReceived,
+    DesyncDetected,
+)
+from veil.agent.invitations import invitation_from_link, invitation_to_link
+from veil.agent.links import InvitationLink, decode_link, encode_link
+from veil.agent.relay_pool import RelayPool
+from veil.agent.runtime import Agent
+from veil.chat.conversation import Conversation, Incoming
+from veil.chat.errors import RecordNotFound, StoreNotFound
+from veil.chat.profile import Profile
+from veil.chat.store import (
+    ChatStore,
+    Contact,
+    ContactRequest,
+    KdfParams,
+    RequestStatus,
+    Transaction,
+)
+from veil.crypto import RandomSource, SystemRandom
+from veil.relay.address import RelayAddress
+
+__all__ = ["OWN_KEYS_FORMAT", "STORE_FILE", "CodeCheck", "Messenger"]
+
+STORE_FILE = "veil.db"
+#: Veil has no long-term identity keys (every connection has its own), so the
+#: profile's key blob holds only its format version, ready for later additions.
+OWN_KEYS_FORMAT = bytes([1])
+
+
+@dataclass(frozen=True, slots=True)
+class CodeCheck:
+    """The outcome of ``veil verify``: our code, the code typed in, and the verdict."""
+
+    alias: str
+    ours: str
+    theirs: str | None
+    verified: bool
+
+
+class Messenger:
+    """One user's Veil client, over a store in ``home``."""
+
+    def __init__(
+        self,
+        store: ChatStore,
+        *,
+        rng: RandomSource | None = None,
+        clock: Callable[[], float] = time.time,
+        pq: bool = True,
+    ) -> None:
+        self.store = store
+        self._rng = rng or SystemRandom()
+        self._clock = clock
+        self._pq = pq
+        with store.transaction() as tx:
+            self.profile = tx.profile.get().profile
+            relays = tx.relays.list()
+        self._relays = RelayPool(self._rng)
+        self.agent = Agent(store, self._relays, self.profile, relays, rng=self._rng, clock=clock)
+        self.conversation = Conversation(self.agent, self._rng, clock)
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    @staticmethod
+    def create(
+        home: Path, passphrase: str, name: str, relays: list[str], *, kdf: KdfParams | None = None
+    ) -> ChatStore:
+        """Create a profile in ``home`` that receives on ``relays``; return its store."""
+        if not relays:
+            raise ValueError("give at least one relay address (--relay veil://...)")
+        canonical = [str(RelayAddress.parse(relay)) for relay in relays]
+        home.mkdir(parents=True, exist_ok=True)
+        store = ChatStore.create(home / STORE_FILE, passphrase, kdf=kdf)
+        with store.transaction() as tx:
+            tx.profile.create(Profile(name), OWN_KEYS_FORMAT, time.time())
+            for relay in canonical:
+                tx.relays.add(relay, time.time())
+        return store
+
+    @staticmethod
+    def open_store(home: Path, passphrase: str) -> ChatStore:
+        """Open the store in ``home``; :class:`StoreNotFound` says to run ``veil init``."""
+        path = home / STORE_FILE
+        if not path.exists():
+            raise StoreNotFound(f"no Veil profile in {home}: run `veil init --name NAME` first")
+        return ChatStore.open(path, passphrase)
+
+    async def close(self) -> None:
+        """Close the relay connections and the store."""
+        await self._relays.close()
+        self.store.close()
+
+    # -- connections ----------------------------------------------------------------
+
+    async def invite(self) -> str:
+        """A new one-time invitation link."""
+        _, invitation = await self.agent.invite(pq=self._pq)
+        return encode_link(invitation_to_link(invitation))
+
+    async def connect(self, link_text: str) -> Contact:
+        """Join an invitation, or send a contact request to a contact address."""
+        link = decode_link(link_text)
+        if isinstance(link, InvitationLink):
+            contact_id = await self.agent.join(invitation_from_link(link))
+        else:
+            contact_id = await self.agent.request_contact(link)
+        with self.store.transaction() as tx:
+            return tx.contacts.get(contact_id)
+
+    async def create_address(self) -> str:
+        """Create the contact address; return its link."""
+        return await self.agent.create_address()
+
+    def address(self) -> str | None:
+        """The contact address link, if there is one."""
+        with self.store.transaction() as tx:
+            address = tx.address.get()
+        return None if address is None else address.link
+
+    async def delete_address(self) -> None:
+        """Delete the contact address; existing contacts are not affected."""
+        await self.agent.delete_address()
+
+    def requests(self) -> list[ContactRequest]:
+        """Contact requests waiting for an answer."""
+        with self.store.transaction() as tx:
+            return tx.requests.list(RequestStatus.PENDING)
+
+    async def accept(self, request_id: int) -> Contact:
+        """Accept a contact request."""
+        contact_id = await self.agent.accept_request(request_id)
+        with self.store.transaction() as tx:
+            return tx.contacts.get(contact_id)
+
+    def reject(self, request_id: int) -> None:
+        """Reject a contact request: nothing is sent, the stranger learns nothing."""
+        with self.store.transaction() as tx:
+            request = tx.requests.get(request_id)
+            if request.status is not RequestStatus.PENDING:
+                raise ValueError(f"request {request_id} was already {request.status.value}")
+            tx.requests.set_status(request_id, RequestStatus.REJECTED)
+
+    def contacts(self) -> list[Contact]:
+        """Every contact with its status."""
+        with self.store.transaction() as tx:
+            return tx.contacts.list()
+
+    def contact(self, alias: str) -> Contact:
+        """The contact with this alias; :class:`RecordNotFound` names the alias."""
+        with self.store.transaction() as tx:
+            try:
+                return tx.contacts.find(alias)
+            except RecordNotFound:
+                raise RecordNotFound(
+                    f"no contact named {alias!r}: `veil contacts` lists them"
+                ) from None
+
+    def verify(self, alias: str, code: str | None) -> CodeCheck:
+        """Compare the security code with the one the contact reads out; mark verified
+        on a match. Without ``code``, just show ours."""
+        contact = self.contact(alias)
+        ours = self.agent.security_code(contact.contact_id)
+        if code is None:
+            return CodeCheck(alias, str(ours), None, contact.verified)
+        typed = "".join(ch for ch in code if ch.isdigit())
+        matched = typed == ours.digits
+        with self.store.transaction() as tx:
+            tx.contacts.set_verified(contact.contact_id, matched)
+        return CodeCheck(alias, str(ours), code, matched)
+
+    # -- receiving --------------------------------------------------------------------
+
+    async def receive(self, *, idle: float, on_incoming: Callable[[Incoming], None]) -> int:
+        """Process everything that arrives until ``idle`` seconds pass quietly."""
+
+        def handle(tx: Transaction, contact_id: int | None, event: AgentEvent) -> None:
+            incoming = self._apply(tx, contact_id, event)
+            if incoming is not None:
+                on_incoming(incoming)
+
+        return await self.agent.receive(
+            handle, idle=idle, after_batch=self.conversation.flush_receipts
+        )
+
+    def _apply(self, tx: Transaction, contact_id: int | None, event: AgentEvent) -> Incoming | None:
+        if isinstance(event, ContactRequestReceived):
+            return Incoming(
+                "request", None, event.profile.display_name, request_id=event.request_id
+            )
+        if contact_id is None:
+            return None
+        alias = tx.contacts.get(contact_id).alias
+        if isinstance(event, ConnectionEstablished):
+            return Incoming("connected", alias, event.profile.display_name)
+        if isinstance(event, DesyncDetected):
+            return Incoming("desync", alias, event.reason)
+        if isinstance(event, ChatEventReceived):
+            return self.conversation.apply(tx, contact_id, alias, event)
+        return None

@@ -1,0 +1,126 @@
+"""Shared pieces of the ``veil`` CLI: options, passphrase, output and error handling.
+
+Every command takes ``--home DIR`` (default: the platform's data directory) and
+``--json`` (one JSON object on stdout, for scripts and bots). The passphrase that
+unlocks the profile comes from ``VEIL_PASSPHRASE`` or, failing that, a prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import platformdirs
+
+from veil.chat.app import Messenger
+from veil.chat.store import KdfParams
+from veil.errors import VeilError
+
+__all__ = [
+    "FAST_KDF",
+    "PASSPHRASE_ENV",
+    "Output",
+    "common_options",
+    "open_messenger",
+    "passphrase",
+    "run_command",
+    "with_messenger",
+]
+
+PASSPHRASE_ENV = "VEIL_PASSPHRASE"  # noqa: S105 (the name of a variable, not a secret)
+_T = TypeVar("_T")
+#: Argon2id for tests and demos only (``veil init --fast-kdf``): milliseconds, not seconds.
+FAST_KDF = KdfParams(iterations=1, lanes=1, memory_kib=1024)
+
+
+class Output:
+    """Prints results as text for people or as one JSON object for scripts."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def emit(self, data: dict[str, Any], text: str) -> None:
+        """Print ``data`` as JSON, or ``text`` for a person."""
+        if self.as_json:
+            click.echo(json.dumps(data, ensure_ascii=False))
+        elif text:
+            click.echo(text)
+
+    def fail(self, error: Exception) -> None:
+        """Report an error the user can act on, then exit with status 1."""
+        code = getattr(error, "code", 1)
+        if self.as_json:
+            click.echo(
+                json.dumps({"error": str(error), "code": code, "kind": type(error).__name__})
+            )
+        else:
+            click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+
+
+def _default_home() -> Path:
+    return Path(platformdirs.user_data_dir("veil", appauthor=False))
+
+
+def common_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Add ``--home`` and ``--json`` to a command."""
+    command = click.option(
+        "--json", "as_json", is_flag=True, help="Print one JSON object (for scripts and bots)."
+    )(command)
+    return click.option(
+        "--home",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=_default_home,
+        show_default="the platform data directory",
+        help="Directory holding this profile's encrypted store.",
+    )(command)
+
+
+def passphrase(*, confirm: bool = False) -> str:
+    """The passphrase from ``VEIL_PASSPHRASE``, or asked for without echo."""
+    from_env = os.environ.get(PASSPHRASE_ENV)
+    if from_env:
+        return from_env
+    value: str = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm)
+    return value
+
+
+async def open_messenger(home: Path) -> Messenger:
+    """Open the profile in ``home`` (asks for the passphrase)."""
+    return Messenger(Messenger.open_store(home, passphrase()))
+
+
+def run_command(as_json: bool, body: Callable[[Output], Coroutine[Any, Any, _T]]) -> _T | None:
+    """Run an async command body; turn Veil errors into a clear message and status 1."""
+    output = Output(as_json)
+    try:
+        return asyncio.run(body(output))
+    except (VeilError, ValueError) as error:
+        output.fail(error)
+    return None
+
+
+def with_messenger(
+    body: Callable[..., Coroutine[Any, Any, None]],
+) -> Callable[..., None]:
+    """Wrap a command body: open the profile, run, always close."""
+
+    @functools.wraps(body)
+    def command(home: Path, as_json: bool, **kwargs: Any) -> None:
+        async def run(output: Output) -> None:
+            messenger = await open_messenger(home)
+            try:
+                await body(messenger, output, **kwargs)
+            finally:
+                await messenger.close()
+
+        run_command(as_json, run)
+
+    return command

@@ -1,0 +1,1 @@
+"""Runnable demonstrations of Veil, started by ``./dev demo`` (``python -m veil.demo``)."""

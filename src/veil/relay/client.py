@@ -1,0 +1,312 @@
+"""The asyncio relay client: queues, sends, subscriptions and reconnection.
+
+Typical use::
+
+    client = await RelayClient.connect("veil://...@relay.example")
+    queue = await client.create_queue()              # recipient side
+    await client.subscribe(queue)
+    sender = SenderQueue(queue.sender_id, X25519KeyPair.generate(rng))
+    await client.secure_queue(queue, sender.auth.public)
+    await client.send(sender, b"hello")               # returns once durable
+    async for event in client.events():
+        if isinstance(event, MessageReceived):
+            await client.acknowledge(event)           # the relay then sends the next
+
+Commands issued in the same event-loop turn share blocks, so subscribing to many
+queues costs a few blocks, not one block per queue. If the connection drops, the
+client reconnects with exponential backoff and jitter, resubscribes every queue
+and reports :class:`ConnectionRestored`; commands in flight at that moment raise
+:class:`ConnectionLost` (repeat them: every command but ``NEW`` is idempotent or
+detectably repeated).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from veil.crypto import AuthenticationFailed, RandomSource, SystemRandom
+from veil.relay import commands as cmd
+from veil.relay.address import RelayAddress
+from veil.relay.client_connection import ClientConnection, CommandBuilder
+from veil.relay.client_protocol import QueueKeys, Reply, open_delivery, recipient_delivery_key
+from veil.relay.errors import (
+    CommandError,
+    ConnectionLost,
+    IdentityMismatch,
+    NoMessage,
+    UnexpectedResponse,
+)
+from veil.relay.events import (
+    ConnectionRestored,
+    MessageReceived,
+    RecipientQueue,
+    RelayEvent,
+    SenderQueue,
+    SubscriptionEnded,
+)
+from veil.relay.tls import client_context
+
+__all__ = ["ReconnectPolicy", "RelayClient"]
+
+_log = logging.getLogger("veil.relay.client")
+_Response = TypeVar("_Response", bound=cmd.Response)
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectPolicy:
+    """Exponential backoff with jitter: delay ``n`` is ``first * factor**n`` capped at
+    ``maximum``, then scaled by a random factor in ``[1 - jitter, 1]`` so that many
+    clients cut off together do not all come back in the same instant."""
+
+    first_delay: float = 0.25
+    maximum_delay: float = 30.0
+    factor: float = 2.0
+    jitter: float = 0.5
+
+    def delay(self, attempt: int, rng: RandomSource) -> float:
+        """Seconds to wait before reconnection attempt ``attempt`` (0-based)."""
+        base = min(self.maximum_delay, self.first_delay * self.factor**attempt)
+        unit = int.from_bytes(rng.random_bytes(2), "big") / 0xFFFF
+        return base * (1 - self.jitter * unit)
+
+
+class RelayClient:
+    """A connection to one relay, pinned to its identity, that survives drops."""
+
+    def __init__(
+        self,
+        address: RelayAddress | str,
+        *,
+        rng: RandomSource | None = None,
+        reconnect: ReconnectPolicy | None = ReconnectPolicy(),
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.address = RelayAddress.parse(address) if isinstance(address, str) else address
+        self._rng = rng or SystemRandom()
+        self._policy = reconnect
+        self._connect_timeout = connect_timeout
+        self._context = client_context()
+        self._connection: ClientConnection | None = None
+        self._connected = asyncio.Event()
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._closed = False
+        self._subscriptions: dict[bytes, RecipientQueue] = {}
+        self._events: asyncio.Queue[RelayEvent] = asyncio.Queue()
+
+    @classmethod
+    async def connect(cls, address: RelayAddress | str, **options: object) -> RelayClient:
+        """Connect to the relay at ``address`` (see :meth:`__init__` for options).
+
+        Raises :class:`IdentityMismatch` if the relay is not the one the address
+        pins, or :class:`ConnectionLost` if no host of the address answers.
+        """
+        client = cls(address, **options)  # type: ignore[arg-type]
+        client._adopt(await client._open())
+        return client
+
+    @property
+    def connected(self) -> bool:
+        """True while a verified session with the relay is up."""
+        return self._connection is not None and self._connection.established
+
+    @property
+    def subscriptions(self) -> tuple[RecipientQueue, ...]:
+        """Queues this client receives from (kept across reconnections)."""
+        return tuple(self._subscriptions.values())
+
+    async def close(self) -> None:
+        """Disconnect and stop reconnecting."""
+        self._closed = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconnecting
+        if self._connection is not None:
+            self._connection.close()
+
+    async def __aenter__(self) -> RelayClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- queue commands ----------------------------------------------------------
+
+    async def create_queue(self, *, password: str | None = None) -> RecipientQueue:
+        """``NEW``: make a queue with fresh keys; ``AuthFailed`` if a password is wrong."""
+        keys = QueueKeys.generate(self._rng)
+        secret = b"" if password is None else password.encode()
+        response = await self._request(lambda session: session.create_queue(keys, secret))
+        ids = _expect(response, cmd.QueueIds)
+        delivery = recipient_delivery_key(keys, ids.relay_dh_key)
+        return RecipientQueue(ids.recipient_id, ids.sender_id, keys, delivery)
+
+    async def secure_queue(self, queue: RecipientQueue, sender_auth_key: bytes) -> None:
+        """``KEY``: allow only ``sender_auth_key`` to send to ``queue``."""
+        await self._ok(lambda s: s.secure(queue.recipient_id, queue.keys, sender_auth_key))
+
+    async def secure_as_sender(self, queue: SenderQueue) -> None:
+        """``SKEY``: the sender secures a fresh queue with its own key (fast handshake)."""
+        await self._ok(lambda session: session.sender_secure(queue.sender_id, queue.auth))
+
+    async def send(self, queue: SenderQueue, body: bytes, *, flags: int = 0) -> None:
+        """``SEND``: returns once the relay stored ``body`` durably.
+
+        Raises :class:`QuotaExceeded` while the queue is full (retry later).
+        """
+        await self._ok(lambda s: s.send(queue.sender_id, queue.auth, body, flags))
+
+    async def subscribe(self, queue: RecipientQueue) -> None:
+        """``SUB``: receive ``queue``'s messages as :class:`MessageReceived` events."""
+        # Registered first: the first MSG may arrive in the same block as the OK.
+        self._subscriptions[queue.recipient_id] = queue
+        try:
+            await self._recipient(queue, cmd.Subscribe())
+        except CommandError:
+            self._subscriptions.pop(queue.recipient_id, None)
+            raise
+
+    async def subscribe_all(self, queues: Sequence[RecipientQueue]) -> list[RecipientQueue]:
+        """Subscribe to many queues at once (they share blocks); return those refused."""
+        results = await asyncio.gather(
+            *(self.subscribe(queue) for queue in queues), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, CommandError):
+                raise result
+        return [q for q, r in zip(queues, results, strict=True) if isinstance(r, CommandError)]
+
+    async def acknowledge(self, message: MessageReceived) -> None:
+        """``ACK``: the message is handled; the relay deletes it and sends the next."""
+        await self._recipient(message.queue, cmd.Acknowledge(message.message_id))
+
+    async def get(self, queue: RecipientQueue) -> MessageReceived | None:
+        """``GET``: the oldest pending message without subscribing, or ``None``."""
+        try:
+            response = await self._request(
+                lambda s: s.recipient_command(cmd.GetMessage(), queue.recipient_id, queue.keys)
+            )
+        except NoMessage:
+            return None
+        return _open(queue, _expect(response, cmd.Message))
+
+    async def suspend(self, queue: RecipientQueue) -> None:
+        """``OFF``: refuse further sends; pending messages can still be received."""
+        await self._recipient(queue, cmd.SuspendQueue())
+
+    async def delete(self, queue: RecipientQueue) -> None:
+        """``DEL``: delete the queue and its pending messages."""
+        await self._recipient(queue, cmd.DeleteQueue())
+        self._subscriptions.pop(queue.recipient_id, None)
+
+    async def ping(self) -> None:
+        """``PING``: check that the relay answers."""
+        _expect(await self._request(lambda session: session.ping()), cmd.Pong)
+
+    async def events(self) -> AsyncIterator[RelayEvent]:
+        """Messages and notices, in arrival order, until the client is closed."""
+        while True:
+            yield await self._events.get()
+
+    # -- internals -----------------------------------------------------------------
+
+    async def _recipient(self, queue: RecipientQueue, command: cmd.Command) -> None:
+        await self._ok(
+            lambda session: session.recipient_command(command, queue.recipient_id, queue.keys)
+        )
+
+    async def _ok(self, build: CommandBuilder) -> None:
+        _expect(await self._request(build), cmd.Ok)
+
+    async def _request(self, build: CommandBuilder) -> cmd.Response:
+        connection = self._connection
+        if connection is None or not connection.established:
+            if self._closed or self._policy is None:
+                raise ConnectionLost("not connected to the relay")
+            await self._connected.wait()
+            connection = self._connection
+            assert connection is not None
+        return await connection.request(build)
+
+    async def _open(self) -> ClientConnection:
+        """Connect to the first host of the address that answers and proves its identity."""
+        loop = asyncio.get_running_loop()
+        failure: Exception = ConnectionLost("relay address names no host")
+        for host in self.address.hosts:
+            try:
+                async with asyncio.timeout(self._connect_timeout):
+                    _, connection = await loop.create_connection(
+                        self._make_connection, host, self.address.port
+                    )
+                    await connection.ready
+                return connection
+            except IdentityMismatch:
+                raise
+            except (OSError, TimeoutError, ConnectionLost) as exc:
+                failure = ConnectionLost(f"cannot reach {host}: {type(exc).__name__}")
+        raise failure
+
+    def _make_connection(self) -> ClientConnection:
+        pinned = self.address.fingerprint_digest
+        return ClientConnection(self._context, pinned, self._rng, self._on_push, self._on_lost)
+
+    def _adopt(self, connection: ClientConnection) -> None:
+        self._connection = connection
+        self._connected.set()
+
+    def _on_lost(self, connection: ClientConnection) -> None:
+        if connection is not self._connection:
+            return
+        self._connection = None
+        self._connected.clear()
+        # While a reconnection is under way its loop notices the loss itself.
+        if not self._closed and self._policy is not None and self._reconnecting is None:
+            self._reconnecting = asyncio.create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        assert self._policy is not None
+        attempt = 0
+        while not self._closed:
+            await asyncio.sleep(self._policy.delay(attempt, self._rng))
+            attempt += 1
+            try:
+                self._adopt(await self._open())
+                queues = list(self._subscriptions.values())
+                self._events.put_nowait(ConnectionRestored(len(queues)))
+                failed = await self.subscribe_all(queues)
+            except (ConnectionLost, IdentityMismatch) as exc:
+                _log.info("relay.reconnect_failed", extra={"kind": type(exc).__name__})
+                continue
+            self._reconnecting = None
+            for queue in failed:
+                self._events.put_nowait(SubscriptionEnded(queue))
+            return
+
+    def _on_push(self, reply: Reply) -> None:
+        queue = self._subscriptions.get(reply.entity_id)
+        if queue is None:
+            return  # a push for a queue we dropped meanwhile; nothing to do
+        if isinstance(reply.response, cmd.Message):
+            try:
+                self._events.put_nowait(_open(queue, reply.response))
+            except AuthenticationFailed:
+                _log.warning("relay.undecryptable_message")
+        elif isinstance(reply.response, cmd.SubscriptionEnded):
+            del self._subscriptions[reply.entity_id]
+            self._events.put_nowait(SubscriptionEnded(queue))
+
+
+def _open(queue: RecipientQueue, message: cmd.Message) -> MessageReceived:
+    opened = open_delivery(queue.delivery_key, message)
+    return MessageReceived(queue, opened.message_id, opened.timestamp, opened.flags, opened.body)
+
+
+def _expect(response: cmd.Response, kind: type[_Response]) -> _Response:
+    if not isinstance(response, kind):
+        raise UnexpectedResponse(f"expected {kind.__name__}, got {type(response).__name__}")
+    return response

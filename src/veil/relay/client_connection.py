@@ -1,0 +1,131 @@
+"""One client connection to a relay: TLS, identity pinning, hello, batched commands.
+
+:class:`ClientConnection` is the socket half of :class:`veil.relay.client.RelayClient`.
+It checks the relay's certificate against the pinned fingerprint before sending a
+single byte of its own, verifies the relay hello, answers with the client hello,
+and then moves transmissions: commands submitted in one event-loop turn share
+blocks, and each reply is matched to its command by correlation id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable
+
+from veil.crypto import RandomSource
+from veil.errors import ProtocolError
+from veil.relay import commands as cmd
+from veil.relay.client_protocol import ClientSession, Reply
+from veil.relay.errors import ConnectionLost, IdentityMismatch, error_for_code
+from veil.relay.identity import verify_certificate
+from veil.relay.tls import TlsBlockProtocol
+from veil.wire.blocks import BlockBatcher
+
+__all__ = ["ClientConnection", "CommandBuilder"]
+
+CommandBuilder = Callable[[ClientSession], tuple[bytes, bytes]]
+"""Builds one transmission for a session: returns ``(correlation_id, transmission)``."""
+
+
+class ClientConnection(TlsBlockProtocol):
+    """A pinned, handshaken connection that sends commands and routes replies.
+
+    ``on_push`` receives relay-initiated replies (``MSG``, ``END``); ``on_lost``
+    is called once when the connection ends, for whatever reason.
+    """
+
+    server_side = False
+
+    def __init__(
+        self,
+        context: ssl.SSLContext,
+        pinned_digest: bytes,
+        rng: RandomSource,
+        on_push: Callable[[Reply], None],
+        on_lost: Callable[[ClientConnection], None],
+    ) -> None:
+        super().__init__(context)
+        self._pinned_digest = pinned_digest
+        self._rng = rng
+        self._on_push = on_push
+        self._on_lost = on_lost
+        self._identity_public = b""
+        self.session: ClientSession | None = None
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting: dict[bytes, asyncio.Future[cmd.Response]] = {}
+        self._batcher = BlockBatcher()
+        self._send_scheduled = False
+
+    async def request(self, build: CommandBuilder) -> cmd.Response:
+        """Send one command and return its answer; ``ERR`` raises its error class.
+
+        Raises :class:`ConnectionLost` if the connection ends before the answer.
+        """
+        if self.session is None or not self.established:
+            raise ConnectionLost("not connected to the relay")
+        correlation_id, transmission = build(self.session)
+        future: asyncio.Future[cmd.Response] = asyncio.get_running_loop().create_future()
+        self._waiting[correlation_id] = future
+        self._batcher.add(transmission)
+        if not self._send_scheduled:
+            self._send_scheduled = True
+            asyncio.get_running_loop().call_soon(self._send_batch)
+        response = await future
+        if isinstance(response, cmd.ErrorResponse):
+            error = error_for_code(response.code)
+            raise error(f"relay answered ERR {error.__name__}")
+        return response
+
+    def _send_batch(self) -> None:
+        self._send_scheduled = False
+        for block in self._batcher.drain():
+            self.send_block(block)
+
+    def on_handshake_completed(self) -> None:
+        try:
+            self._identity_public = verify_certificate(self.peer_certificate(), self._pinned_digest)
+        except IdentityMismatch as exc:
+            self._fail_ready(exc)
+            self.close(exc)
+
+    def on_block_received(self, block: bytes) -> None:
+        try:
+            if self.session is None:
+                self._accept_hello(block)
+            else:
+                for reply in self.session.parse_block(block):
+                    self._route(reply)
+        except ProtocolError as exc:
+            self._fail_ready(exc)
+            self.close(exc)
+
+    def _accept_hello(self, block: bytes) -> None:
+        session = ClientSession.accept_hello(block, self._identity_public, self._rng)
+        self.send_block(session.client_hello)
+        self.session = session
+        if not self.ready.done():
+            self.ready.set_result(None)
+
+    def _route(self, reply: Reply) -> None:
+        if reply.is_push:
+            self._on_push(reply)
+            return
+        future = self._waiting.pop(reply.correlation_id, None)
+        if future is not None and not future.done():
+            future.set_result(reply.response)
+
+    def on_connection_closed(self, exc: BaseException | None) -> None:
+        reason = "cleanly" if exc is None else f"({type(exc).__name__})"
+        lost = ConnectionLost(f"connection to the relay closed {reason}")
+        self._fail_ready(exc if isinstance(exc, ProtocolError) else lost)
+        waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
+            if not future.done():
+                future.set_exception(lost)
+        self._on_lost(self)
+
+    def _fail_ready(self, exc: BaseException) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(exc)
+            self.ready.exception()  # mark retrieved: the connector may have given up

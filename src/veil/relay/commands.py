@@ -1,0 +1,383 @@
+"""Commands (client to relay) and responses (relay to client), one dataclass each.
+
+A command or response is ``u8 tag || fields``; see ``docs/protocol/relay.md`` for
+every layout. Keys are raw 32-byte X25519 public keys, ids are 24 random bytes.
+Decoding is strict: fixed-size fields, capped lengths, no trailing bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import ClassVar, Self
+
+from veil.relay.errors import BadCommand, MessageTooLarge, UnexpectedResponse, UnknownCommand
+from veil.wire import Reader, WireError, Writer
+
+__all__ = [
+    "FLAG_NOTIFY",
+    "KEY_SIZE",
+    "MAX_MESSAGE_BODY",
+    "MAX_PASSWORD_SIZE",
+    "MESSAGE_ID_SIZE",
+    "Acknowledge",
+    "Command",
+    "CreateQueue",
+    "DeleteQueue",
+    "ErrorResponse",
+    "GetMessage",
+    "Message",
+    "Ok",
+    "Ping",
+    "Pong",
+    "QueueIds",
+    "Response",
+    "SecureQueue",
+    "SendMessage",
+    "SenderSecureQueue",
+    "Subscribe",
+    "SubscriptionEnded",
+    "SuspendQueue",
+    "Tag",
+    "decode_command",
+    "decode_response",
+    "encode_command",
+    "encode_response",
+]
+
+KEY_SIZE = 32
+MESSAGE_ID_SIZE = 24
+MAX_PASSWORD_SIZE = 255
+MAX_MESSAGE_BODY = 16_000
+"""Largest SEND body. A SEND and the MSG it becomes both fit one block with room to
+spare for a later proxy envelope."""
+FLAG_NOTIFY = 0x01
+"""SEND flag: the recipient may be woken for this message (push notifications)."""
+_KNOWN_FLAGS = FLAG_NOTIFY
+MAX_SEALED_MESSAGE = MAX_MESSAGE_BODY + 64
+"""Cap on a MSG's sealed body: the sender's body plus re-encryption overhead."""
+
+
+class Tag(IntEnum):
+    """The first byte of every command (0x0_) and response (0x8_)."""
+
+    NEW = 0x01
+    KEY = 0x02
+    SKEY = 0x03
+    SUB = 0x04
+    SEND = 0x05
+    ACK = 0x06
+    GET = 0x07
+    OFF = 0x08
+    DEL = 0x09
+    PING = 0x0A
+    IDS = 0x81
+    OK = 0x82
+    END = 0x83
+    MSG = 0x84
+    PONG = 0x85
+    ERR = 0x86
+
+
+@dataclass(frozen=True, slots=True)
+class CreateQueue:
+    """``NEW``: make a queue; authorised by ``recipient_auth_key`` itself."""
+
+    tag: ClassVar[Tag] = Tag.NEW
+    recipient_auth_key: bytes
+    recipient_dh_key: bytes
+    password: bytes = b""
+
+    def encode(self, writer: Writer) -> None:
+        """Append the fields."""
+        writer.raw(self.recipient_auth_key).raw(self.recipient_dh_key).bytes8(self.password)
+
+    @classmethod
+    def decode(cls, reader: Reader) -> CreateQueue:
+        """Read the fields."""
+        return cls(reader.raw(KEY_SIZE), reader.raw(KEY_SIZE), reader.bytes8(MAX_PASSWORD_SIZE))
+
+
+@dataclass(frozen=True, slots=True)
+class SecureQueue:
+    """``KEY``: the recipient sets the sender's auth key."""
+
+    tag: ClassVar[Tag] = Tag.KEY
+    sender_auth_key: bytes
+
+    def encode(self, writer: Writer) -> None:
+        """Append the fields."""
+        writer.raw(self.sender_auth_key)
+
+    @classmethod
+    def decode(cls, reader: Reader) -> SecureQueue:
+        """Read the fields."""
+        return cls(reader.raw(KEY_SIZE))
+
+
+@dataclass(frozen=True, slots=True)
+class SenderSecureQueue:
+    """``SKEY``: the sender secures an unsecured queue with its own key (fast handshake)."""
+
+    tag: ClassVar[Tag] = Tag.SKEY
+    sender_auth_key: bytes
+
+    def encode(self, writer: Writer) -> None:
+        """Append the fields."""
+        writer.raw(self.sender_auth_key)
+
+    @classmethod
+    def decode(cls, reader: Reader) -> SenderSecureQueue:
+        """Read the fields."""
+        return cls(reader.raw(KEY_SIZE))
+
+
+@dataclass(frozen=True, slots=True)
+class SendMessage:
+    """``SEND``: the sender puts one message in the queue."""
+
+    tag: ClassVar[Tag] = Tag.SEND
+    flags: int
+    body: bytes
+
+    def encode(self, writer: Writer) -> None:
+        """Append the fields."""
+        writer.u8(self.flags).bytes16(self.body)
+
+    @classmethod
+    def decode(cls, reader: Reader) -> SendMessage:
+        """Read the fields; oversized bodies raise :class:`MessageTooLarge`."""
+        flags = reader.u8()
+        if flags & ~_KNOWN_FLAGS:
+            raise BadCommand(f"unknown SEND flags {flags:#04x}")
+        length = reader.u16()
+        if length > MAX_MESSAGE_BODY:
+            raise MessageTooLarge(f"{length}-byte body exceeds {MAX_MESSAGE_BODY}")
+        return cls(flags, reader.raw(length))
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledge:
+    """``ACK``: the recipient confirms the delivered message ``message_id``."""
+
+    tag: ClassVar[Tag] = Tag.ACK
+    message_id: bytes
+
+    def encode(self, writer: Writer) -> None:
+        """Append the fields."""
+        writer.raw(self.message_id)
+
+    @classmethod
+    def decode(cls, reader: Reader) -> Acknowledge:
+        """Read the fields."""
+        return cls(reader.raw(MESSAGE_ID_SIZE))
+
+
+@dataclass(frozen=True, slots=True)
+class _Bare:
+    """A command or response without fields."""
+
+    def encode(self, writer: Writer) -> None:
+        """Nothing to append."""
+
+    @classmethod
+    def decode(cls, reader: Reader) -> Self:
+        """Nothing to read."""
+        return cls()
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe(_Bare):
+    """``SUB``: the recipient subscribes; pending messages follow as ``MSG``."""
+
+    tag: ClassVar[Tag] = Tag.SUB
+
+
+@dataclass(frozen=True, slots=True)
+class GetMessage(_Bare):
+    """``GET``: the recipient fetches the pending message without subscribing."""
+
+    tag: ClassVar[Tag] = Tag.GET
+
+
+@dataclass(frozen=True, slots=True)
+class SuspendQueue(_Bare):
+    """``OFF``: the recipient stops further sends; pending messages can still drain."""
+
+    tag: ClassVar[Tag] = Tag.OFF
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteQueue(_Bare):
+    """``DEL``: the recipient deletes the queue and its messages."""
+
+    tag: ClassVar[Tag] = Tag.DEL
+
+
+@dataclass(frozen=True, slots=True)
+class Ping(_Bare):
+    """``PING``: keep-alive, answered by ``PONG``."""
+
+    tag: ClassVar[Tag] = Tag.PING
+
+
+@dataclass(frozen=True, slots=True)
+class QueueIds:
+    """``IDS``: answer to ``NEW``."""
+
+    tag: ClassVar[Tag] = Tag.IDS
+    recipient_id: bytes
+    sender_id: bytes
+    relay_dh_key: bytes
+
+    def encode(self, writer: Writer) -> None:
+        """Append the fields."""
+        writer.raw(self.recipient_id).raw(self.sender_id).raw(self.relay_dh_key)
+
+    @classmethod
+    def decode(cls, reader: Reader) -> QueueIds:
+        """Read the fields."""
+        return cls(reader.raw(MESSAGE_ID_SIZE), reader.raw(MESSAGE_ID_SIZE), reader.raw(KEY_SIZE))
+
+
+@dataclass(frozen=True, slots=True)
+class Ok(_Bare):
+    """``OK``: the command succeeded (and, for writes, is durable)."""
+
+    tag: ClassVar[Tag] = Tag.OK
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionEnded(_Bare):
+    """``END``: another connection subscribed to this queue; this one no longer receives."""
+
+    tag: ClassVar[Tag] = Tag.END
+
+
+@dataclass(frozen=True, slots=True)
+class Pong(_Bare):
+    """``PONG``: answer to ``PING``."""
+
+    tag: ClassVar[Tag] = Tag.PONG
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """``MSG``: one message, re-encrypted for the recipient (see queue_crypto)."""
+
+    tag: ClassVar[Tag] = Tag.MSG
+    message_id: bytes
+    sealed: bytes
+
+    def encode(self, writer: Writer) -> None:
+        """Append the fields."""
+        writer.raw(self.message_id).bytes16(self.sealed)
+
+    @classmethod
+    def decode(cls, reader: Reader) -> Message:
+        """Read the fields."""
+        return cls(reader.raw(MESSAGE_ID_SIZE), reader.bytes16(MAX_SEALED_MESSAGE))
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorResponse:
+    """``ERR``: the command failed with a code from :class:`veil.relay.errors.ErrorCode`."""
+
+    tag: ClassVar[Tag] = Tag.ERR
+    code: int
+
+    def encode(self, writer: Writer) -> None:
+        """Append the fields."""
+        writer.u16(self.code)
+
+    @classmethod
+    def decode(cls, reader: Reader) -> ErrorResponse:
+        """Read the fields."""
+        return cls(reader.u16())
+
+
+Command = (
+    CreateQueue
+    | SecureQueue
+    | SenderSecureQueue
+    | Subscribe
+    | SendMessage
+    | Acknowledge
+    | GetMessage
+    | SuspendQueue
+    | DeleteQueue
+    | Ping
+)
+Response = QueueIds | Ok | SubscriptionEnded | Message | Pong | ErrorResponse
+
+_COMMANDS: dict[int, type[Command]] = {
+    cls.tag: cls
+    for cls in (
+        CreateQueue,
+        SecureQueue,
+        SenderSecureQueue,
+        Subscribe,
+        SendMessage,
+        Acknowledge,
+        GetMessage,
+        SuspendQueue,
+        DeleteQueue,
+        Ping,
+    )
+}
+_RESPONSES: dict[int, type[Response]] = {
+    cls.tag: cls for cls in (QueueIds, Ok, SubscriptionEnded, Message, Pong, ErrorResponse)
+}
+
+
+_MSG_TAG = bytes((Tag.MSG,))
+_BARE_ENCODINGS = {tag: bytes((tag,)) for tag in Tag}
+
+
+def encode_command(command: Command) -> bytes:
+    """Encode a command as ``tag || fields``."""
+    writer = Writer().u8(command.tag)
+    command.encode(writer)
+    return writer.build()
+
+
+def encode_response(response: Response) -> bytes:
+    """Encode a response as ``tag || fields``."""
+    # The relay encodes one response per command and one MSG per delivery, so the two
+    # commonest shapes skip the generic writer.
+    if isinstance(response, Message):
+        length = len(response.sealed).to_bytes(2, "big")
+        return _MSG_TAG + response.message_id + length + response.sealed
+    if isinstance(response, _Bare):
+        return _BARE_ENCODINGS[response.tag]
+    writer = Writer().u8(response.tag)
+    response.encode(writer)
+    return writer.build()
+
+
+def decode_command(data: bytes) -> Command:
+    """Decode a command; :class:`UnknownCommand` or :class:`BadCommand` if invalid."""
+    reader = Reader(data)
+    try:
+        command_class = _COMMANDS.get(reader.u8())
+        if command_class is None:
+            raise UnknownCommand(f"unknown command tag {data[0]:#04x}")
+        command = command_class.decode(reader)
+        reader.finish()
+    except WireError as exc:
+        raise BadCommand(f"malformed command: {exc}") from exc
+    return command
+
+
+def decode_response(data: bytes) -> Response:
+    """Decode a response; :class:`UnexpectedResponse` if invalid."""
+    reader = Reader(data)
+    try:
+        response_class = _RESPONSES.get(reader.u8())
+        if response_class is None:
+            raise UnexpectedResponse(f"unknown response tag {data[0]:#04x}")
+        response = response_class.decode(reader)
+        reader.finish()
+    except WireError as exc:
+        raise UnexpectedResponse(f"malformed response: {exc}") from exc
+    return response

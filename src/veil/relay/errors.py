@@ -1,0 +1,207 @@
+"""Errors of the relay layer (codes 4xx).
+
+Two kinds, told apart by class:
+
+* :class:`CommandError` subclasses answer one command with ``ERR code`` and leave
+  the connection open. The wire code is the class's ``code``; a client turns a
+  received code back into the same class with :func:`error_for_code`.
+* The other :class:`RelayError` subclasses (and the wire layer's 3xx errors) mean
+  the peer broke the framing or the handshake: the connection is closed.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import ClassVar
+
+from veil.errors import ProtocolError
+
+__all__ = [
+    "AuthFailed",
+    "BadCommand",
+    "CommandError",
+    "CommandProhibited",
+    "ConnectionLost",
+    "ErrorCode",
+    "HandshakeFailed",
+    "IdentityMismatch",
+    "InternalError",
+    "InvalidAddress",
+    "MalformedTransmission",
+    "MessageTooLarge",
+    "NoMessage",
+    "QuotaExceeded",
+    "RelayError",
+    "StoreFailed",
+    "UnexpectedResponse",
+    "UnknownCommand",
+    "error_for_code",
+]
+
+
+class ErrorCode(IntEnum):
+    """Every relay error code; the ``ERR`` response carries one as a ``u16``."""
+
+    RELAY = 400
+    MALFORMED_TRANSMISSION = 401
+    HANDSHAKE = 402
+    UNEXPECTED_RESPONSE = 403
+    INVALID_ADDRESS = 404
+    IDENTITY_MISMATCH = 405
+    CONNECTION_LOST = 406
+    COMMAND = 410
+    SYNTAX = 411
+    UNKNOWN_COMMAND = 412
+    AUTH = 413
+    QUOTA = 414
+    NO_MSG = 415
+    LARGE_MSG = 416
+    PROHIBITED = 417
+    INTERNAL = 418
+    STORE = 420
+
+
+class RelayError(ProtocolError):
+    """Base of every relay protocol error."""
+
+    code: ClassVar[int] = ErrorCode.RELAY
+
+
+class MalformedTransmission(RelayError):
+    """A transmission's header (authenticator, correlation id, entity id) is malformed.
+
+    Without a trustworthy correlation id there is nobody to answer, so the
+    connection closes.
+    """
+
+    code: ClassVar[int] = ErrorCode.MALFORMED_TRANSMISSION
+
+
+class HandshakeFailed(RelayError):
+    """A hello is malformed, or its signature does not match the pinned identity."""
+
+    code: ClassVar[int] = ErrorCode.HANDSHAKE
+
+
+class UnexpectedResponse(RelayError):
+    """The relay sent a response the client cannot use (client side only)."""
+
+    code: ClassVar[int] = ErrorCode.UNEXPECTED_RESPONSE
+
+
+class InvalidAddress(RelayError):
+    """A relay address (``veil://...``) does not parse (client side only)."""
+
+    code: ClassVar[int] = ErrorCode.INVALID_ADDRESS
+
+
+class IdentityMismatch(HandshakeFailed):
+    """The relay's key is not the one pinned by the address's fingerprint.
+
+    The client aborts the connection before sending anything: it may be talking
+    to an impostor.
+    """
+
+    code: ClassVar[int] = ErrorCode.IDENTITY_MISMATCH
+
+
+class ConnectionLost(RelayError):
+    """The connection to the relay failed or closed before a command was answered.
+
+    The command may or may not have taken effect; repeating it is safe for every
+    command except ``NEW`` (which would make a second queue).
+    """
+
+    code: ClassVar[int] = ErrorCode.CONNECTION_LOST
+
+
+class CommandError(RelayError):
+    """A single command failed; the relay answers ``ERR code`` and carries on."""
+
+    code: ClassVar[int] = ErrorCode.COMMAND
+
+
+class BadCommand(CommandError):
+    """A known command whose fields do not decode, or that lacks a needed entity id."""
+
+    code: ClassVar[int] = ErrorCode.SYNTAX
+
+
+class UnknownCommand(CommandError):
+    """The command tag is not one this protocol version defines."""
+
+    code: ClassVar[int] = ErrorCode.UNKNOWN_COMMAND
+
+
+class AuthFailed(CommandError):
+    """Not authorised: bad authenticator, unknown queue, wrong password, suspended queue.
+
+    One code for all of these so an outsider cannot tell which one happened.
+    """
+
+    code: ClassVar[int] = ErrorCode.AUTH
+
+
+class QuotaExceeded(CommandError):
+    """The queue holds its quota of undelivered messages; retry after it drains."""
+
+    code: ClassVar[int] = ErrorCode.QUOTA
+
+
+class NoMessage(CommandError):
+    """``GET`` on an empty queue, or ``ACK`` of a message that is not the pending one."""
+
+    code: ClassVar[int] = ErrorCode.NO_MSG
+
+
+class MessageTooLarge(CommandError):
+    """A ``SEND`` body is longer than ``MAX_MESSAGE_BODY``."""
+
+    code: ClassVar[int] = ErrorCode.LARGE_MSG
+
+
+class CommandProhibited(CommandError):
+    """The command is valid but not allowed in the queue's state (e.g. a second ``KEY``)."""
+
+    code: ClassVar[int] = ErrorCode.PROHIBITED
+
+
+class InternalError(CommandError):
+    """The relay could not complete the command (e.g. its store failed)."""
+
+    code: ClassVar[int] = ErrorCode.INTERNAL
+
+
+_COMMAND_ERRORS: dict[int, type[CommandError]] = {
+    cls.code: cls
+    for cls in (
+        BadCommand,
+        UnknownCommand,
+        AuthFailed,
+        QuotaExceeded,
+        NoMessage,
+        MessageTooLarge,
+        CommandProhibited,
+        InternalError,
+    )
+}
+
+
+def error_for_code(code: int) -> type[CommandError]:
+    """Return the :class:`CommandError` class an ``ERR`` code stands for.
+
+    Raises :class:`UnexpectedResponse` for a code the relay may not send.
+    """
+    try:
+        return _COMMAND_ERRORS[code]
+    except KeyError:
+        raise UnexpectedResponse(f"relay sent unknown error code {code}") from None
+
+
+class StoreFailed(RelayError):
+    """The queue store could not read or commit; the relay cannot keep its promises.
+
+    Not a peer's fault: commands waiting on the failed commit get ``ERR INTERNAL``.
+    """
+
+    code: ClassVar[int] = ErrorCode.STORE

@@ -1,0 +1,470 @@
+"""The relay's queue state machine, sans I/O.
+
+:class:`RelayProtocol` holds every live queue in memory and turns one decoded
+transmission into a :class:`Step`: the store changes the command needs, and a
+``finish`` callback that runs once those changes are durable (it updates what
+must wait for durability and queues the responses). The service commits the
+changes of a whole block at once, then runs the finishes in order; a step
+without changes finishes at once. Nothing here touches sockets, threads or clocks.
+
+Per command: who may send it, what it checks, what it changes.
+
+====== ========== ==================================== ==========================
+cmd    entity     authorised by                        answer
+====== ========== ==================================== ==========================
+NEW    none       the new recipient auth key (+ pw)    IDS
+KEY    recipient  recipient auth key                   OK
+SKEY   sender     the sender auth key it carries       OK
+SUB    recipient  recipient auth key                   OK, then MSG (head)
+SEND   sender     sender auth key                      OK once durable
+ACK    recipient  recipient auth key                   OK, then MSG (next)
+GET    recipient  recipient auth key                   MSG or ERR NO_MSG
+OFF    recipient  recipient auth key                   OK
+DEL    recipient  recipient auth key                   OK
+PING   none       nobody                               PONG
+====== ========== ==================================== ==========================
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from veil.crypto import InvalidKey, RandomSource, X25519KeyPair, constant_time_equal
+from veil.relay import commands as cmd
+from veil.relay.errors import (
+    AuthFailed,
+    BadCommand,
+    CommandError,
+    CommandProhibited,
+    InternalError,
+    NoMessage,
+    QuotaExceeded,
+)
+from veil.relay.handshake import SESSION_ID_SIZE
+from veil.relay.metrics import RelayMetrics
+from veil.relay.queue_crypto import (
+    delivery_key,
+    derive_auth_key,
+    seal_message,
+    verify_authenticator,
+)
+from veil.relay.session_state import SessionState
+from veil.relay.settings import RelaySettings
+from veil.relay.store.base import (
+    DeleteMessage,
+    DeleteMessagesBefore,
+    DeleteQueue,
+    PutMessage,
+    PutQueue,
+    QueueRecord,
+    SetSenderKey,
+    SetSuspended,
+    StoreChange,
+    StoredMessage,
+    StoredQueue,
+    coarse_time,
+)
+from veil.relay.transmission import ENTITY_ID_SIZE, PUSH_CORRELATION_ID, Transmission
+
+__all__ = ["DUMMY_AUTH_KEY", "LiveQueue", "RelayProtocol", "Step"]
+
+DUMMY_AUTH_KEY = X25519KeyPair(bytes(range(32))).public
+"""Stands in for the auth key of a missing queue, so failing costs the same work."""
+
+
+def _nothing() -> None:
+    """A finish or rollback with nothing to do."""
+
+
+@dataclass(slots=True)
+class Step:
+    """What one command needs: durable ``changes``, then ``finish`` once committed.
+
+    If the commit fails, ``rollback`` undoes what was reserved before the commit
+    and the service answers ``ERR INTERNAL`` instead of running ``finish``.
+    """
+
+    changes: list[StoreChange]
+    finish: Callable[[], None]
+    rollback: Callable[[], None] = _nothing
+
+
+@dataclass(slots=True, eq=False)
+class LiveQueue:
+    """A queue in memory: its record, its pending messages (oldest first) and who listens.
+
+    ``sends_in_flight`` counts accepted sends still waiting for their commit, so the
+    quota holds while they wait. ``delivered_id`` is the head message last pushed
+    to the subscriber, so it is never pushed twice.
+    """
+
+    record: QueueRecord
+    messages: deque[StoredMessage] = field(default_factory=deque)
+    sends_in_flight: int = 0
+    subscriber: SessionState | None = None
+    delivered_id: bytes | None = None
+    deleted: bool = False
+
+
+class RelayProtocol:
+    """Every live queue, and the rules of the commands that act on them."""
+
+    def __init__(self, settings: RelaySettings, rng: RandomSource, metrics: RelayMetrics) -> None:
+        self._settings = settings
+        self._rng = rng
+        self.metrics = metrics
+        self._by_recipient: dict[bytes, LiveQueue] = {}
+        self._by_sender: dict[bytes, LiveQueue] = {}
+        self._dirty: dict[SessionState, None] = {}
+        self._handlers: dict[type[cmd.Command], _Handler] = {
+            cmd.CreateQueue: self._create,
+            cmd.SecureQueue: self._secure,
+            cmd.SenderSecureQueue: self._sender_secure,
+            cmd.Subscribe: self._subscribe,
+            cmd.SendMessage: self._send,
+            cmd.Acknowledge: self._acknowledge,
+            cmd.GetMessage: self._get,
+            cmd.SuspendQueue: self._suspend,
+            cmd.DeleteQueue: self._delete,
+            cmd.Ping: self._ping,
+        }
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def load(self, stored: list[StoredQueue]) -> None:
+        """Rebuild the live state from what the store returned at start."""
+        for item in stored:
+            self._index(LiveQueue(item.record, deque(item.messages)))
+            self.metrics.messages_pending += len(item.messages)
+
+    def open_session(self, push: Callable[[bytes], None]) -> SessionState:
+        """Make the state of a new connection: fresh session id and session key."""
+        self.metrics.sessions_opened += 1
+        self.metrics.sessions_active += 1
+        return SessionState(
+            self._rng.random_bytes(SESSION_ID_SIZE),
+            X25519KeyPair.generate(self._rng),
+            push,
+            self._settings.max_cached_auth_keys,
+        )
+
+    def close_session(self, session: SessionState) -> None:
+        """Forget a connection: its subscriptions end, nothing more is pushed to it."""
+        if session.closed:
+            return
+        session.closed = True
+        self.metrics.sessions_active -= 1
+        for recipient_id in session.subscriptions:
+            queue = self._by_recipient.get(recipient_id)
+            if queue is not None and queue.subscriber is session:
+                queue.subscriber = None
+        session.subscriptions.clear()
+        self._dirty.pop(session, None)
+
+    def flush(self) -> None:
+        """Send every response and push queued since the last flush, batched in blocks."""
+        dirty, self._dirty = self._dirty, {}
+        for session in dirty:
+            session.flush()
+
+    # -- commands ----------------------------------------------------------------
+
+    def handle(self, session: SessionState, transmission: Transmission, now: float) -> Step:
+        """Run one transmission's command as far as it can go before the store commits."""
+        try:
+            command = cmd.decode_command(transmission.body)
+            return self._handlers[type(command)](session, transmission, command, now)
+        except CommandError as error:
+            self.metrics.errors[type(error).__name__] += 1
+            reply = cmd.ErrorResponse(error.code)
+            return self._answer(session, transmission, reply)
+
+    def reply_internal_error(self, session: SessionState, transmission: Transmission) -> None:
+        """Answer a command whose commit failed."""
+        self.metrics.errors["InternalError"] += 1
+        self._push(session, transmission.correlation_id, transmission.entity_id, _INTERNAL)
+
+    def expire(self, now: float) -> Step:
+        """Drop messages older than the retention period (a sweep, run periodically)."""
+        cutoff = coarse_time(now - self._settings.retention_seconds)
+        expired = 0
+        for queue in self._by_recipient.values():
+            while queue.messages and queue.messages[0].stored < cutoff:
+                queue.messages.popleft()
+                expired += 1
+        self.metrics.messages_expired += expired
+        self.metrics.messages_pending -= expired
+        return Step([DeleteMessagesBefore(cutoff)], _nothing)
+
+    def _create(
+        self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
+    ) -> Step:
+        assert isinstance(command, cmd.CreateQueue)
+        self._require_entity(transmission, present=False)
+        self._authorize(session, transmission, command.recipient_auth_key)
+        password = self._settings.password_bytes
+        if password is not None and not constant_time_equal(command.password, password):
+            raise AuthFailed("wrong relay password")
+        relay_dh = X25519KeyPair.generate(self._rng)
+        try:
+            key = delivery_key(relay_dh, command.recipient_dh_key)
+        except InvalidKey as exc:
+            raise BadCommand("recipient DH key is not usable") from exc
+        record = QueueRecord(
+            recipient_id=self._rng.random_bytes(ENTITY_ID_SIZE),
+            sender_id=self._rng.random_bytes(ENTITY_ID_SIZE),
+            recipient_auth_key=command.recipient_auth_key,
+            delivery_key=key,
+            created=coarse_time(now),
+        )
+        ids = cmd.QueueIds(record.recipient_id, record.sender_id, relay_dh.public)
+
+        def finish() -> None:
+            self._index(LiveQueue(record))
+            self.metrics.queues_created += 1
+            self._push(session, transmission.correlation_id, b"", ids)
+
+        return Step([PutQueue(record)], finish)
+
+    def _secure(
+        self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
+    ) -> Step:
+        assert isinstance(command, cmd.SecureQueue)
+        queue = self._recipient_queue(session, transmission)
+        current = queue.record.sender_auth_key
+        if current is not None:
+            if current != command.sender_auth_key:
+                raise CommandProhibited("queue is already secured")
+            return self._answer(session, transmission, _OK)
+        return self._set_sender_key(session, transmission, queue, command.sender_auth_key)
+
+    def _sender_secure(
+        self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
+    ) -> Step:
+        assert isinstance(command, cmd.SenderSecureQueue)
+        self._require_entity(transmission, present=True)
+        queue = self._by_sender.get(transmission.entity_id)
+        # Self-authorised by the key it carries: the same work whether or not the queue exists.
+        self._authorize(session, transmission, command.sender_auth_key)
+        if queue is None:
+            raise AuthFailed("no such queue")
+        current = queue.record.sender_auth_key
+        if current is not None:
+            if not constant_time_equal(current, command.sender_auth_key):
+                raise AuthFailed("queue is secured with another key")
+            return self._answer(session, transmission, _OK)
+        return self._set_sender_key(session, transmission, queue, command.sender_auth_key)
+
+    def _set_sender_key(
+        self, session: SessionState, transmission: Transmission, queue: LiveQueue, key: bytes
+    ) -> Step:
+        queue.record = replace(queue.record, sender_auth_key=key)
+        change = SetSenderKey(queue.record.recipient_id, key)
+        return Step([change], lambda: self._push_reply(session, transmission, _OK))
+
+    def _subscribe(
+        self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
+    ) -> Step:
+        queue = self._recipient_queue(session, transmission)
+
+        def finish() -> None:
+            previous = queue.subscriber
+            if previous is not None and previous is not session:
+                previous.subscriptions.discard(queue.record.recipient_id)
+                self._push(previous, PUSH_CORRELATION_ID, queue.record.recipient_id, _END)
+            queue.subscriber = session
+            queue.delivered_id = None
+            session.subscriptions.add(queue.record.recipient_id)
+            self._push_reply(session, transmission, _OK)
+            self._deliver_head(queue)
+
+        return Step([], finish)
+
+    def _send(
+        self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
+    ) -> Step:
+        assert isinstance(command, cmd.SendMessage)
+        self._require_entity(transmission, present=True)
+        queue = self._by_sender.get(transmission.entity_id)
+        sender_key = None if queue is None else queue.record.sender_auth_key
+        self._authorize(session, transmission, sender_key)
+        assert queue is not None  # _authorize rejects a missing key
+        if queue.record.suspended:
+            raise AuthFailed("queue is suspended")
+        if len(queue.messages) + queue.sends_in_flight >= self._settings.queue_quota:
+            raise QuotaExceeded("queue is full")
+        message_id = self._rng.random_bytes(cmd.MESSAGE_ID_SIZE)
+        sealed = seal_message(
+            queue.record.delivery_key, message_id, int(now), command.flags, command.body
+        )
+        message = StoredMessage(message_id, coarse_time(now), sealed)
+        queue.sends_in_flight += 1
+
+        def finish() -> None:
+            queue.sends_in_flight -= 1
+            self._push_reply(session, transmission, _OK)
+            if queue.deleted:
+                return
+            queue.messages.append(message)
+            self.metrics.messages_stored += 1
+            self.metrics.messages_pending += 1
+            self._deliver_head(queue)
+
+        def rollback() -> None:
+            queue.sends_in_flight -= 1
+
+        return Step([PutMessage(queue.record.recipient_id, message)], finish, rollback)
+
+    def _acknowledge(
+        self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
+    ) -> Step:
+        assert isinstance(command, cmd.Acknowledge)
+        queue = self._recipient_queue(session, transmission)
+        if not queue.messages or queue.messages[0].message_id != command.message_id:
+            raise NoMessage("no pending message with that id")
+        queue.messages.popleft()
+        self.metrics.messages_acknowledged += 1
+        self.metrics.messages_pending -= 1
+
+        def finish() -> None:
+            self._push_reply(session, transmission, _OK)
+            self._deliver_head(queue)
+
+        return Step([DeleteMessage(queue.record.recipient_id, command.message_id)], finish)
+
+    def _get(
+        self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
+    ) -> Step:
+        queue = self._recipient_queue(session, transmission)
+        if not queue.messages:
+            raise NoMessage("queue is empty")
+        head = queue.messages[0]
+        self.metrics.messages_delivered += 1
+        return self._answer(session, transmission, cmd.Message(head.message_id, head.sealed))
+
+    def _suspend(
+        self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
+    ) -> Step:
+        queue = self._recipient_queue(session, transmission)
+        if queue.record.suspended:
+            return self._answer(session, transmission, _OK)
+        queue.record = replace(queue.record, suspended=True)
+        change = SetSuspended(queue.record.recipient_id)
+        return Step([change], lambda: self._push_reply(session, transmission, _OK))
+
+    def _delete(
+        self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
+    ) -> Step:
+        queue = self._recipient_queue(session, transmission)
+        self._unindex(queue)
+
+        def finish() -> None:
+            subscriber = queue.subscriber
+            if subscriber is not None and subscriber is not session:
+                subscriber.subscriptions.discard(queue.record.recipient_id)
+                self._push(subscriber, PUSH_CORRELATION_ID, queue.record.recipient_id, _END)
+            session.subscriptions.discard(queue.record.recipient_id)
+            queue.subscriber = None
+            self._push_reply(session, transmission, _OK)
+
+        return Step([DeleteQueue(queue.record.recipient_id)], finish)
+
+    def _ping(
+        self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
+    ) -> Step:
+        return self._answer(session, transmission, _PONG)
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _recipient_queue(self, session: SessionState, transmission: Transmission) -> LiveQueue:
+        """Find and authorise the queue a recipient command names."""
+        self._require_entity(transmission, present=True)
+        queue = self._by_recipient.get(transmission.entity_id)
+        self._authorize(
+            session, transmission, None if queue is None else queue.record.recipient_auth_key
+        )
+        assert queue is not None  # _authorize rejects a missing key
+        return queue
+
+    @staticmethod
+    def _require_entity(transmission: Transmission, *, present: bool) -> None:
+        if bool(transmission.entity_id) != present:
+            raise BadCommand("entity id missing" if present else "entity id not allowed")
+
+    def _authorize(
+        self, session: SessionState, transmission: Transmission, auth_key: bytes | None
+    ) -> None:
+        """Check the authenticator; raise :class:`AuthFailed` (same work if no key).
+
+        A derived MAC key is cached only after it verified, so only a key's owner
+        ever takes the faster cached path; a prober always pays one DH + HKDF.
+        """
+        cached = session.auth_keys.get(auth_key) if auth_key is not None else None
+        if cached is not None:
+            mac_key = cached
+        else:
+            try:
+                mac_key = derive_auth_key(session.session_key, auth_key or DUMMY_AUTH_KEY)
+            except InvalidKey:
+                mac_key = derive_auth_key(session.session_key, DUMMY_AUTH_KEY)
+                auth_key = None
+        valid = verify_authenticator(
+            mac_key, session.session_id, transmission.authorized, transmission.authenticator
+        )
+        if not valid or auth_key is None:
+            raise AuthFailed("not authorised")
+        if cached is None:
+            session.remember_auth_key(auth_key, mac_key)
+
+    def _deliver_head(self, queue: LiveQueue) -> None:
+        subscriber = queue.subscriber
+        if subscriber is None or not queue.messages:
+            return
+        head = queue.messages[0]
+        if head.message_id == queue.delivered_id:
+            return
+        queue.delivered_id = head.message_id
+        self.metrics.messages_delivered += 1
+        message = cmd.Message(head.message_id, head.sealed)
+        self._push(subscriber, PUSH_CORRELATION_ID, queue.record.recipient_id, message)
+
+    def _answer(
+        self, session: SessionState, transmission: Transmission, reply: cmd.Response
+    ) -> Step:
+        return Step([], lambda: self._push_reply(session, transmission, reply))
+
+    def _push_reply(
+        self, session: SessionState, transmission: Transmission, reply: cmd.Response
+    ) -> None:
+        self._push(session, transmission.correlation_id, transmission.entity_id, reply)
+
+    def _push(
+        self, session: SessionState, correlation_id: bytes, entity_id: bytes, reply: cmd.Response
+    ) -> None:
+        if session.closed:
+            return
+        session.enqueue(correlation_id, entity_id, reply)
+        self._dirty[session] = None
+
+    def _index(self, queue: LiveQueue) -> None:
+        self._by_recipient[queue.record.recipient_id] = queue
+        self._by_sender[queue.record.sender_id] = queue
+        self.metrics.queues += 1
+
+    def _unindex(self, queue: LiveQueue) -> None:
+        queue.deleted = True
+        del self._by_recipient[queue.record.recipient_id]
+        del self._by_sender[queue.record.sender_id]
+        self.metrics.queues -= 1
+        self.metrics.queues_deleted += 1
+        self.metrics.messages_pending -= len(queue.messages)
+        queue.messages.clear()
+
+
+_Handler = Callable[[SessionState, Transmission, "cmd.Command", float], Step]
+_OK = cmd.Ok()
+_END = cmd.SubscriptionEnded()
+_PONG = cmd.Pong()
+_INTERNAL = cmd.ErrorResponse(InternalError.code)

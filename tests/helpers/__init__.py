@@ -1,0 +1,1 @@
+"""Test helpers shared by the socket- and process-level suites."""

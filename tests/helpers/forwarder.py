@@ -1,0 +1,90 @@
+"""A TCP forwarder that records the TLS record headers passing through it.
+
+Placed between a client and a relay, it lets a test check what an on-path observer
+sees: the type and length of every TLS record, in each direction, without holding
+any key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+TLS_HEADER_SIZE = 5
+APPLICATION_DATA = 23
+
+
+@dataclass(frozen=True, slots=True)
+class TlsRecord:
+    """One TLS record header as seen on the wire."""
+
+    content_type: int
+    length: int
+
+
+@dataclass(slots=True)
+class RecordStream:
+    """Splits one direction of a TCP stream into TLS record headers."""
+
+    records: list[TlsRecord] = field(default_factory=list)
+    _buffer: bytearray = field(default_factory=bytearray)
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+        while len(self._buffer) >= TLS_HEADER_SIZE:
+            length = int.from_bytes(self._buffer[3:5], "big")
+            if len(self._buffer) < TLS_HEADER_SIZE + length:
+                return
+            self.records.append(TlsRecord(self._buffer[0], length))
+            del self._buffer[: TLS_HEADER_SIZE + length]
+
+
+class RecordingForwarder:
+    """Listens on a loopback port and forwards every connection to ``target``."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self._target = (target_host, target_port)
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.client_to_relay: list[RecordStream] = []
+        self.relay_to_client: list[RecordStream] = []
+
+    async def start(self) -> int:
+        """Start listening; return the port to connect to."""
+        self._server = await asyncio.start_server(self._forward, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
+        upward, downward = RecordStream(), RecordStream()
+        self.client_to_relay.append(upward)
+        self.relay_to_client.append(downward)
+        pumps = [
+            asyncio.create_task(_pump(reader, upstream_writer, upward)),
+            asyncio.create_task(_pump(upstream_reader, writer, downward)),
+        ]
+        self._tasks.update(pumps)
+        await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        for pump in pumps:
+            pump.cancel()
+        for stream_writer in (writer, upstream_writer):
+            stream_writer.close()
+
+
+async def _pump(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stream: RecordStream
+) -> None:
+    with contextlib.suppress(ConnectionError):
+        while data := await reader.read(65536):
+            stream.feed(data)
+            writer.write(data)
+            await writer.drain()

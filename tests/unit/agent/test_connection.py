@@ -1,0 +1,158 @@
+"""The sans-I/O connection: handshake table, messages, redelivery, persistence, MITM."""
+
+from __future__ import annotations
+
+import pytest
+
+from veil.agent.connection import (
+    Connection,
+    Invitation,
+    Phase,
+    SecureQueue,
+    SendFrame,
+    Step,
+)
+from veil.agent.envelope import EnvelopeTracker
+from veil.agent.events import (
+    ChatEventReceived,
+    ConnectionEstablished,
+    DuplicateDropped,
+    PeerConfirmed,
+)
+from veil.agent.failures import ConfirmationRejected, ConnectionNotReady, UnexpectedFrame
+from veil.agent.frames import FRAME_SIZE, FrameKind, encode_frame
+from veil.agent.queues import QueueState, ReceiveQueue
+from veil.chat.profile import Profile
+from veil.crypto import DeterministicRandom, SystemRandom
+from veil.ratchet.double_ratchet import Ratchet
+from veil.relay.commands import MAX_MESSAGE_BODY
+
+RELAY = "veil://" + "A" * 43 + "@relay.example"
+ALICE, BOB = Profile("Alice"), Profile("Bob", bio="builder")
+
+
+def _queue(seed: int) -> ReceiveQueue:
+    return ReceiveQueue(RELAY, bytes([seed]) * 24, bytes([seed + 100]) * 24, *[bytes(32)] * 3)
+
+
+def _frames(step: Step) -> list[bytes]:
+    return [action.frame for action in step.actions if isinstance(action, SendFrame)]
+
+
+def _handshake(pq: bool = False) -> tuple[Connection, Connection, Step, Step]:
+    rng = DeterministicRandom(b"handshake")
+    inviter, invitation = Connection.invite(_queue(1), ALICE, rng, pq=pq)
+    joiner, joined = Connection.join(invitation, _queue(2), BOB, rng)
+    confirmed = inviter.receive(_frames(joined)[0], rng)
+    established = joiner.receive(_frames(confirmed)[0], rng)
+    return inviter, joiner, confirmed, established
+
+
+def test_handshake_reaches_connected_on_both_sides_with_the_right_actions() -> None:
+    inviter, joiner, confirmed, established = _handshake()
+    assert inviter.phase is joiner.phase is Phase.CONNECTED
+    # The joiner secured the inviter's queue before sending to it, and vice versa.
+    assert [type(a) for a in confirmed.actions] == [SecureQueue, SendFrame]
+    assert confirmed.events == (PeerConfirmed(BOB), ConnectionEstablished(BOB))
+    assert established.events == (ConnectionEstablished(ALICE),)
+    assert inviter.queues.send is not None and joiner.queues.send is not None
+    assert inviter.queues.send.address == _queue(2).address
+    assert joiner.queues.send.address == _queue(1).address
+    # Handshake secrets are spent once the agreement is done.
+    assert inviter.queues.link_key is None and inviter.queues.invitation_secret is None
+
+
+def test_messages_flow_both_ways_in_fixed_size_frames() -> None:
+    inviter, joiner, _, _ = _handshake()
+    rng = SystemRandom()
+    for text in (b"hi", b"x" * 5000):
+        frame = joiner.send_chat(text).frame
+        assert len(frame) == FRAME_SIZE <= MAX_MESSAGE_BODY
+        (event,) = inviter.receive(frame, rng).events
+        assert isinstance(event, ChatEventReceived)
+        assert (event.event, event.integrity) == (text, "ok")
+    reply = inviter.send_chat(b"back").frame
+    (event,) = joiner.receive(reply, rng).events
+    assert isinstance(event, ChatEventReceived) and event.event == b"back"
+    assert event.sequence == 2  # the hello was the inviter's first envelope
+
+
+def test_post_quantum_handshake_works_and_codes_match() -> None:
+    inviter, joiner, _, _ = _handshake(pq=True)
+    assert inviter.ratchet is not None and inviter.ratchet.config.pq
+    assert str(inviter.security_code()) == str(joiner.security_code())
+    (event,) = inviter.receive(joiner.send_chat(b"pq").frame, SystemRandom()).events
+    assert isinstance(event, ChatEventReceived) and event.event == b"pq"
+
+
+def test_redelivered_frames_are_dropped_not_errors() -> None:
+    inviter, joiner, _, _ = _handshake()
+    rng = SystemRandom()
+    frame = joiner.send_chat(b"once").frame
+    inviter.receive(frame, rng)
+    assert inviter.receive(frame, rng).events == (DuplicateDropped("message already decrypted"),)
+
+
+def test_late_confirmation_after_connecting_is_dropped() -> None:
+    rng = DeterministicRandom(b"late")
+    inviter, invitation = Connection.invite(_queue(1), ALICE, rng, pq=False)
+    joiner, joined = Connection.join(invitation, _queue(2), BOB, rng)
+    inviter.receive(_frames(joined)[0], rng)
+    (event,) = inviter.receive(_frames(joined)[0], rng).events
+    assert isinstance(event, DuplicateDropped)
+
+
+def test_frames_outside_the_table_are_rejected() -> None:
+    rng = DeterministicRandom(b"table")
+    inviter, invitation = Connection.invite(_queue(1), ALICE, rng, pq=False)
+    with pytest.raises(UnexpectedFrame, match="RATCHET_MESSAGE frame in phase inviter"):
+        inviter.receive(encode_frame(FrameKind.RATCHET_MESSAGE, b"x"), rng)
+    with pytest.raises(UnexpectedFrame, match="CONTACT_REQUEST"):
+        inviter.receive(encode_frame(FrameKind.CONTACT_REQUEST, b"x"), rng)
+    joiner, _ = Connection.join(invitation, _queue(2), BOB, rng)
+    with pytest.raises(UnexpectedFrame):
+        joiner.receive(encode_frame(FrameKind.CONFIRMATION, b"x"), rng)
+    with pytest.raises(ConnectionNotReady):
+        joiner.send_chat(b"too early")
+
+
+def test_confirmation_sealed_to_another_key_is_rejected() -> None:
+    rng = DeterministicRandom(b"wrong key")
+    inviter, invitation = Connection.invite(_queue(1), ALICE, rng, pq=False)
+    _, other = Connection.invite(_queue(3), ALICE, rng, pq=False)
+    forged = Invitation(invitation.queue, other.link_key, invitation.ratchet_invitation)
+    _, joined = Connection.join(forged, _queue(2), BOB, rng)
+    with pytest.raises(ConfirmationRejected):
+        inviter.receive(_frames(joined)[0], rng)
+    assert inviter.phase is Phase.INVITER_AWAITS_CONFIRMATION
+
+
+def test_substituted_link_keys_give_different_security_codes() -> None:
+    """A man in the middle replaces the inviter's link with his own and relays both ways."""
+    rng = DeterministicRandom(b"mitm")
+    alice, alice_invitation = Connection.invite(_queue(1), ALICE, rng, pq=False)
+    mallory_to_alice, joined = Connection.join(alice_invitation, _queue(5), Profile("Bob"), rng)
+    alice.receive(_frames(joined)[0], rng)
+    mallory_to_bob, mallory_invitation = Connection.invite(_queue(6), ALICE, rng, pq=False)
+    bob, joined = Connection.join(mallory_invitation, _queue(2), BOB, rng)
+    mallory_to_bob.receive(_frames(joined)[0], rng)
+    assert str(alice.security_code()) == str(mallory_to_alice.security_code())
+    assert str(alice.security_code()) != str(bob.security_code())
+
+
+def test_state_survives_persistence_between_every_message() -> None:
+    inviter, joiner, _, _ = _handshake()
+    rng = SystemRandom()
+    for number in range(3):
+        frame = joiner.send_chat(b"%d" % number).frame
+        assert inviter.ratchet is not None
+        inviter = Connection(
+            Phase(inviter.phase.value),
+            QueueState.from_bytes(inviter.queues.to_bytes()),
+            ALICE,
+            inviter.agent_version,
+            Ratchet.from_bytes(inviter.ratchet.to_bytes(), rng),
+            EnvelopeTracker.from_bytes(inviter.tracker.to_bytes()),
+        )
+        (event,) = inviter.receive(frame, rng).events
+        assert isinstance(event, ChatEventReceived) and event.integrity == "ok"

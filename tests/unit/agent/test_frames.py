@@ -1,0 +1,150 @@
+"""Agent frames, sealed payloads, handshake payloads and queue state: codecs whole."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from veil.agent.errors import AgentProtocolError
+from veil.agent.failures import ConfirmationRejected, ConnectionStateCorrupt, MalformedFrame
+from veil.agent.frames import (
+    FRAME_SIZE,
+    MAX_FRAME_BODY,
+    FrameKind,
+    decode_frame,
+    encode_frame,
+    open_sealed,
+    seal,
+)
+from veil.agent.payloads import (
+    ChatPayload,
+    Confirmation,
+    ConnectInfo,
+    ContactRequest,
+    Hello,
+    QueueAddress,
+    decode_payload,
+    encode_payload,
+)
+from veil.agent.queues import QueueState, ReceiveQueue, SendQueue
+from veil.chat.profile import Profile
+from veil.crypto import DeterministicRandom, X25519KeyPair
+
+RELAY = "veil://" + "A" * 43 + "@relay.example:5223"
+ALICE = Profile("Alice", "Alice Liddell", "curious")
+
+
+def _receive_queue(seed: int = 1) -> ReceiveQueue:
+    return ReceiveQueue(RELAY, bytes([seed]) * 24, bytes([seed + 1]) * 24, *[bytes(32)] * 3)
+
+
+def test_frame_is_fixed_size_and_round_trips() -> None:
+    for body in (b"", b"x", bytes(MAX_FRAME_BODY)):
+        frame = encode_frame(FrameKind.RATCHET_MESSAGE, body)
+        assert len(frame) == FRAME_SIZE
+        decoded = decode_frame(frame)
+        assert (decoded.kind, decoded.body) == (FrameKind.RATCHET_MESSAGE, body)
+
+
+def test_frame_body_over_cap_is_refused() -> None:
+    with pytest.raises(ValueError, match="exceeds"):
+        encode_frame(FrameKind.CONFIRMATION, bytes(MAX_FRAME_BODY + 1))
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x00\x02\x00\x02" + bytes(FRAME_SIZE - 4), "unknown frame version 0"),
+        (b"\x00\x02\x01\x09" + bytes(FRAME_SIZE - 4), "unknown frame kind 9"),
+        (b"\x00\x01\x01" + bytes(FRAME_SIZE - 3), "shorter than its header"),
+        (b"\x00\x02\x01\x02" + bytes(FRAME_SIZE - 5) + b"\x01", "not zero"),
+        (bytes(FRAME_SIZE - 1), "is 15360 bytes"),
+    ],
+)
+def test_malformed_frames_are_rejected(data: bytes, reason: str) -> None:
+    with pytest.raises(MalformedFrame, match=reason):
+        decode_frame(data)
+
+
+@given(st.binary(max_size=64), st.integers(min_value=FRAME_SIZE - 2, max_value=FRAME_SIZE + 2))
+def test_random_frames_only_raise_protocol_errors(prefix: bytes, size: int) -> None:
+    data = (prefix + bytes(size))[:size]
+    with contextlib.suppress(AgentProtocolError):
+        decode_frame(data)
+
+
+def test_seal_opens_only_with_the_right_key() -> None:
+    rng = DeterministicRandom(b"seal")
+    recipient, stranger = X25519KeyPair.generate(rng), X25519KeyPair.generate(rng)
+    sealed = seal(recipient.public, b"confirmation", rng)
+    assert open_sealed(recipient, sealed) == b"confirmation"
+    with pytest.raises(ConfirmationRejected):
+        open_sealed(stranger, sealed)
+    tampered = sealed[:-1] + bytes([sealed[-1] ^ 1])
+    with pytest.raises(ConfirmationRejected):
+        open_sealed(recipient, tampered)
+    with pytest.raises(MalformedFrame):
+        open_sealed(recipient, sealed[:31])
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        ConnectInfo(QueueAddress(RELAY, bytes(range(24))), ALICE),
+        Hello(Profile("Bob")),
+        ChatPayload(b"\x01chat event bytes"),
+    ],
+)
+def test_payloads_round_trip_and_reject_trailing_bytes(payload: object) -> None:
+    encoded = encode_payload(payload)  # type: ignore[arg-type]
+    assert decode_payload(encoded) == payload
+    with pytest.raises(MalformedFrame):
+        decode_payload(encoded + b"\x00")
+    with pytest.raises(MalformedFrame):
+        decode_payload(encoded[:-1])
+
+
+def test_unknown_payload_tag_and_bad_relay_address_are_rejected() -> None:
+    with pytest.raises(MalformedFrame, match="tag 9"):
+        decode_payload(b"\x09")
+    bad_relay = b"\x01\x00\x04nope" + bytes(24) + b"\x00\x01A\x00\x00"
+    with pytest.raises(MalformedFrame):
+        decode_payload(bad_relay)
+
+
+@given(st.binary(max_size=300))
+def test_random_payload_bytes_only_raise_malformed_frame(data: bytes) -> None:
+    with contextlib.suppress(MalformedFrame):
+        decode_payload(data)
+
+
+def test_confirmation_and_contact_request_round_trip() -> None:
+    confirmation = Confirmation(1, b"reply", b"first message")
+    assert Confirmation.from_bytes(confirmation.to_bytes()) == confirmation
+    request = ContactRequest("veil://invitation#abc", ALICE)
+    assert ContactRequest.from_bytes(request.to_bytes()) == request
+    with pytest.raises(MalformedFrame):
+        Confirmation.from_bytes(confirmation.to_bytes() + b"!")
+    with pytest.raises(MalformedFrame):
+        ContactRequest.from_bytes(request.to_bytes()[:-2])
+
+
+def test_queue_state_round_trips_in_every_shape() -> None:
+    send = SendQueue(QueueAddress(RELAY, bytes(24)), bytes(range(32)))
+    shapes = [
+        QueueState(_receive_queue()),
+        QueueState(_receive_queue(), link_key=bytes(32), invitation_secret=b"secret"),
+        QueueState(_receive_queue(), send),
+    ]
+    for state in shapes:
+        assert QueueState.from_bytes(state.to_bytes()) == state
+
+
+def test_damaged_queue_state_is_reported_as_corrupt() -> None:
+    data = QueueState(_receive_queue()).to_bytes()
+    for damaged in (b"\x02" + data[1:], data + b"\x00", data[:-1], data[:-1] + b"\x07"):
+        with pytest.raises(ConnectionStateCorrupt):
+            QueueState.from_bytes(damaged)
