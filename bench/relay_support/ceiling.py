@@ -60,9 +60,7 @@ async def serve_forwarder(context: ssl.SSLContext, port: int) -> asyncio.Server:
 
 
 async def _pair(port: int, number: int, seconds: float, context: ssl.SSLContext) -> int:
-    receive_reader, receive_writer = await asyncio.open_connection(
-        "127.0.0.1", port, ssl=context
-    )
+    receive_reader, receive_writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
     receive_writer.write(b"R" + number.to_bytes(4, "big") + bytes(BLOCK - 5))
     await receive_writer.drain()
     await asyncio.sleep(0.2)  # let the receiver register before blocks flow

@@ -31,12 +31,53 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS line")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time process ``pid`` has used, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU used by the relay process and by this (load) process over a window."""
+
+    def __init__(self, relay_pid: int) -> None:
+        self._pid = relay_pid
+        self._start = (0.0, 0.0, 0.0)
+        self.relay_seconds = self.load_seconds = self.wall_seconds = 0.0
+
+    def start(self) -> None:
+        self._start = (cpu_seconds(self._pid), time.process_time(), time.perf_counter())
+
+    def stop(self) -> None:
+        relay, load, wall = self._start
+        self.relay_seconds = cpu_seconds(self._pid) - relay
+        self.load_seconds = time.process_time() - load
+        self.wall_seconds = time.perf_counter() - wall
+
+    def utilisation(self) -> dict[str, float]:
+        """Share of one core each process used during the window, in percent."""
+        return {
+            "relay_cpu_percent": round(100 * self.relay_seconds / self.wall_seconds),
+            "load_cpu_percent": round(100 * self.load_seconds / self.wall_seconds),
+        }
+
+
 def init_relay(data_dir: Path, quota: int) -> None:
     """``veil-relay init`` on a free loopback port, with a bench-sized queue quota."""
     subprocess.run(
-        [VEIL_RELAY, "init", "--data", str(data_dir), "--host", "127.0.0.1",
-         "--port", str(free_port()), "--json"],
-        check=True, capture_output=True,
+        [
+            VEIL_RELAY,
+            "init",
+            "--data",
+            str(data_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(free_port()),
+            "--json",
+        ],
+        check=True,
+        capture_output=True,
     )
     config = data_dir / "config.toml"
     config.write_text(config.read_text().replace("quota = 128", f"quota = {quota}"))
@@ -60,8 +101,13 @@ class RelayProcess:
         started = time.perf_counter()
         with (self.data_dir.parent / "relay.log").open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
-                VEIL_RELAY, "start", "--data", str(self.data_dir), "--json",
-                stdout=asyncio.subprocess.PIPE, stderr=log,
+                VEIL_RELAY,
+                "start",
+                "--data",
+                str(self.data_dir),
+                "--json",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
             )
         assert self.process.stdout is not None
         line = await asyncio.wait_for(self.process.stdout.readline(), START_TIMEOUT)
@@ -86,7 +132,11 @@ async def spawn_ceiling_forwarder(data_dir: Path, port: int) -> asyncio.subproce
     """Run the bare TLS forwarder in its own process; return once it listens."""
     bench_dir = Path(__file__).resolve().parent.parent
     process = await asyncio.create_subprocess_exec(
-        sys.executable, str(bench_dir / "relay.py"), "--serve-ceiling", str(data_dir), str(port),
+        sys.executable,
+        str(bench_dir / "relay.py"),
+        "--serve-ceiling",
+        str(data_dir),
+        str(port),
         stdout=asyncio.subprocess.PIPE,
     )
     assert process.stdout is not None

@@ -70,6 +70,8 @@ EventHandler = Callable[[Transaction, int | None, AgentEvent], None]
 PENDING_CONTACT_NAME = "new contact"
 #: Deliveries taken from the inbox at once and committed together (group commit).
 _RECEIVE_BATCH = 64
+#: While receiving, pending sends whose backoff expired are retried this often.
+_RETRY_TICK_SECONDS = 1.0
 _DESYNC_ERRORS = (HeaderDecryptionFailed, MessageAuthenticationFailed)
 
 
@@ -102,6 +104,7 @@ class Agent:
         self._clock = clock
         self._cache: dict[int, _Loaded] = {}
         self._inbox: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._address_queues: set[bytes] = set()
         self.outbox = OutboxRunner(store, relays, self._send_queue_of, rng=rng, clock=clock)
 
     @property
@@ -133,7 +136,7 @@ class Agent:
             )
             record = self._add_record(tx, connection, contact_id=contact.contact_id)
             self._enqueue(tx, record.connection_id, step)
-        await self.outbox.flush()
+        await self.outbox.flush(force=True)
         return contact.contact_id
 
     async def request_contact(self, address: ContactAddressLink) -> int:
@@ -160,8 +163,9 @@ class Agent:
                 replace(tx.connections.get(connection_id), contact_id=contact.contact_id)
             )
             tx.outbox.enqueue(connection_id, entry.to_bytes(), self._clock())
+        self.outbox.wake()
         self._cache.pop(connection_id, None)
-        await self.outbox.flush()
+        await self.outbox.flush(force=True)
         return contact.contact_id
 
     async def accept_request(self, request_id: int) -> int:
@@ -215,6 +219,8 @@ class Agent:
 
     def _enqueue(self, tx: Transaction, connection_id: int, step: Step) -> None:
         now = self._clock()
+        if step.actions:
+            self.outbox.wake()
         for action in step.actions:
             if isinstance(action, SecureQueue):
                 entry = OutboxEntry(ActionKind.SECURE_PEER_QUEUE)
@@ -294,6 +300,7 @@ class Agent:
             loaded = self._load(records[-1])
             try:
                 sequences = []
+                self.outbox.wake()
                 for event in events:
                     entry = OutboxEntry(
                         ActionKind.SEND_FRAME, loaded.connection.send_chat(event).frame
@@ -306,7 +313,7 @@ class Agent:
                 self._cache.pop(loaded.record.connection_id, None)
                 raise
         if flush:
-            await self.outbox.flush()
+            await self.outbox.flush(force=True)
 
     # -- receiving ----------------------------------------------------------------
 
@@ -320,6 +327,7 @@ class Agent:
         }
         if address is not None:
             queues[address.receive_queue_id] = AddressState.from_bytes(address.queue_state).receive
+            self._address_queues.add(address.receive_queue_id)
         return queues
 
     async def receive(
@@ -327,31 +335,41 @@ class Agent:
         handler: EventHandler,
         *,
         idle: float,
-        after_batch: Callable[[], Awaitable[None]] | None = None,
+        on_tick: Callable[[], Awaitable[None]] | None = None,
     ) -> int:
         """Subscribe to every receive queue and process what arrives until ``idle``
         seconds pass without a delivery; return how many deliveries were processed.
 
-        ``after_batch`` runs after each batch is committed and acknowledged (the chat
-        layer sends its delivery receipts there)."""
+        ``on_tick`` runs after each batch is committed and acknowledged, and at least
+        every :data:`_RETRY_TICK_SECONDS` while quiet (the chat layer sends its delivery
+        receipts there)."""
         await self.outbox.flush(force=True)
         queues = self._receive_queues()
         if not queues:
             return 0
         await self._relays.subscribe(list(queues.values()), self._inbox.put_nowait)
-        processed = 0
+        processed, quiet = 0, 0.0
         while True:
+            wait = min(_RETRY_TICK_SECONDS, idle - quiet)
             try:
-                first = await asyncio.wait_for(self._inbox.get(), idle)
+                first = await asyncio.wait_for(self._inbox.get(), max(wait, 0.0))
             except TimeoutError:
-                return processed
+                quiet += wait
+                if quiet >= idle:
+                    return processed
+                # Quiet moments are when sends that failed earlier get retried.
+                await self.outbox.flush()
+                if on_tick is not None:
+                    await on_tick()
+                continue
+            quiet = 0.0
             batch = [first]
             while len(batch) < _RECEIVE_BATCH and not self._inbox.empty():
                 batch.append(self._inbox.get_nowait())
             await self._process_batch(batch, queues, handler)
             processed += len(batch)
-            if after_batch is not None:
-                await after_batch()
+            if on_tick is not None:
+                await on_tick()
 
     async def _process_batch(
         self, batch: list[Delivery], queues: dict[bytes, ReceiveQueue], handler: EventHandler
@@ -369,11 +387,11 @@ class Agent:
         await self.outbox.flush()
 
     def _process(self, tx: Transaction, delivery: Delivery, handler: EventHandler) -> None:
-        address = tx.address.get()
-        if address is not None and address.receive_queue_id == delivery.recipient_id:
-            self._process_request(
-                tx, AddressState.from_bytes(address.queue_state), delivery, handler
-            )
+        if delivery.recipient_id in self._address_queues:
+            address = tx.address.get()
+            if address is not None and address.receive_queue_id == delivery.recipient_id:
+                state = AddressState.from_bytes(address.queue_state)
+                self._process_request(tx, state, delivery, handler)
             return
         record = tx.connections.by_receive_queue(delivery.recipient_id)
         loaded = self._load(record)

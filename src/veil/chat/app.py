@@ -197,9 +197,11 @@ class Messenger:
             if incoming is not None:
                 on_incoming(incoming)
 
-        return await self.agent.receive(
-            handle, idle=idle, after_batch=self.conversation.flush_receipts
+        count = await self.agent.receive(
+            handle, idle=idle, on_tick=self.conversation.flush_receipts
         )
+        await self.conversation.flush_receipts(force=True)
+        return count
 
     def _apply(self, tx: Transaction, contact_id: int | None, event: AgentEvent) -> Incoming | None:
         if isinstance(event, ContactRequestReceived):

@@ -34,9 +34,11 @@ from veil.chat.events import (
 from veil.chat.store import Deletion, Direction, Reaction, Receipt, StoredMessage, Transaction
 from veil.crypto import RandomSource
 
-__all__ = ["Conversation", "Incoming"]
+__all__ = ["RECEIPT_DELAY_SECONDS", "Conversation", "Incoming"]
 
 _log = logging.getLogger(__name__)
+#: A delivery receipt waits at most about this long for others to share its message.
+RECEIPT_DELAY_SECONDS = 0.2
 _RECEIPTS = {ReceiptStatus.DELIVERED: Receipt.DELIVERED, ReceiptStatus.READ: Receipt.READ}
 
 
@@ -64,6 +66,7 @@ class Conversation:
         self._rng = rng
         self._clock = clock
         self._receipts: dict[int, list[bytes]] = {}
+        self._receipts_since = 0.0
 
     # -- sending ----------------------------------------------------------------------
 
@@ -129,8 +132,18 @@ class Conversation:
         event = ReactionChanged(message.message_id, emoji, added)
         await self._agent.send(contact_id, [encode_event(event)], record)
 
-    async def flush_receipts(self) -> None:
-        """Send the delivery receipts gathered since the last call."""
+    async def flush_receipts(self, *, force: bool = False) -> None:
+        """Send the delivery receipts gathered so far, once there are enough of them
+        (or the oldest has waited :data:`RECEIPT_DELAY_SECONDS`, or ``force``).
+
+        Receipts ride in as few messages as possible: a stream of messages costs
+        one receipt message per :data:`MAX_RECEIPT_IDS`, not one per message."""
+        gathered = sum(len(ids) for ids in self._receipts.values())
+        waited = self._clock() - self._receipts_since
+        if not gathered or (
+            not force and gathered < MAX_RECEIPT_IDS and waited < RECEIPT_DELAY_SECONDS
+        ):
+            return
         receipts, self._receipts = self._receipts, {}
         for contact_id, ids in receipts.items():
             events = [
@@ -226,6 +239,8 @@ class Conversation:
             )
         except DuplicateRecord:
             return None
+        if not self._receipts:
+            self._receipts_since = self._clock()
         self._receipts.setdefault(contact_id, []).append(post.message_id)
         return Incoming("message", alias, post.text, stored.row_id, str(received.integrity))
 

@@ -37,12 +37,12 @@ def _agree(rng: RandomSource, console: Console) -> tuple[_Party, _Party]:
     invitation = secrets.public.encode()
     console.print(
         f"Alice makes a one-time invitation: {len(invitation)} bytes of public keys "
-        "(2 × X25519 + ML-KEM-768), shared as a link or QR code."
+        "(two X25519 keys + an ML-KEM-768 key), shared as a link or QR code."
     )
     reply, bob_agreement = join(secrets.public, rng)
     alice_agreement = secrets.accept(reply)
     console.print(
-        f"Bob answers with {len(reply.encode())} bytes (2 × X25519 + a KEM ciphertext); "
+        f"Bob answers with {len(reply.encode())} bytes (two X25519 keys + a KEM ciphertext); "
         "both sides derive one root key from 3 DH outputs and the KEM secret."
     )
     alice_code = compute_security_code(
@@ -53,9 +53,7 @@ def _agree(rng: RandomSource, console: Console) -> tuple[_Party, _Party]:
     )
     console.print(f"Alice's security code: [bold]{alice_code}[/bold]")
     console.print(f"Bob's security code:   [bold]{bob_code}[/bold]")
-    console.print(
-        "[green]codes match[/green]" if alice_code == bob_code else "[red]MISMATCH[/red]"
-    )
+    console.print("[green]codes match[/green]" if alice_code == bob_code else "[red]MISMATCH[/red]")
     alice = _Party("Alice", alice_agreement.ratchet(rng), alice_agreement.associated_data)
     bob = _Party("Bob", bob_agreement.ratchet(rng), bob_agreement.associated_data)
     return alice, bob

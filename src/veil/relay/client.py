@@ -120,8 +120,9 @@ class RelayClient:
         return tuple(self._subscriptions.values())
 
     async def close(self) -> None:
-        """Disconnect and stop reconnecting."""
+        """Disconnect and stop reconnecting; waiting commands raise :class:`ConnectionLost`."""
         self._closed = True
+        self._connected.set()  # wake commands waiting for a reconnection, so they fail
         if self._reconnecting is not None:
             self._reconnecting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -224,14 +225,14 @@ class RelayClient:
         _expect(await self._request(build), cmd.Ok)
 
     async def _request(self, build: CommandBuilder) -> cmd.Response:
-        connection = self._connection
-        if connection is None or not connection.established:
+        """Send a command now, or once reconnected; commands wait while the relay is away."""
+        while True:
+            connection = self._connection
+            if connection is not None and connection.established:
+                return await connection.submit(build)
             if self._closed or self._policy is None:
                 raise ConnectionLost("not connected to the relay")
             await self._connected.wait()
-            connection = self._connection
-            assert connection is not None
-        return await connection.request(build)
 
     async def _open(self) -> ClientConnection:
         """Connect to the first host of the address that answers and proves its identity."""

@@ -57,25 +57,22 @@ class ClientConnection(TlsBlockProtocol):
         self._batcher = BlockBatcher()
         self._send_scheduled = False
 
-    async def request(self, build: CommandBuilder) -> cmd.Response:
-        """Send one command and return its answer; ``ERR`` raises its error class.
+    def submit(self, build: CommandBuilder) -> asyncio.Future[cmd.Response]:
+        """Queue one command; the future gets its answer, or the error ``ERR`` stands for.
 
-        Raises :class:`ConnectionLost` if the connection ends before the answer.
+        The future fails with :class:`ConnectionLost` if the connection ends first.
         """
         if self.session is None or not self.established:
             raise ConnectionLost("not connected to the relay")
         correlation_id, transmission = build(self.session)
-        future: asyncio.Future[cmd.Response] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[cmd.Response] = loop.create_future()
         self._waiting[correlation_id] = future
         self._batcher.add(transmission)
         if not self._send_scheduled:
             self._send_scheduled = True
-            asyncio.get_running_loop().call_soon(self._send_batch)
-        response = await future
-        if isinstance(response, cmd.ErrorResponse):
-            error = error_for_code(response.code)
-            raise error(f"relay answered ERR {error.__name__}")
-        return response
+            loop.call_soon(self._send_batch)
+        return future
 
     def _send_batch(self) -> None:
         self._send_scheduled = False
@@ -112,7 +109,12 @@ class ClientConnection(TlsBlockProtocol):
             self._on_push(reply)
             return
         future = self._waiting.pop(reply.correlation_id, None)
-        if future is not None and not future.done():
+        if future is None or future.done():
+            return
+        if isinstance(reply.response, cmd.ErrorResponse):
+            error = error_for_code(reply.response.code)
+            future.set_exception(error(f"relay answered ERR {error.__name__}"))
+        else:
             future.set_result(reply.response)
 
     def on_connection_closed(self, exc: BaseException | None) -> None:

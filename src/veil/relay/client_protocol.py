@@ -90,12 +90,18 @@ class ClientSession:
     __slots__ = ("_auth_keys", "_rng", "client_hello", "relay_session_key", "session_id", "version")
 
     def __init__(
-        self, session_id: bytes, relay_session_key: bytes, version: int, rng: RandomSource
+        self,
+        session_id: bytes,
+        relay_session_key: bytes,
+        version: int,
+        rng: RandomSource,
+        versions: VersionRange = RELAY_VERSIONS,
     ) -> None:
         self.session_id = session_id
         self.relay_session_key = relay_session_key
         self.version = version
-        self.client_hello = ClientHello(RELAY_VERSIONS).encode()
+        self.client_hello = ClientHello(versions).encode()
+        """The block to send back right after the relay's hello."""
         self._rng = rng
         self._auth_keys: dict[bytes, bytes] = {}
 
@@ -115,9 +121,8 @@ class ClientSession:
         """
         hello = decode_server_hello(block)
         hello.verify(identity_public)
-        session = cls(hello.session_id, hello.session_key, versions.agree(hello.versions), rng)
-        session.client_hello = ClientHello(versions).encode()
-        return session
+        version = versions.agree(hello.versions)
+        return cls(hello.session_id, hello.session_key, version, rng, versions)
 
     def command(
         self, command: cmd.Command, *, entity_id: bytes = b"", auth: X25519KeyPair | None = None
@@ -148,10 +153,6 @@ class ClientSession:
                 raise HandshakeFailed("relay session key is not usable") from exc
             self._auth_keys[auth.public] = key
         return key
-
-    def forget_queue(self, auth: X25519KeyPair) -> None:
-        """Drop the cached MAC key of a queue that was deleted."""
-        self._auth_keys.pop(auth.public, None)
 
     def create_queue(self, keys: QueueKeys, password: bytes = b"") -> tuple[bytes, bytes]:
         """``NEW``: ask for a queue; the answer is ``IDS``."""

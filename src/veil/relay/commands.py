@@ -2,7 +2,9 @@
 
 A command or response is ``u8 tag || fields``; see ``docs/protocol/relay.md`` for
 every layout. Keys are raw 32-byte X25519 public keys, ids are 24 random bytes.
-Decoding is strict: fixed-size fields, capped lengths, no trailing bytes.
+Decoding is strict: fixed-size fields, capped lengths, no trailing bytes. Every
+field list has one exact size once its length prefixes are read, so each decoder
+checks that size once and slices (this runs for every command a relay receives).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from enum import IntEnum
 from typing import ClassVar, Self
 
 from veil.relay.errors import BadCommand, MessageTooLarge, UnexpectedResponse, UnknownCommand
-from veil.wire import Reader, WireError, Writer
+from veil.wire import DecodeError, Writer
 
 __all__ = [
     "FLAG_NOTIFY",
@@ -93,9 +95,11 @@ class CreateQueue:
         writer.raw(self.recipient_auth_key).raw(self.recipient_dh_key).bytes8(self.password)
 
     @classmethod
-    def decode(cls, reader: Reader) -> CreateQueue:
+    def decode(cls, fields: bytes) -> CreateQueue:
         """Read the fields."""
-        return cls(reader.raw(KEY_SIZE), reader.raw(KEY_SIZE), reader.bytes8(MAX_PASSWORD_SIZE))
+        keys_end = 2 * KEY_SIZE
+        _exact(fields, keys_end + 1 + (fields[keys_end] if len(fields) > keys_end else 0))
+        return cls(fields[:KEY_SIZE], fields[KEY_SIZE:keys_end], fields[keys_end + 1 :])
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +114,9 @@ class SecureQueue:
         writer.raw(self.sender_auth_key)
 
     @classmethod
-    def decode(cls, reader: Reader) -> SecureQueue:
+    def decode(cls, fields: bytes) -> SecureQueue:
         """Read the fields."""
-        return cls(reader.raw(KEY_SIZE))
+        return cls(_exact(fields, KEY_SIZE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +131,9 @@ class SenderSecureQueue:
         writer.raw(self.sender_auth_key)
 
     @classmethod
-    def decode(cls, reader: Reader) -> SenderSecureQueue:
+    def decode(cls, fields: bytes) -> SenderSecureQueue:
         """Read the fields."""
-        return cls(reader.raw(KEY_SIZE))
+        return cls(_exact(fields, KEY_SIZE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,15 +149,17 @@ class SendMessage:
         writer.u8(self.flags).bytes16(self.body)
 
     @classmethod
-    def decode(cls, reader: Reader) -> SendMessage:
+    def decode(cls, fields: bytes) -> SendMessage:
         """Read the fields; oversized bodies raise :class:`MessageTooLarge`."""
-        flags = reader.u8()
+        if len(fields) < 3:
+            raise DecodeError("SEND is shorter than its header")
+        flags, length = fields[0], int.from_bytes(fields[1:3], "big")
         if flags & ~_KNOWN_FLAGS:
             raise BadCommand(f"unknown SEND flags {flags:#04x}")
-        length = reader.u16()
         if length > MAX_MESSAGE_BODY:
             raise MessageTooLarge(f"{length}-byte body exceeds {MAX_MESSAGE_BODY}")
-        return cls(flags, reader.raw(length))
+        _exact(fields, 3 + length)
+        return cls(flags, fields[3:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,9 +174,9 @@ class Acknowledge:
         writer.raw(self.message_id)
 
     @classmethod
-    def decode(cls, reader: Reader) -> Acknowledge:
+    def decode(cls, fields: bytes) -> Acknowledge:
         """Read the fields."""
-        return cls(reader.raw(MESSAGE_ID_SIZE))
+        return cls(_exact(fields, MESSAGE_ID_SIZE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +187,9 @@ class _Bare:
         """Nothing to append."""
 
     @classmethod
-    def decode(cls, reader: Reader) -> Self:
+    def decode(cls, fields: bytes) -> Self:
         """Nothing to read."""
+        _exact(fields, 0)
         return cls()
 
 
@@ -235,9 +242,11 @@ class QueueIds:
         writer.raw(self.recipient_id).raw(self.sender_id).raw(self.relay_dh_key)
 
     @classmethod
-    def decode(cls, reader: Reader) -> QueueIds:
+    def decode(cls, fields: bytes) -> QueueIds:
         """Read the fields."""
-        return cls(reader.raw(MESSAGE_ID_SIZE), reader.raw(MESSAGE_ID_SIZE), reader.raw(KEY_SIZE))
+        _exact(fields, 2 * MESSAGE_ID_SIZE + KEY_SIZE)
+        middle = 2 * MESSAGE_ID_SIZE
+        return cls(fields[:MESSAGE_ID_SIZE], fields[MESSAGE_ID_SIZE:middle], fields[middle:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,9 +283,14 @@ class Message:
         writer.raw(self.message_id).bytes16(self.sealed)
 
     @classmethod
-    def decode(cls, reader: Reader) -> Message:
+    def decode(cls, fields: bytes) -> Message:
         """Read the fields."""
-        return cls(reader.raw(MESSAGE_ID_SIZE), reader.bytes16(MAX_SEALED_MESSAGE))
+        header = MESSAGE_ID_SIZE + 2
+        length = int.from_bytes(fields[MESSAGE_ID_SIZE:header], "big")
+        if length > MAX_SEALED_MESSAGE:
+            raise DecodeError(f"sealed message of {length} bytes exceeds its cap")
+        _exact(fields, header + length)
+        return cls(fields[:MESSAGE_ID_SIZE], fields[header:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,9 +305,9 @@ class ErrorResponse:
         writer.u16(self.code)
 
     @classmethod
-    def decode(cls, reader: Reader) -> ErrorResponse:
+    def decode(cls, fields: bytes) -> ErrorResponse:
         """Read the fields."""
-        return cls(reader.u16())
+        return cls(int.from_bytes(_exact(fields, 2), "big"))
 
 
 Command = (
@@ -357,27 +371,31 @@ def encode_response(response: Response) -> bytes:
 
 def decode_command(data: bytes) -> Command:
     """Decode a command; :class:`UnknownCommand` or :class:`BadCommand` if invalid."""
-    reader = Reader(data)
+    if not data:
+        raise BadCommand("empty command")
+    command_class = _COMMANDS.get(data[0])
+    if command_class is None:
+        raise UnknownCommand(f"unknown command tag {data[0]:#04x}")
     try:
-        command_class = _COMMANDS.get(reader.u8())
-        if command_class is None:
-            raise UnknownCommand(f"unknown command tag {data[0]:#04x}")
-        command = command_class.decode(reader)
-        reader.finish()
-    except WireError as exc:
-        raise BadCommand(f"malformed command: {exc}") from exc
-    return command
+        return command_class.decode(data[1:])
+    except DecodeError as exc:
+        raise BadCommand(f"malformed {command_class.tag.name}: {exc}") from exc
 
 
 def decode_response(data: bytes) -> Response:
     """Decode a response; :class:`UnexpectedResponse` if invalid."""
-    reader = Reader(data)
+    response_class = _RESPONSES.get(data[0]) if data else None
+    if response_class is None:
+        raise UnexpectedResponse("empty response or unknown response tag")
     try:
-        response_class = _RESPONSES.get(reader.u8())
-        if response_class is None:
-            raise UnexpectedResponse(f"unknown response tag {data[0]:#04x}")
-        response = response_class.decode(reader)
-        reader.finish()
-    except WireError as exc:
-        raise UnexpectedResponse(f"malformed response: {exc}") from exc
-    return response
+        return response_class.decode(data[1:])
+    except DecodeError as exc:
+        raise UnexpectedResponse(f"malformed {response_class.tag.name}: {exc}") from exc
+
+
+def _exact(fields: bytes, size: int) -> bytes:
+    """Return ``fields`` if it has exactly ``size`` bytes (so no field is cut short and
+    nothing trails); :class:`DecodeError` otherwise."""
+    if len(fields) != size:
+        raise DecodeError(f"expected {size} bytes of fields, got {len(fields)}")
+    return fields

@@ -172,6 +172,15 @@ class InternalError(CommandError):
     code: ClassVar[int] = ErrorCode.INTERNAL
 
 
+class StoreFailed(RelayError):
+    """The queue store could not read or commit; the relay cannot keep its promises.
+
+    Not a peer's fault: commands waiting on the failed commit get ``ERR INTERNAL``.
+    """
+
+    code: ClassVar[int] = ErrorCode.STORE
+
+
 _COMMAND_ERRORS: dict[int, type[CommandError]] = {
     cls.code: cls
     for cls in (
@@ -196,12 +205,3 @@ def error_for_code(code: int) -> type[CommandError]:
         return _COMMAND_ERRORS[code]
     except KeyError:
         raise UnexpectedResponse(f"relay sent unknown error code {code}") from None
-
-
-class StoreFailed(RelayError):
-    """The queue store could not read or commit; the relay cannot keep its promises.
-
-    Not a peer's fault: commands waiting on the failed commit get ``ERR INTERNAL``.
-    """
-
-    code: ClassVar[int] = ErrorCode.STORE

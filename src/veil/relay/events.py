@@ -43,8 +43,8 @@ class SenderQueue:
 class MessageReceived:
     """A message arrived on a subscribed queue; acknowledge it to get the next one.
 
-    ``timestamp`` is when the relay accepted it (seconds, relay clock); ``body``
-    is exactly what the sender sent.
+    ``timestamp`` is when the relay accepted it (Unix seconds, relay clock, rounded
+    down to the hour); ``body`` is exactly what the sender sent.
     """
 
     queue: RecipientQueue

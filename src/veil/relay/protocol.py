@@ -27,9 +27,9 @@ PING   none       nobody                               PONG
 
 from __future__ import annotations
 
-from collections import deque
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from veil.crypto import InvalidKey, RandomSource, X25519KeyPair, constant_time_equal
 from veil.relay import commands as cmd
@@ -50,6 +50,7 @@ from veil.relay.queue_crypto import (
     seal_message,
     verify_authenticator,
 )
+from veil.relay.queue_index import LiveQueue, QueueIndex
 from veil.relay.session_state import SessionState
 from veil.relay.settings import RelaySettings
 from veil.relay.store.base import (
@@ -68,7 +69,9 @@ from veil.relay.store.base import (
 )
 from veil.relay.transmission import ENTITY_ID_SIZE, PUSH_CORRELATION_ID, Transmission
 
-__all__ = ["DUMMY_AUTH_KEY", "LiveQueue", "RelayProtocol", "Step"]
+__all__ = ["DUMMY_AUTH_KEY", "RelayProtocol", "Step"]
+
+_log = logging.getLogger("veil.relay")
 
 DUMMY_AUTH_KEY = X25519KeyPair(bytes(range(32))).public
 """Stands in for the auth key of a missing queue, so failing costs the same work."""
@@ -91,23 +94,6 @@ class Step:
     rollback: Callable[[], None] = _nothing
 
 
-@dataclass(slots=True, eq=False)
-class LiveQueue:
-    """A queue in memory: its record, its pending messages (oldest first) and who listens.
-
-    ``sends_in_flight`` counts accepted sends still waiting for their commit, so the
-    quota holds while they wait. ``delivered_id`` is the head message last pushed
-    to the subscriber, so it is never pushed twice.
-    """
-
-    record: QueueRecord
-    messages: deque[StoredMessage] = field(default_factory=deque)
-    sends_in_flight: int = 0
-    subscriber: SessionState | None = None
-    delivered_id: bytes | None = None
-    deleted: bool = False
-
-
 class RelayProtocol:
     """Every live queue, and the rules of the commands that act on them."""
 
@@ -115,8 +101,7 @@ class RelayProtocol:
         self._settings = settings
         self._rng = rng
         self.metrics = metrics
-        self._by_recipient: dict[bytes, LiveQueue] = {}
-        self._by_sender: dict[bytes, LiveQueue] = {}
+        self._queues = QueueIndex()
         self._dirty: dict[SessionState, None] = {}
         self._handlers: dict[type[cmd.Command], _Handler] = {
             cmd.CreateQueue: self._create,
@@ -136,7 +121,7 @@ class RelayProtocol:
     def load(self, stored: list[StoredQueue]) -> None:
         """Rebuild the live state from what the store returned at start."""
         for item in stored:
-            self._index(LiveQueue(item.record, deque(item.messages)))
+            self._index(LiveQueue(item.record, item.messages))
             self.metrics.messages_pending += len(item.messages)
 
     def open_session(self, push: Callable[[bytes], None]) -> SessionState:
@@ -157,7 +142,7 @@ class RelayProtocol:
         session.closed = True
         self.metrics.sessions_active -= 1
         for recipient_id in session.subscriptions:
-            queue = self._by_recipient.get(recipient_id)
+            queue = self._queues.by_recipient(recipient_id)
             if queue is not None and queue.subscriber is session:
                 queue.subscriber = None
         session.subscriptions.clear()
@@ -167,7 +152,12 @@ class RelayProtocol:
         """Send every response and push queued since the last flush, batched in blocks."""
         dirty, self._dirty = self._dirty, {}
         for session in dirty:
-            session.flush()
+            try:
+                session.flush()
+            except Exception:
+                # One broken connection must not keep the others from their answers.
+                _log.exception("push failed; closing the session")
+                self.close_session(session)
 
     # -- commands ----------------------------------------------------------------
 
@@ -187,16 +177,26 @@ class RelayProtocol:
         self._push(session, transmission.correlation_id, transmission.entity_id, _INTERNAL)
 
     def expire(self, now: float) -> Step:
-        """Drop messages older than the retention period (a sweep, run periodically)."""
+        """Drop messages older than the retention period (a sweep, run periodically).
+
+        Once the deletion is durable, subscribers whose pending message expired
+        receive the next one.
+        """
         cutoff = coarse_time(now - self._settings.retention_seconds)
-        expired = 0
-        for queue in self._by_recipient.values():
-            while queue.messages and queue.messages[0].stored < cutoff:
-                queue.messages.popleft()
-                expired += 1
-        self.metrics.messages_expired += expired
-        self.metrics.messages_pending -= expired
-        return Step([DeleteMessagesBefore(cutoff)], _nothing)
+        touched = []
+        for queue in self._queues:
+            if queue.messages and queue.messages[0].stored < cutoff:
+                kept = [message for message in queue.messages if message.stored >= cutoff]
+                self.metrics.messages_expired += len(queue.messages) - len(kept)
+                self.metrics.messages_pending -= len(queue.messages) - len(kept)
+                queue.messages = kept
+                touched.append(queue)
+
+        def finish() -> None:
+            for queue in touched:
+                self._deliver_head(queue)
+
+        return Step([DeleteMessagesBefore(cutoff)], finish)
 
     def _create(
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
@@ -245,7 +245,7 @@ class RelayProtocol:
     ) -> Step:
         assert isinstance(command, cmd.SenderSecureQueue)
         self._require_entity(transmission, present=True)
-        queue = self._by_sender.get(transmission.entity_id)
+        queue = self._queues.by_sender(transmission.entity_id)
         # Self-authorised by the key it carries: the same work whether or not the queue exists.
         self._authorize(session, transmission, command.sender_auth_key)
         if queue is None:
@@ -287,19 +287,11 @@ class RelayProtocol:
     ) -> Step:
         assert isinstance(command, cmd.SendMessage)
         self._require_entity(transmission, present=True)
-        queue = self._by_sender.get(transmission.entity_id)
+        queue = self._queues.by_sender(transmission.entity_id)
         sender_key = None if queue is None else queue.record.sender_auth_key
         self._authorize(session, transmission, sender_key)
         assert queue is not None  # _authorize rejects a missing key
-        if queue.record.suspended:
-            raise AuthFailed("queue is suspended")
-        if len(queue.messages) + queue.sends_in_flight >= self._settings.queue_quota:
-            raise QuotaExceeded("queue is full")
-        message_id = self._rng.random_bytes(cmd.MESSAGE_ID_SIZE)
-        sealed = seal_message(
-            queue.record.delivery_key, message_id, int(now), command.flags, command.body
-        )
-        message = StoredMessage(message_id, coarse_time(now), sealed)
+        message = self._accept_message(queue, command, now)
         queue.sends_in_flight += 1
 
         def finish() -> None:
@@ -317,6 +309,23 @@ class RelayProtocol:
 
         return Step([PutMessage(queue.record.recipient_id, message)], finish, rollback)
 
+    def _accept_message(
+        self, queue: LiveQueue, command: cmd.SendMessage, now: float
+    ) -> StoredMessage:
+        """Check the queue takes the message, then seal it for the recipient."""
+        if queue.record.suspended:
+            raise AuthFailed("queue is suspended")
+        if len(queue.messages) + queue.sends_in_flight >= self._settings.queue_quota:
+            raise QuotaExceeded("queue is full")
+        message_id = self._rng.random_bytes(cmd.MESSAGE_ID_SIZE)
+        # The store holds the delivery key, so the sealed timestamp is as coarse as
+        # every other date at rest.
+        arrived = coarse_time(now)
+        sealed = seal_message(
+            queue.record.delivery_key, message_id, arrived, command.flags, command.body
+        )
+        return StoredMessage(message_id, arrived, sealed)
+
     def _acknowledge(
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
     ) -> Step:
@@ -324,7 +333,7 @@ class RelayProtocol:
         queue = self._recipient_queue(session, transmission)
         if not queue.messages or queue.messages[0].message_id != command.message_id:
             raise NoMessage("no pending message with that id")
-        queue.messages.popleft()
+        queue.messages.pop(0)
         self.metrics.messages_acknowledged += 1
         self.metrics.messages_pending -= 1
 
@@ -381,7 +390,7 @@ class RelayProtocol:
     def _recipient_queue(self, session: SessionState, transmission: Transmission) -> LiveQueue:
         """Find and authorise the queue a recipient command names."""
         self._require_entity(transmission, present=True)
-        queue = self._by_recipient.get(transmission.entity_id)
+        queue = self._queues.by_recipient(transmission.entity_id)
         self._authorize(
             session, transmission, None if queue is None else queue.record.recipient_auth_key
         )
@@ -449,14 +458,11 @@ class RelayProtocol:
         self._dirty[session] = None
 
     def _index(self, queue: LiveQueue) -> None:
-        self._by_recipient[queue.record.recipient_id] = queue
-        self._by_sender[queue.record.sender_id] = queue
+        self._queues.add(queue)
         self.metrics.queues += 1
 
     def _unindex(self, queue: LiveQueue) -> None:
-        queue.deleted = True
-        del self._by_recipient[queue.record.recipient_id]
-        del self._by_sender[queue.record.sender_id]
+        self._queues.remove(queue)
         self.metrics.queues -= 1
         self.metrics.queues_deleted += 1
         self.metrics.messages_pending -= len(queue.messages)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 
 from veil.crypto import Ed25519KeyPair, RandomSource
@@ -23,7 +24,7 @@ from veil.relay.protocol import RelayProtocol, Step
 from veil.relay.session_state import SessionState
 from veil.relay.settings import RelaySettings
 from veil.relay.store.base import QueueStore
-from veil.relay.transmission import Transmission, decode_transmission
+from veil.relay.transmission import Transmission, decode_client_transmission
 from veil.wire.blocks import decode_block
 
 __all__ = ["RelayService", "RelaySession"]
@@ -51,28 +52,31 @@ class RelayService:
         self._clock = clock
         self._protocol = RelayProtocol(settings, rng, self.metrics)
         self._expiry_task: asyncio.Task[None] | None = None
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._committer: asyncio.Task[None] | None = None
+        self._queued: list[_Block] = []
+        self._work = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def start(self) -> None:
         """Load every queue and pending message from the store; start the expiry sweep."""
         self._protocol.load(await self._store.open())
+        self._committer = asyncio.create_task(self._commit_forever())
         self._expiry_task = asyncio.create_task(self._expire_periodically())
         _log.info("relay started queues=%d", self.metrics.queues)
 
     async def close(self) -> None:
         """Stop the expiry sweep and close the store (pending commits finish first)."""
-        if self._expiry_task is not None:
-            self._expiry_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._expiry_task
-            self._expiry_task = None
+        await _cancel(self._expiry_task)
+        self._expiry_task = None
         await self.settle()
+        await _cancel(self._committer)
+        self._committer = None
         await self._store.close()
 
     async def settle(self) -> None:
         """Wait until every accepted command has committed and been answered."""
-        while self._in_flight:
-            await asyncio.wait(set(self._in_flight))
+        await self._idle.wait()
 
     def open_session(self, push: Callable[[bytes], None]) -> RelaySession:
         """Start serving one connection; ``push`` receives every outgoing block."""
@@ -82,6 +86,8 @@ class RelayService:
         """Run one retention sweep now (the periodic task calls this too)."""
         step = self._protocol.expire(self._clock())
         await self._store.apply(step.changes)
+        step.finish()
+        self._protocol.flush()
         _log.info("expiry sweep done expired_total=%d", self.metrics.messages_expired)
 
     async def _expire_periodically(self) -> None:
@@ -96,34 +102,76 @@ class RelayService:
         hello = sign_server_hello(self._identity, RELAY_VERSIONS, session_id, session_key)
         return hello.encode()
 
-    def _track(self, task: asyncio.Task[None]) -> None:
-        self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
+    def _submit(self, session: SessionState, pending: list[_Pending]) -> asyncio.Future[None]:
+        """Queue a block's commands for the next commit; the future resolves once answered."""
+        done = asyncio.get_running_loop().create_future()
+        self._queued.append((session, pending, done))
+        self._idle.clear()
+        self._work.set()
+        return done
 
-    async def _commit(self, session: SessionState, pending: list[_Pending]) -> None:
-        """Make a block's changes durable, then finish its commands in order.
+    async def _commit_forever(self) -> None:
+        """Commit everything queued meanwhile in one store call, over and over.
+
+        While one commit is under way, blocks from every connection pile up in
+        ``_queued`` and go together into the next one (group commit).
+        """
+        while True:
+            await self._work.wait()
+            self._work.clear()
+            while self._queued:
+                batch, self._queued = self._queued, []
+                try:
+                    await self._commit(batch)
+                except Exception:
+                    # A bug must not stall every connection behind it: log and go on.
+                    _log.exception("commit loop failed on a batch")
+                finally:
+                    for _, _, done in batch:
+                        if not done.done():
+                            done.set_result(None)
+            self._idle.set()
+
+    async def _commit(self, batch: list[_Block]) -> None:
+        """Make a batch of blocks durable, then finish their commands in order.
 
         If the store fails, commands that needed it are rolled back and answered
         ``ERR INTERNAL``; nothing is ever answered ``OK`` without being durable.
         """
+        changes = [
+            change for _, pending, _ in batch for _, step in pending for change in step.changes
+        ]
         try:
-            await self._store.apply([change for _, step in pending for change in step.changes])
+            await self._store.apply(changes)
         except StoreFailed:
             _log.exception("store commit failed")
-            for transmission, step in pending:
-                if step.changes:
-                    step.rollback()
-                    self._protocol.reply_internal_error(session, transmission)
-                else:
-                    step.finish()
+            for session, pending, _ in batch:
+                self._fail(session, pending)
         else:
             self.metrics.store_commits += 1
-            for _, step in pending:
-                step.finish()
+            for _, pending, _ in batch:
+                for _, step in pending:
+                    step.finish()
         self._protocol.flush()
+
+    def _fail(self, session: SessionState, pending: list[_Pending]) -> None:
+        for transmission, step in pending:
+            if step.changes:
+                step.rollback()
+                self._protocol.reply_internal_error(session, transmission)
+            else:
+                step.finish()
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 _Pending = tuple[Transmission, Step]
+_Block = tuple[SessionState, list[_Pending], "asyncio.Future[None]"]
 
 
 class RelaySession:
@@ -138,10 +186,14 @@ class RelaySession:
     def __init__(self, service: RelayService, state: SessionState) -> None:
         self._service = service
         self._state = state
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._waiting: deque[asyncio.Future[None]] = deque()
         self.version: int | None = None
         """The agreed relay protocol version, once the client hello arrived."""
-        self.hello: bytes = service._sign_hello(state.session_id, state.session_key.public)
+
+    @property
+    def hello(self) -> bytes:
+        """The hello block to send first; built on demand so no session keeps 16 KiB."""
+        return self._service._sign_hello(self._state.session_id, self._state.session_key.public)
 
     @property
     def session_id(self) -> bytes:
@@ -160,7 +212,7 @@ class RelaySession:
             self._accept_client_hello(block)
             return
         # Decode everything before acting on anything, so a malformed block changes nothing.
-        transmissions = [decode_transmission(data) for data in decode_block(block)]
+        transmissions = [decode_client_transmission(data) for data in decode_block(block)]
         service = self._service
         now = service._clock()
         pending = [(t, service._protocol.handle(self._state, t, now)) for t in transmissions]
@@ -169,12 +221,12 @@ class RelaySession:
                 step.finish()
             service._protocol.flush()
             return
-        task = asyncio.create_task(service._commit(self._state, pending))
-        service._track(task)
-        self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
-        if len(self._in_flight) >= service.settings.max_pipelined_blocks:
-            await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+        waiting = self._waiting
+        waiting.append(service._submit(self._state, pending))
+        while waiting and waiting[0].done():
+            waiting.popleft()
+        if len(waiting) >= service.settings.max_pipelined_blocks:
+            await waiting.popleft()
 
     def _accept_client_hello(self, block: bytes) -> None:
         hello = decode_client_hello(block)

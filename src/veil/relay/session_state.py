@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from veil.crypto import X25519KeyPair
 from veil.relay.commands import Response, encode_response
-from veil.relay.transmission import encode_transmission
+from veil.relay.transmission import encode_reply
 from veil.wire.blocks import BlockBatcher
 
 __all__ = ["SessionState"]
@@ -53,8 +53,7 @@ class SessionState:
 
     def enqueue(self, correlation_id: bytes, entity_id: bytes, response: Response) -> None:
         """Queue one response or push for the next flush."""
-        body = encode_response(response)
-        self._outbox.add(encode_transmission(b"", correlation_id, entity_id, body))
+        self._outbox.add(encode_reply(correlation_id, entity_id, encode_response(response)))
 
     def flush(self) -> None:
         """Hand every queued transmission to ``push``, packed into blocks."""

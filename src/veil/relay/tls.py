@@ -5,6 +5,13 @@ connection, which dominates the cost of an idle client. Here TLS runs on an
 ``SSLObject`` between two memory BIOs and the socket side is a plain
 ``asyncio.Protocol``; between blocks a connection holds no buffer of its own.
 
+Memory BIOs never shrink: whatever passes through one in a single piece stays
+allocated until the connection closes. So incoming bytes are fed to TLS in small
+slices (OpenSSL moves partial records into its own buffer), and each outgoing
+record is taken out of the BIO as soon as it is encrypted; the records of one
+event-loop turn then go to the socket in one write. An idle connection holds
+OpenSSL's own state, one record's worth of outgoing BIO and one slice of incoming.
+
 Every write is exactly one block, which TLS sends as exactly one record (16,384 bytes
 is TLS's largest record payload), so after the handshake every application-data
 record on the wire has the same length in both directions. To keep that true the
@@ -33,6 +40,8 @@ __all__ = [
 ALPN_PROTOCOL = "veil/1"
 #: Seconds a peer has to finish the TLS handshake before we drop it.
 HANDSHAKE_TIMEOUT = 15.0
+#: Largest slice of received bytes written to the incoming BIO at once (see module doc).
+FEED_SLICE = 4096
 
 
 def _restrict(context: ssl.SSLContext) -> ssl.SSLContext:
@@ -70,8 +79,7 @@ class TlsBlockProtocol(asyncio.Protocol):
 
     Subclasses implement :meth:`on_handshake_completed`, :meth:`on_block_received`
     and :meth:`on_connection_closed`, and call :meth:`send_block`, :meth:`close`
-    and :meth:`hold_reading`. Output written in one turn of the event loop is
-    flushed to the socket in one call.
+    and :meth:`hold_reading`.
     """
 
     server_side: ClassVar[bool]
@@ -83,9 +91,9 @@ class TlsBlockProtocol(asyncio.Protocol):
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self._partial = bytearray()
+        self._output: list[bytes] = []
         self._established = False
         self._closing = False
-        self._flush_scheduled = False
         self._writing_paused = False
         self._reading_held = False
         self._handshake_timer: asyncio.TimerHandle | None = None
@@ -116,13 +124,13 @@ class TlsBlockProtocol(asyncio.Protocol):
         return self._tls.getpeercert(binary_form=True) or b""
 
     def send_block(self, block: bytes) -> None:
-        """Queue one block; it goes out at the end of this event-loop turn."""
+        """Encrypt one block and hand it to the socket."""
         if len(block) != BLOCK_SIZE:
             raise ValueError(f"a block is {BLOCK_SIZE} bytes, not {len(block)}")
         if self._closing or self._tls is None:
             return
         self._tls.write(block)
-        self._schedule_flush()
+        self._take_output()
 
     def hold_reading(self, held: bool) -> None:
         """Stop (or restart) reading from the peer, e.g. while a backlog drains."""
@@ -156,13 +164,15 @@ class TlsBlockProtocol(asyncio.Protocol):
             self._advance_handshake()
 
     def data_received(self, data: bytes) -> None:
-        if self._closing:
-            return
-        self._incoming.write(data)
-        if not self._established:
-            self._advance_handshake()
-        if self._established and not self._closing:
-            self._read_blocks()
+        view = memoryview(data)
+        for start in range(0, len(view), FEED_SLICE):
+            if self._closing:
+                return
+            self._incoming.write(view[start : start + FEED_SLICE])
+            if not self._established:
+                self._advance_handshake()
+            if self._established and not self._closing:
+                self._read_blocks()
 
     def eof_received(self) -> bool | None:
         # Returning None lets the transport close itself.
@@ -216,7 +226,7 @@ class TlsBlockProtocol(asyncio.Protocol):
                 self.close()
                 return
             self._take_chunk(chunk)
-        self._schedule_flush()  # reading may have produced TLS output (e.g. key updates)
+        self._take_output()  # reading may have produced TLS output (e.g. a key update)
 
     def _take_chunk(self, chunk: bytes) -> None:
         if not self._partial and len(chunk) == BLOCK_SIZE:
@@ -227,18 +237,20 @@ class TlsBlockProtocol(asyncio.Protocol):
             block, self._partial = bytes(self._partial), bytearray()
             self.on_block_received(block)
 
-    def _schedule_flush(self) -> None:
-        if not self._flush_scheduled and self._outgoing.pending:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+    def _take_output(self) -> None:
+        """Move encrypted bytes out of the BIO; they are written at the end of this turn."""
+        if self._outgoing.pending:
+            if not self._output:
+                asyncio.get_running_loop().call_soon(self._flush)
+            self._output.append(self._outgoing.read())
 
     def _flush(self) -> None:
-        self._flush_scheduled = False
-        if self._transport is None or self._transport.is_closing():
-            return
-        data = self._outgoing.read()
-        if data:
-            self._transport.write(data)
+        """Write everything encrypted so far to the socket now."""
+        if self._outgoing.pending:
+            self._output.append(self._outgoing.read())
+        output, self._output = self._output, []
+        if output and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(b"".join(output))
 
     def _update_reading(self) -> None:
         if self._transport is None or self._transport.is_closing():

@@ -25,7 +25,9 @@ __all__ = [
     "Transmission",
     "attach_authenticator",
     "authorized_part",
+    "decode_client_transmission",
     "decode_transmission",
+    "encode_reply",
     "encode_transmission",
 ]
 
@@ -36,6 +38,7 @@ PUSH_CORRELATION_ID = bytes(CORRELATION_ID_SIZE)
 """Correlation id of relay-initiated transmissions; clients never choose it."""
 _AUTHENTICATOR_SIZES = (0, AUTHENTICATOR_SIZE)
 _ENTITY_ID_SIZES = (0, ENTITY_ID_SIZE)
+_ENTITY_PREFIXES = {size: bytes((size,)) for size in _ENTITY_ID_SIZES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,26 @@ def encode_transmission(
 ) -> bytes:
     """Encode a whole transmission; ``ValueError`` on a field of the wrong size."""
     return attach_authenticator(authenticator, authorized_part(correlation_id, entity_id, body))
+
+
+def decode_client_transmission(data: bytes) -> Transmission:
+    """Decode a transmission a client sent; it may not use the push correlation id.
+
+    Otherwise its answer would look like a push to the client.
+    """
+    transmission = decode_transmission(data)
+    if transmission.correlation_id == PUSH_CORRELATION_ID:
+        raise MalformedTransmission("the all-zero correlation id is reserved for pushes")
+    return transmission
+
+
+def encode_reply(correlation_id: bytes, entity_id: bytes, body: bytes) -> bytes:
+    """Encode a relay-to-client transmission (no authenticator).
+
+    The relay's hot path: ids come from transmissions it decoded (or generated), so
+    their sizes were checked already.
+    """
+    return b"\x00" + correlation_id + _ENTITY_PREFIXES[len(entity_id)] + entity_id + body
 
 
 def _check_sizes(correlation_id: bytes, entity_id: bytes) -> None:

@@ -69,5 +69,5 @@ async def test_start_serves_and_stops_gracefully(tmp_path: Path) -> None:
 
 def _scrape(port: int) -> str:
     url = f"http://127.0.0.1:{port}/metrics"
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - fixed local URL
+    with urllib.request.urlopen(url, timeout=10) as response:
         return str(response.read().decode())

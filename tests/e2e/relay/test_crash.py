@@ -71,10 +71,11 @@ async def test_kill_during_send_burst_loses_nothing_acknowledged(tmp_path: Path)
         acknowledged: set[bytes] = set()
         enough = asyncio.Event()
         sender = await RelayClient.connect(relay.address, reconnect=None)
-        burst = asyncio.create_task(send_burst(sender, [s for _, s in pairs], acknowledged, enough))
-        await asyncio.wait_for(enough.wait(), 60)
-        await relay.kill()
-        await burst
+        senders = [sender_queue for _, sender_queue in pairs]
+        async with asyncio.TaskGroup() as group:
+            group.create_task(send_burst(sender, senders, acknowledged, enough))
+            await asyncio.wait_for(enough.wait(), 60)
+            await relay.kill()
         await sender.close()
         acknowledged_at_kill = set(acknowledged)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -194,4 +195,36 @@ async def test_truncated_command_is_syntax_error(
     body = bytes([cmd.Tag.ACK]) + bytes(10)  # an ACK's message id is 24 bytes
     transmission = encode_transmission(os.urandom(32), bytes(range(24)), os.urandom(24), body)
     assert await command_error(relay, transmission) == ErrorCode.SYNTAX
+    await assert_still_serving(bystander)
+
+
+def tls_context(*, alpn: list[str] | None, version: ssl.TLSVersion) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.maximum_version = version
+    if alpn is not None:
+        context.set_alpn_protocols(alpn)
+    return context
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        tls_context(alpn=None, version=ssl.TLSVersion.TLSv1_3),
+        tls_context(alpn=["http/1.1"], version=ssl.TLSVersion.TLSv1_3),
+        tls_context(alpn=["veil/1"], version=ssl.TLSVersion.TLSv1_2),
+    ],
+    ids=["no-alpn", "other-alpn", "tls-1.2"],
+)
+async def test_only_tls13_with_veil_alpn_is_served(
+    relay: RunningTestRelay, bystander: RelayClient, context: ssl.SSLContext
+) -> None:
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", relay.port, ssl=context)
+    except (ssl.SSLError, ConnectionError):
+        pass  # refused during the handshake (TLS 1.2)
+    else:
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # closed, no hello
+        writer.close()
     await assert_still_serving(bystander)

@@ -96,7 +96,7 @@ def test_redelivered_frames_are_dropped_not_errors() -> None:
 def test_late_confirmation_after_connecting_is_dropped() -> None:
     rng = DeterministicRandom(b"late")
     inviter, invitation = Connection.invite(_queue(1), ALICE, rng, pq=False)
-    joiner, joined = Connection.join(invitation, _queue(2), BOB, rng)
+    _, joined = Connection.join(invitation, _queue(2), BOB, rng)
     inviter.receive(_frames(joined)[0], rng)
     (event,) = inviter.receive(_frames(joined)[0], rng).events
     assert isinstance(event, DuplicateDropped)

@@ -17,7 +17,12 @@ from veil.relay.errors import (
     UnexpectedResponse,
     UnknownCommand,
 )
-from veil.relay.transmission import decode_transmission, encode_transmission
+from veil.relay.transmission import (
+    decode_client_transmission,
+    decode_transmission,
+    encode_reply,
+    encode_transmission,
+)
 
 KEY_A = bytes(range(32))
 KEY_B = bytes(range(32, 64))
@@ -157,3 +162,14 @@ def test_fuzz_parsers_raise_only_relay_errors(data: bytes) -> None:
     for parse in (decode_transmission, cmd.decode_command, cmd.decode_response):
         with contextlib.suppress(RelayError):
             parse(data)
+
+
+def test_reply_encoding_matches_the_general_encoder() -> None:
+    assert encode_reply(ID_A, ID_B, b"\x82") == encode_transmission(b"", ID_A, ID_B, b"\x82")
+    assert encode_reply(ID_A, b"", b"\x85") == encode_transmission(b"", ID_A, b"", b"\x85")
+
+
+def test_clients_may_not_use_the_push_correlation_id() -> None:
+    with pytest.raises(MalformedTransmission):
+        decode_client_transmission(encode_transmission(b"", bytes(24), b"", b"\x0a"))
+    assert decode_client_transmission(encode_transmission(b"", ID_A, b"", b"\x0a")).body == b"\x0a"

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
-from helpers.relay_harness import Relay
+from helpers.relay_harness import IDENTITY, Relay
 from veil.crypto import X25519KeyPair
 from veil.relay import commands as cmd
 from veil.relay import protocol
-from veil.relay.client_protocol import QueueKeys, open_delivery
+from veil.relay.client_protocol import ClientSession, QueueKeys, open_delivery
 from veil.relay.errors import (
     AuthFailed,
     BadCommand,
@@ -28,7 +30,7 @@ from veil.relay.errors import (
 from veil.relay.handshake import ClientHello
 from veil.relay.queue_crypto import derive_auth_key
 from veil.relay.settings import DAY_SECONDS, RelaySettings
-from veil.relay.store.base import StoreChange
+from veil.relay.store.base import StoreChange, coarse_time
 from veil.relay.store.memory import MemoryStore
 from veil.relay.transmission import encode_transmission
 from veil.wire import DecodeError, NoCommonVersion, VersionRange
@@ -62,7 +64,8 @@ async def test_send_subscribe_deliver_acknowledge(relay: Relay) -> None:
     assert push.is_push and push.entity_id == queue.recipient_id
     assert isinstance(push.response, cmd.Message)
     opened = open_delivery(queue.delivery_key, push.response)
-    assert (opened.body, opened.flags, opened.timestamp) == (b"hello", 1, int(relay.clock.now))
+    assert (opened.body, opened.flags) == (b"hello", 1)
+    assert opened.timestamp == coarse_time(relay.clock.now)
     ack = alice.recipient(cmd.Acknowledge(push.response.message_id), queue)
     assert await alice.call(ack) == cmd.Ok()
     assert await alice.call(alice.recipient(cmd.GetMessage(), queue)) == err(NoMessage.code)
@@ -391,3 +394,86 @@ async def test_many_sends_in_one_block_share_one_commit(relay: Relay) -> None:
     replies = await bob.send_block([transmission for _, transmission in requests])
     assert [r.response for r in replies] == [cmd.Ok()] * 100
     assert relay.store.commits == commits_before + 1
+
+
+async def test_expiry_hands_the_subscriber_the_next_message() -> None:
+    relay = await Relay(settings=RelaySettings(retention_seconds=DAY_SECONDS)).start()
+    alice, bob = await relay.client(), await relay.client()
+    queue = await alice.secured_queue()
+    await alice.ok(alice.recipient(cmd.Subscribe(), queue))
+    await bob.ok(bob.send(queue, b"stale"))
+    relay.clock.now += DAY_SECONDS + 2 * 3600
+    await bob.ok(bob.send(queue, b"fresh"))
+    [stale] = alice.take_replies()
+    await relay.service.expire()
+    [fresh] = alice.take_replies()
+    assert isinstance(fresh.response, cmd.Message)
+    assert open_delivery(queue.delivery_key, fresh.response).body == b"fresh"
+    assert isinstance(stale.response, cmd.Message)
+    stale_ack = alice.recipient(cmd.Acknowledge(stale.response.message_id), queue)
+    assert await alice.call(stale_ack) == err(NoMessage.code)
+
+
+class GatedStore(MemoryStore):
+    """A store whose commits wait until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def apply(self, changes: Sequence[StoreChange]) -> None:
+        await self.gate.wait()
+        await super().apply(changes)
+
+
+async def test_a_connection_waits_when_too_many_blocks_await_the_store() -> None:
+    store = GatedStore()
+    relay = await Relay(store, settings=RelaySettings(max_pipelined_blocks=2)).start()
+    alice, bob = await relay.client(), await relay.client()
+    queue = await alice.secured_queue()
+    store.gate.clear()
+    await bob.session.handle_block(encode_block([bob.send(queue, b"1")[1]]))
+    second = asyncio.create_task(bob.session.handle_block(encode_block([bob.send(queue, b"2")[1]])))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not second.done()
+    store.gate.set()
+    await second
+    await relay.service.settle()
+    assert [reply.response for reply in bob.take_replies()] == [cmd.Ok(), cmd.Ok()]
+
+
+async def test_a_failing_push_closes_only_that_session(relay: Relay) -> None:
+    alice, bob = await relay.client(), await relay.client()
+    queue = await alice.secured_queue()
+
+    def broken_push(block: bytes) -> None:
+        raise ConnectionError("socket gone")
+
+    broken = relay.service.open_session(broken_push)
+    client = ClientSession.accept_hello(broken.hello, IDENTITY.public, alice.rng)
+    await broken.handle_block(client.client_hello)
+    _, subscribe = client.recipient_command(cmd.Subscribe(), queue.recipient_id, queue.keys)
+    await broken.handle_block(encode_block([subscribe]))
+    assert relay.service.metrics.sessions_active == 2
+    assert await bob.call(bob.send(queue, b"still served")) == cmd.Ok()
+    message = await alice.ok(alice.recipient(cmd.GetMessage(), queue))
+    assert isinstance(message, cmd.Message)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"retention_seconds": 0},
+        {"queue_quota": 0},
+        {"password": ""},
+        {"password": "x" * 256},
+        {"expiry_interval_seconds": -1},
+        {"max_pipelined_blocks": 0},
+        {"max_cached_auth_keys": 0},
+    ],
+)
+def test_settings_refuse_nonsense(options: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        RelaySettings(**options)

@@ -98,19 +98,22 @@ async def test_concurrent_writes_share_one_commit(tmp_path: Path) -> None:
     await store.open()
     await store.apply([PutQueue(record(1))])
     commits = store.commits
-    # Hold the writer back until all 300 writes are queued: they must commit together.
-    with store._lock:
-        writes = [
-            asyncio.create_task(store.apply([PutMessage(record(1).recipient_id, message(i))]))
-            for i in range(300)
-        ]
-        for _ in range(3):
-            await asyncio.sleep(0)
+    # All 300 writes are queued before the committer first runs: they commit together.
+    writes = [
+        asyncio.create_task(store.apply([PutMessage(record(1).recipient_id, message(i))]))
+        for i in range(300)
+    ]
     await asyncio.gather(*writes)
     assert store.commits == commits + 1
+    # Writes made while a commit is under way go together into the next one.
+    first = asyncio.create_task(store.apply([PutMessage(record(1).recipient_id, message(300))]))
+    await asyncio.sleep(0)
+    later = [store.apply([PutMessage(record(1).recipient_id, message(i))]) for i in range(301, 400)]
+    await asyncio.gather(first, *later)
+    assert store.commits == commits + 3
     await store.close()
     [queue] = await reopen(tmp_path / "relay.db")
-    assert len(queue.messages) == 300
+    assert len(queue.messages) == 400
 
 
 async def test_many_queues_load_back(tmp_path: Path) -> None:

@@ -1,10 +1,12 @@
-"""The embedded store: SQLite in WAL mode, written by one thread with group commit.
+"""The embedded store: SQLite in WAL mode with group commit.
 
-Every :meth:`SqliteStore.apply` call queues its changes and waits. A dedicated
-thread takes everything queued so far, writes it in ONE transaction and commits
-(``synchronous=FULL``: the WAL is fsynced before the commit returns), then wakes
-every waiter of that batch. So an answered write is durable, and a burst of
-writes from many connections costs one fsync, not one each.
+Every :meth:`SqliteStore.apply` call queues its changes and waits. While no commit
+is under way, everything queued so far is written in ONE transaction and committed
+(``synchronous=FULL``: the WAL is fsynced before the commit returns), then every
+waiter of that batch wakes. Calls made during a commit wait for the next one. So an
+answered write is durable, and a burst of writes from many connections costs one
+fsync, not one each. The blocking work (open, load, COMMIT with its fsync) runs in
+one dedicated thread, so the event loop never waits on the disk.
 
 Schema (``PRAGMA user_version`` holds :data:`STORE_FORMAT_VERSION`)::
 
@@ -16,13 +18,12 @@ Schema (``PRAGMA user_version`` holds :data:`STORE_FORMAT_VERSION`)::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from veil.relay.errors import StoreFailed
 from veil.relay.store.base import (
@@ -41,6 +42,8 @@ from veil.relay.store.base import (
 )
 
 __all__ = ["SqliteStore"]
+
+_T = TypeVar("_T")
 
 _SCHEMA_V1 = """
 CREATE TABLE queues (
@@ -108,99 +111,94 @@ class SqliteStore:
 
     def __init__(self, path: Path | str) -> None:
         self._path = Path(path)
-        self._lock = threading.Condition()
+        self._connection: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
         self._pending: list[_Waiter] = []
-        self._closing = False
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._committer: asyncio.Task[None] | None = None
         self.commits = 0
         """Transactions committed so far (each one fsync)."""
 
     async def open(self) -> list[StoredQueue]:
-        """Open or create the database in the writer thread and load everything."""
-        self._loop = asyncio.get_running_loop()
-        loaded: asyncio.Future[list[StoredQueue]] = self._loop.create_future()
-        self._thread = threading.Thread(
-            target=self._run, args=(loaded,), name="veil-relay-store", daemon=True
-        )
-        self._thread.start()
-        return await loaded
+        """Open or create the database and load everything, off the event loop."""
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veil-relay-store")
+        try:
+            connection = await self._in_thread(_connect, self._path)
+            queues = await self._in_thread(_load, connection)
+        except sqlite3.Error as exc:
+            raise StoreFailed(f"cannot open store: {exc}") from exc
+        self._connection = connection
+        return queues
 
     async def apply(self, changes: Sequence[StoreChange]) -> None:
         """Queue ``changes`` for the next group commit and wait until it is durable."""
         if not changes:
             return
-        if self._loop is None or self._closing:
+        if self._connection is None:
             raise StoreFailed("store is not open")
-        done: asyncio.Future[None] = self._loop.create_future()
-        with self._lock:
-            self._pending.append((changes, done))
-            self._lock.notify()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((changes, done))
+        if self._committer is None:
+            self._committer = asyncio.create_task(self._commit_pending())
         await done
 
     async def close(self) -> None:
-        """Commit what is queued, then stop the writer thread and close the file."""
-        thread = self._thread
-        if thread is None:
-            return
-        with self._lock:
-            self._closing = True
-            self._lock.notify()
-        await asyncio.to_thread(thread.join)
-        self._thread = None
+        """Commit what is queued, then close the file and stop the store thread."""
+        if self._committer is not None:
+            await self._committer
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await self._in_thread(connection.close)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
 
-    # -- the writer thread -------------------------------------------------------
-
-    def _run(self, loaded: asyncio.Future[list[StoredQueue]]) -> None:
+    async def _commit_pending(self) -> None:
         try:
-            connection = self._connect()
-            queues = _load(connection)
-        except (sqlite3.Error, StoreFailed) as exc:
-            self._call_soon(_fail_future, loaded, exc)
-            return
-        self._call_soon(_resolve_future, loaded, queues)
-        try:
-            while (batch := self._next_batch()) is not None:
-                self._commit(connection, batch)
+            while self._pending:
+                batch, self._pending = self._pending, []
+                error = await self._commit(batch)
+                for _, done in batch:
+                    if done.done():
+                        continue
+                    if error is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(error)
         finally:
-            connection.close()
+            self._committer = None
 
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=True)
-        connection.execute("PRAGMA journal_mode=WAL")
-        # FULL: the WAL is fsynced at every commit, so a committed batch survives power loss.
-        connection.execute("PRAGMA synchronous=FULL")
-        connection.execute("PRAGMA foreign_keys=OFF")
-        _migrate(connection)
-        return connection
+    async def _commit(self, batch: list[_Waiter]) -> StoreFailed | None:
+        """Write a batch in one transaction; only the COMMIT (the fsync) leaves the loop.
 
-    def _next_batch(self) -> list[_Waiter] | None:
-        with self._lock:
-            while not self._pending and not self._closing:
-                self._lock.wait()
-            if not self._pending:
-                return None
-            batch, self._pending = self._pending, []
-            return batch
-
-    def _commit(self, connection: sqlite3.Connection, batch: list[_Waiter]) -> None:
-        error: Exception | None = None
+        The statements themselves run here: they only touch SQLite's page cache,
+        and running them in the store thread would cost a GIL hand-off per row.
+        """
+        connection = self._connection
+        assert connection is not None
         try:
             connection.execute("BEGIN")
             _write(connection, (change for changes, _ in batch for change in changes))
-            connection.execute("COMMIT")
-            self.commits += 1
+            await self._in_thread(connection.execute, "COMMIT")
         except sqlite3.Error as exc:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
-            error = StoreFailed(f"commit failed: {exc}")
-        self._call_soon(_settle_batch, [done for _, done in batch], error)
+            return StoreFailed(f"commit failed: {exc}")
+        self.commits += 1
+        return None
 
-    def _call_soon(self, callback: Callable[..., None], *args: Any) -> None:
-        assert self._loop is not None
-        # A closed event loop (process exit) has nobody left to wake.
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(callback, *args)
+    async def _in_thread(self, function: Callable[..., _T], *args: Any) -> _T:
+        assert self._executor is not None
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # Used by the event loop thread and the store thread, never by both at once.
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    # FULL: the WAL is fsynced at every commit, so a committed batch survives power loss.
+    connection.execute("PRAGMA synchronous=FULL")
+    _migrate(connection)
+    return connection
 
 
 def _migrate(connection: sqlite3.Connection) -> None:
@@ -230,25 +228,3 @@ def _load(connection: sqlite3.Connection) -> list[StoredQueue]:
         if queue is not None:
             queue.messages.append(StoredMessage(message_id, stored, sealed))
     return list(queues.values())
-
-
-def _resolve_future(future: asyncio.Future[Any], value: Any) -> None:
-    if not future.done():
-        future.set_result(value)
-
-
-def _fail_future(future: asyncio.Future[Any], error: Exception) -> None:
-    if not future.done():
-        future.set_exception(
-            error if isinstance(error, StoreFailed) else StoreFailed(f"cannot open store: {error}")
-        )
-
-
-def _settle_batch(waiters: list[asyncio.Future[None]], error: Exception | None) -> None:
-    for done in waiters:
-        if done.done():
-            continue
-        if error is None:
-            done.set_result(None)
-        else:
-            done.set_exception(error)

@@ -1,0 +1,163 @@
+"""Relay connections through a real SOCKS5 server: Debian's ``dante-server``.
+
+The fixture starts ``danted`` on a free loopback port with a generated config
+whose outgoing address is 127.0.0.2, while the client itself connects from
+127.0.0.1. A TCP echo server then tells from the peer address alone whether a
+connection came through the SOCKS server or straight from the client.
+
+CI installs the server with ``apt-get install -y dante-server``; without it these
+tests skip and say so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from veil.crypto import DeterministicRandom
+from veil.routing.errors import SocksConnectFailed
+from veil.routing.policy import SocksSettings
+from veil.routing.socks import SocksConnector
+
+CLIENT_HOST = "127.0.0.1"
+SOCKS_EXTERNAL_HOST = "127.0.0.2"
+STARTUP_ATTEMPTS = 200
+DANTED = shutil.which("danted") or shutil.which("danted", path="/usr/sbin:/usr/local/sbin")
+
+pytestmark = pytest.mark.skipif(
+    DANTED is None, reason="danted not installed (apt-get install -y dante-server)"
+)
+
+DANTE_CONFIG = """\
+logoutput: {log}
+internal: {client_host} port = {port}
+external: {external_host}
+clientmethod: none
+socksmethod: none
+client pass {{
+    from: 127.0.0.0/8 to: 0.0.0.0/0
+}}
+socks pass {{
+    from: 127.0.0.0/8 to: 0.0.0.0/0
+    command: connect
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((CLIENT_HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    for _ in range(STARTUP_ATTEMPTS):
+        if process.poll() is not None:
+            pytest.fail(f"danted exited with {process.returncode}: {log.read_text()}")
+        with contextlib.suppress(OSError), socket.create_connection((CLIENT_HOST, port), 0.5):
+            return
+        time.sleep(0.05)
+    pytest.fail(f"danted did not listen on port {port}: {log.read_text()}")
+
+
+@pytest.fixture
+def danted(tmp_path: Path) -> Iterator[SocksSettings]:
+    """A running ``danted`` on a free loopback port; yields its SOCKS settings."""
+    assert DANTED is not None
+    port = free_port()
+    log = tmp_path / "danted.log"
+    config = tmp_path / "danted.conf"
+    config.write_text(
+        DANTE_CONFIG.format(
+            log=log, client_host=CLIENT_HOST, port=port, external_host=SOCKS_EXTERNAL_HOST
+        )
+    )
+    process = subprocess.Popen(
+        [DANTED, "-f", str(config), "-N", "1", "-p", str(tmp_path / "danted.pid")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_listening(process, port, log)
+        yield SocksSettings(CLIENT_HOST, port)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@dataclass
+class EchoServer:
+    """A loopback TCP echo server that records each connection's peer address."""
+
+    port: int = 0
+    peers: list[tuple[str, int]] = field(default_factory=list)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.peers.append(writer.get_extra_info("peername"))
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(4096):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+
+@pytest.fixture
+async def echo() -> AsyncIterator[EchoServer]:
+    echo = EchoServer()
+    server = await asyncio.start_server(echo.handle, CLIENT_HOST, 0)
+    echo.port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield echo
+
+
+async def round_trip(connector: SocksConnector, host: str, port: int, payload: bytes) -> bytes:
+    reader, writer = await connector.open_connection(host, port)
+    try:
+        assert writer.get_extra_info("peername")[1] == connector.settings.port
+        writer.write(payload)
+        await writer.drain()
+        return await reader.readexactly(len(payload))
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_client_reaches_the_server_only_through_socks(
+    danted: SocksSettings, echo: EchoServer
+) -> None:
+    connector = SocksConnector(danted, DeterministicRandom(b"socks"))
+    assert await round_trip(connector, CLIENT_HOST, echo.port, b"\x00" * 16_384) == bytes(16_384)
+    assert [host for host, _ in echo.peers] == [SOCKS_EXTERNAL_HOST]
+
+
+async def test_host_names_are_resolved_by_the_proxy(
+    danted: SocksSettings, echo: EchoServer
+) -> None:
+    connector = SocksConnector(danted, DeterministicRandom(b"names"))
+    assert await round_trip(connector, "localhost", echo.port, b"ping") == b"ping"
+    assert [host for host, _ in echo.peers] == [SOCKS_EXTERNAL_HOST]
+
+
+async def test_every_connection_goes_through_socks(danted: SocksSettings, echo: EchoServer) -> None:
+    connector = SocksConnector(danted, DeterministicRandom(b"many"))
+    for index in range(3):
+        payload = bytes([index]) * 100
+        assert await round_trip(connector, CLIENT_HOST, echo.port, payload) == payload
+    assert {host for host, _ in echo.peers} == {SOCKS_EXTERNAL_HOST}
+    assert len(echo.peers) == 3
+
+
+async def test_refused_destination_is_a_clean_error(danted: SocksSettings) -> None:
+    connector = SocksConnector(danted, DeterministicRandom(b"refused"))
+    with pytest.raises(SocksConnectFailed, match="could not connect"):
+        await connector.connect(CLIENT_HOST, free_port())
