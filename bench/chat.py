@@ -14,7 +14,8 @@ Figures:
 * ``latency_ms``: p50/p99 from the sender's call to the receiver's commit+ACK,
   one message at a time at a moderate rate.
 
-Usage: ``python bench/chat.py [--messages N]``; prints one JSON object on stdout.
+Usage: ``python bench/chat.py [--messages N] [--data-dir DIR]``; prints one JSON
+object on stdout (progress on stderr).
 """
 
 from __future__ import annotations
@@ -112,8 +113,8 @@ async def connect_pair(alice: Messenger, bob: Messenger) -> int:
     return contact.contact_id
 
 
-async def run(messages: int) -> dict[str, Any]:
-    root = Path(tempfile.mkdtemp(prefix="veil-bench-chat-"))
+async def run(messages: int, data_dir: str | None) -> dict[str, Any]:
+    root = Path(tempfile.mkdtemp(prefix="veil-bench-chat-", dir=data_dir))
     relay, address = start_relay(root)
     try:
         for name in ("alice", "bob"):
@@ -139,6 +140,7 @@ async def run(messages: int) -> dict[str, Any]:
         "latency_ms": latency,
         "targets": {"throughput_msgs_per_s": 1000, "latency_p50_ms": 20},
         "setup": "relay subprocess (SQLite) + receiver process + sender, TLS loopback, PQ on",
+        "storage": str(root.parent),
     }
 
 
@@ -193,8 +195,13 @@ async def _latency(root: Path, bob: Messenger, contact_id: int) -> dict[str, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument(
+        "--data-dir",
+        help="where the relay and the two profiles keep their files (default: the temp "
+        "dir); e.g. /dev/shm to see what fsync costs",
+    )
     arguments = parser.parse_args()
-    print(json.dumps(asyncio.run(run(arguments.messages))))
+    print(json.dumps(asyncio.run(run(arguments.messages, arguments.data_dir))))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ Measures, on a real SQLite file with ``synchronous=FULL``:
 * ``durable_writes_per_s``: concurrent single-message commits (group commit at work);
 * ``protocol_msgs_per_s``: send -> deliver -> ack through :class:`RelayService`, with
   N sender/recipient pairs each keeping a window of messages in flight, blocks
-  batched as a real client would; ``relay_cpu_us_per_msg`` is the process CPU time
+  batched as a real client would; ``process_cpu_us_per_msg`` is the process CPU time
   per message (client codec included, so it overstates the relay's share);
 * ``restart_s`` and ``rss_bytes_per_queue``: loading N stored queues into a service.
 
@@ -177,7 +177,7 @@ async def protocol_throughput(directory: Path, pairs: int, messages: int) -> dic
     total = sum(done)
     return {
         "protocol_msgs_per_s": total / wall,
-        "relay_cpu_us_per_msg": cpu / total * 1e6,
+        "process_cpu_us_per_msg": cpu / total * 1e6,
         "protocol_pairs": pairs,
     }
 

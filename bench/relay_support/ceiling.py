@@ -24,7 +24,7 @@ class _ForwarderConnection(asyncio.Protocol):
         self._pairs = pairs
         self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
-        self._target: asyncio.Transport | None = None
+        self._pair: list[asyncio.Transport | None] = [None, None]
         self._named = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -46,7 +46,7 @@ class _ForwarderConnection(asyncio.Protocol):
             self._pair = pair
             return
         receiver = self._pair[1]
-        if receiver is not None:
+        if receiver is not None and not receiver.is_closing():
             receiver.write(block)
 
 
@@ -59,26 +59,37 @@ async def serve_forwarder(context: ssl.SSLContext, port: int) -> asyncio.Server:
     )
 
 
+class _Sink(asyncio.Protocol):
+    """Receiving end of a pair: counts bytes and wakes the sender on progress."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.progress = asyncio.Event()
+
+    def data_received(self, data: bytes) -> None:
+        self.received += len(data)
+        self.progress.set()
+
+
 async def _pair(port: int, number: int, seconds: float, context: ssl.SSLContext) -> int:
-    receive_reader, receive_writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
-    receive_writer.write(b"R" + number.to_bytes(4, "big") + bytes(BLOCK - 5))
-    await receive_writer.drain()
+    loop = asyncio.get_running_loop()
+    receiver, sink = await loop.create_connection(_Sink, "127.0.0.1", port, ssl=context)
+    receiver.write(b"R" + number.to_bytes(4, "big") + bytes(BLOCK - 5))
     await asyncio.sleep(0.2)  # let the receiver register before blocks flow
-    _, send_writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
-    send_writer.write(b"S" + number.to_bytes(4, "big") + bytes(BLOCK - 5))
+    sender, _ = await loop.create_connection(asyncio.Protocol, "127.0.0.1", port, ssl=context)
+    sender.write(b"S" + number.to_bytes(4, "big") + bytes(BLOCK - 5))
     payload = bytes(range(256)) * (BLOCK // 256)
-    received = sent = 0
+    sent = 0
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
-        while sent - received < _WINDOW:
-            send_writer.write(payload)
+        while sent - sink.received // BLOCK < _WINDOW:
+            sender.write(payload)
             sent += 1
-        await send_writer.drain()
-        await receive_reader.readexactly(BLOCK * 8)
-        received += 8
-    send_writer.close()
-    receive_writer.close()
-    return received
+        sink.progress.clear()
+        await sink.progress.wait()
+    sender.close()
+    receiver.close()
+    return sink.received // BLOCK
 
 
 async def measure_ceiling(port: int, pairs: int, seconds: float) -> float:

@@ -138,6 +138,8 @@ async def spawn_ceiling_forwarder(data_dir: Path, port: int) -> asyncio.subproce
         str(data_dir),
         str(port),
         stdout=asyncio.subprocess.PIPE,
+        # Its only stderr output is asyncio's noise about peers gone at shutdown.
+        stderr=asyncio.subprocess.DEVNULL,
     )
     assert process.stdout is not None
     await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT)

@@ -47,6 +47,9 @@ class RecordingForwarder:
         self._target = (target_host, target_port)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pumps: list[asyncio.Task[None]] = []
+        self._frozen: set[asyncio.Task[None]] = set()
+        self._silent_writers: list[asyncio.StreamWriter] = []
         self.client_to_relay: list[RecordStream] = []
         self.relay_to_client: list[RecordStream] = []
 
@@ -55,6 +58,15 @@ class RecordingForwarder:
         self._server = await asyncio.start_server(self._forward, "127.0.0.1", 0)
         return int(self._server.sockets[0].getsockname()[1])
 
+    def freeze(self) -> None:
+        """Stop forwarding on every current connection without closing it: silence.
+
+        Connections made later are forwarded normally.
+        """
+        self._frozen.update(self._pumps)
+        for pump in self._pumps:
+            pump.cancel()
+
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
@@ -62,6 +74,8 @@ class RecordingForwarder:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for writer in self._silent_writers:
+            writer.close()
 
     async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
@@ -73,7 +87,11 @@ class RecordingForwarder:
             asyncio.create_task(_pump(upstream_reader, writer, downward)),
         ]
         self._tasks.update(pumps)
+        self._pumps.extend(pumps)
         await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        if pumps[0] in self._frozen:
+            self._silent_writers.extend((writer, upstream_writer))  # open, but mute
+            return
         for pump in pumps:
             pump.cancel()
         for stream_writer in (writer, upstream_writer):

@@ -14,16 +14,23 @@ INVITER_AWAITS_CONFIRMATION    CONFIRMATION     CONNECTED (secure + send hello)
 JOINER_AWAITS_HELLO            RATCHET_MESSAGE  CONNECTED
 CONNECTED                      RATCHET_MESSAGE  CONNECTED
 CONNECTED                      CONFIRMATION     CONNECTED (redelivery, dropped)
+CONNECTED                      REPAIR_ACCEPT    CONNECTED (redelivery, dropped)
+CONNECTED, REPAIR_*            REPAIR_OFFER     REPAIR_REQUESTED (await consent)
+REPAIR_OFFERED, REPAIR_REQ...  REPAIR_ACCEPT    CONNECTED (new keys; needs our offer)
+REPAIR_OFFERED, REPAIR_REQ...  RATCHET_MESSAGE  unchanged (old keys still tried)
 =============================  ===============  ==============================
 
 The joiner reaches JOINER_AWAITS_HELLO from :meth:`Connection.join`, which returns
-the actions that secure the inviter's queue and send the confirmation.
+the actions that secure the inviter's queue and send the confirmation. Repair (a
+re-agreement of keys over the existing queues, with both users' consent) starts with
+:meth:`Connection.offer_repair` and completes with :meth:`Connection.accept_repair`
+on the other side.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TypeVar
 
@@ -32,8 +39,10 @@ from veil.agent.events import (
     AgentEvent,
     ChatEventReceived,
     ConnectionEstablished,
+    ConnectionRepaired,
     DuplicateDropped,
     PeerConfirmed,
+    RepairRequested,
 )
 from veil.agent.failures import ConnectionNotReady, UnexpectedFrame
 from veil.agent.frames import Frame, FrameKind, decode_frame, encode_frame, open_sealed, seal
@@ -44,13 +53,15 @@ from veil.agent.payloads import (
     ConnectInfo,
     Hello,
     QueueAddress,
+    RepairAccept,
+    RepairOffer,
     decode_payload,
     encode_payload,
 )
 from veil.agent.queues import Identities, QueueState, ReceiveQueue, SendQueue
 from veil.chat.profile import Profile
 from veil.crypto import RandomSource, X25519KeyPair
-from veil.ratchet.agreement import InvitationKeys, InvitationSecrets, ReplyKeys
+from veil.ratchet.agreement import Agreement, InvitationKeys, InvitationSecrets, ReplyKeys
 from veil.ratchet.agreement import join as join_agreement
 from veil.ratchet.double_ratchet import Ratchet
 from veil.ratchet.errors import DuplicateMessage
@@ -80,6 +91,8 @@ class Phase(StrEnum):
     INVITER_AWAITS_CONFIRMATION = "inviter_awaits_confirmation"
     JOINER_AWAITS_HELLO = "joiner_awaits_hello"
     CONNECTED = "connected"
+    REPAIR_OFFERED = "repair_offered"
+    REPAIR_REQUESTED = "repair_requested"
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +204,46 @@ class Connection:
         body = self._encrypt(ChatPayload(event))
         return SendFrame(self.queues.send, encode_frame(FrameKind.RATCHET_MESSAGE, body))
 
+    def offer_repair(self, rng: RandomSource) -> Step:
+        """Offer the peer fresh ratchet keys over the existing queues (after a desync)."""
+        send = self.queues.send
+        if self.phase not in (Phase.CONNECTED, Phase.REPAIR_OFFERED) or send is None:
+            raise ConnectionNotReady("only an established connection can be repaired")
+        secrets = InvitationSecrets.generate(rng, pq=self._pq)
+        self.queues = replace(self.queues, invitation_secret=secrets.to_bytes())
+        self.phase = Phase.REPAIR_OFFERED
+        offer = RepairOffer(self.agent_version, secrets.public.encode())
+        frame = encode_frame(FrameKind.REPAIR_OFFER, offer.to_bytes())
+        return Step((SendFrame(send, frame),))
+
+    def accept_repair(self, rng: RandomSource) -> Step:
+        """Accept the peer's repair offer: re-agree, and answer with a first new message."""
+        offer, send = self.queues.repair_offer, self.queues.send
+        if self.phase is not Phase.REPAIR_REQUESTED or offer is None or send is None:
+            raise ConnectionNotReady("the contact has not offered a repair")
+        reply, agreement = join_agreement(InvitationKeys.decode(offer), rng)
+        self._restart(agreement, is_joiner=True, rng=rng)
+        accept = RepairAccept(reply.encode(), self._encrypt(Hello(self.profile)))
+        self.phase = Phase.CONNECTED
+        frame = encode_frame(FrameKind.REPAIR_ACCEPT, accept.to_bytes())
+        return Step((SendFrame(send, frame),), (ConnectionRepaired(),))
+
+    @property
+    def _pq(self) -> bool:
+        return True if self.ratchet is None else self.ratchet.config.pq
+
+    def _restart(self, agreement: Agreement, *, is_joiner: bool, rng: RandomSource) -> None:
+        """Replace keys, ratchet and envelope chains with those of a new agreement."""
+        local, remote = agreement.local_identity_key, agreement.remote_identity_key
+        self.queues = replace(
+            self.queues,
+            identities=Identities(local, remote, is_joiner),
+            invitation_secret=None,
+            repair_offer=None,
+        )
+        self.ratchet = agreement.ratchet(rng)
+        self.tracker = EnvelopeTracker()
+
     def security_code(self) -> SecurityCode:
         """The code both sides compare out of band to rule out a man in the middle."""
         identities = self.queues.identities
@@ -264,6 +317,31 @@ class Connection:
             raise UnexpectedFrame(f"expected {expected.__name__}, got {type(payload).__name__}")
         return payload, opened
 
+    def _on_repair_offer(self, frame: Frame, rng: RandomSource) -> Step:
+        offer = RepairOffer.from_bytes(frame.body)
+        if offer.agent_version not in AGENT_VERSIONS:
+            raise UnexpectedFrame(f"repair offer for agent version {offer.agent_version}")
+        InvitationKeys.decode(offer.ratchet_invitation)  # reject garbage before storing it
+        # Our own offer (if the two crossed) stays valid: whichever side consents
+        # first wins, and the other completes on its answer.
+        self.queues = replace(self.queues, repair_offer=offer.ratchet_invitation)
+        return Step(events=(RepairRequested(),))
+
+    def _on_repair_accept(self, frame: Frame, rng: RandomSource) -> Step:
+        accept = RepairAccept.from_bytes(frame.body)
+        if self.queues.invitation_secret is None:
+            raise UnexpectedFrame("a repair answer without an offer of ours")
+        secrets = InvitationSecrets.from_bytes(self.queues.invitation_secret)
+        agreement = secrets.accept(ReplyKeys.decode(accept.ratchet_reply))
+        self._restart(agreement, is_joiner=False, rng=rng)
+        payload, _ = self._decrypt(accept.first_message)
+        if not isinstance(payload, Hello):
+            raise UnexpectedFrame("a repair answer must start with a hello")
+        return Step(events=(ConnectionRepaired(),))
+
+    def _on_late_repair_accept(self, frame: Frame, rng: RandomSource) -> Step:
+        return Step(events=(DuplicateDropped("repair answer redelivered after repairing"),))
+
     def _on_late_confirmation(self, frame: Frame, rng: RandomSource) -> Step:
         return Step(events=(DuplicateDropped("confirmation redelivered after connecting"),))
 
@@ -281,4 +359,28 @@ _TRANSITIONS: dict[tuple[Phase, FrameKind], tuple[_Handler, Phase]] = {
         Connection._on_late_confirmation,
         Phase.CONNECTED,
     ),
+    (Phase.CONNECTED, FrameKind.REPAIR_ACCEPT): (
+        Connection._on_late_repair_accept,
+        Phase.CONNECTED,
+    ),
+    (Phase.REPAIR_OFFERED, FrameKind.REPAIR_ACCEPT): (
+        Connection._on_repair_accept,
+        Phase.CONNECTED,
+    ),
+    (Phase.REPAIR_REQUESTED, FrameKind.REPAIR_ACCEPT): (
+        Connection._on_repair_accept,
+        Phase.CONNECTED,
+    ),
+    (Phase.REPAIR_OFFERED, FrameKind.RATCHET_MESSAGE): (
+        Connection._on_message,
+        Phase.REPAIR_OFFERED,
+    ),
+    (Phase.REPAIR_REQUESTED, FrameKind.RATCHET_MESSAGE): (
+        Connection._on_message,
+        Phase.REPAIR_REQUESTED,
+    ),
+    **{
+        (phase, FrameKind.REPAIR_OFFER): (Connection._on_repair_offer, Phase.REPAIR_REQUESTED)
+        for phase in (Phase.CONNECTED, Phase.REPAIR_OFFERED, Phase.REPAIR_REQUESTED)
+    },
 }

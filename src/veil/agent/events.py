@@ -14,10 +14,12 @@ __all__ = [
     "AgentEvent",
     "ChatEventReceived",
     "ConnectionEstablished",
+    "ConnectionRepaired",
     "ContactRequestReceived",
     "DesyncDetected",
     "DuplicateDropped",
     "PeerConfirmed",
+    "RepairRequested",
 ]
 
 
@@ -76,6 +78,16 @@ class DesyncDetected:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class RepairRequested:
+    """The peer offered to re-agree keys; ``veil repair`` accepts (the user's consent)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRepaired:
+    """Both sides re-agreed keys over the existing queues: the security code changed."""
+
+
 AgentEvent = (
     PeerConfirmed
     | ConnectionEstablished
@@ -83,4 +95,6 @@ AgentEvent = (
     | DuplicateDropped
     | ContactRequestReceived
     | DesyncDetected
+    | RepairRequested
+    | ConnectionRepaired
 )

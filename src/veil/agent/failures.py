@@ -17,7 +17,7 @@ __all__ = [
     "ConnectionNotReady",
     "ConnectionStateCorrupt",
     "MalformedFrame",
-    "RatchetDesynchronised",
+    "RelayUnavailable",
     "UnexpectedFrame",
 ]
 
@@ -40,20 +40,16 @@ class ConfirmationRejected(AgentProtocolError):
     code: ClassVar[int] = 522
 
 
-class RatchetDesynchronised(AgentProtocolError):
-    """A message from the peer could not be decrypted by the connection's ratchet.
-
-    Either the peer sent garbage or the two ratchets have drifted apart (a restored
-    backup, for example); the connection is marked as needing repair.
-    """
-
-    code: ClassVar[int] = 523
-
-
 class ConnectionNotReady(AgentError):
     """The caller asked a connection for something its state does not allow yet."""
 
     code: ClassVar[int] = 530
+
+
+class RelayUnavailable(AgentError):
+    """A relay could not be reached or refused a command; the caller retries later."""
+
+    code: ClassVar[int] = 540
 
 
 class ConnectionStateCorrupt(AgentError):

@@ -6,6 +6,7 @@ one. Inside the padding::
 
     u8  frame version (FRAME_VERSION)
     u8  kind          CONFIRMATION | RATCHET_MESSAGE | CONTACT_REQUEST
+                      | REPAIR_OFFER | REPAIR_ACCEPT
     ... body          the rest of the padded content
 
 A confirmation and a contact request are *sealed* to an X25519 key published in a
@@ -67,6 +68,8 @@ class FrameKind(IntEnum):
     CONFIRMATION = 1
     RATCHET_MESSAGE = 2
     CONTACT_REQUEST = 3
+    REPAIR_OFFER = 4
+    REPAIR_ACCEPT = 5
 
 
 @dataclass(frozen=True, slots=True)

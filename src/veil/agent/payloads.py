@@ -9,6 +9,8 @@ Layouts (all integers big-endian; ``bytes16`` is a u16 length then the bytes)::
         HELLO          Profile
         CHAT           bytes16 chat event
     ContactRequest   bytes16 invitation link text || Profile
+    RepairOffer      u16 agent version || bytes16 ratchet invitation keys
+    RepairAccept     bytes16 ratchet reply || bytes16 first message
 
 Every decoder is strict: caps on every length, a known tag, no trailing bytes, and
 any fault is a :class:`MalformedFrame`.
@@ -39,6 +41,8 @@ __all__ = [
     "ContactRequest",
     "Hello",
     "QueueAddress",
+    "RepairAccept",
+    "RepairOffer",
     "decode_payload",
     "encode_payload",
 ]
@@ -131,6 +135,43 @@ class ContactRequest:
 def _read_contact_request(reader: Reader) -> ContactRequest:
     link = reader.bytes16(MAX_LINK_SIZE).decode("utf-8")
     return ContactRequest(link, Profile.decode(reader))
+
+
+@dataclass(frozen=True, slots=True)
+class RepairOffer:
+    """Fresh ratchet invitation keys, offered over the existing queues to re-agree."""
+
+    agent_version: int
+    ratchet_invitation: bytes
+
+    def to_bytes(self) -> bytes:
+        """Serialise as a REPAIR_OFFER frame body."""
+        return Writer().u16(self.agent_version).bytes16(self.ratchet_invitation).build()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> RepairOffer:
+        """Parse :meth:`to_bytes` output strictly."""
+        return _strict(data, lambda r: cls(r.u16(), r.bytes16(MAX_RATCHET_REPLY_SIZE)))
+
+
+@dataclass(frozen=True, slots=True)
+class RepairAccept:
+    """The answer to a repair offer: ratchet reply keys and a first new-ratchet message."""
+
+    ratchet_reply: bytes
+    first_message: bytes
+
+    def to_bytes(self) -> bytes:
+        """Serialise as a REPAIR_ACCEPT frame body."""
+        return Writer().bytes16(self.ratchet_reply).bytes16(self.first_message).build()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> RepairAccept:
+        """Parse :meth:`to_bytes` output strictly."""
+        return _strict(
+            data,
+            lambda r: cls(r.bytes16(MAX_RATCHET_REPLY_SIZE), r.bytes16(MAX_RATCHET_MESSAGE_SIZE)),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ Layout of :meth:`QueueState.to_bytes` (version :data:`QUEUE_STATE_VERSION`)::
     u8  has invitation   then  bytes16 ratchet invitation secret
     u8  has identities   then  local identity key (32) || remote identity key (32)
                                || u8 role (0 inviter, 1 joiner)
+    u8  has repair offer then  bytes16 the peer's ratchet invitation keys, awaiting consent
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ class QueueState:
     link_key: bytes | None = None
     invitation_secret: bytes | None = None
     identities: Identities | None = None
+    repair_offer: bytes | None = None
 
     def to_bytes(self) -> bytes:
         """Serialise with a leading :data:`QUEUE_STATE_VERSION`."""
@@ -130,6 +132,8 @@ class QueueState:
         _write_optional(writer, (lambda w: w.raw(link_key)) if link_key else None)
         _write_optional(writer, (lambda w: w.bytes16(secret)) if secret else None)
         _write_optional(writer, self.identities.encode if self.identities else None)
+        offer = self.repair_offer
+        _write_optional(writer, (lambda w: w.bytes16(offer)) if offer else None)
         return writer.build()
 
     @classmethod
@@ -144,10 +148,11 @@ class QueueState:
             link_key = reader.raw(_KEY_SIZE) if _present(reader) else None
             secret = reader.bytes16(_MAX_INVITATION_SECRET) if _present(reader) else None
             identities = Identities.decode(reader) if _present(reader) else None
+            offer = reader.bytes16(_MAX_INVITATION_SECRET) if _present(reader) else None
             reader.finish()
         except (WireError, MalformedFrame, UnicodeDecodeError, ValueError) as exc:
             raise ConnectionStateCorrupt(f"queue state does not decode: {exc}") from exc
-        return cls(receive, send, link_key, secret, identities)
+        return cls(receive, send, link_key, secret, identities, offer)
 
 
 def _write_optional(writer: Writer, write: Callable[[Writer], object] | None) -> None:

@@ -34,7 +34,10 @@ async def _relay_failures(relay: str) -> AsyncIterator[None]:
         async with asyncio.timeout(COMMAND_TIMEOUT_SECONDS):
             yield
     except (RelayError, OSError, TimeoutError) as exc:
-        raise RelayUnavailable(f"relay {relay}: {type(exc).__name__}: {exc}") from exc
+        raise RelayUnavailable(
+            f"relay {relay} is unavailable ({type(exc).__name__}: {exc}); check that it runs "
+            "and try again (messages you send meanwhile wait in your encrypted outbox)"
+        ) from exc
 
 
 def _recipient_queue(queue: ReceiveQueue) -> RecipientQueue:

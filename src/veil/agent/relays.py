@@ -12,13 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from veil.agent.failures import RelayUnavailable
 from veil.agent.queues import ReceiveQueue, SendQueue
 
 __all__ = ["Delivery", "RelayPort", "RelayUnavailable"]
-
-
-class RelayUnavailable(Exception):
-    """A relay could not be reached or refused a command; the caller retries later."""
 
 
 @dataclass(frozen=True, slots=True)

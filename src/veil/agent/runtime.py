@@ -32,14 +32,13 @@ from veil.agent.connection import (
     SecureQueue,
     Step,
 )
+from veil.agent.contacts import PENDING_CONTACT_NAME, apply_contact_events, mark_repaired
 from veil.agent.delivery import ActionKind, OutboxEntry
 from veil.agent.envelope import EnvelopeTracker
 from veil.agent.events import (
     AgentEvent,
-    ConnectionEstablished,
     ContactRequestReceived,
     DesyncDetected,
-    PeerConfirmed,
 )
 from veil.agent.failures import UnexpectedFrame
 from veil.agent.invitations import address_link, invitation_from_link, invitation_to_link
@@ -48,7 +47,6 @@ from veil.agent.outbox import OutboxRunner
 from veil.agent.payloads import ContactRequest, QueueAddress
 from veil.agent.queues import QueueState, ReceiveQueue
 from veil.agent.relays import Delivery, RelayPort, RelayUnavailable
-from veil.chat.errors import DuplicateRecord
 from veil.chat.profile import Profile
 from veil.chat.store import ChatStore, Transaction
 from veil.chat.store.records import Connection as ConnectionRecord
@@ -59,19 +57,20 @@ from veil.ratchet.double_ratchet import Ratchet
 from veil.ratchet.errors import HeaderDecryptionFailed, MessageAuthenticationFailed
 from veil.ratchet.security_code import SecurityCode
 
-__all__ = ["PENDING_CONTACT_NAME", "Agent", "EventHandler"]
+__all__ = ["Agent", "EventHandler"]
 
 _log = logging.getLogger(__name__)
 
 EventHandler = Callable[[Transaction, int | None, AgentEvent], None]
 """Called inside the store transaction of each input, with the contact it concerns."""
 
-#: The name a joiner shows for a contact until the inviter's hello brings its profile.
-PENDING_CONTACT_NAME = "new contact"
 #: Deliveries taken from the inbox at once and committed together (group commit).
 _RECEIVE_BATCH = 64
 #: While receiving, pending sends whose backoff expired are retried this often.
 _RETRY_TICK_SECONDS = 1.0
+_ESTABLISHED = frozenset(
+    phase.value for phase in (Phase.CONNECTED, Phase.REPAIR_OFFERED, Phase.REPAIR_REQUESTED)
+)
 _DESYNC_ERRORS = (HeaderDecryptionFailed, MessageAuthenticationFailed)
 
 
@@ -232,7 +231,9 @@ class Agent:
 
     def _load(self, record: ConnectionRecord) -> _Loaded:
         cached = self._cache.get(record.connection_id)
-        if cached is not None:
+        # Another process on the same profile (a `veil send` beside a `veil chat`) may
+        # have moved the ratchet on: the cache is used only if the row is unchanged.
+        if cached is not None and cached.record == record:
             return cached
         ratchet = None
         if record.ratchet_state is not None:
@@ -279,6 +280,33 @@ class Agent:
     def security_code(self, contact_id: int) -> SecurityCode:
         """The security code of the connection to ``contact_id``."""
         return self.connection_for(contact_id).security_code()
+
+    async def repair(self, contact_id: int) -> bool:
+        """Re-agree keys with a contact over the existing queues, with the user's consent.
+
+        If the contact offered a repair, accept it (keys are re-agreed now: returns
+        True); otherwise send our offer (returns False; the contact must consent).
+        """
+        with self._store.transaction() as tx:
+            records = tx.connections.for_contact(contact_id)
+            if not records:
+                raise UnexpectedFrame(f"contact {contact_id} has no connection")
+            loaded = self._load(records[-1])
+            connection = loaded.connection
+            try:
+                accepting = connection.phase is Phase.REPAIR_REQUESTED
+                step = (connection.accept_repair if accepting else connection.offer_repair)(
+                    self._rng
+                )
+                self._save(tx, loaded, contact_id)
+                self._enqueue(tx, loaded.record.connection_id, step)
+                if accepting:
+                    mark_repaired(tx, contact_id)
+            except BaseException:
+                self._cache.pop(loaded.record.connection_id, None)
+                raise
+        await self.outbox.flush(force=True)
+        return accepting
 
     # -- sending ------------------------------------------------------------------
 
@@ -374,9 +402,14 @@ class Agent:
     async def _process_batch(
         self, batch: list[Delivery], queues: dict[bytes, ReceiveQueue], handler: EventHandler
     ) -> None:
-        with self._store.transaction() as tx:
-            for delivery in batch:
-                self._process(tx, delivery, handler)
+        try:
+            with self._store.transaction() as tx:
+                for delivery in batch:
+                    self._process(tx, delivery, handler)
+        except BaseException:
+            # Rolled back: cached connections may hold changes the store never saw.
+            self._cache.clear()
+            raise
         for delivery in batch:
             try:
                 await self._relays.acknowledge(queues[delivery.recipient_id], delivery.message_id)
@@ -402,29 +435,11 @@ class Agent:
             self._cache.pop(record.connection_id, None)
             self._report_failure(tx, record, error, handler)
             return
-        contact_id = self._apply_handshake(tx, record.contact_id, step)
+        contact_id = apply_contact_events(tx, record.contact_id, step.events, self._clock())
         self._save(tx, loaded, contact_id)
         self._enqueue(tx, record.connection_id, step)
         for event in step.events:
             handler(tx, contact_id, event)
-
-    def _apply_handshake(self, tx: Transaction, contact_id: int | None, step: Step) -> int | None:
-        now = self._clock()
-        for event in step.events:
-            if isinstance(event, PeerConfirmed) and contact_id is None:
-                contact_id = tx.contacts.add(event.profile, ContactStatus.CONNECTED, now).contact_id
-            elif isinstance(event, ConnectionEstablished) and contact_id is not None:
-                self._name_contact(tx, contact_id, event.profile)
-        return contact_id
-
-    def _name_contact(self, tx: Transaction, contact_id: int, profile: Profile) -> None:
-        contact = tx.contacts.get(contact_id)
-        tx.contacts.set_profile(contact_id, profile)
-        tx.contacts.set_status(contact_id, ContactStatus.CONNECTED)
-        if contact.status is ContactStatus.CONNECTING and contact.alias.startswith(
-            PENDING_CONTACT_NAME
-        ):
-            _rename_to_free_alias(tx, contact_id, profile.display_name)
 
     def _report_failure(
         self,
@@ -434,7 +449,7 @@ class Agent:
         handler: EventHandler,
     ) -> None:
         _log.warning("dropped a message: %s (code %d)", type(error).__name__, error.code)
-        if record.phase == Phase.CONNECTED.value and isinstance(error, _DESYNC_ERRORS):
+        if record.phase in _ESTABLISHED and isinstance(error, _DESYNC_ERRORS):
             if record.contact_id is not None:
                 tx.contacts.set_status(record.contact_id, ContactStatus.DESYNCHRONISED)
             handler(tx, record.contact_id, DesyncDetected(type(error).__name__))
@@ -451,15 +466,3 @@ class Agent:
             request.profile, request.invitation_link.encode("utf-8"), self._clock()
         )
         handler(tx, None, ContactRequestReceived(stored.request_id, request.profile))
-
-
-def _rename_to_free_alias(tx: Transaction, contact_id: int, wanted: str) -> None:
-    """Rename to ``wanted``, or ``wanted-2``, ``wanted-3``... if the alias is taken."""
-    alias, suffix = wanted, 1
-    while True:
-        try:
-            tx.contacts.rename(contact_id, alias)
-            return
-        except DuplicateRecord:
-            suffix += 1
-            alias = f"{wanted}-{suffix}"

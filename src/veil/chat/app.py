@@ -17,8 +17,10 @@ from veil.agent.events import (
     AgentEvent,
     ChatEventReceived,
     ConnectionEstablished,
+    ConnectionRepaired,
     ContactRequestReceived,
     DesyncDetected,
+    RepairRequested,
 )
 from veil.agent.invitations import invitation_from_link, invitation_to_link
 from veil.agent.links import InvitationLink, decode_link, encode_link
@@ -174,6 +176,16 @@ class Messenger:
                     f"no contact named {alias!r}: `veil contacts` lists them"
                 ) from None
 
+    def rename(self, alias: str, new_alias: str) -> None:
+        """Change a contact's local alias (never sent to anyone)."""
+        contact = self.contact(alias)
+        with self.store.transaction() as tx:
+            tx.contacts.rename(contact.contact_id, new_alias)
+
+    async def repair(self, alias: str) -> bool:
+        """Offer to re-agree keys with a contact, or accept their offer (True if done)."""
+        return await self.agent.repair(self.contact(alias).contact_id)
+
     def verify(self, alias: str, code: str | None) -> CodeCheck:
         """Compare the security code with the one the contact reads out; mark verified
         on a match. Without ``code``, just show ours."""
@@ -205,16 +217,23 @@ class Messenger:
 
     def _apply(self, tx: Transaction, contact_id: int | None, event: AgentEvent) -> Incoming | None:
         if isinstance(event, ContactRequestReceived):
-            return Incoming(
-                "request", None, event.profile.display_name, request_id=event.request_id
-            )
+            name = event.profile.display_name
+            return Incoming("request", None, name, request_id=event.request_id)
         if contact_id is None:
             return None
         alias = tx.contacts.get(contact_id).alias
+        if isinstance(event, ChatEventReceived):
+            return self.conversation.apply(tx, contact_id, alias, event)
         if isinstance(event, ConnectionEstablished):
             return Incoming("connected", alias, event.profile.display_name)
         if isinstance(event, DesyncDetected):
             return Incoming("desync", alias, event.reason)
-        if isinstance(event, ChatEventReceived):
-            return self.conversation.apply(tx, contact_id, alias, event)
-        return None
+        kind = _NOTICES.get(type(event))
+        return None if kind is None else Incoming(kind, alias, "")
+
+
+#: Agent events shown to the user as a bare notice about the contact.
+_NOTICES: dict[type[AgentEvent], str] = {
+    RepairRequested: "repair-request",
+    ConnectionRepaired: "repaired",
+}

@@ -58,8 +58,12 @@ def incoming_text(incoming: Incoming) -> str:
         "connected": f"connected with {incoming.text} (as {who})",
         "request": f"contact request #{incoming.request_id} from {incoming.text}: "
         f"`veil accept {incoming.request_id}` or `veil reject {incoming.request_id}`",
-        "desync": f"WARNING: messages from {who} no longer decrypt ({incoming.text}); "
-        "the connection needs to be re-established",
+        "desync": f"WARNING: messages from {who} no longer decrypt ({incoming.text}): "
+        f"`veil repair {who}` offers {who} fresh keys",
+        "repair-request": f"{who} offers fresh keys to repair your connection: "
+        f"`veil repair {who}` accepts",
+        "repaired": f"connection with {who} repaired with new keys; compare security codes "
+        f"again (`veil verify {who}`)",
     }
     return lines.get(incoming.kind, f"{who}: {incoming.text}")
 
@@ -190,6 +194,17 @@ async def contacts(messenger: Messenger, output: Output) -> None:
         f"{r['alias']}  ({r['status']}{', verified' if r['verified'] else ''})" for r in rows
     )
     output.emit({"contacts": rows}, text or "No contacts yet: `veil invite` or `veil connect`.")
+
+
+@click.command()
+@common_options
+@click.argument("contact")
+@click.argument("alias")
+@with_messenger
+async def rename(messenger: Messenger, output: Output, *, contact: str, alias: str) -> None:
+    """Give CONTACT a new local ALIAS (only you see it)."""
+    messenger.rename(contact, alias)
+    output.emit({"contact": contact, "alias": alias}, f"{contact} is now {alias!r} here.")
 
 
 @click.command()
@@ -337,6 +352,24 @@ async def verify(messenger: Messenger, output: Output, *, contact: str, code: st
 @common_options
 @click.argument("contact")
 @with_messenger
+async def repair(messenger: Messenger, output: Output, *, contact: str) -> None:
+    """Re-agree keys with CONTACT over your existing queues (after a desync).
+
+    The first side to run it sends an offer; the connection is repaired when the
+    other side runs it too. The security code changes: verify it again."""
+    repaired = await messenger.repair(contact)
+    text = (
+        f"Repaired: new keys with {contact}. Compare codes again: `veil verify {contact}`."
+        if repaired
+        else f"Offered {contact} fresh keys; the repair completes when they run `veil repair` too."
+    )
+    output.emit({"contact": contact, "repaired": repaired}, text)
+
+
+@click.command()
+@common_options
+@click.argument("contact")
+@with_messenger
 async def chat(messenger: Messenger, output: Output, *, contact: str) -> None:
     """Talk with CONTACT live: type a line to send it; /quit (or Ctrl-D) to leave."""
     await run_chat(messenger, messenger.contact(contact), incoming_text)
@@ -350,6 +383,7 @@ ALL_COMMANDS = [
     accept,
     reject,
     contacts,
+    rename,
     send,
     edit,
     delete,
@@ -357,5 +391,6 @@ ALL_COMMANDS = [
     receive,
     history,
     verify,
+    repair,
     chat,
 ]

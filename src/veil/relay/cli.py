@@ -15,11 +15,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from veil.crypto import SystemRandom
+from veil.errors import VeilError
 from veil.relay.address import DEFAULT_PORT, normalise_host
 from veil.relay.config import ConfigError, RelayConfig, create_data_dir
 from veil.relay.errors import InvalidAddress
@@ -32,13 +33,17 @@ __all__ = ["main"]
 _DATA_HELP = "Data directory holding the relay's keys, config.toml and queue store."
 _JSON_HELP = "Print one JSON object instead of text (for scripts)."
 _PRIVATE_UMASK = 0o077
+_LOCAL_ONLY_HINT = (
+    "Note: no --host given, so the address names 127.0.0.1 and works on this machine\n"
+    "only. Set the public names in config.toml ([address] hosts) before sharing it.\n"
+)
 
 
 def _emit(as_json: bool, payload: dict[str, Any], text: str) -> None:
     click.echo(json.dumps(payload) if as_json else text)
 
 
-def _fail(as_json: bool, message: str) -> None:
+def _fail(as_json: bool, message: str) -> NoReturn:
     if as_json:
         click.echo(json.dumps({"error": message}))
     else:
@@ -51,7 +56,6 @@ def _load(data_dir: Path, as_json: bool) -> tuple[RelayConfig, RelayIdentity]:
         return RelayConfig.load(data_dir), RelayIdentity.load(data_dir)
     except (ConfigError, OSError, ValueError) as exc:
         _fail(as_json, str(exc))
-        raise  # unreachable: _fail exits
 
 
 data_option = click.option(
@@ -78,7 +82,7 @@ def main() -> None:
     """
 
 
-@main.command()
+@main.command(short_help="Create a relay: identity key, TLS certificate, config.toml.")
 @data_option
 @click.option(
     "--host",
@@ -122,12 +126,12 @@ def init(
         config.save(data_dir)
     except (ConfigError, InvalidAddress, ValueError, OSError) as exc:
         _fail(as_json, str(exc))
-        return
     address = str(config.address(identity.fingerprint))
+    hint = "" if hosts else _LOCAL_ONLY_HINT
     _emit(
         as_json,
         {"address": address, "data": str(data_dir), "fingerprint": identity.fingerprint},
-        f"Relay created in {data_dir}\nAddress: {address}\n"
+        f"Relay created in {data_dir}\nAddress: {address}\n{hint}"
         f"Start it with: veil-relay start --data {data_dir}",
     )
 
@@ -146,7 +150,7 @@ def address(data_dir: Path, as_json: bool) -> None:
     _emit(as_json, {"address": text, "fingerprint": identity.fingerprint}, text)
 
 
-@main.command()
+@main.command(short_help="Run the relay in the foreground until SIGTERM/SIGINT.")
 @data_option
 @json_option
 def start(data_dir: Path, as_json: bool) -> None:
@@ -172,5 +176,5 @@ def start(data_dir: Path, as_json: bool) -> None:
 
     try:
         asyncio.run(run_relay(data_dir, config, identity, ready=ready))
-    except OSError as exc:
+    except (OSError, VeilError) as exc:  # e.g. port in use, unreadable store
         _fail(as_json, f"cannot start: {exc}")

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from veil.crypto import AuthenticationFailed, RandomSource, SystemRandom
+from veil.errors import ProtocolError
 from veil.relay import commands as cmd
 from veil.relay.address import RelayAddress
 from veil.relay.client_connection import ClientConnection, CommandBuilder
@@ -37,7 +38,6 @@ from veil.relay.client_protocol import QueueKeys, Reply, open_delivery, recipien
 from veil.relay.errors import (
     CommandError,
     ConnectionLost,
-    IdentityMismatch,
     NoMessage,
     UnexpectedResponse,
 )
@@ -51,7 +51,7 @@ from veil.relay.events import (
 )
 from veil.relay.tls import client_context
 
-__all__ = ["ReconnectPolicy", "RelayClient"]
+__all__ = ["DEFAULT_RECONNECT", "KEEPALIVE_INTERVAL", "ReconnectPolicy", "RelayClient"]
 
 _log = logging.getLogger("veil.relay.client")
 _Response = TypeVar("_Response", bound=cmd.Response)
@@ -70,26 +70,40 @@ class ReconnectPolicy:
 
     def delay(self, attempt: int, rng: RandomSource) -> float:
         """Seconds to wait before reconnection attempt ``attempt`` (0-based)."""
-        base = min(self.maximum_delay, self.first_delay * self.factor**attempt)
+        # The exponent is capped so a days-long outage cannot overflow the float.
+        base = min(self.maximum_delay, self.first_delay * self.factor ** min(attempt, 64))
         unit = int.from_bytes(rng.random_bytes(2), "big") / 0xFFFF
         return base * (1 - self.jitter * unit)
 
 
+DEFAULT_RECONNECT = ReconnectPolicy()
+KEEPALIVE_INTERVAL = 60.0
+"""Seconds between keepalive pings; a ping unanswered for as long closes the connection."""
+
+
 class RelayClient:
-    """A connection to one relay, pinned to its identity, that survives drops."""
+    """A connection to one relay, pinned to its identity, that survives drops.
+
+    Use :meth:`connect`. ``reconnect=None`` turns reconnection off: commands then
+    raise :class:`ConnectionLost` as soon as the connection is gone. With a
+    policy, commands issued while the relay is away wait for the reconnection.
+    """
 
     def __init__(
         self,
-        address: RelayAddress | str,
+        address: RelayAddress,
         *,
-        rng: RandomSource | None = None,
-        reconnect: ReconnectPolicy | None = ReconnectPolicy(),
-        connect_timeout: float = 10.0,
+        rng: RandomSource,
+        reconnect: ReconnectPolicy | None,
+        connect_timeout: float,
+        keepalive: float | None,
     ) -> None:
-        self.address = RelayAddress.parse(address) if isinstance(address, str) else address
-        self._rng = rng or SystemRandom()
+        self.address = address
+        self._rng = rng
         self._policy = reconnect
         self._connect_timeout = connect_timeout
+        self._keepalive = keepalive
+        self._keepalive_task: asyncio.Task[None] | None = None
         self._context = client_context()
         self._connection: ClientConnection | None = None
         self._connected = asyncio.Event()
@@ -99,13 +113,34 @@ class RelayClient:
         self._events: asyncio.Queue[RelayEvent] = asyncio.Queue()
 
     @classmethod
-    async def connect(cls, address: RelayAddress | str, **options: object) -> RelayClient:
-        """Connect to the relay at ``address`` (see :meth:`__init__` for options).
+    async def connect(
+        cls,
+        address: RelayAddress | str,
+        *,
+        rng: RandomSource | None = None,
+        reconnect: ReconnectPolicy | None = DEFAULT_RECONNECT,
+        connect_timeout: float = 10.0,
+        keepalive: float | None = KEEPALIVE_INTERVAL,
+    ) -> RelayClient:
+        """Connect to the relay at ``address``, trying its hosts in order.
 
-        Raises :class:`IdentityMismatch` if the relay is not the one the address
-        pins, or :class:`ConnectionLost` if no host of the address answers.
+        ``connect_timeout`` bounds each host's TCP, TLS and hello exchange.
+        ``keepalive`` pings the relay that often, so a silently dead connection
+        (a NAT that forgot it, a frozen relay) is noticed and, with ``reconnect``,
+        replaced; ``None`` turns pings off.
+        Raises :class:`InvalidAddress` for a malformed address string,
+        :class:`IdentityMismatch` if the relay is not the one the address pins, or
+        :class:`ConnectionLost` if no host answers.
         """
-        client = cls(address, **options)  # type: ignore[arg-type]
+        if isinstance(address, str):
+            address = RelayAddress.parse(address)
+        client = cls(
+            address,
+            rng=rng or SystemRandom(),
+            reconnect=reconnect,
+            connect_timeout=connect_timeout,
+            keepalive=keepalive,
+        )
         client._adopt(await client._open())
         return client
 
@@ -123,10 +158,11 @@ class RelayClient:
         """Disconnect and stop reconnecting; waiting commands raise :class:`ConnectionLost`."""
         self._closed = True
         self._connected.set()  # wake commands waiting for a reconnection, so they fail
-        if self._reconnecting is not None:
-            self._reconnecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reconnecting
+        for task in (self._reconnecting, self._keepalive_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._connection is not None:
             self._connection.close()
 
@@ -184,7 +220,11 @@ class RelayClient:
 
     async def acknowledge(self, message: MessageReceived) -> None:
         """``ACK``: the message is handled; the relay deletes it and sends the next."""
-        await self._recipient(message.queue, cmd.Acknowledge(message.message_id))
+        await self.acknowledge_id(message.queue, message.message_id)
+
+    async def acknowledge_id(self, queue: RecipientQueue, message_id: bytes) -> None:
+        """``ACK`` by id, for callers that kept only the queue and the message id."""
+        await self._recipient(queue, cmd.Acknowledge(message_id))
 
     async def get(self, queue: RecipientQueue) -> MessageReceived | None:
         """``GET``: the oldest pending message without subscribing, or ``None``."""
@@ -235,22 +275,33 @@ class RelayClient:
             await self._connected.wait()
 
     async def _open(self) -> ClientConnection:
-        """Connect to the first host of the address that answers and proves its identity."""
-        loop = asyncio.get_running_loop()
-        failure: Exception = ConnectionLost("relay address names no host")
+        """Connect to the first host of the address that answers and proves its identity.
+
+        A host that cannot be reached is skipped; any other failure (an identity
+        mismatch above all) is raised at once.
+        """
+        failure = ConnectionLost("relay address names no host")
         for host in self.address.hosts:
             try:
-                async with asyncio.timeout(self._connect_timeout):
-                    _, connection = await loop.create_connection(
-                        self._make_connection, host, self.address.port
-                    )
-                    await connection.ready
-                return connection
-            except IdentityMismatch:
-                raise
+                return await self._open_host(host)
             except (OSError, TimeoutError, ConnectionLost) as exc:
                 failure = ConnectionLost(f"cannot reach {host}: {type(exc).__name__}")
         raise failure
+
+    async def _open_host(self, host: str) -> ClientConnection:
+        loop = asyncio.get_running_loop()
+        connection: ClientConnection | None = None
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                _, connection = await loop.create_connection(
+                    self._make_connection, host, self.address.port
+                )
+                await connection.ready
+        except BaseException:
+            if connection is not None:
+                connection.close()
+            raise
+        return connection
 
     def _make_connection(self) -> ClientConnection:
         pinned = self.address.fingerprint_digest
@@ -259,6 +310,23 @@ class RelayClient:
     def _adopt(self, connection: ClientConnection) -> None:
         self._connection = connection
         self._connected.set()
+        if self._keepalive is not None and self._keepalive_task is None:
+            self._keepalive_task = asyncio.create_task(self._keep_alive(self._keepalive))
+
+    async def _keep_alive(self, interval: float) -> None:
+        """Ping every ``interval``; close a connection whose relay stays silent as long."""
+        while not self._closed:
+            await asyncio.sleep(interval)
+            connection = self._connection
+            if connection is None or not connection.established:
+                continue  # a reconnection is under way
+            try:
+                async with asyncio.timeout(interval):
+                    await connection.submit(lambda session: session.ping())
+            except TimeoutError:
+                connection.close(TimeoutError("relay did not answer a keepalive ping"))
+            except ProtocolError:
+                continue  # the connection ended meanwhile; reconnection takes over
 
     def _on_lost(self, connection: ClientConnection) -> None:
         if connection is not self._connection:
@@ -280,8 +348,8 @@ class RelayClient:
                 queues = list(self._subscriptions.values())
                 self._events.put_nowait(ConnectionRestored(len(queues)))
                 failed = await self.subscribe_all(queues)
-            except (ConnectionLost, IdentityMismatch) as exc:
-                _log.info("relay.reconnect_failed", extra={"kind": type(exc).__name__})
+            except ProtocolError as exc:  # unreachable, impostor, bad hello: retry later
+                _log.info("relay reconnection failed: %s", type(exc).__name__)
                 continue
             self._reconnecting = None
             for queue in failed:

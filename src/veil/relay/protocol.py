@@ -4,25 +4,13 @@
 transmission into a :class:`Step`: the store changes the command needs, and a
 ``finish`` callback that runs once those changes are durable (it updates what
 must wait for durability and queues the responses). The service commits the
-changes of a whole block at once, then runs the finishes in order; a step
-without changes finishes at once. Nothing here touches sockets, threads or clocks.
+changes of many blocks at once, then runs the finishes in order; a step without
+changes finishes at once. If the commit fails, each step's ``rollback`` undoes what
+it changed in memory. Nothing here touches sockets, threads or clocks.
 
-Per command: who may send it, what it checks, what it changes.
-
-====== ========== ==================================== ==========================
-cmd    entity     authorised by                        answer
-====== ========== ==================================== ==========================
-NEW    none       the new recipient auth key (+ pw)    IDS
-KEY    recipient  recipient auth key                   OK
-SKEY   sender     the sender auth key it carries       OK
-SUB    recipient  recipient auth key                   OK, then MSG (head)
-SEND   sender     sender auth key                      OK once durable
-ACK    recipient  recipient auth key                   OK, then MSG (next)
-GET    recipient  recipient auth key                   MSG or ERR NO_MSG
-OFF    recipient  recipient auth key                   OK
-DEL    recipient  recipient auth key                   OK
-PING   none       nobody                               PONG
-====== ========== ==================================== ==========================
+Who may send each command, what it checks and what it changes is the table in
+``docs/protocol/relay.md`` section 5; ``RelayProtocol._handlers`` maps each command
+to the method that implements its row.
 """
 
 from __future__ import annotations
@@ -260,9 +248,25 @@ class RelayProtocol:
     def _set_sender_key(
         self, session: SessionState, transmission: Transmission, queue: LiveQueue, key: bytes
     ) -> Step:
-        queue.record = replace(queue.record, sender_auth_key=key)
-        change = SetSenderKey(queue.record.recipient_id, key)
-        return Step([change], lambda: self._push_reply(session, transmission, _OK))
+        record = replace(queue.record, sender_auth_key=key)
+        change = SetSenderKey(record.recipient_id, key)
+        return self._update_record(session, transmission, queue, record, change)
+
+    def _update_record(
+        self,
+        session: SessionState,
+        transmission: Transmission,
+        queue: LiveQueue,
+        record: QueueRecord,
+        change: StoreChange,
+    ) -> Step:
+        """Take the new record at once (later commands must see it), answer once durable."""
+        previous, queue.record = queue.record, record
+
+        def rollback() -> None:
+            queue.record = previous
+
+        return Step([change], lambda: self._push_reply(session, transmission, _OK), rollback)
 
     def _subscribe(
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
@@ -333,15 +337,22 @@ class RelayProtocol:
         queue = self._recipient_queue(session, transmission)
         if not queue.messages or queue.messages[0].message_id != command.message_id:
             raise NoMessage("no pending message with that id")
-        queue.messages.pop(0)
-        self.metrics.messages_acknowledged += 1
+        head = queue.messages.pop(0)
         self.metrics.messages_pending -= 1
+        # The next message is durable already: deliver it now rather than after this
+        # deletion commits, so a busy queue does not wait one commit per message.
+        self._deliver_head(queue)
 
         def finish() -> None:
+            self.metrics.messages_acknowledged += 1
             self._push_reply(session, transmission, _OK)
-            self._deliver_head(queue)
 
-        return Step([DeleteMessage(queue.record.recipient_id, command.message_id)], finish)
+        def rollback() -> None:
+            queue.messages.insert(0, head)
+            self.metrics.messages_pending += 1
+
+        change = DeleteMessage(queue.record.recipient_id, command.message_id)
+        return Step([change], finish, rollback)
 
     def _get(
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
@@ -359,17 +370,25 @@ class RelayProtocol:
         queue = self._recipient_queue(session, transmission)
         if queue.record.suspended:
             return self._answer(session, transmission, _OK)
-        queue.record = replace(queue.record, suspended=True)
-        change = SetSuspended(queue.record.recipient_id)
-        return Step([change], lambda: self._push_reply(session, transmission, _OK))
+        record = replace(queue.record, suspended=True)
+        change = SetSuspended(record.recipient_id)
+        return self._update_record(session, transmission, queue, record, change)
 
     def _delete(
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
     ) -> Step:
         queue = self._recipient_queue(session, transmission)
+        messages = queue.messages
         self._unindex(queue)
 
+        def rollback() -> None:
+            queue.deleted = False
+            queue.messages = messages
+            self._index(queue)
+            self.metrics.messages_pending += len(messages)
+
         def finish() -> None:
+            self.metrics.queues_deleted += 1
             subscriber = queue.subscriber
             if subscriber is not None and subscriber is not session:
                 subscriber.subscriptions.discard(queue.record.recipient_id)
@@ -378,7 +397,7 @@ class RelayProtocol:
             queue.subscriber = None
             self._push_reply(session, transmission, _OK)
 
-        return Step([DeleteQueue(queue.record.recipient_id)], finish)
+        return Step([DeleteQueue(queue.record.recipient_id)], finish, rollback)
 
     def _ping(
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
@@ -464,9 +483,8 @@ class RelayProtocol:
     def _unindex(self, queue: LiveQueue) -> None:
         self._queues.remove(queue)
         self.metrics.queues -= 1
-        self.metrics.queues_deleted += 1
         self.metrics.messages_pending -= len(queue.messages)
-        queue.messages.clear()
+        queue.messages = []
 
 
 _Handler = Callable[[SessionState, Transmission, "cmd.Command", float], Step]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 
 from veil.errors import ProtocolError
@@ -70,15 +70,19 @@ class RelayServer:
         self._servers.append(server)
 
     async def close(self) -> None:
-        """Stop accepting and close every connection; in-flight commits still finish."""
+        """Stop accepting and reading, answer what was accepted, then close connections."""
         for server in self._servers:
             server.close()
+        for connection in self._connections:
+            connection.stop_reading()
+        # Commands already accepted commit and are answered before their connection
+        # closes, so a graceful stop leaves no client wondering.
+        await self.service.settle()
         for connection in list(self._connections):
             connection.close()
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
-        await self.service.settle()
 
     def _opened(self, connection: RelayConnection) -> None:
         self._connections.add(connection)
@@ -103,8 +107,11 @@ class RelayConnection(TlsBlockProtocol):
         super().__init__(server.context)
         self._server = server
         self._session: RelaySession | None = None
-        self._backlog: deque[bytes] = deque()
+        # A list, not a deque: it holds at most MAX_BACKLOG_BLOCKS and an empty deque
+        # costs more memory than every other per-connection field together.
+        self._backlog: list[bytes] = []
         self._worker: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -132,6 +139,11 @@ class RelayConnection(TlsBlockProtocol):
         self._backlog.clear()
         self._server._closed(self, exc)
 
+    def stop_reading(self) -> None:
+        """Take no more blocks from this peer (the server is shutting down)."""
+        self._stopping = True
+        self.hold_reading(True)
+
     def _push(self, block: bytes) -> None:
         self._server.metrics.blocks_sent += 1
         self.send_block(block)
@@ -140,8 +152,8 @@ class RelayConnection(TlsBlockProtocol):
         assert self._session is not None
         try:
             while self._backlog and self.established:
-                await self._session.handle_block(self._backlog.popleft())
-                if len(self._backlog) < MAX_BACKLOG_BLOCKS // 2:
+                await self._session.handle_block(self._backlog.pop(0))
+                if len(self._backlog) < MAX_BACKLOG_BLOCKS // 2 and not self._stopping:
                     self.hold_reading(False)
         except ProtocolError as exc:
             self.close(exc)

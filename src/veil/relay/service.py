@@ -223,6 +223,7 @@ class RelaySession:
             return
         waiting = self._waiting
         waiting.append(service._submit(self._state, pending))
+        service._protocol.flush()  # deliveries that did not need to wait for the commit
         while waiting and waiting[0].done():
             waiting.popleft()
         if len(waiting) >= service.settings.max_pipelined_blocks:

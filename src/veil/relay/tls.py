@@ -31,6 +31,7 @@ from veil.wire.blocks import BLOCK_SIZE
 
 __all__ = [
     "ALPN_PROTOCOL",
+    "FEED_SLICE",
     "HANDSHAKE_TIMEOUT",
     "TlsBlockProtocol",
     "client_context",
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 ALPN_PROTOCOL = "veil/1"
-#: Seconds a peer has to finish the TLS handshake before we drop it.
+#: Seconds a peer has to finish the TLS handshake and send its first block (the hello).
 HANDSHAKE_TIMEOUT = 15.0
 #: Largest slice of received bytes written to the incoming BIO at once (see module doc).
 FEED_SLICE = 4096
@@ -205,7 +206,6 @@ class TlsBlockProtocol(asyncio.Protocol):
             self.close(exc)
             return
         self._flush()
-        self._cancel_handshake_timer()
         if self._tls.selected_alpn_protocol() != ALPN_PROTOCOL:
             self.close(ssl.SSLError(f"peer did not agree to ALPN {ALPN_PROTOCOL}"))
             return
@@ -230,12 +230,17 @@ class TlsBlockProtocol(asyncio.Protocol):
 
     def _take_chunk(self, chunk: bytes) -> None:
         if not self._partial and len(chunk) == BLOCK_SIZE:
-            self.on_block_received(chunk)  # the common case: one record, one block
+            self._deliver(chunk)  # the common case: one record, one block
             return
         self._partial += chunk
         if len(self._partial) == BLOCK_SIZE:
             block, self._partial = bytes(self._partial), bytearray()
-            self.on_block_received(block)
+            self._deliver(block)
+
+    def _deliver(self, block: bytes) -> None:
+        # The first block (a hello) ends the handshake phase and its deadline.
+        self._cancel_handshake_timer()
+        self.on_block_received(block)
 
     def _take_output(self) -> None:
         """Move encrypted bytes out of the BIO; they are written at the end of this turn."""
@@ -262,8 +267,7 @@ class TlsBlockProtocol(asyncio.Protocol):
 
     def _handshake_timed_out(self) -> None:
         self._handshake_timer = None
-        if not self._established:
-            self.close(TimeoutError("TLS handshake timed out"))
+        self.close(TimeoutError("no TLS handshake and hello in time"))
 
     def _cancel_handshake_timer(self) -> None:
         if self._handshake_timer is not None:

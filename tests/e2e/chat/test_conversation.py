@@ -43,7 +43,8 @@ async def test_invite_connect_and_talk_with_every_message_kind(
 
     await bob.run("delete", "Alice", str(own_id), "--for-everyone")
     await alice.receive()
-    assert (await alice.history("Bob"))[0]["deleted"] == "for_everyone"
+    await alice.run("rename", "Bob", "Bobby")
+    assert (await alice.history("Bobby"))[0]["deleted"] == "for_everyone"
 
 
 async def test_two_hundred_messages_each_way_while_the_peer_is_offline(

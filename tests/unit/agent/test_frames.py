@@ -26,6 +26,8 @@ from veil.agent.payloads import (
     ContactRequest,
     Hello,
     QueueAddress,
+    RepairAccept,
+    RepairOffer,
     decode_payload,
     encode_payload,
 )
@@ -148,3 +150,15 @@ def test_damaged_queue_state_is_reported_as_corrupt() -> None:
     for damaged in (b"\x02" + data[1:], data + b"\x00", data[:-1], data[:-1] + b"\x07"):
         with pytest.raises(ConnectionStateCorrupt):
             QueueState.from_bytes(damaged)
+
+
+def test_repair_payloads_round_trip_and_are_strict() -> None:
+    offer = RepairOffer(1, b"invitation keys")
+    accept = RepairAccept(b"reply keys", b"first message")
+    assert RepairOffer.from_bytes(offer.to_bytes()) == offer
+    assert RepairAccept.from_bytes(accept.to_bytes()) == accept
+    for damaged in (offer.to_bytes() + b"\x00", offer.to_bytes()[:-1]):
+        with pytest.raises(MalformedFrame):
+            RepairOffer.from_bytes(damaged)
+    with pytest.raises(MalformedFrame):
+        RepairAccept.from_bytes(accept.to_bytes()[:-1])

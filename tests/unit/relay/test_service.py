@@ -36,6 +36,8 @@ from veil.relay.transmission import encode_transmission
 from veil.wire import DecodeError, NoCommonVersion, VersionRange
 from veil.wire.blocks import BLOCK_SIZE, encode_block
 
+KEY = X25519KeyPair(b"\x07" * 32).public
+
 
 def err(code: int) -> cmd.ErrorResponse:
     return cmd.ErrorResponse(code)
@@ -477,3 +479,26 @@ async def test_a_failing_push_closes_only_that_session(relay: Relay) -> None:
 def test_settings_refuse_nonsense(options: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         RelaySettings(**options)
+
+
+async def test_failed_commits_leave_memory_as_the_store_has_it() -> None:
+    store = FailingStore()
+    relay = await Relay(store).start()
+    alice, bob = await relay.client(), await relay.client()
+    queue = await alice.secured_queue()
+    await bob.ok(bob.send(queue, b"kept"))
+    fresh = await alice.new_queue()
+    message = await alice.ok(alice.recipient(cmd.GetMessage(), queue))
+    assert isinstance(message, cmd.Message)
+    store.broken = True
+    internal = err(InternalError.code)
+    assert await alice.call(alice.recipient(cmd.Acknowledge(message.message_id), queue)) == internal
+    assert await alice.call(alice.client.secure(fresh.recipient_id, fresh.keys, KEY)) == internal
+    assert await alice.call(alice.recipient(cmd.SuspendQueue(), queue)) == internal
+    assert await alice.call(alice.recipient(cmd.DeleteQueue(), queue)) == internal
+    store.broken = False
+    assert await alice.call(alice.recipient(cmd.GetMessage(), queue)) == message
+    assert await alice.call(alice.client.secure(fresh.recipient_id, fresh.keys, KEY)) == cmd.Ok()
+    assert await bob.call(bob.send(queue, b"not suspended")) == cmd.Ok()
+    assert relay.service.metrics.queues == 2
+    assert relay.service.metrics.messages_pending == 2

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from routing_harness import Hop, make_hop
+
+from helpers.routing_harness import Hop, make_hop
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from routing_harness import PROXY_SESSION_ID, Hop
 
+from helpers.routing_harness import PROXY_SESSION_ID, Hop
 from veil.crypto import X25519KeyPair
 from veil.relay import commands as cmd
 from veil.relay.address import RelayAddress

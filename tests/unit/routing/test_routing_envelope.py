@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from routing_harness import PROXY_SESSION_ID, Hop, address_of, make_hop, proxy_key_for
 
+from helpers.routing_harness import PROXY_SESSION_ID, Hop, address_of, make_hop, proxy_key_for
 from veil.crypto import DeterministicRandom, Ed25519KeyPair, X25519KeyPair
 from veil.errors import ProtocolError
 from veil.relay import commands as cmd

@@ -10,8 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 import pytest
-from routing_harness import PROXY_SESSION_ID, Hop, proxy_key_for
 
+from helpers.routing_harness import PROXY_SESSION_ID, Hop, proxy_key_for
 from veil.crypto import DeterministicRandom, Ed25519KeyPair, X25519KeyPair
 from veil.relay import commands as cmd
 from veil.relay.errors import AuthFailed, UnexpectedResponse

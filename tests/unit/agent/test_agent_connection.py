@@ -16,14 +16,18 @@ from veil.agent.envelope import EnvelopeTracker
 from veil.agent.events import (
     ChatEventReceived,
     ConnectionEstablished,
+    ConnectionRepaired,
     DuplicateDropped,
     PeerConfirmed,
+    RepairRequested,
 )
 from veil.agent.failures import ConfirmationRejected, ConnectionNotReady, UnexpectedFrame
 from veil.agent.frames import FRAME_SIZE, FrameKind, encode_frame
+from veil.agent.payloads import RepairOffer
 from veil.agent.queues import QueueState, ReceiveQueue
 from veil.chat.profile import Profile
 from veil.crypto import DeterministicRandom, SystemRandom
+from veil.errors import ProtocolError
 from veil.ratchet.double_ratchet import Ratchet
 from veil.relay.commands import MAX_MESSAGE_BODY
 
@@ -156,3 +160,62 @@ def test_state_survives_persistence_between_every_message() -> None:
         )
         (event,) = inviter.receive(frame, rng).events
         assert isinstance(event, ChatEventReceived) and event.integrity == "ok"
+
+
+def _repair(offerer: Connection, accepter: Connection) -> None:
+    rng = SystemRandom()
+    (offer,) = _frames(offerer.offer_repair(rng))
+    assert offerer.phase is Phase.REPAIR_OFFERED
+    assert [type(e) for e in accepter.receive(offer, rng).events] == [RepairRequested]
+    assert accepter.phase is Phase.REPAIR_REQUESTED
+    accepted = accepter.accept_repair(rng)
+    assert accepted.events == (ConnectionRepaired(),)
+    assert offerer.receive(_frames(accepted)[0], rng).events == (ConnectionRepaired(),)
+    assert offerer.phase is accepter.phase is Phase.CONNECTED
+
+
+def test_repair_re_agrees_keys_over_the_same_queues() -> None:
+    inviter, joiner, _, _ = _handshake()
+    queues_before = (inviter.queues.receive, inviter.queues.send)
+    code_before = str(inviter.security_code())
+    _repair(joiner, inviter)
+    assert (inviter.queues.receive, inviter.queues.send) == queues_before
+    assert str(inviter.security_code()) == str(joiner.security_code()) != code_before
+    rng = SystemRandom()
+    for sender, receiver in ((joiner, inviter), (inviter, joiner)):
+        (event,) = receiver.receive(sender.send_chat(b"after").frame, rng).events
+        assert isinstance(event, ChatEventReceived)
+        assert (event.event, event.integrity) == (b"after", "ok")
+
+
+def test_crossing_repair_offers_complete_when_one_side_consents() -> None:
+    inviter, joiner, _, _ = _handshake()
+    rng = SystemRandom()
+    (inviter_offer,) = _frames(inviter.offer_repair(rng))
+    (joiner_offer,) = _frames(joiner.offer_repair(rng))
+    inviter.receive(joiner_offer, rng)
+    joiner.receive(inviter_offer, rng)
+    accepted = inviter.accept_repair(rng)
+    assert joiner.receive(_frames(accepted)[0], rng).events == (ConnectionRepaired(),)
+    assert str(inviter.security_code()) == str(joiner.security_code())
+
+
+def test_repair_needs_an_offer_and_an_established_connection() -> None:
+    rng = DeterministicRandom(b"repair misuse")
+    inviter, _ = Connection.invite(_queue(1), ALICE, rng, pq=False)
+    with pytest.raises(ConnectionNotReady):
+        inviter.offer_repair(rng)
+    established, _, _, _ = _handshake()
+    with pytest.raises(ConnectionNotReady):
+        established.accept_repair(rng)
+    with pytest.raises(ProtocolError):
+        established.receive(encode_frame(FrameKind.REPAIR_OFFER, b"\x00\x01\x00\x01x"), rng)
+    established.receive(encode_frame(FrameKind.REPAIR_OFFER, _valid_offer_body()), rng)
+    with pytest.raises(UnexpectedFrame, match="without an offer"):
+        established.receive(encode_frame(FrameKind.REPAIR_ACCEPT, b"\x00\x00\x00\x00"), rng)
+
+
+def _valid_offer_body() -> bytes:
+    rng = DeterministicRandom(b"offer")
+    _, invitation = Connection.invite(_queue(9), ALICE, rng, pq=False)
+    return RepairOffer(1, invitation.ratchet_invitation).to_bytes()

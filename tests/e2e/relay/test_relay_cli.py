@@ -71,3 +71,17 @@ def _scrape(port: int) -> str:
     url = f"http://127.0.0.1:{port}/metrics"
     with urllib.request.urlopen(url, timeout=10) as response:
         return str(response.read().decode())
+
+
+async def test_start_reports_a_busy_port(tmp_path: Path) -> None:
+    first = RelayProcess.init(tmp_path / "first")
+    await first.start()
+    try:
+        port = first.address.port
+        second = tmp_path / "second"
+        assert veil_relay("init", "--data", str(second), "--port", str(port))["exit_code"] == 0
+        result = veil_relay("start", "--data", str(second))
+        assert result["exit_code"] == 1
+        assert result["error"].startswith("cannot start:")
+    finally:
+        assert await first.stop() == 0

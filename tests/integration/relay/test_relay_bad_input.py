@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -227,4 +228,55 @@ async def test_only_tls13_with_veil_alpn_is_served(
     else:
         assert await asyncio.wait_for(reader.read(), 10) == b""  # closed, no hello
         writer.close()
+    await assert_still_serving(bystander)
+
+
+def random_transmission(rng: random.Random) -> bytes:
+    """Bytes shaped like a transmission, with random lengths, ids and command bytes."""
+    authenticator = rng.choice([b"", rng.randbytes(32), rng.randbytes(rng.randrange(1, 40))])
+    entity = rng.choice([b"", rng.randbytes(24), rng.randbytes(rng.randrange(1, 30))])
+    tag = rng.choice([*cmd.Tag, 0, 0x7F, 0xFF])
+    command = bytes([tag]) + rng.randbytes(rng.randrange(0, 80))
+    return (
+        bytes([len(authenticator)])
+        + authenticator
+        + rng.randbytes(24)
+        + bytes([len(entity)])
+        + entity
+        + command
+    )
+
+
+async def test_fuzzed_transmissions_never_break_the_relay(
+    relay: RunningTestRelay, bystander: RelayClient
+) -> None:
+    rng = random.Random(20_261_121)  # fixed seed: the same cases on every run
+    answered = closed = 0
+    for _ in range(40):
+        raw, session = await ready_connection(relay)
+        transmissions = [random_transmission(rng) for _ in range(rng.randrange(1, 20))]
+        await raw.write(encode_block(transmissions))
+        try:
+            replies = await raw.replies(session)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            closed += 1  # a malformed header closes the connection: allowed
+        else:
+            assert all(isinstance(r.response, cmd.ErrorResponse | cmd.Pong) for r in replies)
+            answered += 1
+        await raw.close()
+    assert answered and closed  # both outcomes were exercised
+    await assert_still_serving(bystander)
+
+
+async def test_silent_peers_are_dropped_after_the_handshake_timeout(
+    relay: RunningTestRelay, bystander: RelayClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("veil.relay.tls.HANDSHAKE_TIMEOUT", 0.2)
+    silent_tcp = await RawRelayConnection.open(relay.port, tls=False)
+    no_hello = await RawRelayConnection.open(relay.port)
+    await no_hello.read_block()  # the relay's hello; then we never answer
+    for raw in (silent_tcp, no_hello):
+        assert await raw.closed_by_relay()
+        await raw.close()
+    assert relay.server.metrics.connections_dropped["TimeoutError"] == 2
     await assert_still_serving(bystander)

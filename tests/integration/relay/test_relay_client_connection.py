@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from helpers.forwarder import RecordingForwarder
 from helpers.relay import RunningTestRelay, start_test_relay
 from veil.crypto import SystemRandom, X25519KeyPair
 from veil.relay.address import RelayAddress, encode_fingerprint
 from veil.relay.client import ReconnectPolicy, RelayClient
 from veil.relay.errors import ConnectionLost, IdentityMismatch
-from veil.relay.events import ConnectionRestored, MessageReceived, SenderQueue
+from veil.relay.events import ConnectionRestored, MessageReceived, SenderQueue, SubscriptionEnded
 from veil.relay.store.sqlite import SqliteStore
 
 FAST_RECONNECT = ReconnectPolicy(first_delay=0.02, maximum_delay=0.2)
@@ -103,6 +104,7 @@ def test_backoff_grows_to_its_cap_with_jitter() -> None:
     for attempt, base in enumerate([1.0, 2.0, 4.0, 8.0, 8.0, 8.0]):
         delay = policy.delay(attempt, rng)
         assert base * 0.5 <= delay <= base
+    assert 4.0 <= policy.delay(100_000, rng) <= 8.0  # a long outage stays at the cap
 
 
 async def test_closing_fails_commands_waiting_for_reconnection(tmp_path: Path) -> None:
@@ -116,3 +118,62 @@ async def test_closing_fails_commands_waiting_for_reconnection(tmp_path: Path) -
     await client.close()
     with pytest.raises(ConnectionLost):
         await waiting
+
+
+async def test_resubscription_batches_many_queues_per_block(tmp_path: Path) -> None:
+    relay = await start_test_relay(tmp_path)
+    client = await RelayClient.connect(relay.address, reconnect=FAST_RECONNECT)
+    try:
+        queues = await asyncio.gather(*(client.create_queue() for _ in range(300)))
+        assert await client.subscribe_all(queues) == []
+        await relay.stop()
+        relay = await start_test_relay(tmp_path, store=relay.store, port=relay.port)
+        restored = await asyncio.wait_for(anext(client.events()), 10)
+        assert restored == ConnectionRestored(resubscribing=300)
+        await client.ping()  # answered after the SUBs, so they were all received
+        # 300 SUBs of 85 bytes each fit in 2 blocks, after the client hello.
+        assert relay.server.metrics.blocks_received <= 1 + 2 + 1
+        assert len(client.subscriptions) == 300
+    finally:
+        await client.close()
+        await relay.stop()
+
+
+async def test_deleted_queue_is_reported_after_reconnection(tmp_path: Path) -> None:
+    relay = await start_test_relay(tmp_path)
+    client = await RelayClient.connect(relay.address, reconnect=FAST_RECONNECT)
+    other = await RelayClient.connect(relay.address, reconnect=None)
+    try:
+        kept, deleted = await client.create_queue(), await client.create_queue()
+        await client.subscribe_all([kept, deleted])
+        await relay.stop()
+        relay = await start_test_relay(tmp_path, store=relay.store, port=relay.port)
+        await other.close()
+        other = await RelayClient.connect(relay.address, reconnect=None)
+        await other.delete(deleted)  # the recipient's keys work from any connection
+        events = client.events()
+        assert await asyncio.wait_for(anext(events), 10) == ConnectionRestored(resubscribing=2)
+        assert await asyncio.wait_for(anext(events), 10) == SubscriptionEnded(deleted)
+        assert client.subscriptions == (kept,)
+    finally:
+        await client.close()
+        await other.close()
+        await relay.stop()
+
+
+async def test_keepalive_replaces_a_silently_dead_connection(relay: RunningTestRelay) -> None:
+    forwarder = RecordingForwarder("127.0.0.1", relay.port)
+    port = await forwarder.start()
+    address = RelayAddress(relay.identity.fingerprint, ("127.0.0.1",), port)
+    client = await RelayClient.connect(address, reconnect=FAST_RECONNECT, keepalive=0.1)
+    try:
+        queue = await client.create_queue()
+        await client.subscribe(queue)
+        forwarder.freeze()  # the old connection now swallows everything, without closing
+        restored = await asyncio.wait_for(anext(client.events()), 10)
+        assert restored == ConnectionRestored(resubscribing=1)
+        await client.ping()
+        assert len(forwarder.client_to_relay) == 2  # it really made a new connection
+    finally:
+        await client.close()
+        await forwarder.close()

@@ -1,0 +1,109 @@
+"""An in-memory relay behind the agent's :class:`RelayPort`, for runtime unit tests.
+
+It keeps the relay semantics the agent relies on — a queue accepts ``SEND`` only
+from the sender key that secured it, holds at most ``quota`` messages, delivers the
+head of a queue to its subscriber and the next one only after ``ACK`` — and lets a
+test take the relay down or redeliver a message.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from veil.agent.queues import ReceiveQueue, SendQueue
+from veil.agent.relays import Delivery, RelayUnavailable
+from veil.crypto import SystemRandom, X25519KeyPair
+
+
+@dataclass
+class _Queue:
+    recipient_id: bytes
+    sender_key: bytes | None = None
+    messages: deque[tuple[bytes, bytes]] = field(default_factory=deque)
+    subscriber: Callable[[Delivery], None] | None = None
+    in_flight: bytes | None = None
+
+
+class FakeRelay:
+    """Every relay address maps to this one in-memory relay."""
+
+    def __init__(self, quota: int = 128) -> None:
+        self.quota = quota
+        self.down = False
+        self.queues: dict[bytes, _Queue] = {}
+        self._by_sender: dict[bytes, _Queue] = {}
+        self._rng = SystemRandom()
+
+    def _check_up(self) -> None:
+        if self.down:
+            raise RelayUnavailable("fake relay is down")
+
+    async def create_queue(self, relay: str) -> ReceiveQueue:
+        self._check_up()
+        recipient_id, sender_id = self._rng.random_bytes(24), self._rng.random_bytes(24)
+        queue = _Queue(recipient_id)
+        self.queues[recipient_id] = self._by_sender[sender_id] = queue
+        keys = [X25519KeyPair.generate(self._rng).private for _ in range(3)]
+        return ReceiveQueue(relay, recipient_id, sender_id, *keys)
+
+    async def secure_own_queue(self, queue: ReceiveQueue, sender_auth_public: bytes) -> None:
+        self._check_up()
+        self.queues[queue.recipient_id].sender_key = sender_auth_public
+
+    async def secure_peer_queue(self, queue: SendQueue) -> None:
+        self._check_up()
+        target = self._by_sender[queue.address.sender_id]
+        public = X25519KeyPair(queue.sender_auth_key).public
+        if target.sender_key not in (None, public):
+            raise RelayUnavailable("queue secured with another key")
+        target.sender_key = public
+
+    async def send(self, queue: SendQueue, body: bytes) -> None:
+        self._check_up()
+        target = self._by_sender[queue.address.sender_id]
+        if target.sender_key != X25519KeyPair(queue.sender_auth_key).public:
+            raise RelayUnavailable("AUTH")
+        if len(target.messages) >= self.quota:
+            raise RelayUnavailable("QUOTA")
+        target.messages.append((self._rng.random_bytes(24), body))
+        self._deliver(target)
+
+    async def subscribe(
+        self, queues: Sequence[ReceiveQueue], on_delivery: Callable[[Delivery], None]
+    ) -> None:
+        self._check_up()
+        for queue in queues:
+            target = self.queues[queue.recipient_id]
+            target.subscriber, target.in_flight = on_delivery, None
+            self._deliver(target)
+
+    def _deliver(self, queue: _Queue) -> None:
+        if queue.subscriber is None or not queue.messages or queue.in_flight is not None:
+            return
+        message_id, body = queue.messages[0]
+        queue.in_flight = message_id
+        queue.subscriber(Delivery(queue.recipient_id, message_id, body))
+
+    def redeliver(self, recipient_id: bytes) -> None:
+        """Push the head message again, as a relay does after a reconnection."""
+        queue = self.queues[recipient_id]
+        queue.in_flight = None
+        self._deliver(queue)
+
+    async def acknowledge(self, queue: ReceiveQueue, message_id: bytes) -> None:
+        self._check_up()
+        target = self.queues[queue.recipient_id]
+        if not target.messages or target.messages[0][0] != message_id:
+            raise RelayUnavailable("NO_MSG")
+        target.messages.popleft()
+        target.in_flight = None
+        self._deliver(target)
+
+    async def delete_queue(self, queue: ReceiveQueue) -> None:
+        self._check_up()
+        self.queues.pop(queue.recipient_id)
+
+    async def close(self) -> None:
+        """Nothing to close in memory."""
