@@ -144,10 +144,13 @@ async def measure_latency(
             samples.append(time.perf_counter() - sent)
 
     queue_count = sum(len(lane.queues) for lane in lanes)
+    started = 0  # queues started so far, over all lanes
     for lane in lanes:
         lane.tasks.append(asyncio.create_task(_consume(lane.recipient, record)))
-        for index, (_, sender) in enumerate(lane.queues):
-            offset = index / rate  # spread the queues over time instead of sending in bursts
+        for _, sender in lane.queues:
+            # Queue n sends at n/rate into every period: an even stream, not bursts.
+            offset = started / rate
+            started += 1
             task = _produce_paced(lane.sender, sender, rate / queue_count, body_size, offset)
             lane.tasks.append(asyncio.create_task(task))
     await asyncio.sleep(warmup)
