@@ -28,9 +28,12 @@ class RecordStream:
     """Splits one direction of a TCP stream into TLS record headers."""
 
     records: list[TlsRecord] = field(default_factory=list)
+    raw: bytearray = field(default_factory=bytearray)
+    """Every byte that passed, for comparing what two observers saw."""
     _buffer: bytearray = field(default_factory=bytearray)
 
     def feed(self, data: bytes) -> None:
+        self.raw += data
         self._buffer += data
         while len(self._buffer) >= TLS_HEADER_SIZE:
             length = int.from_bytes(self._buffer[3:5], "big")
@@ -52,6 +55,8 @@ class RecordingForwarder:
         self._silent_writers: list[asyncio.StreamWriter] = []
         self.client_to_relay: list[RecordStream] = []
         self.relay_to_client: list[RecordStream] = []
+        self.peers: list[tuple[str, int]] = []
+        """Source address of every connection accepted: who the relay behind would see."""
 
     async def start(self) -> int:
         """Start listening; return the port to connect to."""
@@ -78,6 +83,8 @@ class RecordingForwarder:
             writer.close()
 
     async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host, port = writer.get_extra_info("peername")[:2]
+        self.peers.append((str(host), int(port)))
         upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
         upward, downward = RecordStream(), RecordStream()
         self.client_to_relay.append(upward)

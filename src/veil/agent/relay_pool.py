@@ -11,21 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from veil.agent.queues import ReceiveQueue, SendQueue
 from veil.agent.relays import Delivery, RelayUnavailable
 from veil.crypto import RandomSource, X25519KeyPair
-from veil.relay.client import RelayClient
+from veil.relay.client import Dialer, RelayClient
 from veil.relay.client_protocol import QueueKeys
 from veil.relay.errors import RelayError
 from veil.relay.events import MessageReceived, RecipientQueue, SenderQueue
 
-__all__ = ["COMMAND_TIMEOUT_SECONDS", "RelayPool"]
+__all__ = ["COMMAND_TIMEOUT_SECONDS", "DELIVERY_WINDOW", "RelayPool"]
 
 
 #: A command the relay has not answered in this time counts as failed (and is retried).
 COMMAND_TIMEOUT_SECONDS = 10.0
+#: Unacknowledged messages in flight per subscribed queue: the runtime commits what
+#: arrived together in one transaction, so a wider window means fewer commits.
+DELIVERY_WINDOW = 32
+#: Relay-layer views of our queues kept ready (building one costs two X25519 key loads).
+_QUEUE_VIEW_CACHE = 4096
 
 
 @contextlib.asynccontextmanager
@@ -40,11 +46,13 @@ async def _relay_failures(relay: str) -> AsyncIterator[None]:
         ) from exc
 
 
+@functools.lru_cache(maxsize=_QUEUE_VIEW_CACHE)
 def _recipient_queue(queue: ReceiveQueue) -> RecipientQueue:
     keys = QueueKeys(X25519KeyPair(queue.recipient_auth_key), X25519KeyPair(queue.recipient_dh_key))
     return RecipientQueue(queue.recipient_id, queue.sender_id, keys, queue.delivery_key)
 
 
+@functools.lru_cache(maxsize=_QUEUE_VIEW_CACHE)
 def _sender_queue(queue: SendQueue) -> SenderQueue:
     return SenderQueue(queue.address.sender_id, X25519KeyPair(queue.sender_auth_key))
 
@@ -52,9 +60,12 @@ def _sender_queue(queue: SendQueue) -> SenderQueue:
 class RelayPool:
     """Lazily opened relay clients, keyed by relay address."""
 
-    def __init__(self, rng: RandomSource, *, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self, rng: RandomSource, *, connect_timeout: float = 5.0, dialer: Dialer | None = None
+    ) -> None:
         self._rng = rng
         self._connect_timeout = connect_timeout
+        self._dialer = dialer
         self._clients: dict[str, RelayClient] = {}
         self._pumps: dict[str, asyncio.Task[None]] = {}
         self._lock = asyncio.Lock()
@@ -65,10 +76,18 @@ class RelayPool:
             if client is None:
                 async with _relay_failures(relay):
                     client = await RelayClient.connect(
-                        relay, rng=self._rng, connect_timeout=self._connect_timeout
+                        relay,
+                        rng=self._rng,
+                        connect_timeout=self._connect_timeout,
+                        delivery_window=DELIVERY_WINDOW,
+                        dialer=self._dialer,
                     )
                 self._clients[relay] = client
             return client
+
+    async def client(self, relay: str) -> RelayClient:
+        """The client for ``relay``, connected on first use (private routing reuses it)."""
+        return await self._client(relay)
 
     async def create_queue(self, relay: str) -> ReceiveQueue:
         """``NEW`` on ``relay``."""
@@ -127,9 +146,8 @@ class RelayPool:
     async def acknowledge(self, queue: ReceiveQueue, message_id: bytes) -> None:
         """``ACK`` one delivered message."""
         client = await self._client(queue.relay)
-        message = MessageReceived(_recipient_queue(queue), message_id, 0, 0, b"")
         async with _relay_failures(queue.relay):
-            await client.acknowledge(message)
+            await client.acknowledge_id(_recipient_queue(queue), message_id)
 
     async def delete_queue(self, queue: ReceiveQueue) -> None:
         """``DEL`` one of our queues."""

@@ -51,9 +51,10 @@ class RelayPort(Protocol):
     ) -> None:
         """``SUB`` to ``queues``; each message that arrives is passed to ``on_delivery``.
 
-        The relay delivers the next message of a queue only after the previous one
-        was acknowledged, so deliveries of one queue arrive in order. A relay that
-        reconnects resubscribes by itself.
+        Deliveries of one queue arrive in order; the relay keeps at most a delivery
+        window of them unacknowledged and sends the next as each is acknowledged.
+        After a reconnection (the client resubscribes by itself) the relay sends the
+        unacknowledged ones again, so the same message may arrive twice.
         """
         ...
 

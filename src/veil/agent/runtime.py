@@ -410,13 +410,22 @@ class Agent:
             # Rolled back: cached connections may hold changes the store never saw.
             self._cache.clear()
             raise
-        for delivery in batch:
-            try:
-                await self._relays.acknowledge(queues[delivery.recipient_id], delivery.message_id)
-            except RelayUnavailable as error:
+        # All at once: they share blocks and one relay commit instead of one round
+        # trip each (the relay takes ACKs of its in-flight messages in any order).
+        results = await asyncio.gather(
+            *(
+                self._relays.acknowledge(queues[delivery.recipient_id], delivery.message_id)
+                for delivery in batch
+            ),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, RelayUnavailable):
                 # Committed already: if the ACK is lost, the relay redelivers the
-                # message and the ratchet recognises it as a duplicate.
-                _log.info("acknowledgement not confirmed: %s", error)
+                # message and its queue state recognises it (see _process).
+                _log.info("acknowledgement not confirmed: %s", result)
+            elif isinstance(result, BaseException):
+                raise result
         await self.outbox.flush()
 
     def _process(self, tx: Transaction, delivery: Delivery, handler: EventHandler) -> None:
@@ -428,13 +437,19 @@ class Agent:
             return
         record = tx.connections.by_receive_queue(delivery.recipient_id)
         loaded = self._load(record)
+        connection = loaded.connection
+        if delivery.message_id in connection.queues.delivered:
+            # Committed earlier, but the ACK was lost: the relay sent it again. (The
+            # ratchet cannot always tell: an older chain's header key may be gone.)
+            return
         try:
-            step = loaded.connection.receive(delivery.body, self._rng)
+            step = connection.receive(delivery.body, self._rng)
         except ProtocolError as error:
             # The object may be half-changed: forget it, the store has the truth.
             self._cache.pop(record.connection_id, None)
             self._report_failure(tx, record, error, handler)
             return
+        connection.queues = connection.queues.with_delivery(delivery.message_id)
         contact_id = apply_contact_events(tx, record.contact_id, step.events, self._clock())
         self._save(tx, loaded, contact_id)
         self._enqueue(tx, record.connection_id, step)

@@ -104,9 +104,19 @@ def main() -> None:
     default=None,
     help="Make a private relay: creating queues requires this password (sending does not).",
 )
+@click.option(
+    "--no-proxy",
+    is_flag=True,
+    help="Do not act as a private-routing proxy for clients (config: [routing] proxy).",
+)
 @json_option
-def init(
-    data_dir: Path, hosts: tuple[str, ...], port: int, password: str | None, as_json: bool
+def init(  # noqa: PLR0917 - click passes every option by position
+    data_dir: Path,
+    hosts: tuple[str, ...],
+    port: int,
+    password: str | None,
+    no_proxy: bool,
+    as_json: bool,
 ) -> None:
     """Create a relay in DATA: identity key, TLS certificate and config.toml.
 
@@ -118,7 +128,7 @@ def init(
         config = RelayConfig(
             public_hosts=tuple(dict.fromkeys(_normalised(hosts or ("127.0.0.1",)))),
             port=port,
-            settings=RelaySettings(password=password),
+            settings=RelaySettings(password=password, proxy=not no_proxy),
         )
         create_data_dir(data_dir)
         identity = RelayIdentity.generate(SystemRandom(), datetime.datetime.now(datetime.UTC))

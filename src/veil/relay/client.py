@@ -25,16 +25,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+import socket
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from veil.crypto import AuthenticationFailed, RandomSource, SystemRandom
 from veil.errors import ProtocolError
 from veil.relay import commands as cmd
 from veil.relay.address import RelayAddress
 from veil.relay.client_connection import ClientConnection, CommandBuilder
-from veil.relay.client_protocol import QueueKeys, Reply, open_delivery, recipient_delivery_key
+from veil.relay.client_protocol import (
+    ClientSession,
+    QueueKeys,
+    Reply,
+    open_delivery,
+    recipient_delivery_key,
+)
 from veil.relay.errors import (
     CommandError,
     ConnectionLost,
@@ -51,7 +58,7 @@ from veil.relay.events import (
 )
 from veil.relay.tls import client_context
 
-__all__ = ["DEFAULT_RECONNECT", "KEEPALIVE_INTERVAL", "ReconnectPolicy", "RelayClient"]
+__all__ = ["DEFAULT_RECONNECT", "KEEPALIVE_INTERVAL", "Dialer", "ReconnectPolicy", "RelayClient"]
 
 _log = logging.getLogger("veil.relay.client")
 _Response = TypeVar("_Response", bound=cmd.Response)
@@ -76,6 +83,14 @@ class ReconnectPolicy:
         return base * (1 - self.jitter * unit)
 
 
+class Dialer(Protocol):
+    """Opens the TCP connection to a relay host some other way (e.g. through SOCKS5)."""
+
+    async def connect(self, host: str, port: int) -> socket.socket:
+        """Return a connected socket to ``host:port``; :class:`OSError` if unreachable."""
+        ...
+
+
 DEFAULT_RECONNECT = ReconnectPolicy()
 KEEPALIVE_INTERVAL = 60.0
 """Seconds between keepalive pings; a ping unanswered for as long closes the connection."""
@@ -97,12 +112,16 @@ class RelayClient:
         reconnect: ReconnectPolicy | None,
         connect_timeout: float,
         keepalive: float | None,
+        delivery_window: int = 1,
+        dialer: Dialer | None = None,
     ) -> None:
         self.address = address
+        self._dialer = dialer
         self._rng = rng
         self._policy = reconnect
         self._connect_timeout = connect_timeout
         self._keepalive = keepalive
+        self._delivery_window = delivery_window
         self._keepalive_task: asyncio.Task[None] | None = None
         self._context = client_context()
         self._connection: ClientConnection | None = None
@@ -121,13 +140,18 @@ class RelayClient:
         reconnect: ReconnectPolicy | None = DEFAULT_RECONNECT,
         connect_timeout: float = 10.0,
         keepalive: float | None = KEEPALIVE_INTERVAL,
+        delivery_window: int = 1,
+        dialer: Dialer | None = None,
     ) -> RelayClient:
         """Connect to the relay at ``address``, trying its hosts in order.
 
         ``connect_timeout`` bounds each host's TCP, TLS and hello exchange.
         ``keepalive`` pings the relay that often, so a silently dead connection
         (a NAT that forgot it, a frozen relay) is noticed and, with ``reconnect``,
-        replaced; ``None`` turns pings off.
+        replaced; ``None`` turns pings off. ``delivery_window`` is how many
+        unacknowledged messages each subscription may have in flight (the relay may
+        grant fewer; acknowledge them in order); ``dialer`` opens every TCP connection
+        (SOCKS5: :class:`veil.routing.socks.SocksConnector`); TLS runs over it.
         Raises :class:`InvalidAddress` for a malformed address string,
         :class:`IdentityMismatch` if the relay is not the one the address pins, or
         :class:`ConnectionLost` if no host answers.
@@ -140,6 +164,8 @@ class RelayClient:
             reconnect=reconnect,
             connect_timeout=connect_timeout,
             keepalive=keepalive,
+            delivery_window=delivery_window,
+            dialer=dialer,
         )
         client._adopt(await client._open())
         return client
@@ -148,6 +174,17 @@ class RelayClient:
     def connected(self) -> bool:
         """True while a verified session with the relay is up."""
         return self._connection is not None and self._connection.established
+
+    @property
+    def session(self) -> ClientSession | None:
+        """The current verified session (``None`` while disconnected)."""
+        connection = self._connection
+        return connection.session if connection is not None and connection.established else None
+
+    @property
+    def identity_key(self) -> bytes:
+        """The relay's Ed25519 identity key, as its certificate proved it."""
+        return b"" if self._connection is None else self._connection.identity_key
 
     @property
     def subscriptions(self) -> tuple[RecipientQueue, ...]:
@@ -203,7 +240,11 @@ class RelayClient:
         # Registered first: the first MSG may arrive in the same block as the OK.
         self._subscriptions[queue.recipient_id] = queue
         try:
-            await self._recipient(queue, cmd.Subscribe())
+            await self._ok(
+                lambda session: session.recipient_command(
+                    self._subscribe_command(session), queue.recipient_id, queue.keys
+                )
+            )
         except CommandError:
             self._subscriptions.pop(queue.recipient_id, None)
             raise
@@ -249,6 +290,31 @@ class RelayClient:
         """``PING``: check that the relay answers."""
         _expect(await self._request(lambda session: session.ping()), cmd.Pong)
 
+    async def exchange(self, build: Callable[[], tuple[bytes, bytes]]) -> bytes:
+        """Send a transmission built elsewhere; return the body of the relay's reply.
+
+        For private routing (:mod:`veil.routing`), which reads its replies, ``ERR``
+        included, itself. ``build`` returns ``(correlation_id, transmission)`` and
+        runs once a connection is up. Raises :class:`ConnectionLost` as commands do.
+        """
+        while True:
+            connection = self._connection
+            if connection is not None and connection.established:
+                return await connection.submit_raw(*build())
+            if self._closed or self._policy is None:
+                raise ConnectionLost("not connected to the relay")
+            await self._connected.wait()
+
+    def submit_raw(self, correlation_id: bytes, transmission: bytes) -> asyncio.Future[bytes]:
+        """Like :meth:`exchange` without waiting: :class:`ConnectionLost` unless connected.
+
+        A relay acting as a proxy uses it to forward on its shared sessions.
+        """
+        connection = self._connection
+        if connection is None or not connection.established:
+            raise ConnectionLost("not connected to the relay")
+        return connection.submit_raw(correlation_id, transmission)
+
     async def events(self) -> AsyncIterator[RelayEvent]:
         """Messages and notices, in arrival order, until the client is closed."""
         while True:
@@ -260,6 +326,12 @@ class RelayClient:
         await self._ok(
             lambda session: session.recipient_command(command, queue.recipient_id, queue.keys)
         )
+
+    def _subscribe_command(self, session: ClientSession) -> cmd.Subscribe:
+        """``SUB`` with our delivery window, if the session's version knows windows."""
+        if session.version < cmd.DELIVERY_WINDOW_VERSION:
+            return cmd.Subscribe()
+        return cmd.Subscribe(self._delivery_window)
 
     async def _ok(self, build: CommandBuilder) -> None:
         _expect(await self._request(build), cmd.Ok)
@@ -293,9 +365,13 @@ class RelayClient:
         connection: ClientConnection | None = None
         try:
             async with asyncio.timeout(self._connect_timeout):
-                _, connection = await loop.create_connection(
-                    self._make_connection, host, self.address.port
-                )
+                if self._dialer is None:
+                    _, connection = await loop.create_connection(
+                        self._make_connection, host, self.address.port
+                    )
+                else:
+                    sock = await self._dialer.connect(host, self.address.port)
+                    _, connection = await loop.create_connection(self._make_connection, sock=sock)
                 await connection.ready
         except BaseException:
             if connection is not None:

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from veil.crypto import RandomSource
 from veil.errors import ProtocolError
 from veil.relay import commands as cmd
-from veil.relay.client_protocol import ClientSession, Reply
-from veil.relay.errors import ConnectionLost, IdentityMismatch, error_for_code
+from veil.relay.client_protocol import ClientSession, RawResponse, Reply
+from veil.relay.errors import ConnectionLost, IdentityMismatch, UnexpectedResponse, error_for_code
 from veil.relay.identity import verify_certificate
 from veil.relay.tls import TlsBlockProtocol
 from veil.wire.blocks import BlockBatcher
@@ -52,8 +52,10 @@ class ClientConnection(TlsBlockProtocol):
         self._on_lost = on_lost
         self._identity_public = b""
         self.session: ClientSession | None = None
+        """The verified session, once the relay's hello checked out."""
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting: dict[bytes, asyncio.Future[cmd.Response]] = {}
+        self._raw_waiting: dict[bytes, asyncio.Future[bytes]] = {}
         self._batcher = BlockBatcher()
         self._send_scheduled = False
 
@@ -65,19 +67,39 @@ class ClientConnection(TlsBlockProtocol):
         if self.session is None or not self.established:
             raise ConnectionLost("not connected to the relay")
         correlation_id, transmission = build(self.session)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[cmd.Response] = loop.create_future()
+        future: asyncio.Future[cmd.Response] = asyncio.get_running_loop().create_future()
         self._waiting[correlation_id] = future
+        self._queue(transmission)
+        return future
+
+    def submit_raw(self, correlation_id: bytes, transmission: bytes) -> asyncio.Future[bytes]:
+        """Queue a transmission built elsewhere; the future gets the reply's body as sent.
+
+        For private routing, whose replies (``ERR`` included) :mod:`veil.routing`
+        reads itself. Fails with :class:`ConnectionLost` like :meth:`submit`.
+        """
+        if self.session is None or not self.established:
+            raise ConnectionLost("not connected to the relay")
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._raw_waiting[correlation_id] = future
+        self._queue(transmission)
+        return future
+
+    def _queue(self, transmission: bytes) -> None:
         self._batcher.add(transmission)
         if not self._send_scheduled:
             self._send_scheduled = True
-            loop.call_soon(self._send_batch)
-        return future
+            asyncio.get_running_loop().call_soon(self._send_batch)
 
     def _send_batch(self) -> None:
         self._send_scheduled = False
         for block in self._batcher.drain():
             self.send_block(block)
+
+    @property
+    def identity_key(self) -> bytes:
+        """The relay's Ed25519 identity key, proven by its certificate (empty before)."""
+        return self._identity_public
 
     def on_handshake_completed(self) -> None:
         try:
@@ -108,10 +130,17 @@ class ClientConnection(TlsBlockProtocol):
         if reply.is_push:
             self._on_push(reply)
             return
+        raw = self._raw_waiting.pop(reply.correlation_id, None)
+        if raw is not None:
+            if not raw.done():
+                raw.set_result(reply.body)
+            return
         future = self._waiting.pop(reply.correlation_id, None)
         if future is None or future.done():
             return
-        if isinstance(reply.response, cmd.ErrorResponse):
+        if isinstance(reply.response, RawResponse):
+            future.set_exception(UnexpectedResponse("relay answered with a routing response"))
+        elif isinstance(reply.response, cmd.ErrorResponse):
             error = error_for_code(reply.response.code)
             future.set_exception(error(f"relay answered ERR {error.__name__}"))
         else:
@@ -122,7 +151,12 @@ class ClientConnection(TlsBlockProtocol):
         lost = ConnectionLost(f"connection to the relay closed {reason}")
         self._fail_ready(exc if isinstance(exc, ProtocolError) else lost)
         waiting, self._waiting = self._waiting, {}
-        for future in waiting.values():
+        raw_waiting, self._raw_waiting = self._raw_waiting, {}
+        futures: list[asyncio.Future[cmd.Response] | asyncio.Future[bytes]] = [
+            *waiting.values(),
+            *raw_waiting.values(),
+        ]
+        for future in futures:
             if not future.done():
                 future.set_exception(lost)
         self._on_lost(self)

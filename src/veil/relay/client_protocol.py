@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from veil.crypto import InvalidKey, RandomSource, X25519KeyPair
 from veil.relay import commands as cmd
 from veil.relay.errors import HandshakeFailed, UnexpectedResponse
-from veil.relay.handshake import RELAY_VERSIONS, ClientHello, decode_server_hello
+from veil.relay.handshake import RELAY_VERSIONS, ClientHello, ServerHello, decode_server_hello
 from veil.relay.queue_crypto import (
     OpenedMessage,
     authenticate,
@@ -41,7 +41,17 @@ from veil.relay.transmission import (
 from veil.wire import VersionRange
 from veil.wire.blocks import decode_block
 
-__all__ = ["ClientSession", "QueueKeys", "Reply", "open_delivery", "recipient_delivery_key"]
+__all__ = [
+    "ClientSession",
+    "QueueKeys",
+    "RawResponse",
+    "Reply",
+    "open_delivery",
+    "recipient_delivery_key",
+]
+
+ROUTING_RESPONSE_TAGS = range(0x90, 0xA0)
+"""Response tags of private routing (``veil.routing.codec``); this layer passes them on raw."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +68,26 @@ class QueueKeys:
 
 
 @dataclass(frozen=True, slots=True)
+class RawResponse:
+    """A private-routing response, left encoded for :mod:`veil.routing` to read."""
+
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """One transmission from the relay: an answer (by correlation id) or a push."""
 
     correlation_id: bytes
     entity_id: bytes
-    response: cmd.Response
+    response: cmd.Response | RawResponse
+
+    @property
+    def body(self) -> bytes:
+        """The response as it travelled (an ``ERR`` is re-encoded, byte for byte)."""
+        if isinstance(self.response, RawResponse):
+            return self.response.body
+        return cmd.encode_response(self.response)
 
     @property
     def is_push(self) -> bool:
@@ -87,7 +111,15 @@ def open_delivery(key: bytes, message: cmd.Message) -> OpenedMessage:
 class ClientSession:
     """One connection to a relay, after its hello was verified."""
 
-    __slots__ = ("_auth_keys", "_rng", "client_hello", "relay_session_key", "session_id", "version")
+    __slots__ = (
+        "_auth_keys",
+        "_rng",
+        "client_hello",
+        "hello",
+        "relay_session_key",
+        "session_id",
+        "version",
+    )
 
     def __init__(
         self,
@@ -96,8 +128,12 @@ class ClientSession:
         version: int,
         rng: RandomSource,
         versions: VersionRange = RELAY_VERSIONS,
+        *,
+        hello: ServerHello | None = None,
     ) -> None:
         self.session_id = session_id
+        self.hello = hello
+        """The relay's signed hello, when the session was made from it (a proxy passes it on)."""
         self.relay_session_key = relay_session_key
         self.version = version
         self.client_hello = ClientHello(versions).encode()
@@ -122,7 +158,7 @@ class ClientSession:
         hello = decode_server_hello(block)
         hello.verify(identity_public)
         version = versions.agree(hello.versions)
-        return cls(hello.session_id, hello.session_key, version, rng, versions)
+        return cls(hello.session_id, hello.session_key, version, rng, versions, hello=hello)
 
     def command(
         self, command: cmd.Command, *, entity_id: bytes = b"", auth: X25519KeyPair | None = None
@@ -197,6 +233,11 @@ class ClientSession:
             transmission = decode_transmission(data)
             if transmission.authenticator:
                 raise UnexpectedResponse("relay responses carry no authenticator")
-            response = cmd.decode_response(transmission.body)
+            body = transmission.body
+            response: cmd.Response | RawResponse
+            if body[0] in ROUTING_RESPONSE_TAGS:
+                response = RawResponse(body)
+            else:
+                response = cmd.decode_response(body)
             replies.append(Reply(transmission.correlation_id, transmission.entity_id, response))
         return replies

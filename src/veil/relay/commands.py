@@ -17,8 +17,10 @@ from veil.relay.errors import BadCommand, MessageTooLarge, UnexpectedResponse, U
 from veil.wire import DecodeError, Writer
 
 __all__ = [
+    "DELIVERY_WINDOW_VERSION",
     "FLAG_NOTIFY",
     "KEY_SIZE",
+    "MAX_DELIVERY_WINDOW",
     "MAX_MESSAGE_BODY",
     "MAX_PASSWORD_SIZE",
     "MESSAGE_ID_SIZE",
@@ -53,6 +55,10 @@ MAX_PASSWORD_SIZE = 255
 MAX_MESSAGE_BODY = 16_000
 """Largest SEND body. A SEND and the MSG it becomes both fit one block with room to
 spare for a later proxy envelope."""
+DELIVERY_WINDOW_VERSION = 2
+"""The first relay protocol version whose ``SUB`` may carry a delivery window."""
+MAX_DELIVERY_WINDOW = 255
+"""Largest window a ``SUB`` can ask for (it is one byte); relays cap it lower."""
 FLAG_NOTIFY = 0x01
 """SEND flag: the recipient may be woken for this message (push notifications)."""
 _KNOWN_FLAGS = FLAG_NOTIFY
@@ -194,10 +200,34 @@ class _Bare:
 
 
 @dataclass(frozen=True, slots=True)
-class Subscribe(_Bare):
-    """``SUB``: the recipient subscribes; pending messages follow as ``MSG``."""
+class Subscribe:
+    """``SUB``: the recipient subscribes; pending messages follow as ``MSG``.
+
+    ``window`` (relay protocol version :data:`DELIVERY_WINDOW_VERSION` and later)
+    asks for that many unacknowledged messages in flight at once; ``None`` is the
+    version 1 form without fields, which means a window of one.
+    """
 
     tag: ClassVar[Tag] = Tag.SUB
+    window: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.window is not None and not 1 <= self.window <= MAX_DELIVERY_WINDOW:
+            raise ValueError(f"delivery window must be in 1..{MAX_DELIVERY_WINDOW}")
+
+    def encode(self, writer: Writer) -> None:
+        """Append the window, if there is one."""
+        if self.window is not None:
+            writer.u8(self.window)
+
+    @classmethod
+    def decode(cls, fields: bytes) -> Subscribe:
+        """Read the optional window (one byte, never zero)."""
+        if not fields:
+            return cls()
+        if _exact(fields, 1)[0] == 0:
+            raise DecodeError("a delivery window of zero")
+        return cls(fields[0])
 
 
 @dataclass(frozen=True, slots=True)

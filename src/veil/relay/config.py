@@ -53,6 +53,7 @@ _HEADER = """\
 #            quota             undelivered messages one queue may hold
 #            password          (optional) makes a private relay: creating a queue
 #                              requires it; sending to existing queues does not
+# [routing]  proxy             act as a private-routing proxy for clients (true/false)
 # [metrics]  port              (optional) Prometheus metrics on 127.0.0.1:port
 # [log]      level             debug, info, warning or error (logs go to stderr)
 """
@@ -100,6 +101,7 @@ class RelayConfig:
             "listen": {"host": self.listen_host, "port": self.port},
             "address": {"hosts": list(self.public_hosts)},
             "queues": _queues_table(self.settings),
+            "routing": {"proxy": self.settings.proxy},
             "log": {"level": self.log_level},
         }
         if self.metrics_port is not None:
@@ -154,6 +156,7 @@ _KNOWN_KEYS: dict[str, set[str]] = {
     "listen": {"host", "port"},
     "address": {"hosts"},
     "queues": {"retention_days", "quota", "password"},
+    "routing": {"proxy"},
     "metrics": {"port"},
     "log": {"level"},
 }
@@ -175,7 +178,11 @@ def _from_document(document: dict[str, Any]) -> RelayConfig:
     _check_keys(document)
     listen, queues = document.get("listen", {}), document.get("queues", {})
     metrics_port = document.get("metrics", {}).get("port")
+    proxy = document.get("routing", {}).get("proxy", True)
+    if not isinstance(proxy, bool):
+        raise ValueError("routing.proxy must be true or false")
     settings = RelaySettings(
+        proxy=proxy,
         retention_seconds=float(queues.get("retention_days", 21)) * DAY_SECONDS,
         queue_quota=_integer(queues.get("quota", 128), "queues.quota"),
         password=_optional_string(queues.get("password"), "queues.password"),

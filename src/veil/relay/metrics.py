@@ -26,6 +26,12 @@ class RelayMetrics:
     messages_acknowledged: int = 0
     messages_expired: int = 0
     store_commits: int = 0
+    forwards_received: int = 0
+    """``RFWD`` commands this relay opened as a destination."""
+    proxy_sessions_opened: int = 0
+    """Sessions this relay opened to destination relays as a proxy."""
+    forwards_proxied: int = 0
+    """``PFWD`` commands this relay passed on as a proxy."""
     errors: Counter[str] = field(default_factory=Counter)
     """Errors by kind (the error class name), e.g. ``{"AuthFailed": 3}``."""
 

@@ -167,14 +167,16 @@ class RelayProtocol:
     def expire(self, now: float) -> Step:
         """Drop messages older than the retention period (a sweep, run periodically).
 
-        Once the deletion is durable, subscribers whose pending message expired
-        receive the next one.
+        Once the deletion is durable, subscribers whose messages in flight expired
+        receive the next ones.
         """
         cutoff = coarse_time(now - self._settings.retention_seconds)
         touched = []
         for queue in self._queues:
             if queue.messages and queue.messages[0].stored < cutoff:
                 kept = [message for message in queue.messages if message.stored >= cutoff]
+                in_flight = queue.messages[: queue.delivered]
+                queue.delivered = sum(1 for message in in_flight if message.stored >= cutoff)
                 self.metrics.messages_expired += len(queue.messages) - len(kept)
                 self.metrics.messages_pending -= len(queue.messages) - len(kept)
                 queue.messages = kept
@@ -182,7 +184,7 @@ class RelayProtocol:
 
         def finish() -> None:
             for queue in touched:
-                self._deliver_head(queue)
+                self._deliver_window(queue)
 
         return Step([DeleteMessagesBefore(cutoff)], finish)
 
@@ -271,7 +273,9 @@ class RelayProtocol:
     def _subscribe(
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
     ) -> Step:
+        assert isinstance(command, cmd.Subscribe)
         queue = self._recipient_queue(session, transmission)
+        window = min(command.window or 1, self._settings.max_delivery_window)
 
         def finish() -> None:
             previous = queue.subscriber
@@ -279,10 +283,10 @@ class RelayProtocol:
                 previous.subscriptions.discard(queue.record.recipient_id)
                 self._push(previous, PUSH_CORRELATION_ID, queue.record.recipient_id, _END)
             queue.subscriber = session
-            queue.delivered_id = None
+            queue.delivered, queue.window = 0, window
             session.subscriptions.add(queue.record.recipient_id)
             self._push_reply(session, transmission, _OK)
-            self._deliver_head(queue)
+            self._deliver_window(queue)
 
         return Step([], finish)
 
@@ -306,7 +310,7 @@ class RelayProtocol:
             queue.messages.append(message)
             self.metrics.messages_stored += 1
             self.metrics.messages_pending += 1
-            self._deliver_head(queue)
+            self._deliver_window(queue)
 
         def rollback() -> None:
             queue.sends_in_flight -= 1
@@ -335,20 +339,24 @@ class RelayProtocol:
     ) -> Step:
         assert isinstance(command, cmd.Acknowledge)
         queue = self._recipient_queue(session, transmission)
-        if not queue.messages or queue.messages[0].message_id != command.message_id:
-            raise NoMessage("no pending message with that id")
-        head = queue.messages.pop(0)
+        index = _acknowledgeable_index(queue, command.message_id)
+        acknowledged = queue.messages.pop(index)
+        was_in_flight = index < queue.delivered
+        if was_in_flight:
+            queue.delivered -= 1
         self.metrics.messages_pending -= 1
         # The next message is durable already: deliver it now rather than after this
         # deletion commits, so a busy queue does not wait one commit per message.
-        self._deliver_head(queue)
+        self._deliver_window(queue)
 
         def finish() -> None:
             self.metrics.messages_acknowledged += 1
             self._push_reply(session, transmission, _OK)
 
         def rollback() -> None:
-            queue.messages.insert(0, head)
+            queue.messages.insert(index, acknowledged)
+            if was_in_flight:
+                queue.delivered += 1  # the subscriber still holds it
             self.metrics.messages_pending += 1
 
         change = DeleteMessage(queue.record.recipient_id, command.message_id)
@@ -446,17 +454,18 @@ class RelayProtocol:
         if cached is None:
             session.remember_auth_key(auth_key, mac_key)
 
-    def _deliver_head(self, queue: LiveQueue) -> None:
+    def _deliver_window(self, queue: LiveQueue) -> None:
+        """Push the messages after those in flight until the subscriber's window is full."""
         subscriber = queue.subscriber
-        if subscriber is None or not queue.messages:
+        if subscriber is None:
             return
-        head = queue.messages[0]
-        if head.message_id == queue.delivered_id:
-            return
-        queue.delivered_id = head.message_id
-        self.metrics.messages_delivered += 1
-        message = cmd.Message(head.message_id, head.sealed)
-        self._push(subscriber, PUSH_CORRELATION_ID, queue.record.recipient_id, message)
+        end = min(queue.window, len(queue.messages))
+        while queue.delivered < end:
+            pending = queue.messages[queue.delivered]
+            queue.delivered += 1
+            self.metrics.messages_delivered += 1
+            message = cmd.Message(pending.message_id, pending.sealed)
+            self._push(subscriber, PUSH_CORRELATION_ID, queue.record.recipient_id, message)
 
     def _answer(
         self, session: SessionState, transmission: Transmission, reply: cmd.Response
@@ -485,6 +494,15 @@ class RelayProtocol:
         self.metrics.queues -= 1
         self.metrics.messages_pending -= len(queue.messages)
         queue.messages = []
+
+
+def _acknowledgeable_index(queue: LiveQueue, message_id: bytes) -> int:
+    """Where ``message_id`` is among the messages an ``ACK`` may name: those in flight
+    to the subscriber, or the head (a ``GET`` fetched it); :class:`NoMessage` if not."""
+    for index, message in enumerate(queue.messages[: max(queue.delivered, 1)]):
+        if message.message_id == message_id:
+            return index
+    raise NoMessage("no pending message with that id")
 
 
 _Handler = Callable[[SessionState, Transmission, "cmd.Command", float], Step]

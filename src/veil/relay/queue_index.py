@@ -19,15 +19,17 @@ class LiveQueue:
     ~600 bytes per queue, and a relay holds many mostly-empty queues.
 
     ``sends_in_flight`` counts accepted sends still waiting for their commit, so the
-    quota holds while they wait. ``delivered_id`` is the head message last pushed
-    to the subscriber, so it is never pushed twice.
+    quota holds while they wait. ``delivered`` counts the messages at the head
+    already pushed to the current subscriber and not yet acknowledged; at most
+    ``window`` (the subscription's delivery window) are in flight, none twice.
     """
 
     record: QueueRecord
     messages: list[StoredMessage] = field(default_factory=list)
     sends_in_flight: int = 0
     subscriber: SessionState | None = None
-    delivered_id: bytes | None = None
+    delivered: int = 0
+    window: int = 1
     deleted: bool = False
 
 

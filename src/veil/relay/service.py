@@ -18,9 +18,11 @@ from collections.abc import Callable
 
 from veil.crypto import Ed25519KeyPair, RandomSource
 from veil.relay.errors import StoreFailed
+from veil.relay.forwarding import RoutingRoles
 from veil.relay.handshake import RELAY_VERSIONS, decode_client_hello, sign_server_hello
 from veil.relay.metrics import RelayMetrics
 from veil.relay.protocol import RelayProtocol, Step
+from veil.relay.proxy import RelayProxy
 from veil.relay.session_state import SessionState
 from veil.relay.settings import RelaySettings
 from veil.relay.store.base import QueueStore
@@ -51,6 +53,8 @@ class RelayService:
         self._identity = identity
         self._clock = clock
         self._protocol = RelayProtocol(settings, rng, self.metrics)
+        self._proxy = RelayProxy(rng, self.metrics, enabled=settings.proxy)
+        self._routing = RoutingRoles(self._protocol, self._proxy, settings.max_cached_auth_keys)
         self._expiry_task: asyncio.Task[None] | None = None
         self._committer: asyncio.Task[None] | None = None
         self._queued: list[_Block] = []
@@ -73,6 +77,7 @@ class RelayService:
         await _cancel(self._committer)
         self._committer = None
         await self._store.close()
+        await self._proxy.close()
 
     async def settle(self) -> None:
         """Wait until every accepted command has committed and been answered."""
@@ -97,6 +102,12 @@ class RelayService:
             except StoreFailed:
                 _log.exception("expiry sweep failed; retrying next interval")
             await asyncio.sleep(self.settings.expiry_interval_seconds)
+
+    def _handle(self, session: SessionState, transmission: Transmission, now: float) -> Step:
+        """One command: private-routing ones to their roles, the rest to the queues."""
+        if self._routing.handles(transmission):
+            return self._routing.handle(session, transmission, now)
+        return self._protocol.handle(session, transmission, now)
 
     def _sign_hello(self, session_id: bytes, session_key: bytes) -> bytes:
         hello = sign_server_hello(self._identity, RELAY_VERSIONS, session_id, session_key)
@@ -215,7 +226,7 @@ class RelaySession:
         transmissions = [decode_client_transmission(data) for data in decode_block(block)]
         service = self._service
         now = service._clock()
-        pending = [(t, service._protocol.handle(self._state, t, now)) for t in transmissions]
+        pending = [(t, service._handle(self._state, t, now)) for t in transmissions]
         if not any(step.changes for _, step in pending):
             for _, step in pending:
                 step.finish()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from veil.crypto import X25519KeyPair
 from veil.relay.commands import Response, encode_response
 from veil.relay.transmission import encode_reply
 from veil.wire.blocks import BlockBatcher
+
+if TYPE_CHECKING:
+    from veil.routing.envelope import ForwardReceiver
 
 __all__ = ["SessionState"]
 
@@ -24,6 +28,7 @@ class SessionState:
         "_push",
         "auth_keys",
         "closed",
+        "forward_receiver",
         "session_id",
         "session_key",
         "subscriptions",
@@ -41,6 +46,8 @@ class SessionState:
         self.subscriptions: set[bytes] = set()
         self.auth_keys: dict[bytes, bytes] = {}
         self.closed = False
+        self.forward_receiver: ForwardReceiver | None = None
+        """Opens ``RFWD`` forwards on this session; made on the first one."""
         self._push = push
         self._max_cached = max_cached_auth_keys
         self._outbox = BlockBatcher()
@@ -53,7 +60,11 @@ class SessionState:
 
     def enqueue(self, correlation_id: bytes, entity_id: bytes, response: Response) -> None:
         """Queue one response or push for the next flush."""
-        self._outbox.add(encode_reply(correlation_id, entity_id, encode_response(response)))
+        self.enqueue_body(correlation_id, entity_id, encode_response(response))
+
+    def enqueue_body(self, correlation_id: bytes, entity_id: bytes, body: bytes) -> None:
+        """Queue an already encoded response (a private-routing one) for the next flush."""
+        self._outbox.add(encode_reply(correlation_id, entity_id, body))
 
     def flush(self) -> None:
         """Hand every queued transmission to ``push``, packed into blocks."""

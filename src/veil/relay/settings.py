@@ -20,6 +20,11 @@ class RelaySettings:
     ``max_pipelined_blocks``: blocks of one connection whose commands may wait for
     the store at once (back-pressure per connection). ``max_cached_auth_keys``:
     per-connection cache of derived MAC keys (bounds memory per connection).
+    ``max_delivery_window``: the most unacknowledged messages one subscription may
+    have in flight, whatever window its ``SUB`` asks for.
+    ``proxy``: act as a private-routing proxy for clients (``PRXY``/``PFWD``);
+    when off, those commands are answered ``ERR 482``. Forwarded commands from
+    other proxies (``RFWD``) are always accepted.
     """
 
     retention_seconds: float = 21 * DAY_SECONDS
@@ -28,6 +33,8 @@ class RelaySettings:
     expiry_interval_seconds: float = 3_600.0
     max_pipelined_blocks: int = 16
     max_cached_auth_keys: int = 10_000
+    max_delivery_window: int = 64
+    proxy: bool = True
 
     def __post_init__(self) -> None:
         if self.retention_seconds <= 0:
@@ -40,6 +47,8 @@ class RelaySettings:
             raise ValueError("expiry_interval_seconds must be positive")
         if self.max_pipelined_blocks < 1 or self.max_cached_auth_keys < 1:
             raise ValueError("pipelining and cache limits must be at least 1")
+        if not 1 <= self.max_delivery_window <= 255:
+            raise ValueError("max_delivery_window must be in 1..255")
 
     @property
     def password_bytes(self) -> bytes | None:

@@ -172,7 +172,11 @@ class NoRouteAvailable(RoutingSetupError):
     code: ClassVar[int] = RoutingErrorCode.NO_ROUTE
 
 
-class SocksConnectFailed(RoutingSetupError):
-    """The SOCKS5 proxy refused or could not make the connection."""
+class SocksConnectFailed(RoutingSetupError, ConnectionError):
+    """The SOCKS5 proxy refused or could not make the connection.
+
+    Also a :class:`ConnectionError`, so a relay client treats it like any host it
+    cannot reach: it tries the address's next host, or reconnects later.
+    """
 
     code: ClassVar[int] = RoutingErrorCode.SOCKS_CONNECT

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import shutil
 import socket
 import subprocess
@@ -23,7 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from helpers.forwarder import RecordingForwarder
+from helpers.relay import start_test_relay
 from veil.crypto import DeterministicRandom
+from veil.relay.client import RelayClient
 from veil.routing.errors import SocksConnectFailed
 from veil.routing.policy import SocksSettings
 from veil.routing.socks import SocksConnector
@@ -161,3 +165,20 @@ async def test_refused_destination_is_a_clean_error(danted: SocksSettings) -> No
     connector = SocksConnector(danted, DeterministicRandom(b"refused"))
     with pytest.raises(SocksConnectFailed, match="could not connect"):
         await connector.connect(CLIENT_HOST, free_port())
+
+
+async def test_relay_client_connects_only_through_socks(
+    danted: SocksSettings, tmp_path: Path
+) -> None:
+    relay = await start_test_relay(tmp_path)
+    # The forwarder stands in front of the relay and records who connects to it.
+    forwarder = RecordingForwarder(CLIENT_HOST, relay.port)
+    address = dataclasses.replace(relay.address, port=await forwarder.start())
+    try:
+        dialer = SocksConnector(danted, DeterministicRandom(b"relay"))
+        async with await RelayClient.connect(address, dialer=dialer) as client:
+            await client.ping()
+        assert [host for host, _ in forwarder.peers] == [SOCKS_EXTERNAL_HOST]
+    finally:
+        await forwarder.close()
+        await relay.stop()

@@ -33,6 +33,8 @@ class FakeRelay:
         self.quota = quota
         self.down = False
         self.queues: dict[bytes, _Queue] = {}
+        self.history: list[Delivery] = []
+        """Every delivery made, in order (a test may make the relay send one again)."""
         self._by_sender: dict[bytes, _Queue] = {}
         self._rng = SystemRandom()
 
@@ -84,7 +86,9 @@ class FakeRelay:
             return
         message_id, body = queue.messages[0]
         queue.in_flight = message_id
-        queue.subscriber(Delivery(queue.recipient_id, message_id, body))
+        delivery = Delivery(queue.recipient_id, message_id, body)
+        self.history.append(delivery)
+        queue.subscriber(delivery)
 
     def redeliver(self, recipient_id: bytes) -> None:
         """Push the head message again, as a relay does after a reconnection."""

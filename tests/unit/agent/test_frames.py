@@ -31,7 +31,8 @@ from veil.agent.payloads import (
     decode_payload,
     encode_payload,
 )
-from veil.agent.queues import QueueState, ReceiveQueue, SendQueue
+from veil.agent.queues import REMEMBERED_DELIVERIES, QueueState, ReceiveQueue, SendQueue
+from veil.agent.relay_pool import DELIVERY_WINDOW
 from veil.chat.profile import Profile
 from veil.crypto import DeterministicRandom, X25519KeyPair
 
@@ -140,14 +141,38 @@ def test_queue_state_round_trips_in_every_shape() -> None:
         QueueState(_receive_queue()),
         QueueState(_receive_queue(), link_key=bytes(32), invitation_secret=b"secret"),
         QueueState(_receive_queue(), send),
+        QueueState(_receive_queue(), send, delivered=(b"\x01" * 24, b"\x02" * 24)),
     ]
     for state in shapes:
         assert QueueState.from_bytes(state.to_bytes()) == state
 
 
+def test_queue_state_version_1_still_reads_with_no_remembered_deliveries() -> None:
+    send = SendQueue(QueueAddress(RELAY, bytes(24)), bytes(range(32)))
+    current = QueueState(_receive_queue(), send).to_bytes()
+    version_1 = b"\x01" + current[1:-1]  # version 1 had no delivery list at the end
+    assert QueueState.from_bytes(version_1) == QueueState(_receive_queue(), send)
+
+
+def test_queue_state_remembers_only_the_latest_deliveries() -> None:
+    state = QueueState(_receive_queue())
+    for number in range(REMEMBERED_DELIVERIES + 5):
+        state = state.with_delivery(number.to_bytes(24, "big"))
+    assert len(state.delivered) == REMEMBERED_DELIVERIES
+    assert state.delivered[0] == (5).to_bytes(24, "big")
+    assert state.delivered[-1] == (REMEMBERED_DELIVERIES + 4).to_bytes(24, "big")
+    assert QueueState.from_bytes(state.to_bytes()) == state
+
+
+def test_every_delivery_the_relay_can_send_again_is_remembered() -> None:
+    # The relay resends at most one window of unacknowledged messages.
+    assert DELIVERY_WINDOW <= REMEMBERED_DELIVERIES
+
+
 def test_damaged_queue_state_is_reported_as_corrupt() -> None:
     data = QueueState(_receive_queue()).to_bytes()
-    for damaged in (b"\x02" + data[1:], data + b"\x00", data[:-1], data[:-1] + b"\x07"):
+    too_many = data[:-1] + bytes([REMEMBERED_DELIVERIES + 1]) + bytes(24 * 65)
+    for damaged in (b"\x03" + data[1:], data + b"\x00", data[:-1], data[:-1] + b"\x07", too_many):
         with pytest.raises(ConnectionStateCorrupt):
             QueueState.from_bytes(damaged)
 

@@ -117,6 +117,27 @@ async def test_a_redelivered_message_is_processed_once(tmp_path: Path) -> None:
     assert alice.texts() == [b"once"]
 
 
+async def test_a_message_redelivered_after_the_ratchet_moved_on_is_dropped(
+    tmp_path: Path,
+) -> None:
+    relay = FakeRelay()
+    alice, bob, alice_contact, bob_contact = await _pair(tmp_path, relay)
+    await bob.agent.send(bob_contact, [b"one"], lambda tx, seqs: None)
+    await alice.receive()
+    first = relay.history[-1]
+    await alice.agent.send(alice_contact, [b"reply"], lambda tx, seqs: None)
+    await bob.receive()
+    await bob.agent.send(bob_contact, [b"two"], lambda tx, seqs: None)  # a new chain
+    await alice.receive()
+    assert alice.texts() == [b"two"]
+    # Its ACK was lost: the relay sends "one" again, after "two" turned the ratchet
+    # (which no longer holds the old chain's header key to recognise it).
+    relay.queues[first.recipient_id].messages.appendleft((first.message_id, first.body))
+    assert await alice.receive() == []
+    assert alice.contacts() == {"Bob": ContactStatus.CONNECTED}
+    assert not relay.queues[first.recipient_id].messages
+
+
 async def test_a_handler_failure_rolls_back_and_the_message_comes_again(tmp_path: Path) -> None:
     relay = FakeRelay()
     alice, bob, _, bob_contact = await _pair(tmp_path, relay)

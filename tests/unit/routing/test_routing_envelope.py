@@ -162,7 +162,7 @@ def test_substituted_session_key_is_detected(hop: Hop) -> None:
 def test_every_changed_hello_field_breaks_the_proof(hop: Hop) -> None:
     for change in (
         {"session_id": b"\x00" * 32},
-        {"hello_versions": VersionRange(1, 2)},
+        {"hello_versions": VersionRange(1, RELAY_VERSIONS.maximum + 1)},
         {"signature": b"\x00" * 64},
     ):
         with pytest.raises(DestinationSessionKeyForged):
@@ -177,7 +177,10 @@ def test_address_of_another_relay_rejects_an_honest_key(hop: Hop) -> None:
 
 def test_claimed_versions_must_be_offered(hop: Hop) -> None:
     with pytest.raises(DestinationNotVerified):
-        ProxiedDestination.verify(hop.address, dataclasses.replace(hop.proxy_key, relay_version=2))
+        ProxiedDestination.verify(
+            hop.address,
+            dataclasses.replace(hop.proxy_key, relay_version=RELAY_VERSIONS.maximum + 1),
+        )
     with pytest.raises(UnsupportedRoutingVersion):
         ProxiedDestination.verify(
             hop.address, dataclasses.replace(hop.proxy_key, routing_version=9)

@@ -1,6 +1,6 @@
 """Known-answer vector for both envelopes, checked in both directions.
 
-``vectors/envelope_v1.json`` was produced by this implementation from the fixed
+``tests/vectors/routing/envelope_v1.json`` was produced by this implementation from the fixed
 keys and seed it records; every derivation is specified in
 docs/protocol/routing.md section 4, so another implementation can reproduce it.
 The test rebuilds every output from the inputs, and opens the recorded bytes.
@@ -31,7 +31,7 @@ from veil.routing import (
     encode_routing_response,
 )
 
-VECTOR = Path(__file__).parent / "vectors" / "envelope_v1.json"
+VECTOR = Path(__file__).resolve().parents[2] / "vectors" / "routing" / "envelope_v1.json"
 
 
 class ScriptedRandom:

@@ -1,0 +1,108 @@
+"""A dishonest or unwilling proxy, with in-process relays on real TLS sockets."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from helpers.relay import RunningTestRelay, make_identity, start_test_relay
+from veil.crypto import SystemRandom, X25519KeyPair
+from veil.relay import commands as cmd
+from veil.relay.client import RelayClient
+from veil.relay.errors import CommandProhibited
+from veil.relay.proxy import RelayProxy
+from veil.relay.settings import RelaySettings
+from veil.relay.transmission import encode_transmission
+from veil.routing.codec import encode_routing_command
+from veil.routing.errors import (
+    DestinationKeySubstituted,
+    DestinationSessionKeyForged,
+    ProxyingDisabled,
+)
+from veil.routing.protocol import Forward, proxy_request, read_proxy_key
+from veil.routing.sender import ProxiedPath
+
+INNER_ID = bytes(range(1, 25))
+OUTER_ID = bytes(range(2, 26))
+
+
+async def start(tmp_path: Path, name: str, **settings: bool) -> RunningTestRelay:
+    make_identity(tmp_path / name, seed=name.encode())
+    return await start_test_relay(tmp_path / name, settings=RelaySettings(**settings))
+
+
+@pytest.fixture
+async def pair(tmp_path: Path) -> AsyncIterator[tuple[RunningTestRelay, RunningTestRelay]]:
+    (tmp_path / "proxy").mkdir()
+    (tmp_path / "destination").mkdir()
+    proxy = await start(tmp_path, "proxy")
+    destination = await start(tmp_path, "destination")
+    yield proxy, destination
+    await proxy.stop()
+    await destination.stop()
+
+
+def substitute(monkeypatch: pytest.MonkeyPatch, **fields: bytes) -> None:
+    """Make every proxy answer PKEY with ``fields`` replaced (a man in the middle)."""
+    real_connect = RelayProxy._connect
+
+    async def dishonest(self: RelayProxy, address: object) -> object:
+        destination = await real_connect(self, address)  # type: ignore[arg-type]
+        destination.proof = dataclasses.replace(destination.proof, **fields)
+        return destination
+
+    monkeypatch.setattr(RelayProxy, "_connect", dishonest)
+
+
+@pytest.mark.parametrize(
+    ("field", "error"),
+    [("identity_key", DestinationKeySubstituted), ("session_key", DestinationSessionKeyForged)],
+)
+async def test_a_substituted_destination_key_fails_the_send(
+    pair: tuple[RunningTestRelay, RunningTestRelay],
+    monkeypatch: pytest.MonkeyPatch,
+    field: str,
+    error: type[Exception],
+) -> None:
+    proxy, destination = pair
+    substitute(monkeypatch, **{field: X25519KeyPair.generate(SystemRandom()).public})
+    async with await RelayClient.connect(proxy.address) as alice:
+        path = ProxiedPath(alice, destination.address, SystemRandom())
+        with pytest.raises(error):
+            await path.ping()
+    assert destination.service.metrics.forwards_received == 0
+
+
+async def test_a_relay_with_proxying_off_says_so(tmp_path: Path) -> None:
+    (tmp_path / "closed").mkdir()
+    (tmp_path / "destination").mkdir()
+    closed = await start(tmp_path, "closed", proxy=False)
+    destination = await start(tmp_path, "destination")
+    try:
+        async with await RelayClient.connect(closed.address) as alice:
+            with pytest.raises(ProxyingDisabled):
+                await ProxiedPath(alice, destination.address, SystemRandom()).ping()
+    finally:
+        await closed.stop()
+        await destination.stop()
+
+
+async def test_recipient_commands_are_not_carried_through_a_proxy(
+    pair: tuple[RunningTestRelay, RunningTestRelay],
+) -> None:
+    proxy, destination = pair
+    rng = SystemRandom()
+    async with await RelayClient.connect(proxy.address) as alice:
+        body = await alice.exchange(lambda: proxy_request(destination.address, rng))
+        proved = read_proxy_key(body, destination.address)
+        # A GET (a recipient command), sealed like any forwarded command.
+        get = encode_transmission(b"", INNER_ID, bytes(24), bytes((cmd.Tag.GET,)))
+        sealed, pending = proved.seal_command(get, rng)
+        pfwd = encode_routing_command(sealed)
+        transmission = encode_transmission(b"", OUTER_ID, proved.proxy_session_id, pfwd)
+        forward = Forward(OUTER_ID, transmission, INNER_ID, pending)
+        reply = await alice.exchange(lambda: (OUTER_ID, transmission))
+    assert forward.read_reply(reply) == cmd.ErrorResponse(CommandProhibited.code)
