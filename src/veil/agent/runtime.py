@@ -56,6 +56,8 @@ from veil.errors import ProtocolError
 from veil.ratchet.double_ratchet import Ratchet
 from veil.ratchet.errors import HeaderDecryptionFailed, MessageAuthenticationFailed
 from veil.ratchet.security_code import SecurityCode
+from veil.routing.errors import NoRouteAvailable
+from veil.routing.policy import random_index
 
 __all__ = ["Agent", "EventHandler"]
 
@@ -93,8 +95,6 @@ class Agent:
         rng: RandomSource,
         clock: Callable[[], float],
     ) -> None:
-        if not own_relays:
-            raise ValueError("an agent needs at least one relay for its receive queues")
         self._store = store
         self._relays = relays
         self._profile = profile
@@ -114,8 +114,10 @@ class Agent:
     # -- starting connections --------------------------------------------------
 
     def _pick_relay(self) -> str:
-        index = int.from_bytes(self._rng.random_bytes(2), "big") % len(self._own_relays)
-        return self._own_relays[index]
+        """A relay for a new receive queue, uniformly at random (none: ``NoRouteAvailable``)."""
+        if not self._own_relays:
+            raise NoRouteAvailable("no relay is enabled for receiving: `veil relays enable`")
+        return self._own_relays[random_index(self._rng, len(self._own_relays))]
 
     async def invite(self, *, pq: bool = True) -> tuple[int, Invitation]:
         """Create a receive queue and a one-time invitation; return the connection id."""

@@ -24,11 +24,12 @@ from veil.agent.events import (
 )
 from veil.agent.invitations import invitation_from_link, invitation_to_link
 from veil.agent.links import InvitationLink, decode_link, encode_link
-from veil.agent.relay_pool import RelayPool
+from veil.agent.queues import QueueState
 from veil.agent.runtime import Agent
 from veil.chat.conversation import Conversation, Incoming
 from veil.chat.errors import RecordNotFound, StoreNotFound
 from veil.chat.profile import Profile
+from veil.chat.routing import initial_policy, routed_relays
 from veil.chat.store import (
     ChatStore,
     Contact,
@@ -39,8 +40,9 @@ from veil.chat.store import (
 )
 from veil.crypto import RandomSource, SystemRandom
 from veil.relay.address import RelayAddress
+from veil.routing.policy import RoutingPolicy
 
-__all__ = ["OWN_KEYS_FORMAT", "STORE_FILE", "CodeCheck", "Messenger"]
+__all__ = ["OWN_KEYS_FORMAT", "STORE_FILE", "CodeCheck", "ConnectionRelays", "Messenger"]
 
 STORE_FILE = "veil.db"
 #: Veil has no long-term identity keys (every connection has its own), so the
@@ -58,13 +60,29 @@ class CodeCheck:
     verified: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectionRelays:
+    """The relays one connection uses: where we receive, and where we send (once known)."""
+
+    receive: str
+    send: str | None
+    proxied: bool
+    """Whether sends to ``send`` go through a proxy relay under the routing policy."""
+
+
 class Messenger:
-    """One user's Veil client, over a store in ``home``."""
+    """One user's Veil client, over a store in ``home``.
+
+    ``policy`` is the private-routing policy (``veil.chat.routing.load_policy``);
+    without one, the relays recorded in the store are used as the user's own.
+    New receive queues go to the policy's relays enabled for receiving.
+    """
 
     def __init__(
         self,
         store: ChatStore,
         *,
+        policy: RoutingPolicy | None = None,
         rng: RandomSource | None = None,
         clock: Callable[[], float] = time.time,
         pq: bool = True,
@@ -75,9 +93,11 @@ class Messenger:
         self._pq = pq
         with store.transaction() as tx:
             self.profile = tx.profile.get().profile
-            relays = tx.relays.list()
-        self._relays = RelayPool(self._rng)
-        self.agent = Agent(store, self._relays, self.profile, relays, rng=self._rng, clock=clock)
+            stored_relays = tx.relays.list()
+        self.policy = policy or initial_policy(stored_relays)
+        self._relays = routed_relays(self.policy, self._rng)
+        receiving = [str(relay.address) for relay in self.policy.relays if relay.receive]
+        self.agent = Agent(store, self._relays, self.profile, receiving, rng=self._rng, clock=clock)
         self.conversation = Conversation(self.agent, self._rng, clock)
 
     # -- lifecycle ----------------------------------------------------------------
@@ -175,6 +195,18 @@ class Messenger:
                 raise RecordNotFound(
                     f"no contact named {alias!r}: `veil contacts` lists them"
                 ) from None
+
+    def relays_of(self, contact: Contact) -> list[ConnectionRelays]:
+        """The relays each of ``contact``'s connections uses, oldest connection first."""
+        with self.store.transaction() as tx:
+            connections = tx.connections.for_contact(contact.contact_id)
+        result = []
+        for connection in connections:
+            queues = QueueState.from_bytes(connection.queue_state)
+            send = None if queues.send is None else queues.send.address.relay
+            proxied = send is not None and self.policy.is_proxied(RelayAddress.parse(send))
+            result.append(ConnectionRelays(queues.receive.relay, send, proxied))
+        return result
 
     def rename(self, alias: str, new_alias: str) -> None:
         """Change a contact's local alias (never sent to anyone)."""

@@ -7,13 +7,26 @@ to relays live in :mod:`veil.chat.commands`, the shared options and output in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
-from veil.chat.app import Messenger
-from veil.chat.cli_support import FAST_KDF, Output, common_options, passphrase, run_command
+from veil.chat.app import STORE_FILE, Messenger
+from veil.chat.cli_support import (
+    FAST_KDF,
+    Output,
+    common_options,
+    home_option,
+    passphrase,
+    run_command,
+)
 from veil.chat.commands import ALL_COMMANDS
+from veil.chat.routing import initial_policy, load_policy, policy_file
+from veil.routing.cli import routing_commands
+from veil.routing.config_file import PolicyStore
+from veil.routing.policy import SocksSettings
 
 __all__ = ["main"]
 
@@ -28,6 +41,7 @@ def main() -> None:
     Join:          veil connect LINK      (your friend runs this)
     Talk:          veil send Bob "hi"  ·  veil receive  ·  veil chat Bob
     Check keys:    veil verify Bob --code "12345 67890 ..."
+    Routing:       veil relays list  ·  veil relays mode always  ·  veil operators
     """
 
 
@@ -41,9 +55,22 @@ def main() -> None:
     metavar="ADDRESS",
     help="Relay for your receive queues (veil://...); repeat for several.",
 )
+@click.option(
+    "--socks",
+    metavar="HOST:PORT",
+    help="Connect to every relay through this SOCKS5 proxy (Tor: 127.0.0.1:9050).",
+)
 @click.option("--fast-kdf", is_flag=True, hidden=True, help="Weak passphrase hashing (tests).")
-def init(home: Path, as_json: bool, name: str, relays: tuple[str, ...], fast_kdf: bool) -> None:
-    """Create your profile and choose the relays you receive on."""
+def init(  # click passes every option by name
+    *,
+    home: Path,
+    as_json: bool,
+    name: str,
+    relays: tuple[str, ...],
+    socks: str | None,
+    fast_kdf: bool,
+) -> None:
+    """Create your profile and choose the relays you receive on (your own relays)."""
     if not relays:
         Output(as_json).fail(
             ValueError(
@@ -53,18 +80,35 @@ def init(home: Path, as_json: bool, name: str, relays: tuple[str, ...], fast_kdf
         )
 
     async def run(output: Output) -> None:
+        socks_settings = None if socks is None else SocksSettings.parse(socks)
+        policy = initial_policy(relays, socks_settings)
         secret = passphrase(confirm=True)
         store = Messenger.create(
             home, secret, name, list(relays), kdf=FAST_KDF if fast_kdf else None
         )
         store.close()
+        policy_file(home).save(policy)
         output.emit(
-            {"home": str(home), "name": name, "relays": list(relays)},
+            {"home": str(home), "name": name, "relays": list(relays), "socks": socks},
             f"Created profile {name!r} in {home}.\nNext: `veil invite` or `veil connect LINK`.",
         )
 
     run_command(as_json, run)
 
 
-for _command in ALL_COMMANDS:
+def _open_policy(options: Mapping[str, Any]) -> PolicyStore:
+    """The profile's policy file; a profile made before it existed gets it seeded first."""
+    home: Path = options["home"]
+    file = policy_file(home)
+    if not file.path.exists() and (home / STORE_FILE).exists():
+        store = Messenger.open_store(home, passphrase())
+        try:
+            with store.transaction() as tx:
+                load_policy(home, tx.relays.list())
+        finally:
+            store.close()
+    return file
+
+
+for _command in (*ALL_COMMANDS, *routing_commands(_open_policy, [home_option()])):
     main.add_command(_command)

@@ -20,6 +20,7 @@ import click
 import platformdirs
 
 from veil.chat.app import Messenger
+from veil.chat.routing import load_policy
 from veil.chat.store import KdfParams
 from veil.errors import VeilError
 
@@ -28,6 +29,7 @@ __all__ = [
     "PASSPHRASE_ENV",
     "Output",
     "common_options",
+    "home_option",
     "open_messenger",
     "passphrase",
     "run_command",
@@ -69,18 +71,26 @@ def _default_home() -> Path:
     return Path(platformdirs.user_data_dir("veil", appauthor=False))
 
 
+def _home_settings() -> dict[str, Any]:
+    return {
+        "type": click.Path(file_okay=False, path_type=Path),
+        "default": _default_home,
+        "show_default": "the platform data directory",
+        "help": "Directory holding this profile's encrypted store.",
+    }
+
+
+def home_option() -> click.Option:
+    """The ``--home DIR`` option as an object, for command groups built elsewhere."""
+    return click.Option(["--home"], **_home_settings())
+
+
 def common_options(command: Callable[..., None]) -> Callable[..., None]:
     """Add ``--home`` and ``--json`` to a command."""
     command = click.option(
         "--json", "as_json", is_flag=True, help="Print one JSON object (for scripts and bots)."
     )(command)
-    return click.option(
-        "--home",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=_default_home,
-        show_default="the platform data directory",
-        help="Directory holding this profile's encrypted store.",
-    )(command)
+    return click.option("--home", **_home_settings())(command)
 
 
 def passphrase(*, confirm: bool = False) -> str:
@@ -93,8 +103,15 @@ def passphrase(*, confirm: bool = False) -> str:
 
 
 async def open_messenger(home: Path) -> Messenger:
-    """Open the profile in ``home`` (asks for the passphrase)."""
-    return Messenger(Messenger.open_store(home, passphrase()))
+    """Open the profile in ``home`` (asks for the passphrase) with its routing policy."""
+    store = Messenger.open_store(home, passphrase())
+    try:
+        with store.transaction() as tx:
+            stored_relays = tx.relays.list()
+        return Messenger(store, policy=load_policy(home, stored_relays))
+    except BaseException:
+        store.close()
+        raise
 
 
 def run_command(as_json: bool, body: Callable[[Output], Coroutine[Any, Any, _T]]) -> _T | None:

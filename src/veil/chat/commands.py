@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from veil.agent.links import render_qr
-from veil.chat.app import Messenger
+from veil.chat.app import ConnectionRelays, Messenger
 from veil.chat.chat_loop import run_chat
 from veil.chat.cli_support import Output, common_options, with_messenger
 from veil.chat.conversation import Incoming
@@ -31,6 +31,10 @@ def _contact_json(contact: Contact) -> dict[str, Any]:
         "status": contact.status.value,
         "verified": contact.verified,
     }
+
+
+def _relays_json(relays: ConnectionRelays) -> dict[str, Any]:
+    return {"receive": relays.receive, "send": relays.send, "proxied": relays.proxied}
 
 
 def incoming_json(incoming: Incoming) -> dict[str, Any]:
@@ -188,8 +192,14 @@ async def reject(messenger: Messenger, output: Output, *, request_id: int) -> No
 @common_options
 @with_messenger
 async def contacts(messenger: Messenger, output: Output) -> None:
-    """List your contacts and their status."""
-    rows = [_contact_json(contact) for contact in messenger.contacts()]
+    """List your contacts, their status and the relays each connection uses."""
+    rows = [
+        {
+            **_contact_json(contact),
+            "relays": [_relays_json(r) for r in messenger.relays_of(contact)],
+        }
+        for contact in messenger.contacts()
+    ]
     text = "\n".join(
         f"{r['alias']}  ({r['status']}{', verified' if r['verified'] else ''})" for r in rows
     )

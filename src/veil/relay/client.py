@@ -86,6 +86,10 @@ class ReconnectPolicy:
 class Dialer(Protocol):
     """Opens the TCP connection to a relay host some other way (e.g. through SOCKS5)."""
 
+    def hosts(self, address: RelayAddress) -> tuple[str, ...]:
+        """The hosts of ``address`` to try through this dialer, in order."""
+        ...
+
     async def connect(self, host: str, port: int) -> socket.socket:
         """Return a connected socket to ``host:port``; :class:`OSError` if unreachable."""
         ...
@@ -353,7 +357,8 @@ class RelayClient:
         mismatch above all) is raised at once.
         """
         failure = ConnectionLost("relay address names no host")
-        for host in self.address.hosts:
+        hosts = self.address.hosts if self._dialer is None else self._dialer.hosts(self.address)
+        for host in hosts:
             try:
                 return await self._open_host(host)
             except (OSError, TimeoutError, ConnectionLost) as exc:

@@ -127,6 +127,12 @@ def relay_families(relay: RelayMetrics, transport: TransportMetrics) -> list[Met
         "messages_acknowledged": (relay.messages_acknowledged, "Messages acknowledged."),
         "messages_expired": (relay.messages_expired, "Messages deleted by retention."),
         "store_commits": (relay.store_commits, "Store transactions committed."),
+        "forwards_received": (relay.forwards_received, "Forwards opened as a destination."),
+        "forwards_proxied": (relay.forwards_proxied, "Forwards passed on as a proxy."),
+        "proxy_sessions_opened": (
+            relay.proxy_sessions_opened,
+            "Sessions opened to destination relays as a proxy.",
+        ),
     }
     families.extend(
         MetricFamily(f"{_PREFIX}{name}_total", "counter", text, [({}, value)])

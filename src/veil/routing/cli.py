@@ -121,8 +121,14 @@ def routing_commands(
 def _list(store: PolicyStore) -> tuple[dict[str, Any], str]:
     """List configured relays with their operator and what each is enabled for."""
     policy = store.load()
-    lines = [f"private routing: {policy.mode}"] + [_relay_line(r) for r in policy.relays]
-    data = {"mode": str(policy.mode), "relays": [_relay_json(r) for r in policy.relays]}
+    socks = None if policy.socks is None else str(policy.socks)
+    lines = [f"private routing: {policy.mode}", f"SOCKS5 proxy: {socks or 'none'}"]
+    lines += [_relay_line(r) for r in policy.relays]
+    data = {
+        "mode": str(policy.mode),
+        "socks": socks,
+        "relays": [_relay_json(r) for r in policy.relays],
+    }
     return data, "\n".join(lines)
 
 

@@ -16,8 +16,9 @@ from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError, Pr
 from python_socks.async_.asyncio import Proxy
 
 from veil.crypto import RandomSource
+from veil.relay.address import RelayAddress
 from veil.routing.errors import SocksConnectFailed
-from veil.routing.policy import SocksSettings
+from veil.routing.policy import SocksSettings, hosts_to_try
 
 __all__ = ["ISOLATION_CREDENTIAL_BYTES", "SocksConnector", "isolation_credentials"]
 
@@ -48,6 +49,11 @@ class SocksConnector:
         self.settings = settings
         self._rng = rng
         self._timeout = timeout
+
+    def hosts(self, address: RelayAddress) -> tuple[str, ...]:
+        """The hosts of ``address`` in the order to try: ``.onion`` first (see
+        :func:`~veil.routing.policy.hosts_to_try`)."""
+        return hosts_to_try(address, self.settings)
 
     async def connect(self, host: str, port: int) -> socket.socket:
         """Return a connected, non-blocking socket to ``host:port`` via the proxy.
