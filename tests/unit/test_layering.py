@@ -31,6 +31,7 @@ PURE_MODULES = {
         "address",
         "connection",
         "delivery",
+        "duplicates",
         "envelope",
         "errors",
         "events",

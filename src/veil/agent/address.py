@@ -16,8 +16,9 @@ and no more: only the owner holds the recipient keys that read it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
+from veil.agent.duplicates import CommittedFrames
 from veil.agent.failures import ConnectionStateCorrupt, UnexpectedFrame
 from veil.agent.frames import FrameKind, decode_frame, encode_frame, open_sealed, seal
 from veil.agent.payloads import ContactRequest, QueueAddress
@@ -36,7 +37,8 @@ __all__ = [
 ]
 
 ADDRESS_SENDER_KEY_INFO = b"veil/agent/v1/address-sender-key"
-ADDRESS_STATE_VERSION = 1
+ADDRESS_STATE_VERSION = 2
+_ADDRESS_STATE_V1 = 1
 _KEY_SIZE = 32
 
 
@@ -53,13 +55,16 @@ def address_send_queue(queue: QueueAddress, address_key_public: bytes) -> SendQu
 
 @dataclass(frozen=True, slots=True)
 class AddressState:
-    """Our contact address: its queue and the private address key.
+    """Our contact address: its queue, the private address key, and the requests
+    committed last (a copy of one is dropped, see :mod:`veil.agent.duplicates`).
 
-    Layout: ``u8 version || ReceiveQueue || address key (32)``.
+    Layout: ``u8 version || ReceiveQueue || address key (32) || CommittedFrames``;
+    version 1 had no committed frames and still reads.
     """
 
     receive: ReceiveQueue
     address_key: bytes
+    delivered: CommittedFrames = field(default_factory=CommittedFrames)
 
     @classmethod
     def create(cls, receive: ReceiveQueue, rng: RandomSource) -> AddressState:
@@ -71,20 +76,31 @@ class AddressState:
         """The public address key published in the link."""
         return X25519KeyPair(self.address_key).public
 
+    def with_delivery(self, frame: bytes) -> AddressState:
+        """This state, remembering one more committed frame (the oldest may go)."""
+        return replace(self, delivered=self.delivered.with_frame(frame))
+
     def to_bytes(self) -> bytes:
         """Serialise with a leading :data:`ADDRESS_STATE_VERSION`."""
         writer = Writer().u8(ADDRESS_STATE_VERSION)
         self.receive.encode(writer)
-        return writer.raw(self.address_key).build()
+        writer.raw(self.address_key)
+        self.delivered.encode(writer)
+        return writer.build()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AddressState:
         """Parse :meth:`to_bytes` output; :class:`ConnectionStateCorrupt` if damaged."""
         reader = Reader(data)
         try:
-            if reader.u8() != ADDRESS_STATE_VERSION:
+            version = reader.u8()
+            if version not in (_ADDRESS_STATE_V1, ADDRESS_STATE_VERSION):
                 raise ConnectionStateCorrupt("unknown address state version")
-            state = cls(ReceiveQueue.decode(reader), reader.raw(_KEY_SIZE))
+            receive, address_key = ReceiveQueue.decode(reader), reader.raw(_KEY_SIZE)
+            delivered = CommittedFrames()
+            if version == ADDRESS_STATE_VERSION:
+                delivered = CommittedFrames.decode(reader)
+            state = cls(receive, address_key, delivered)
             reader.finish()
         except (WireError, UnicodeDecodeError, ValueError) as exc:
             raise ConnectionStateCorrupt(f"address state does not decode: {exc}") from exc

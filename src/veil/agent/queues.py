@@ -6,8 +6,7 @@ private keys that authorise relay commands, and the one-time handshake secrets â
 is kept in one versioned blob (:class:`QueueState`), stored next to the ratchet
 state and committed in the same transaction.
 
-Layout of :meth:`QueueState.to_bytes` (version :data:`QUEUE_STATE_VERSION`; version 1
-is the same without the last field, and still reads)::
+Layout of :meth:`QueueState.to_bytes` (version :data:`QUEUE_STATE_VERSION`)::
 
     u8  version
     ReceiveQueue  bytes16 relay || recipient id (24) || sender id (24)
@@ -18,33 +17,35 @@ is the same without the last field, and still reads)::
     u8  has identities   then  local identity key (32) || remote identity key (32)
                                || u8 role (0 inviter, 1 joiner)
     u8  has repair offer then  bytes16 the peer's ratchet invitation keys, awaiting consent
-    u8  count            then  count x relay message id (24): the latest deliveries
-                               committed from the receive queue, oldest first
+    CommittedFrames      the latest frames committed from the receive queue
+                         (:mod:`veil.agent.duplicates`)
+
+Older versions still read: version 2 ended with ``u8 count || count x relay message
+id (24)``, carried over as the oldest marks of the committed frames; version 1 had
+no such field.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+from veil.agent.duplicates import REMEMBERED_FRAMES, CommittedFrames
 from veil.agent.failures import ConnectionStateCorrupt, MalformedFrame
 from veil.agent.payloads import QUEUE_ID_SIZE, QueueAddress
 from veil.wire import Reader, WireError, Writer
 
 __all__ = [
     "QUEUE_STATE_VERSION",
-    "REMEMBERED_DELIVERIES",
     "Identities",
     "QueueState",
     "ReceiveQueue",
     "SendQueue",
 ]
 
-QUEUE_STATE_VERSION = 2
+QUEUE_STATE_VERSION = 3
 _QUEUE_STATE_V1 = 1
-REMEMBERED_DELIVERIES = 64
-"""Relay message ids remembered per receive queue. The relay redelivers only messages
-in flight, at most one delivery window of them, so this must be at least the window."""
+_QUEUE_STATE_V2 = 2
 _MESSAGE_ID_SIZE = 24
 _KEY_SIZE = 32
 _MAX_RELAY_SIZE = 2048
@@ -137,14 +138,13 @@ class QueueState:
     invitation_secret: bytes | None = None
     identities: Identities | None = None
     repair_offer: bytes | None = None
-    delivered: tuple[bytes, ...] = ()
-    """Relay message ids of the latest deliveries committed, oldest first: a message
-    redelivered because its ``ACK`` was lost is recognised here and not processed twice."""
+    delivered: CommittedFrames = field(default_factory=CommittedFrames)
+    """The latest frames committed from the receive queue: a copy that arrives again
+    (a lost ``ACK``, or a sender's resend after a crash) is dropped before decryption."""
 
-    def with_delivery(self, message_id: bytes) -> QueueState:
-        """This state, remembering one more committed delivery (the oldest may go)."""
-        delivered = (*self.delivered, message_id)[-REMEMBERED_DELIVERIES:]
-        return replace(self, delivered=delivered)
+    def with_delivery(self, frame: bytes) -> QueueState:
+        """This state, remembering one more committed frame (the oldest may go)."""
+        return replace(self, delivered=self.delivered.with_frame(frame))
 
     def to_bytes(self) -> bytes:
         """Serialise with a leading :data:`QUEUE_STATE_VERSION`."""
@@ -157,9 +157,7 @@ class QueueState:
         _write_optional(writer, self.identities.encode if self.identities else None)
         offer = self.repair_offer
         _write_optional(writer, (lambda w: w.bytes16(offer)) if offer else None)
-        writer.u8(len(self.delivered))
-        for message_id in self.delivered:
-            writer.raw(message_id)
+        self.delivered.encode(writer)
         return writer.build()
 
     @classmethod
@@ -168,7 +166,7 @@ class QueueState:
         reader = Reader(data)
         try:
             version = reader.u8()
-            if version not in (_QUEUE_STATE_V1, QUEUE_STATE_VERSION):
+            if version not in (_QUEUE_STATE_V1, _QUEUE_STATE_V2, QUEUE_STATE_VERSION):
                 raise ConnectionStateCorrupt("unknown queue state version")
             receive = ReceiveQueue.decode(reader)
             send = SendQueue.decode(reader) if _present(reader) else None
@@ -176,18 +174,23 @@ class QueueState:
             secret = reader.bytes16(_MAX_INVITATION_SECRET) if _present(reader) else None
             identities = Identities.decode(reader) if _present(reader) else None
             offer = reader.bytes16(_MAX_INVITATION_SECRET) if _present(reader) else None
-            delivered = () if version == _QUEUE_STATE_V1 else _read_delivered(reader)
+            delivered = _read_delivered(reader, version)
             reader.finish()
         except (WireError, MalformedFrame, UnicodeDecodeError, ValueError) as exc:
             raise ConnectionStateCorrupt(f"queue state does not decode: {exc}") from exc
         return cls(receive, send, link_key, secret, identities, offer, delivered)
 
 
-def _read_delivered(reader: Reader) -> tuple[bytes, ...]:
+def _read_delivered(reader: Reader, version: int) -> CommittedFrames:
+    """The committed frames, migrating what versions 1 and 2 remembered."""
+    if version == _QUEUE_STATE_V1:
+        return CommittedFrames()
+    if version == QUEUE_STATE_VERSION:
+        return CommittedFrames.decode(reader)
     count = reader.u8()
-    if count > REMEMBERED_DELIVERIES:
+    if count > REMEMBERED_FRAMES:
         raise ConnectionStateCorrupt(f"{count} remembered deliveries exceed the cap")
-    return tuple(reader.raw(_MESSAGE_ID_SIZE) for _ in range(count))
+    return CommittedFrames.from_message_ids(reader.raw(_MESSAGE_ID_SIZE) for _ in range(count))
 
 
 def _write_optional(writer: Writer, write: Callable[[Writer], object] | None) -> None:

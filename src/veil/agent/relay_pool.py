@@ -57,6 +57,13 @@ def _sender_queue(queue: SendQueue) -> SenderQueue:
     return SenderQueue(queue.address.sender_id, X25519KeyPair(queue.sender_auth_key))
 
 
+def _by_relay(queues: Sequence[ReceiveQueue]) -> dict[str, list[ReceiveQueue]]:
+    by_relay: dict[str, list[ReceiveQueue]] = {}
+    for queue in queues:
+        by_relay.setdefault(queue.relay, []).append(queue)
+    return by_relay
+
+
 class RelayPool:
     """Lazily opened relay clients, keyed by relay address."""
 
@@ -124,11 +131,9 @@ class RelayPool:
     async def subscribe(
         self, queues: Sequence[ReceiveQueue], on_delivery: Callable[[Delivery], None]
     ) -> None:
-        """``SUB`` to every queue, one batch per relay, and pump deliveries out."""
-        by_relay: dict[str, list[ReceiveQueue]] = {}
-        for queue in queues:
-            by_relay.setdefault(queue.relay, []).append(queue)
-        for relay, group in by_relay.items():
+        """``SUB`` to every queue not subscribed yet, one batch per relay, and pump
+        deliveries out."""
+        for relay, group in _by_relay(queues).items():
             client = await self._client(relay)
             subscribed = {queue.recipient_id for queue in client.subscriptions}
             fresh = [_recipient_queue(q) for q in group if q.recipient_id not in subscribed]
@@ -136,6 +141,13 @@ class RelayPool:
                 await client.subscribe_all(fresh)
             if relay not in self._pumps:
                 self._pumps[relay] = asyncio.create_task(self._pump(client, on_delivery))
+
+    async def resubscribe(self, queues: Sequence[ReceiveQueue]) -> None:
+        """``SUB`` again to queues subscribed already, one batch per relay."""
+        for relay, group in _by_relay(queues).items():
+            client = await self._client(relay)
+            async with _relay_failures(relay):
+                await client.subscribe_all([_recipient_queue(queue) for queue in group])
 
     @staticmethod
     async def _pump(client: RelayClient, on_delivery: Callable[[Delivery], None]) -> None:

@@ -54,7 +54,17 @@ class RelayPort(Protocol):
         Deliveries of one queue arrive in order; the relay keeps at most a delivery
         window of them unacknowledged and sends the next as each is acknowledged.
         After a reconnection (the client resubscribes by itself) the relay sends the
-        unacknowledged ones again, so the same message may arrive twice.
+        unacknowledged ones again, so the same message may arrive twice. A queue
+        subscribed already is left as it is (see :meth:`resubscribe`).
+        """
+        ...
+
+    async def resubscribe(self, queues: Sequence[ReceiveQueue]) -> None:
+        """``SUB`` again to queues subscribed already: the relay sends every message
+        still unacknowledged again, oldest first (to where ``subscribe`` sends them).
+
+        For messages that arrived but could not be committed: until they are
+        acknowledged, the relay sends nothing more on their queue.
         """
         ...
 

@@ -135,6 +135,10 @@ class RoutedRelays:
         """``SUB`` on our own relays (direct)."""
         await self._pool.subscribe(queues, on_delivery)
 
+    async def resubscribe(self, queues: Sequence[ReceiveQueue]) -> None:
+        """``SUB`` again on our own relays (direct)."""
+        await self._pool.resubscribe(queues)
+
     async def acknowledge(self, queue: ReceiveQueue, message_id: bytes) -> None:
         """``ACK`` (direct)."""
         await self._pool.acknowledge(queue, message_id)

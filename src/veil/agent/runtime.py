@@ -7,8 +7,8 @@ envelope state, the chat layer's own rows, and the relay actions to run next —
 **one** store transaction. Only after that commit does it acknowledge a message to
 the relay or run the actions (from the outbox, see :mod:`veil.agent.delivery`).
 A crash at any point therefore loses nothing and duplicates nothing: an
-unacknowledged message is redelivered and recognised by the ratchet as already
-decrypted; an action still in the outbox runs on the next start.
+unacknowledged message is redelivered, and a copy of a committed frame is recognised
+(:mod:`veil.agent.duplicates`); an action still in the outbox runs on the next start.
 """
 
 from __future__ import annotations
@@ -408,9 +408,11 @@ class Agent:
             with self._store.transaction() as tx:
                 for delivery in batch:
                     self._process(tx, delivery, handler)
-        except BaseException:
+        except BaseException as failure:
             # Rolled back: cached connections may hold changes the store never saw.
             self._cache.clear()
+            if isinstance(failure, Exception):
+                await self._ask_again({queues[d.recipient_id] for d in batch})
             raise
         # All at once: they share blocks and one relay commit instead of one round
         # trip each (the relay takes ACKs of its in-flight messages in any order).
@@ -430,19 +432,30 @@ class Agent:
                 raise result
         await self.outbox.flush()
 
+    async def _ask_again(self, failed: set[ReceiveQueue]) -> None:
+        """After a failed commit, have the relay send the queues' unacknowledged
+        messages again: it pushes nothing more while they fill the delivery window.
+        Their deliveries still in the inbox go: the new ``SUB`` sends them again too,
+        in order behind those of the failed batch."""
+        failed_ids = {queue.recipient_id for queue in failed}
+        for delivery in [self._inbox.get_nowait() for _ in range(self._inbox.qsize())]:
+            if delivery.recipient_id not in failed_ids:
+                self._inbox.put_nowait(delivery)
+        try:
+            await self._relays.resubscribe(list(failed))
+        except RelayUnavailable as exc:
+            # Once its connection is back, the relay client subscribes again by itself.
+            _log.info("could not ask for redelivery: %s", exc)
+
     def _process(self, tx: Transaction, delivery: Delivery, handler: EventHandler) -> None:
         if delivery.recipient_id in self._address_queues:
-            address = tx.address.get()
-            if address is not None and address.receive_queue_id == delivery.recipient_id:
-                state = AddressState.from_bytes(address.queue_state)
-                self._process_request(tx, state, delivery, handler)
+            self._process_request(tx, delivery, handler)
             return
         record = tx.connections.by_receive_queue(delivery.recipient_id)
         loaded = self._load(record)
         connection = loaded.connection
-        if delivery.message_id in connection.queues.delivered:
-            # Committed earlier, but the ACK was lost: the relay sent it again. (The
-            # ratchet cannot always tell: an older chain's header key may be gone.)
+        if connection.queues.delivered.holds(delivery.message_id, delivery.body):
+            # A copy of a frame committed earlier (see veil.agent.duplicates).
             return
         try:
             step = connection.receive(delivery.body, self._rng)
@@ -451,7 +464,7 @@ class Agent:
             self._cache.pop(record.connection_id, None)
             self._report_failure(tx, record, error, handler)
             return
-        connection.queues = connection.queues.with_delivery(delivery.message_id)
+        connection.queues = connection.queues.with_delivery(delivery.body)
         contact_id = apply_contact_events(tx, record.contact_id, step.events, self._clock())
         self._save(tx, loaded, contact_id)
         self._enqueue(tx, record.connection_id, step)
@@ -459,11 +472,7 @@ class Agent:
             handler(tx, contact_id, event)
 
     def _report_failure(
-        self,
-        tx: Transaction,
-        record: ConnectionRecord,
-        error: ProtocolError,
-        handler: EventHandler,
+        self, tx: Transaction, record: ConnectionRecord, error: ProtocolError, handler: EventHandler
     ) -> None:
         _log.warning("dropped a message: %s (code %d)", type(error).__name__, error.code)
         if record.phase in _ESTABLISHED and isinstance(error, _DESYNC_ERRORS):
@@ -471,9 +480,14 @@ class Agent:
                 tx.contacts.set_status(record.contact_id, ContactStatus.DESYNCHRONISED)
             handler(tx, record.contact_id, DesyncDetected(type(error).__name__))
 
-    def _process_request(
-        self, tx: Transaction, state: AddressState, delivery: Delivery, handler: EventHandler
-    ) -> None:
+    def _process_request(self, tx: Transaction, delivery: Delivery, handler: EventHandler) -> None:
+        address = tx.address.get()
+        if address is None or address.receive_queue_id != delivery.recipient_id:
+            return  # the address was deleted meanwhile
+        state = AddressState.from_bytes(address.queue_state)
+        if state.delivered.holds(delivery.message_id, delivery.body):
+            return  # a copy of a request committed earlier (see veil.agent.duplicates)
+        tx.address.save_queue_state(state.with_delivery(delivery.body).to_bytes())
         try:
             request = open_contact_request(state, delivery.body)
         except ProtocolError as error:

@@ -33,6 +33,8 @@ __all__ = [
 ADDRESS_SCHEME = "veil://"
 DEFAULT_PORT = 5223
 MAX_HOSTS = 8
+ONION_SUFFIX = ".onion"
+"""Hosts under this suffix are Tor onion services: reachable only through SOCKS5 (Tor)."""
 MAX_ADDRESS_LENGTH = 2048
 #: A fingerprint is a 32-byte SHA-256 digest in unpadded base64url: 43 characters.
 FINGERPRINT_LENGTH = 43
@@ -85,6 +87,17 @@ class RelayAddress:
             raise InvalidAddress("an address names each host once")
         if not 1 <= self.port <= 0xFFFF:
             raise InvalidAddress("port must be in 1..65535")
+
+    def hosts_in_order(self, *, through_socks: bool) -> tuple[str, ...]:
+        """The hosts to connect to, in order.
+
+        Through SOCKS5, ``.onion`` hosts come first (the connection then never leaves
+        Tor); without it they are left out: only Tor can reach them, and asking the
+        system resolver for one would leak the name to the local DNS.
+        """
+        onion = tuple(host for host in self.hosts if host.endswith(ONION_SUFFIX))
+        clear = tuple(host for host in self.hosts if not host.endswith(ONION_SUFFIX))
+        return onion + clear if through_socks else clear
 
     @property
     def fingerprint_digest(self) -> bytes:

@@ -356,8 +356,11 @@ class RelayClient:
         A host that cannot be reached is skipped; any other failure (an identity
         mismatch above all) is raised at once.
         """
-        failure = ConnectionLost("relay address names no host")
-        hosts = self.address.hosts if self._dialer is None else self._dialer.hosts(self.address)
+        failure = ConnectionLost("relay address has only .onion hosts: configure SOCKS5 (Tor)")
+        if self._dialer is None:
+            hosts = self.address.hosts_in_order(through_socks=False)
+        else:
+            hosts = self._dialer.hosts(self.address)
         for host in hosts:
             try:
                 return await self._open_host(host)

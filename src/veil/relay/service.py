@@ -156,8 +156,7 @@ class RelayService:
             await self._store.apply(changes)
         except StoreFailed:
             _log.exception("store commit failed")
-            for session, pending, _ in batch:
-                self._fail(session, pending)
+            self._fail(batch)
         else:
             self.metrics.store_commits += 1
             for _, pending, _ in batch:
@@ -165,13 +164,22 @@ class RelayService:
                     step.finish()
         self._protocol.flush()
 
-    def _fail(self, session: SessionState, pending: list[_Pending]) -> None:
-        for transmission, step in pending:
-            if step.changes:
-                step.rollback()
-                self._protocol.reply_internal_error(session, transmission)
-            else:
-                step.finish()
+    def _fail(self, batch: list[_Block]) -> None:
+        """Undo a batch whose commit failed, then answer each of its commands.
+
+        Each rollback restores what its step saw, so they run newest first across the
+        whole batch: two ``ACK`` of one queue then put their messages back where they
+        were, and two record changes leave the record the store still has.
+        """
+        steps = [step for _, pending, _ in batch for _, step in pending if step.changes]
+        for step in reversed(steps):
+            step.rollback()
+        for session, pending, _ in batch:
+            for transmission, step in pending:
+                if step.changes:
+                    self._protocol.reply_internal_error(session, transmission)
+                else:
+                    step.finish()
 
 
 async def _cancel(task: asyncio.Task[None] | None) -> None:

@@ -46,7 +46,6 @@ __all__ = [
 ]
 
 MAX_OPERATOR_NAME = 64
-ONION_SUFFIX = ".onion"
 
 
 class RoutingMode(StrEnum):
@@ -282,16 +281,10 @@ def choose_route(
 
 
 def hosts_to_try(address: RelayAddress, socks: SocksSettings | None) -> tuple[str, ...]:
-    """The hosts of ``address`` to connect to, in order.
-
-    Through SOCKS5, ``.onion`` hosts come first (the connection then never leaves
-    Tor); without it they are left out, since nothing could resolve them.
-    Otherwise the address's own order is kept. Raises :class:`NoRouteAvailable`
-    when no host is left.
+    """The hosts of ``address`` to connect to, in order (see
+    :meth:`RelayAddress.hosts_in_order`); :class:`NoRouteAvailable` when none is left.
     """
-    onion = tuple(host for host in address.hosts if host.endswith(ONION_SUFFIX))
-    clear = tuple(host for host in address.hosts if not host.endswith(ONION_SUFFIX))
-    hosts = onion + clear if socks is not None else clear
+    hosts = address.hosts_in_order(through_socks=socks is not None)
     if not hosts:
         raise NoRouteAvailable(f"{address} has only .onion hosts: configure SOCKS5 (Tor)")
     return hosts

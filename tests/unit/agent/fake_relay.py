@@ -2,8 +2,10 @@
 
 It keeps the relay semantics the agent relies on — a queue accepts ``SEND`` only
 from the sender key that secured it, holds at most ``quota`` messages, delivers the
-head of a queue to its subscriber and the next one only after ``ACK`` — and lets a
-test take the relay down or redeliver a message.
+head of a queue to its subscriber and the next one only after ``ACK``, leaves a
+queue subscribed already alone on ``subscribe`` (as the relay pool does) and sends the
+message in flight again on ``resubscribe`` — and lets a test take the relay down or
+redeliver a message.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class FakeRelay:
     def __init__(self, quota: int = 128) -> None:
         self.quota = quota
         self.down = False
+        self.answers_lost = False
+        """``SEND`` stores the message but fails, as if the sender crashed before the answer."""
         self.queues: dict[bytes, _Queue] = {}
         self.history: list[Delivery] = []
         """Every delivery made, in order (a test may make the relay send one again)."""
@@ -69,8 +73,15 @@ class FakeRelay:
             raise RelayUnavailable("AUTH")
         if len(target.messages) >= self.quota:
             raise RelayUnavailable("QUOTA")
-        target.messages.append((self._rng.random_bytes(24), body))
-        self._deliver(target)
+        self.arrive(target.recipient_id, self._rng.random_bytes(24), body)
+        if self.answers_lost:
+            raise RelayUnavailable("the answer to SEND was lost")
+
+    def arrive(self, recipient_id: bytes, message_id: bytes, body: bytes) -> None:
+        """Store a message as ``SEND`` does, with the id and bytes a test chooses."""
+        queue = self.queues[recipient_id]
+        queue.messages.append((message_id, body))
+        self._deliver(queue)
 
     async def subscribe(
         self, queues: Sequence[ReceiveQueue], on_delivery: Callable[[Delivery], None]
@@ -78,8 +89,14 @@ class FakeRelay:
         self._check_up()
         for queue in queues:
             target = self.queues[queue.recipient_id]
-            target.subscriber, target.in_flight = on_delivery, None
-            self._deliver(target)
+            if target.subscriber is None:
+                target.subscriber = on_delivery
+                self._deliver(target)
+
+    async def resubscribe(self, queues: Sequence[ReceiveQueue]) -> None:
+        self._check_up()
+        for queue in queues:
+            self.redeliver(queue.recipient_id)
 
     def _deliver(self, queue: _Queue) -> None:
         if queue.subscriber is None or not queue.messages or queue.in_flight is not None:

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from veil.agent.duplicates import REMEMBERED_FRAMES, CommittedFrames
 from veil.agent.errors import AgentProtocolError
 from veil.agent.failures import ConfirmationRejected, ConnectionStateCorrupt, MalformedFrame
 from veil.agent.frames import (
@@ -31,7 +32,7 @@ from veil.agent.payloads import (
     decode_payload,
     encode_payload,
 )
-from veil.agent.queues import REMEMBERED_DELIVERIES, QueueState, ReceiveQueue, SendQueue
+from veil.agent.queues import QueueState, ReceiveQueue, SendQueue
 from veil.agent.relay_pool import DELIVERY_WINDOW
 from veil.chat.profile import Profile
 from veil.crypto import DeterministicRandom, X25519KeyPair
@@ -141,7 +142,7 @@ def test_queue_state_round_trips_in_every_shape() -> None:
         QueueState(_receive_queue()),
         QueueState(_receive_queue(), link_key=bytes(32), invitation_secret=b"secret"),
         QueueState(_receive_queue(), send),
-        QueueState(_receive_queue(), send, delivered=(b"\x01" * 24, b"\x02" * 24)),
+        QueueState(_receive_queue(), send, delivered=CommittedFrames((b"\x01" * 24, b"\x02" * 32))),
     ]
     for state in shapes:
         assert QueueState.from_bytes(state.to_bytes()) == state
@@ -154,25 +155,50 @@ def test_queue_state_version_1_still_reads_with_no_remembered_deliveries() -> No
     assert QueueState.from_bytes(version_1) == QueueState(_receive_queue(), send)
 
 
-def test_queue_state_remembers_only_the_latest_deliveries() -> None:
+def test_queue_state_version_2_carries_its_message_ids_over() -> None:
+    send = SendQueue(QueueAddress(RELAY, bytes(24)), bytes(range(32)))
+    current = QueueState(_receive_queue(), send).to_bytes()
+    first, second = b"\x01" * 24, b"\x02" * 24
+    # Version 2 ended with u8 count || count x 24-byte relay message id.
+    version_2 = b"\x02" + current[1:-1] + b"\x02" + first + second
+    migrated = QueueState.from_bytes(version_2)
+    assert migrated.delivered == CommittedFrames((first, second))
+    assert migrated.delivered.holds(first, b"any frame")
+    assert QueueState.from_bytes(migrated.to_bytes()) == migrated
+    too_many = b"\x02" + current[1:-1] + bytes([REMEMBERED_FRAMES + 1]) + bytes(24 * 65)
+    with pytest.raises(ConnectionStateCorrupt):
+        QueueState.from_bytes(too_many)
+
+
+def test_queue_state_remembers_only_the_latest_frames() -> None:
     state = QueueState(_receive_queue())
-    for number in range(REMEMBERED_DELIVERIES + 5):
-        state = state.with_delivery(number.to_bytes(24, "big"))
-    assert len(state.delivered) == REMEMBERED_DELIVERIES
-    assert state.delivered[0] == (5).to_bytes(24, "big")
-    assert state.delivered[-1] == (REMEMBERED_DELIVERIES + 4).to_bytes(24, "big")
+    frames = [number.to_bytes(2, "big") * 8 for number in range(REMEMBERED_FRAMES + 5)]
+    for frame in frames:
+        state = state.with_delivery(frame)
+    assert len(state.delivered.marks) == REMEMBERED_FRAMES
+    assert not state.delivered.holds(bytes(24), frames[4])
+    assert state.delivered.holds(bytes(24), frames[5])
+    assert state.delivered.holds(bytes(24), frames[-1])
     assert QueueState.from_bytes(state.to_bytes()) == state
 
 
 def test_every_delivery_the_relay_can_send_again_is_remembered() -> None:
     # The relay resends at most one window of unacknowledged messages.
-    assert DELIVERY_WINDOW <= REMEMBERED_DELIVERIES
+    assert DELIVERY_WINDOW <= REMEMBERED_FRAMES
 
 
 def test_damaged_queue_state_is_reported_as_corrupt() -> None:
     data = QueueState(_receive_queue()).to_bytes()
-    too_many = data[:-1] + bytes([REMEMBERED_DELIVERIES + 1]) + bytes(24 * 65)
-    for damaged in (b"\x03" + data[1:], data + b"\x00", data[:-1], data[:-1] + b"\x07", too_many):
+    too_many = data[:-1] + bytes([REMEMBERED_FRAMES + 1]) + (b"\x20" + bytes(32)) * 65
+    bad_mark = data[:-1] + b"\x01\x05" + bytes(5)
+    for damaged in (
+        b"\x04" + data[1:],
+        data + b"\x00",
+        data[:-1],
+        data[:-1] + b"\x07",
+        too_many,
+        bad_mark,
+    ):
         with pytest.raises(ConnectionStateCorrupt):
             QueueState.from_bytes(damaged)
 

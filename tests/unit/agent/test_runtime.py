@@ -133,9 +133,44 @@ async def test_a_message_redelivered_after_the_ratchet_moved_on_is_dropped(
     # Its ACK was lost: the relay sends "one" again, after "two" turned the ratchet
     # (which no longer holds the old chain's header key to recognise it).
     relay.queues[first.recipient_id].messages.appendleft((first.message_id, first.body))
+    relay.redeliver(first.recipient_id)
     assert await alice.receive() == []
     assert alice.contacts() == {"Bob": ContactStatus.CONNECTED}
     assert not relay.queues[first.recipient_id].messages
+
+
+async def test_a_frame_sent_again_after_a_sender_crash_is_dropped(tmp_path: Path) -> None:
+    relay = FakeRelay()
+    alice, bob, alice_contact, bob_contact = await _pair(tmp_path, relay)
+    await bob.agent.send(bob_contact, [b"one"], lambda tx, seqs: None)
+    await alice.receive()
+    first = relay.history[-1]
+    await alice.agent.send(alice_contact, [b"reply"], lambda tx, seqs: None)
+    await bob.receive()
+    await bob.agent.send(bob_contact, [b"two"], lambda tx, seqs: None)  # a new chain
+    await alice.receive()
+    # Bob crashed after "one" reached the relay but before its outbox entry went: the
+    # entry runs again, and the relay stores the same frame under a new message id.
+    relay.arrive(first.recipient_id, b"\x05" * 24, first.body)
+    assert await alice.receive() == []
+    assert alice.contacts() == {"Bob": ContactStatus.CONNECTED}
+    assert not relay.queues[first.recipient_id].messages
+
+
+async def test_an_outbox_entry_sent_again_carries_the_same_frame(tmp_path: Path) -> None:
+    relay = FakeRelay()
+    alice, bob, _, bob_contact = await _pair(tmp_path, relay)
+    relay.answers_lost = True  # the relay stores the SEND, the sender never learns it
+    await bob.agent.send(bob_contact, [b"once"], lambda tx, seqs: None)
+    relay.answers_lost = False
+    assert bob.agent.outbox.pending() == 1
+    await bob.agent.outbox.flush(force=True)
+    queue_id = relay.history[-1].recipient_id
+    (first_id, first), (second_id, second) = relay.queues[queue_id].messages
+    assert first == second and first_id != second_id
+    await alice.receive()
+    assert alice.texts() == [b"once"]
+    assert not relay.queues[queue_id].messages
 
 
 async def test_a_handler_failure_rolls_back_and_the_message_comes_again(tmp_path: Path) -> None:
@@ -148,8 +183,8 @@ async def test_a_handler_failure_rolls_back_and_the_message_comes_again(tmp_path
 
     with pytest.raises(RuntimeError):
         await alice.agent.receive(failing, idle=0.05)
-    # Nothing was acknowledged: a new subscription gets the message again, and the
-    # ratchet state that was rolled back can still decrypt it.
+    # Nothing was acknowledged: the agent subscribed again, so the relay sends the
+    # message again, and the ratchet state that was rolled back can still decrypt it.
     await alice.receive()
     assert alice.texts() == [b"retry me"]
 
@@ -162,7 +197,7 @@ async def test_an_undecryptable_message_marks_the_contact_desynchronised(tmp_pat
     # A well-formed message from some other ratchet: what a drifted peer looks like.
     strangers = await _pair(tmp_path / "elsewhere", FakeRelay())
     other = strangers[1].agent.connection_for(strangers[3]).send_chat(b"?").frame
-    relay.queues[record.receive_queue_id].messages.append((b"x" * 24, other))
+    relay.arrive(record.receive_queue_id, b"x" * 24, other)
     events = await alice.receive()
     assert [type(e) for e in events] == [DesyncDetected]
     assert alice.contacts() == {"Bob": ContactStatus.DESYNCHRONISED}
@@ -206,3 +241,19 @@ async def test_two_processes_on_one_profile_never_reuse_ratchet_state(tmp_path: 
     await alice.receive()
     assert alice.texts() == [b"one", b"two", b"three"]
     assert {e.integrity for _, e in alice.seen if isinstance(e, ChatEventReceived)} == {"ok"}
+
+
+async def test_a_contact_request_that_arrives_again_is_stored_once(tmp_path: Path) -> None:
+    relay = FakeRelay()
+    alice, carol = Party(tmp_path, "Alice", relay), Party(tmp_path, "Carol", relay)
+    link = decode_link(await alice.agent.create_address())
+    await carol.agent.request_contact(link)  # type: ignore[arg-type]
+    assert [type(e) for e in await alice.receive()] == [ContactRequestReceived]
+    request = relay.history[-1]
+    # Carol sends it again after a crash (a new id), the relay after a lost ACK (same id).
+    relay.arrive(request.recipient_id, b"\x06" * 24, request.body)
+    relay.arrive(request.recipient_id, request.message_id, request.body)
+    assert await alice.receive() == []
+    with alice.store.transaction() as tx:
+        assert len(tx.requests.list()) == 1
+    assert not relay.queues[request.recipient_id].messages

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from veil.relay.address import DEFAULT_PORT, RelayAddress, decode_fingerprint, encode_fingerprint
-from veil.relay.errors import InvalidAddress
+from veil.relay.client import RelayClient
+from veil.relay.errors import ConnectionLost, InvalidAddress
 
 FINGERPRINT = encode_fingerprint(bytes(range(32)))
 
@@ -110,3 +111,18 @@ def test_parser_fuzz_any_text(text: str) -> None:
 @given(st.text(alphabet="[],.:0123456789abcdef-AZ_", max_size=80))
 def test_parser_fuzz_near_valid_locations(location: str) -> None:
     _parse_or_reject(f"veil://{FINGERPRINT}@{location}")
+
+
+ONION_HOST = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.onion"
+
+
+def test_onion_hosts_first_through_socks_and_never_without() -> None:
+    address = RelayAddress.parse(f"veil://{FINGERPRINT}@relay.example,{ONION_HOST}")
+    assert address.hosts_in_order(through_socks=True) == (ONION_HOST, "relay.example")
+    assert address.hosts_in_order(through_socks=False) == ("relay.example",)
+
+
+async def test_client_without_socks_never_resolves_an_onion_host() -> None:
+    address = RelayAddress.parse(f"veil://{FINGERPRINT}@{ONION_HOST}")
+    with pytest.raises(ConnectionLost, match="configure SOCKS5"):
+        await RelayClient.connect(address, reconnect=None, connect_timeout=1.0)

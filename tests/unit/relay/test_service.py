@@ -502,3 +502,43 @@ async def test_failed_commits_leave_memory_as_the_store_has_it() -> None:
     assert await bob.call(bob.send(queue, b"not suspended")) == cmd.Ok()
     assert relay.service.metrics.queues == 2
     assert relay.service.metrics.messages_pending == 2
+
+
+async def test_a_failed_commit_restores_the_queue_order_of_several_acks() -> None:
+    store = FailingStore()
+    relay = await Relay(store).start()
+    alice, bob = await relay.client(), await relay.client()
+    queue = await alice.secured_queue()
+    for body in (b"a", b"b", b"c"):
+        await bob.ok(bob.send(queue, body))
+    await alice.ok(alice.recipient(cmd.Subscribe(3), queue))
+    in_flight = [reply.response for reply in alice.pushes]
+    assert all(isinstance(message, cmd.Message) for message in in_flight)
+    ids = [message.message_id for message in in_flight if isinstance(message, cmd.Message)]
+    store.broken = True
+    acks = [alice.recipient(cmd.Acknowledge(message_id), queue)[1] for message_id in ids[:2]]
+    replies = await alice.send_block(acks)
+    assert [reply.response for reply in replies] == [err(InternalError.code)] * 2
+    store.broken = False
+    alice.pushes.clear()
+    await alice.ok(alice.recipient(cmd.Subscribe(3), queue))
+    again = [reply.response for reply in alice.pushes]
+    assert [m.message_id for m in again if isinstance(m, cmd.Message)] == ids
+
+
+async def test_a_failed_commit_restores_a_queue_changed_twice_in_one_batch() -> None:
+    store = FailingStore()
+    relay = await Relay(store).start()
+    alice = await relay.client()
+    queue = await alice.new_queue()
+    store.broken = True
+    secure = alice.client.secure(queue.recipient_id, queue.keys, KEY)[1]
+    suspend = alice.recipient(cmd.SuspendQueue(), queue)[1]
+    replies = await alice.send_block([secure, suspend])
+    assert [reply.response for reply in replies] == [err(InternalError.code)] * 2
+    store.broken = False
+    # The relay must not believe the queue secured: the store never saw the key.
+    other_key = X25519KeyPair(b"\x09" * 32).public
+    assert await alice.call(alice.client.secure(queue.recipient_id, queue.keys, other_key)) == (
+        cmd.Ok()
+    )

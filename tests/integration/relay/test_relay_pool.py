@@ -1,0 +1,36 @@
+"""The agent's relay pool over a real TLS relay: what the runtime relies on."""
+
+from __future__ import annotations
+
+import asyncio
+
+from helpers.relay import RunningTestRelay
+from veil.agent.queues import SendQueue
+from veil.agent.relay_pool import RelayPool
+from veil.agent.relays import Delivery
+from veil.crypto import SystemRandom, X25519KeyPair
+
+#: Generous: only a broken relay takes this long, and then the test fails anyway.
+_WAIT_SECONDS = 30.0
+
+
+async def test_resubscribing_sends_the_unacknowledged_messages_again(
+    relay: RunningTestRelay,
+) -> None:
+    rng = SystemRandom()
+    pool = RelayPool(rng)
+    try:
+        queue = await pool.create_queue(str(relay.address))
+        sender = X25519KeyPair.generate(rng)
+        await pool.secure_own_queue(queue, sender.public)
+        for body in (b"first", b"second"):
+            await pool.send(SendQueue(queue.address, sender.private), body)
+        arrived: asyncio.Queue[Delivery] = asyncio.Queue()
+        await pool.subscribe([queue], arrived.put_nowait)
+        first = [await asyncio.wait_for(arrived.get(), _WAIT_SECONDS) for _ in range(2)]
+        await pool.acknowledge(queue, first[0].message_id)
+        await pool.resubscribe([queue])
+        again = await asyncio.wait_for(arrived.get(), _WAIT_SECONDS)
+        assert again == first[1]
+    finally:
+        await pool.close()
