@@ -24,9 +24,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,8 +34,8 @@ from typing import Any
 from veil.agent.events import AgentEvent, ChatEventReceived
 from veil.chat.app import Messenger
 from veil.chat.store import KdfParams, Transaction
+from veil.relay.launcher import RelayProcess
 
-VEIL_RELAY = str(Path(sys.executable).parent / "veil-relay")
 PASSPHRASE = "bench"
 FAST_KDF = KdfParams(iterations=1, lanes=1, memory_kib=1024)
 WINDOW = 100  # messages ahead of the receiver: below the relay's default quota of 128
@@ -48,26 +46,6 @@ LATENCY_GAP_S = 0.01
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def start_relay(root: Path) -> tuple[subprocess.Popen[bytes], str]:
-    data = root / "relay"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    subprocess.run(
-        [VEIL_RELAY, "init", "--data", str(data), "--port", str(port), "--json"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    relay = subprocess.Popen(
-        [VEIL_RELAY, "start", "--data", str(data), "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    assert relay.stdout is not None
-    address: str = json.loads(relay.stdout.readline())["address"]
-    return relay, address
 
 
 def receiver_main(home: str, total: int, counter: Any, stamps_path: str) -> None:
@@ -115,7 +93,9 @@ async def connect_pair(alice: Messenger, bob: Messenger) -> int:
 
 async def run(messages: int, data_dir: str | None) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="veil-bench-chat-", dir=data_dir))
-    relay, address = start_relay(root)
+    relay = RelayProcess.init(root / "relay")
+    await relay.start()
+    address = str(relay.address)
     try:
         for name in ("alice", "bob"):
             Messenger.create(root / name, PASSPHRASE, name, [address], kdf=FAST_KDF).close()
@@ -131,8 +111,7 @@ async def run(messages: int, data_dir: str | None) -> dict[str, Any]:
         receipts.cancel()
         await bob.close()
     finally:
-        relay.terminate()
-        relay.wait()
+        await relay.stop()
     return {
         "benchmark": "chat",
         "messages": messages,

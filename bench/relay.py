@@ -47,8 +47,6 @@ from relay_support.load import (
 )
 from relay_support.proc import (
     CpuMeter,
-    RelayProcess,
-    free_port,
     init_relay,
     rss_kib,
     spawn_ceiling_forwarder,
@@ -56,6 +54,7 @@ from relay_support.proc import (
 )
 from veil.crypto import SystemRandom, X25519KeyPair
 from veil.relay.address import RelayAddress
+from veil.relay.launcher import RelayProcess, free_port
 from veil.relay.store.base import PutQueue, QueueRecord, coarse_time
 from veil.relay.store.sqlite import SqliteStore
 
@@ -170,8 +169,7 @@ async def ceiling_figures(data_dir: Path, seconds: float) -> dict[str, Any]:
 async def run(options: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="veil-bench-") as scratch:
         data_dir = Path(scratch) / "relay"
-        init_relay(data_dir, BENCH_QUOTA)
-        relay = RelayProcess(data_dir)
+        relay = init_relay(data_dir, BENCH_QUOTA)
         await relay.start()
         baseline_rss = rss_kib(relay.pid)
         address = RelayAddress.parse(relay.ready["address"])

@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from relay_support.proc import RelayProcess, init_relay
+from relay_support.proc import init_relay
 from veil.crypto import SystemRandom, X25519KeyPair
 from veil.relay.address import RelayAddress
 from veil.relay.client import RelayClient
@@ -119,8 +119,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
     relays = []
     for name in ("destination", "proxy"):
         (work / name).mkdir()
-        init_relay(work / name / "data", quota=args.messages * 2)
-        relays.append(RelayProcess(work / name / "data"))
+        relays.append(init_relay(work / name / "data", quota=args.messages * 2))
     await asyncio.gather(*(relay.start() for relay in relays))
     destination, proxy = (RelayAddress.parse(relay.ready["address"]) for relay in relays)
     try:

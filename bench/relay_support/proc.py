@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-VEIL_RELAY = str(Path(sys.executable).parent / "veil-relay")
+from veil.relay.launcher import RelayProcess
+
 START_TIMEOUT = 120.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def rss_kib(pid: int) -> int:
@@ -62,70 +53,12 @@ class CpuMeter:
         }
 
 
-def init_relay(data_dir: Path, quota: int) -> None:
+def init_relay(data_dir: Path, quota: int) -> RelayProcess:
     """``veil-relay init`` on a free loopback port, with a bench-sized queue quota."""
-    subprocess.run(
-        [
-            VEIL_RELAY,
-            "init",
-            "--data",
-            str(data_dir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(free_port()),
-            "--json",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    relay = RelayProcess.init(data_dir)
     config = data_dir / "config.toml"
     config.write_text(config.read_text().replace("quota = 128", f"quota = {quota}"))
-
-
-class RelayProcess:
-    """A ``veil-relay start`` subprocess; logs go to a file next to the data directory."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.process: asyncio.subprocess.Process | None = None
-        self.ready: dict[str, Any] = {}
-        self.start_seconds = 0.0
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    async def start(self) -> None:
-        started = time.perf_counter()
-        with (self.data_dir.parent / "relay.log").open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                VEIL_RELAY,
-                "start",
-                "--data",
-                str(self.data_dir),
-                "--json",
-                stdout=asyncio.subprocess.PIPE,
-                stderr=log,
-            )
-        assert self.process.stdout is not None
-        line = await asyncio.wait_for(self.process.stdout.readline(), START_TIMEOUT)
-        if not line:
-            raise RuntimeError("relay exited before it was ready")
-        self.ready = json.loads(line)
-        self.start_seconds = time.perf_counter() - started
-
-    def loaded_seconds(self) -> float:
-        """The store-load time the relay logged at its last start."""
-        lines = (self.data_dir.parent / "relay.log").read_text().splitlines()
-        loads = [json.loads(x) for x in lines if '"relay.loaded"' in x]
-        return float(loads[-1]["seconds"])
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(self.process.wait(), START_TIMEOUT)
+    return relay
 
 
 async def spawn_ceiling_forwarder(data_dir: Path, port: int) -> asyncio.subprocess.Process:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from helpers.process import RelayProcess
+from veil.relay.launcher import RelayProcess
 
 VEIL = str(Path(sys.executable).parent / "veil")
 PASSPHRASE = "correct horse battery staple"

@@ -92,10 +92,12 @@ class OutboxEntry:
 
 
 def next_attempt_at(attempts: int, now: float, rng: RandomSource) -> float:
-    """When to retry after ``attempts`` failures: exponential backoff with full jitter.
+    """When to retry after ``attempts`` failures: exponential backoff with "equal
+    jitter" (a uniform wait between half the ceiling and the ceiling).
 
     Jitter spreads the retries of many clients after a relay restart, so they do
-    not all reconnect in the same instant.
+    not all reconnect in the same instant; the fixed half keeps a failing relay
+    from being retried at once.
     """
     ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2.0 ** min(attempts, 16))
     fraction = int.from_bytes(rng.random_bytes(2), "big") / _JITTER_RESOLUTION

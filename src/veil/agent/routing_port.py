@@ -29,7 +29,9 @@ from veil.routing.errors import DestinationUnreachable, NoRouteAvailable
 from veil.routing.policy import DirectRoute, RoutingPolicy, choose_route
 from veil.routing.sender import ProxiedPath
 
-__all__ = ["RoutedRelays"]
+__all__ = ["KEPT_PROXY_FAILURES", "RoutedRelays"]
+
+KEPT_PROXY_FAILURES = 16
 
 _ProxiedCommand = Callable[[ProxiedPath], Awaitable[None]]
 
@@ -45,7 +47,8 @@ class RoutedRelays:
         self.routes: dict[str, str] = {}
         """Destination relay → how the last send reached it ("direct" or the proxy's address)."""
         self.proxy_failures: list[str] = []
-        """What went wrong with proxies in this session, for the user (no retry hides it)."""
+        """What went wrong with proxies lately (the last :data:`KEPT_PROXY_FAILURES`),
+        for the user (no retry hides it)."""
 
     async def send(self, queue: SendQueue, body: bytes) -> None:
         """``SEND``, direct or through a proxy; returns once the destination stored it."""
@@ -108,6 +111,8 @@ class RoutedRelays:
         except (ProtocolError, RelayUnavailable, OSError, TimeoutError) as exc:
             self._paths.pop((proxy, str(destination)), None)
             self.proxy_failures.append(f"proxy {proxy}: {type(exc).__name__}: {exc}")
+            # A long-running agent meets failures without end; keep only recent ones.
+            del self.proxy_failures[:-KEPT_PROXY_FAILURES]
             return False
         return True
 

@@ -100,6 +100,8 @@ class Conversation:
     async def edit(self, contact_id: int, row_id: int, text: str) -> None:
         """Replace the text of one of our messages, here and at the contact."""
         message = self._own_message(contact_id, row_id)
+        if message.deletion is not Deletion.NONE:
+            raise ValueError(f"message #{row_id} was deleted; it cannot be edited")
 
         def record(tx: Transaction, _: list[int]) -> None:
             tx.messages.edit(row_id, text)

@@ -2,8 +2,9 @@
 
 Names and messages are shown in a terminal, so a peer must not be able to smuggle
 escape sequences or other control characters into them: names allow none, free text
-allows only line feed and tab. Caps count UTF-8 bytes because that is what the
-wire carries.
+allows only line feed and tab. Names (single-line fields) also refuse the Unicode
+bidirectional override and isolate controls. Caps count UTF-8 bytes because that is
+what the wire carries.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from veil.wire import Reader, Writer
 __all__ = ["read_text", "validate_text", "write_text"]
 
 _ALLOWED_IN_MULTILINE = frozenset("\n\t")
+# Bidirectional embeddings, overrides and isolates (U+202A..U+202E, U+2066..U+2069).
+# A name is printed before other text on the same line ("name: message"), so one of
+# these in a name would let a peer reorder how what follows it is displayed.
+_BIDI_CONTROLS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
 
 
 def validate_text(value: str, *, field: str, max_bytes: int, multiline: bool) -> None:
@@ -29,6 +34,8 @@ def validate_text(value: str, *, field: str, max_bytes: int, multiline: bool) ->
     for char in value:
         if char not in allowed and unicodedata.category(char) in ("Cc", "Cs"):
             raise ValueError(f"{field} contains control character U+{ord(char):04X}")
+        if not multiline and char in _BIDI_CONTROLS:
+            raise ValueError(f"{field} contains bidirectional control U+{ord(char):04X}")
 
 
 def write_text(writer: Writer, value: str) -> None:

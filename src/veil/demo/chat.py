@@ -9,10 +9,10 @@ to do the same by hand in two terminals.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shlex
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,11 +23,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from veil.relay.launcher import RelayProcess
+
 __all__ = ["run_chat_demo"]
 
 _BIN = Path(sys.executable).parent
 _PASSPHRASE = "demo passphrase"  # noqa: S105 (a throwaway profile in a temp directory)
-_START_TIMEOUT = 30.0
 
 
 class _Cli:
@@ -52,30 +53,6 @@ class _Cli:
         return output
 
 
-def _start_relay(root: Path) -> tuple[subprocess.Popen[str], str]:
-    data = root / "relay"
-    subprocess.run(  # noqa: S603 (our own console script)
-        [str(_BIN / "veil-relay"), "init", "--data", str(data), "--port", str(_free_port())],
-        capture_output=True,
-        check=True,
-    )
-    relay = subprocess.Popen(  # noqa: S603 (our own console script)
-        [str(_BIN / "veil-relay"), "start", "--data", str(data), "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert relay.stdout is not None
-    address: str = json.loads(relay.stdout.readline())["address"]
-    return relay, address
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _relay_contents(root: Path) -> tuple[int, list[tuple[str, int, str]]]:
     """Queues and stored messages, read straight from the relay's SQLite file."""
     database = sqlite3.connect(f"file:{root / 'relay' / 'relay.db'}?mode=ro", uri=True)
@@ -91,14 +68,18 @@ def run_chat_demo(console: Console) -> None:
     """Run the whole demo, printing as it goes."""
     console.rule("[bold]Two people talk through a relay")
     with tempfile.TemporaryDirectory(prefix="veil-demo-") as temporary:
-        root = Path(temporary)
-        relay, address = _start_relay(root)
-        try:
-            _converse(console, root, address)
-        finally:
-            relay.terminate()
-            relay.wait(timeout=_START_TIMEOUT)
+        asyncio.run(_run_with_relay(console, Path(temporary)))
     _two_terminals(console)
+
+
+async def _run_with_relay(console: Console, root: Path) -> None:
+    # The relay is its own process, so the CLI calls below may block this loop.
+    relay = RelayProcess.init(root / "relay")
+    await relay.start()
+    try:
+        _converse(console, root, str(relay.address))
+    finally:
+        await relay.stop()
 
 
 def _converse(console: Console, root: Path, address: str) -> None:

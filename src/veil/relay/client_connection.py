@@ -141,8 +141,7 @@ class ClientConnection(TlsBlockProtocol):
         if isinstance(reply.response, RawResponse):
             future.set_exception(UnexpectedResponse("relay answered with a routing response"))
         elif isinstance(reply.response, cmd.ErrorResponse):
-            error = error_for_code(reply.response.code)
-            future.set_exception(error(f"relay answered ERR {error.__name__}"))
+            future.set_exception(_command_error(reply.response.code))
         else:
             future.set_result(reply.response)
 
@@ -165,3 +164,17 @@ class ClientConnection(TlsBlockProtocol):
         if not self.ready.done():
             self.ready.set_exception(exc)
             self.ready.exception()  # mark retrieved: the connector may have given up
+
+
+def _command_error(code: int) -> ProtocolError:
+    """The error an ``ERR code`` answer stands for.
+
+    A code this client does not know fails that one command; raised from
+    :meth:`ClientConnection._route` instead, it would close the connection after
+    the command's future was already taken, leaving its caller waiting forever.
+    """
+    try:
+        error = error_for_code(code)
+    except UnexpectedResponse as exc:
+        return exc
+    return error(f"relay answered ERR {error.__name__}")

@@ -81,6 +81,10 @@ class _Destination:
     forwarder: ProxyForwarder
     proof: ProxyKey
     """``PKEY`` as sent to clients (its routing version is set per request)."""
+    pending: int = 0
+    """Forwards sent and not answered yet."""
+    retired: bool = False
+    """No longer offered to clients; closed once ``pending`` reaches zero."""
 
 
 class RelayProxy:
@@ -196,13 +200,27 @@ class RelayProxy:
         return destination
 
     def _forget(self, destination: _Destination) -> None:
+        self._unlist(destination)
+        self._spawn(destination.client.close())
+
+    def _retire(self, destination: _Destination) -> None:
+        """Offer a session that carried its last forward no more; close it once answered.
+
+        The next ``PFWD`` naming it gets ``ERR 481``, so its client asks again with
+        ``PRXY`` and gets a fresh session (whose forwards the destination opens anew).
+        """
+        self._unlist(destination)
+        destination.retired = True
+        if destination.pending == 0:
+            self._spawn(destination.client.close())
+
+    def _unlist(self, destination: _Destination) -> None:
         self._by_id.pop(destination.proxy_session_id, None)
         fingerprint = next(
             (key for key, value in self._by_fingerprint.items() if value is destination), None
         )
         if fingerprint is not None:
             del self._by_fingerprint[fingerprint]
-        self._spawn(destination.client.close())
 
     # -- PFWD ------------------------------------------------------------------------
 
@@ -230,17 +248,24 @@ class RelayProxy:
             self._reply_error(session, correlation_id, DestinationUnreachable.code)
             return
         self._metrics.forwards_proxied += 1
+        destination.pending += 1
+        if destination.forwarder.exhausted:
+            self._retire(destination)
         future.add_done_callback(
-            lambda done: self._answer_forward(session, transmission, pending, done)
+            lambda done: self._answer_forward(session, transmission, destination, pending, done)
         )
 
     def _answer_forward(
         self,
         session: SessionState,
         transmission: Transmission,
+        destination: _Destination,
         pending: PendingForward,
         done: asyncio.Future[bytes],
     ) -> None:
+        destination.pending -= 1
+        if destination.retired and destination.pending == 0:
+            self._spawn(destination.client.close())
         correlation_id = transmission.correlation_id
         if done.cancelled() or done.exception() is not None:
             self._reply_error(session, correlation_id, DestinationUnreachable.code)

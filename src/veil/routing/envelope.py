@@ -29,7 +29,6 @@ destination sees a fresh ``E`` per command and no client identifier at all.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 from veil.crypto import (
@@ -74,7 +73,7 @@ __all__ = [
     "COMMAND_KEY_INFO",
     "FORWARD_COMMAND_INFO",
     "FORWARD_RESPONSE_INFO",
-    "REPLAY_WINDOW",
+    "MAX_FORWARDS_PER_SESSION",
     "RESPONSE_KEY_INFO",
     "ForwardReceiver",
     "OpenedForward",
@@ -89,8 +88,10 @@ RESPONSE_KEY_INFO = b"veil routing v1 response destination->client"
 FORWARD_COMMAND_INFO = b"veil routing v1 forward proxy->destination"
 FORWARD_RESPONSE_INFO = b"veil routing v1 forward destination->proxy"
 
-REPLAY_WINDOW = 4096
-"""How many recent ephemeral keys a destination session remembers to refuse replays."""
+MAX_FORWARDS_PER_SESSION = 4096
+"""Forwards one destination session opens. It remembers every ephemeral key it opened,
+so no replay ever gets through (a window of recent keys could be flushed by the
+proxy with forwards of its own); a proxy opens a new session before reaching this."""
 _FORWARD_SECRETS_KEPT = 4
 
 
@@ -247,11 +248,20 @@ class ProxyForwarder:
     """The proxy's end of one session to a destination relay; shared by all its clients.
 
     ``session_id`` and ``session_key`` come from the destination's verified hello.
+    After ``max_forwards`` wraps it is :attr:`exhausted`: the destination would
+    refuse more on this session, so the proxy moves to a new one.
     """
 
-    __slots__ = ("_ikm", "_rng", "_session_id", "forwarding_key")
+    __slots__ = ("_forwards_left", "_ikm", "_rng", "_session_id", "forwarding_key")
 
-    def __init__(self, session_id: bytes, session_key: bytes, rng: RandomSource) -> None:
+    def __init__(
+        self,
+        session_id: bytes,
+        session_key: bytes,
+        rng: RandomSource,
+        *,
+        max_forwards: int = MAX_FORWARDS_PER_SESSION,
+    ) -> None:
         key = X25519KeyPair.generate(rng)
         try:
             shared = key.exchange(session_key)
@@ -261,10 +271,22 @@ class ProxyForwarder:
         self._ikm = shared + key.public + session_key
         self._session_id = session_id
         self._rng = rng
+        self._forwards_left = max_forwards
+
+    @property
+    def exhausted(self) -> bool:
+        """True once this session has carried as many forwards as a destination opens."""
+        return self._forwards_left <= 0
 
     def wrap(self, forward: ProxyForward) -> tuple[RelayForward, PendingForward]:
-        """Re-encrypt a client's ``PFWD`` as an ``RFWD`` under a fresh seed."""
+        """Re-encrypt a client's ``PFWD`` as an ``RFWD`` under a fresh seed.
+
+        :class:`ForwardRejected` once :attr:`exhausted`.
+        """
         _check_version(forward.version)
+        if self.exhausted:
+            raise ForwardRejected("this destination session has carried its last forward")
+        self._forwards_left -= 1
         seed = self._rng.random_bytes(FORWARD_SEED_SIZE)
         salt = self._session_id + seed
         command_key = _OneTimeKey.derive(self._ikm, salt, FORWARD_COMMAND_INFO)
@@ -300,22 +322,26 @@ class ForwardReceiver:
     """The destination's end of one relay session for forwarded commands.
 
     It refuses an ephemeral key it has already opened in this session (the
-    proxy could otherwise replay a ``SEND``), remembering the last
-    :data:`REPLAY_WINDOW` keys.
+    proxy could otherwise replay a ``SEND``). It remembers every key it opened and
+    so opens at most ``max_forwards`` (:data:`MAX_FORWARDS_PER_SESSION`) forwards.
     """
 
-    __slots__ = ("_forward_secrets", "_seen", "_seen_order", "_session_id", "_session_key")
+    __slots__ = ("_forward_secrets", "_max_forwards", "_seen", "_session_id", "_session_key")
 
     def __init__(
-        self, session_id: bytes, session_key: X25519KeyPair, *, replay_window: int = REPLAY_WINDOW
+        self,
+        session_id: bytes,
+        session_key: X25519KeyPair,
+        *,
+        max_forwards: int = MAX_FORWARDS_PER_SESSION,
     ) -> None:
-        if replay_window < 1:
-            raise ValueError("replay window must hold at least one key")
+        if max_forwards < 1:
+            raise ValueError("a session must open at least one forward")
         self._session_id = session_id
         self._session_key = session_key
         self._forward_secrets: dict[bytes, bytes] = {}
         self._seen: set[bytes] = set()
-        self._seen_order: deque[bytes] = deque(maxlen=replay_window)
+        self._max_forwards = max_forwards
 
     def open(self, forward: RelayForward) -> OpenedForward:
         """Open both layers of an ``RFWD``; the result holds the client's transmission.
@@ -324,6 +350,8 @@ class ForwardReceiver:
         either case nothing was remembered.
         """
         _check_version(forward.version)
+        if len(self._seen) >= self._max_forwards:
+            raise ForwardRejected("this session has carried its maximum of forwards")
         forward_ikm = self._forward_ikm(forward.forwarding_key)
         salt = self._session_id + forward.seed
         command_key = _OneTimeKey.derive(forward_ikm, salt, FORWARD_COMMAND_INFO)
@@ -334,7 +362,7 @@ class ForwardReceiver:
         client_ikm = self._exchange(ephemeral_key) + ephemeral_key + self._session_key.public
         client_key = _OneTimeKey.derive(client_ikm, self._session_id, COMMAND_KEY_INFO)
         transmission = _unpad(client_key.open(sealed, forward.version, "command"), "command")
-        self._remember(ephemeral_key)
+        self._seen.add(ephemeral_key)
         return OpenedForward(
             transmission,
             forward.version,
@@ -357,9 +385,3 @@ class ForwardReceiver:
             return self._session_key.exchange(peer_key)
         except InvalidKey as exc:
             raise ForwardRejected("forwarded key is not a usable X25519 key") from exc
-
-    def _remember(self, ephemeral_key: bytes) -> None:
-        if len(self._seen_order) == self._seen_order.maxlen:
-            self._seen.discard(self._seen_order[0])
-        self._seen_order.append(ephemeral_key)
-        self._seen.add(ephemeral_key)

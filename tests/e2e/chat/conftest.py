@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers.process import RelayProcess
 from helpers.veil_cli import COMMAND_TIMEOUT, PASSPHRASE, VEIL, VeilUser, connect
+from veil.relay.launcher import RelayProcess
 
 __all__ = ["COMMAND_TIMEOUT", "PASSPHRASE", "VEIL", "VeilUser", "connect", "kill"]
 

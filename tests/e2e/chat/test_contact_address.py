@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conftest import VeilUser
-from helpers.process import RelayProcess
+from veil.relay.launcher import RelayProcess
 
 
 async def test_two_requests_one_accepted_one_rejected_then_address_deleted(

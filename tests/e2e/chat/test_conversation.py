@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conftest import VeilUser, connect
-from helpers.process import RelayProcess
+from veil.relay.launcher import RelayProcess
 
 MESSAGES_EACH_WAY = 200
 BATCH = 50

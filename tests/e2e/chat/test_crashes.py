@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from conftest import VeilUser, connect, kill
-from helpers.process import RelayProcess
+from veil.relay.launcher import RelayProcess
 
 # Below the relay's default per-queue quota, so each stream fits the queue at once.
 STREAM = 120

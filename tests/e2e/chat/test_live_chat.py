@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from conftest import COMMAND_TIMEOUT, VEIL, VeilUser, connect
-from helpers.process import RelayProcess
+from veil.relay.launcher import RelayProcess
 
 
 async def _read_until(stream: asyncio.StreamReader, needle: str) -> list[str]:

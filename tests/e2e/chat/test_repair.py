@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 from conftest import VeilUser, connect
-from helpers.process import RelayProcess
+from veil.relay.launcher import RelayProcess
 
 
 async def test_restored_backup_is_detected_and_repaired_over_the_same_queues(

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers.process import RelayProcess
 from veil.crypto import SystemRandom, X25519KeyPair
 from veil.relay.client import RelayClient
 from veil.relay.config import STORE_FILE
 from veil.relay.events import RecipientQueue, SenderQueue
+from veil.relay.launcher import RelayProcess
 
 pytestmark = pytest.mark.slow
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers.process import RelayProcess, free_port, veil_relay
 from veil.relay.client import RelayClient
 from veil.relay.config import CONFIG_FILE
+from veil.relay.launcher import RelayProcess, free_port, veil_relay
 
 pytestmark = pytest.mark.slow
 

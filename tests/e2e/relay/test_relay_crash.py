@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers.process import RelayProcess
 from veil.crypto import SystemRandom, X25519KeyPair
 from veil.relay.client import RelayClient
 from veil.relay.errors import ConnectionLost
 from veil.relay.events import MessageReceived, RecipientQueue, SenderQueue
+from veil.relay.launcher import RelayProcess
 
 pytestmark = pytest.mark.slow
 

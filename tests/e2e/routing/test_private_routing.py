@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 
 from helpers.forwarder import APPLICATION_DATA, TLS_HEADER_SIZE, RecordingForwarder
-from helpers.process import RelayProcess
 from veil.agent.queues import QueueAddress, SendQueue
 from veil.agent.relay_pool import RelayPool
 from veil.agent.relays import RelayUnavailable
@@ -30,6 +29,7 @@ from veil.crypto import SystemRandom, X25519KeyPair
 from veil.relay.address import RelayAddress
 from veil.relay.client import RelayClient
 from veil.relay.events import MessageReceived, RecipientQueue
+from veil.relay.launcher import RelayProcess
 from veil.routing.policy import RelayEntry, RoutingMode, RoutingPolicy
 from veil.routing.sender import ProxiedPath
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import functools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,12 +13,14 @@ import pytest
 from helpers.relay import RunningTestRelay, make_identity, start_test_relay
 from veil.crypto import SystemRandom, X25519KeyPair
 from veil.relay import commands as cmd
+from veil.relay import proxy as proxy_module
 from veil.relay.client import RelayClient
 from veil.relay.errors import CommandProhibited
 from veil.relay.proxy import RelayProxy
 from veil.relay.settings import RelaySettings
 from veil.relay.transmission import encode_transmission
 from veil.routing.codec import encode_routing_command
+from veil.routing.envelope import ProxyForwarder
 from veil.routing.errors import (
     DestinationKeySubstituted,
     DestinationSessionKeyForged,
@@ -106,3 +110,26 @@ async def test_recipient_commands_are_not_carried_through_a_proxy(
         forward = Forward(OUTER_ID, transmission, INNER_ID, pending)
         reply = await alice.exchange(lambda: (OUTER_ID, transmission))
     assert forward.read_reply(reply) == cmd.ErrorResponse(CommandProhibited.code)
+
+
+async def test_the_proxy_moves_to_a_new_destination_session_before_the_last_forward(
+    pair: tuple[RunningTestRelay, RunningTestRelay], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A destination session opens a bounded number of forwards (it remembers every
+    # ephemeral key, so none can be replayed); the proxy retires a session that carried
+    # its last one, and the client's next forward gets 481 and a fresh session.
+    monkeypatch.setattr(
+        proxy_module, "ProxyForwarder", functools.partial(ProxyForwarder, max_forwards=2)
+    )
+    proxy, destination = pair
+    async with await RelayClient.connect(proxy.address) as alice:
+        path = ProxiedPath(alice, destination.address, SystemRandom())
+        for _ in range(5):
+            await path.ping()
+    assert proxy.service.metrics.proxy_sessions_opened == 3
+    assert destination.service.metrics.forwards_received == 5
+    for _ in range(500):  # the retired sessions close once their forwards were answered
+        if destination.server.metrics.connections_open == 1:
+            break
+        await asyncio.sleep(0.01)
+    assert destination.server.metrics.connections_open == 1

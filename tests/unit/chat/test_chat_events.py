@@ -176,3 +176,14 @@ def test_single_byte_corruption_never_escapes_the_error_hierarchy(
     data[position % len(data)] = value
     with contextlib.suppress(ChatProtocolError):
         decode_event(bytes(data))
+
+
+def test_names_refuse_bidirectional_overrides_that_would_reorder_the_line() -> None:
+    spoofed = "mallory\u202e:olleh"
+    with pytest.raises(ValueError, match="bidirectional control U\\+202E"):
+        Profile(spoofed)
+    with pytest.raises(MalformedEvent, match="bidirectional"):
+        # ProfileUpdated whose 7-byte display name is "m" U+2066 "all"; no other fields.
+        decode_event(b"\x01\x06\x00\x07m\xe2\x81\xa6all\x00\x00")
+    # Free text keeps them: right-to-left writers may need them inside a message.
+    assert MessagePosted(ID_A, "\u2067\u05e9\u05dc\u05d5\u05dd\u2069", sent_at_ms=1).text

@@ -344,3 +344,48 @@ def test_a_failed_create_leaves_nothing_behind(
     assert [p.name for p in tmp_path.iterdir()] == []
     monkeypatch.undo()
     new_store(tmp_path).close()
+
+
+def test_an_edit_never_brings_deleted_text_back(tmp_path: Path) -> None:
+    store = new_store(tmp_path)
+    contact_id, _ = connect_bob(store)
+    with store.transaction() as tx:
+        rows = [
+            tx.messages.add(
+                contact_id=contact_id,
+                message_id=bytes([n]) * 16,
+                direction=Direction.RECEIVED,
+                sequence=n,
+                text=f"secret {n}",
+                sent_at=1.0,
+                receipt=Receipt.DELIVERED,
+            ).row_id
+            for n in (1, 2)
+        ]
+        tx.messages.delete(rows[0], Deletion.FOR_ME)
+        tx.messages.delete(rows[1], Deletion.FOR_EVERYONE)
+        for row_id in rows:
+            with pytest.raises(RecordNotFound, match="deleted"):
+                tx.messages.edit(row_id, "back from the dead")
+    with store.transaction() as tx:
+        assert [tx.messages.get(row_id).text for row_id in rows] == [None, None]
+
+
+def test_receipts_only_move_forward(tmp_path: Path) -> None:
+    store = new_store(tmp_path)
+    contact_id, _ = connect_bob(store)
+    with store.transaction() as tx:
+        row_id = tx.messages.add(
+            contact_id=contact_id,
+            message_id=b"r" * 16,
+            direction=Direction.SENT,
+            sequence=1,
+            text="read me",
+            sent_at=1.0,
+            receipt=Receipt.PENDING,
+        ).row_id
+        seen = []
+        for receipt in (Receipt.READ, Receipt.DELIVERED, Receipt.SENT, Receipt.READ):
+            tx.messages.set_receipt(row_id, receipt)
+            seen.append(tx.messages.get(row_id).receipt)
+    assert seen == [Receipt.READ] * 4

@@ -22,6 +22,7 @@ from veil.routing import (
     ProxiedDestination,
     ProxiedSender,
     ProxyForward,
+    ProxyForwarder,
     ProxyResponse,
     RelayForward,
     RelayResponse,
@@ -251,20 +252,35 @@ def test_replayed_forward_is_rejected_even_when_rewrapped(hop: Hop) -> None:
         hop.receiver.open(hop.forwarder.wrap(forward)[0])
 
 
-def test_replay_memory_is_bounded_and_only_keeps_opened_keys(hop: Hop) -> None:
-    receiver = ForwardReceiver(hop.hello.session_id, hop.session_key, replay_window=2)
+def test_a_session_opens_a_bounded_number_of_forwards_and_forgets_none(hop: Hop) -> None:
+    receiver = ForwardReceiver(hop.hello.session_id, hop.session_key, max_forwards=2)
     forwards = []
     for body in (b"a", b"b", b"c"):
         forward, _ = hop.destination.seal_command(send_transmission(hop, body), hop.client_rng)
         forwards.append(hop.forwarder.wrap(forward)[0])
     rejected = dataclasses.replace(forwards[1], wrapped=_flip(forwards[1].wrapped, 0))
     with pytest.raises(ForwardRejected):
-        receiver.open(rejected)
-    for relay_forward in forwards:
-        receiver.open(relay_forward)
-    receiver.open(forwards[0])  # evicted: a window of two forgets the oldest key
-    with pytest.raises(ForwardRejected, match="replayed"):
+        receiver.open(rejected)  # a forgery takes no place
+    receiver.open(forwards[0])
+    receiver.open(forwards[1])
+    # A bounded window of recent keys could be flushed by the proxy with forwards of
+    # its own, then a SEND replayed; a full session refuses everything instead.
+    with pytest.raises(ForwardRejected, match="maximum of forwards"):
         receiver.open(forwards[2])
+    with pytest.raises(ForwardRejected, match="maximum of forwards"):
+        receiver.open(forwards[0])
+
+
+def test_the_proxy_forwarder_is_exhausted_when_the_destination_would_refuse(hop: Hop) -> None:
+    forwarder = ProxyForwarder(
+        hop.hello.session_id, hop.hello.session_key, hop.client_rng, max_forwards=1
+    )
+    forward, _ = hop.destination.seal_command(send_transmission(hop, b"a"), hop.client_rng)
+    assert not forwarder.exhausted
+    forwarder.wrap(forward)
+    assert forwarder.exhausted
+    with pytest.raises(ForwardRejected, match="last forward"):
+        forwarder.wrap(forward)
 
 
 def test_another_session_cannot_open_the_forward(hop: Hop) -> None:

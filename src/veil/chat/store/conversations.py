@@ -3,6 +3,7 @@ reactions, and the outbox of sends waiting for a relay."""
 
 from __future__ import annotations
 
+from veil.chat.errors import RecordNotFound
 from veil.chat.store.base import Repository, Row
 from veil.chat.store.records import (
     Connection,
@@ -15,6 +16,8 @@ from veil.chat.store.records import (
 )
 
 __all__ = ["ConnectionRepository", "MessageRepository", "OutboxRepository"]
+
+_RECEIPT_LADDER = tuple(Receipt)
 
 _SELECT_CONNECTIONS = (
     "SELECT connection_id, contact_id, phase, agent_version, receive_queue_id,"
@@ -188,7 +191,13 @@ class MessageRepository(Repository):
         return [self._message(row) for row in reversed(rows)]
 
     def edit(self, row_id: int, text: str) -> None:
-        """Replace a message's text and mark it edited."""
+        """Replace a message's text and mark it edited.
+
+        :class:`RecordNotFound` if the message was deleted: an edit (from the contact,
+        or a stale one of ours) must never bring deleted text back.
+        """
+        if self.get(row_id).deletion is not Deletion.NONE:
+            raise RecordNotFound(f"message {row_id} was deleted")
         self._update(row_id, "text = ?, edited = 1", (text,))
 
     def delete(self, row_id: int, deletion: Deletion) -> None:
@@ -199,8 +208,10 @@ class MessageRepository(Repository):
         self._execute("DELETE FROM reactions WHERE message_row = ?", (row_id,))
 
     def set_receipt(self, row_id: int, receipt: Receipt) -> None:
-        """Record how far the message got."""
-        self._update(row_id, "receipt = ?", (receipt.value,))
+        """Record how far the message got; a status only moves forward, so a late or
+        replayed receipt (or ``SENT`` after ``DELIVERED``) never moves it back."""
+        if _RECEIPT_LADDER.index(receipt) > _RECEIPT_LADDER.index(self.get(row_id).receipt):
+            self._update(row_id, "receipt = ?", (receipt.value,))
 
     def react(self, row_id: int, reaction: Reaction, added: bool) -> None:
         """Set or withdraw one side's emoji on a message (idempotent both ways)."""
