@@ -17,6 +17,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "veil"
 PURE_PACKAGES = ("crypto", "ratchet", "wire")
 PURE_MODULES = {
     "relay": (
+        "authorization",
         "client_protocol",
         "commands",
         "errors",

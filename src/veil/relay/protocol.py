@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 from veil.crypto import InvalidKey, RandomSource, X25519KeyPair, constant_time_equal
 from veil.relay import commands as cmd
+from veil.relay.authorization import authorize, require_entity
 from veil.relay.errors import (
     AuthFailed,
     BadCommand,
@@ -32,12 +33,7 @@ from veil.relay.errors import (
 )
 from veil.relay.handshake import SESSION_ID_SIZE
 from veil.relay.metrics import RelayMetrics
-from veil.relay.queue_crypto import (
-    delivery_key,
-    derive_auth_key,
-    seal_message,
-    verify_authenticator,
-)
+from veil.relay.queue_crypto import delivery_key, seal_message
 from veil.relay.queue_index import LiveQueue, QueueIndex
 from veil.relay.session_state import SessionState
 from veil.relay.settings import RelaySettings
@@ -57,12 +53,9 @@ from veil.relay.store.base import (
 )
 from veil.relay.transmission import ENTITY_ID_SIZE, PUSH_CORRELATION_ID, Transmission
 
-__all__ = ["DUMMY_AUTH_KEY", "RelayProtocol", "Step"]
+__all__ = ["RelayProtocol", "Step"]
 
 _log = logging.getLogger("veil.relay")
-
-DUMMY_AUTH_KEY = X25519KeyPair(bytes(range(32))).public
-"""Stands in for the auth key of a missing queue, so failing costs the same work."""
 
 
 def _nothing() -> None:
@@ -192,8 +185,8 @@ class RelayProtocol:
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
     ) -> Step:
         assert isinstance(command, cmd.CreateQueue)
-        self._require_entity(transmission, present=False)
-        self._authorize(session, transmission, command.recipient_auth_key)
+        require_entity(transmission, present=False)
+        authorize(session, transmission, command.recipient_auth_key)
         password = self._settings.password_bytes
         if password is not None and not constant_time_equal(command.password, password):
             raise AuthFailed("wrong relay password")
@@ -234,10 +227,10 @@ class RelayProtocol:
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
     ) -> Step:
         assert isinstance(command, cmd.SenderSecureQueue)
-        self._require_entity(transmission, present=True)
+        require_entity(transmission, present=True)
         queue = self._queues.by_sender(transmission.entity_id)
         # Self-authorised by the key it carries: the same work whether or not the queue exists.
-        self._authorize(session, transmission, command.sender_auth_key)
+        authorize(session, transmission, command.sender_auth_key)
         if queue is None:
             raise AuthFailed("no such queue")
         current = queue.record.sender_auth_key
@@ -294,11 +287,11 @@ class RelayProtocol:
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
     ) -> Step:
         assert isinstance(command, cmd.SendMessage)
-        self._require_entity(transmission, present=True)
+        require_entity(transmission, present=True)
         queue = self._queues.by_sender(transmission.entity_id)
         sender_key = None if queue is None else queue.record.sender_auth_key
-        self._authorize(session, transmission, sender_key)
-        assert queue is not None  # _authorize rejects a missing key
+        authorize(session, transmission, sender_key)
+        assert queue is not None  # authorize() rejects a missing key
         message = self._accept_message(queue, command, now)
         queue.sends_in_flight += 1
 
@@ -416,43 +409,11 @@ class RelayProtocol:
 
     def _recipient_queue(self, session: SessionState, transmission: Transmission) -> LiveQueue:
         """Find and authorise the queue a recipient command names."""
-        self._require_entity(transmission, present=True)
+        require_entity(transmission, present=True)
         queue = self._queues.by_recipient(transmission.entity_id)
-        self._authorize(
-            session, transmission, None if queue is None else queue.record.recipient_auth_key
-        )
-        assert queue is not None  # _authorize rejects a missing key
+        authorize(session, transmission, None if queue is None else queue.record.recipient_auth_key)
+        assert queue is not None  # authorize() rejects a missing key
         return queue
-
-    @staticmethod
-    def _require_entity(transmission: Transmission, *, present: bool) -> None:
-        if bool(transmission.entity_id) != present:
-            raise BadCommand("entity id missing" if present else "entity id not allowed")
-
-    def _authorize(
-        self, session: SessionState, transmission: Transmission, auth_key: bytes | None
-    ) -> None:
-        """Check the authenticator; raise :class:`AuthFailed` (same work if no key).
-
-        A derived MAC key is cached only after it verified, so only a key's owner
-        ever takes the faster cached path; a prober always pays one DH + HKDF.
-        """
-        cached = session.auth_keys.get(auth_key) if auth_key is not None else None
-        if cached is not None:
-            mac_key = cached
-        else:
-            try:
-                mac_key = derive_auth_key(session.session_key, auth_key or DUMMY_AUTH_KEY)
-            except InvalidKey:
-                mac_key = derive_auth_key(session.session_key, DUMMY_AUTH_KEY)
-                auth_key = None
-        valid = verify_authenticator(
-            mac_key, session.session_id, transmission.authorized, transmission.authenticator
-        )
-        if not valid or auth_key is None:
-            raise AuthFailed("not authorised")
-        if cached is None:
-            session.remember_auth_key(auth_key, mac_key)
 
     def _deliver_window(self, queue: LiveQueue) -> None:
         """Push the messages after those in flight until the subscriber's window is full."""

@@ -11,8 +11,8 @@ import pytest
 
 from helpers.relay_harness import IDENTITY, Relay
 from veil.crypto import X25519KeyPair
+from veil.relay import authorization
 from veil.relay import commands as cmd
-from veil.relay import protocol
 from veil.relay.client_protocol import ClientSession, QueueKeys, open_delivery
 from veil.relay.errors import (
     AuthFailed,
@@ -340,14 +340,14 @@ async def test_auth_failure_costs_the_same_with_or_without_queue(
         calls.append(peer)
         return derive_auth_key(own, peer)
 
-    monkeypatch.setattr("veil.relay.protocol.derive_auth_key", counting)
+    monkeypatch.setattr("veil.relay.authorization.derive_auth_key", counting)
     guess = replace(queue, keys=QueueKeys.generate(mallory.rng))
     existing = mallory.recipient(cmd.GetMessage(), guess)
     missing = mallory.recipient(cmd.GetMessage(), replace(guess, recipient_id=bytes(24)))
     for _ in range(2):  # failures are never cached, so repeats cost the same too
         assert await mallory.call(existing) == err(ErrorCode.AUTH)
         assert await mallory.call(missing) == err(ErrorCode.AUTH)
-    assert calls == [queue.keys.auth.public, protocol.DUMMY_AUTH_KEY] * 2
+    assert calls == [queue.keys.auth.public, authorization.DUMMY_AUTH_KEY] * 2
 
 
 async def test_restart_restores_queues_and_pending_messages() -> None:
