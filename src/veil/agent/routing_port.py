@@ -16,6 +16,7 @@ repeat a command the destination already stored; the agent drops the duplicate.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 
 from veil.agent.queues import ReceiveQueue, SendQueue
@@ -35,6 +36,9 @@ KEPT_PROXY_FAILURES = 16
 
 _ProxiedCommand = Callable[[ProxiedPath], Awaitable[None]]
 
+# Every send names its destination relay as text; parse each one once, not per message.
+_parsed_address = functools.lru_cache(maxsize=1024)(RelayAddress.parse)
+
 
 class RoutedRelays:
     """A :class:`RelayPort` that sends through proxies as ``policy`` says."""
@@ -52,28 +56,26 @@ class RoutedRelays:
 
     async def send(self, queue: SendQueue, body: bytes) -> None:
         """``SEND``, direct or through a proxy; returns once the destination stored it."""
-        auth = X25519KeyPair(queue.sender_auth_key)
         sender_id = queue.address.sender_id
         await self._sender_command(
             queue,
             lambda: self._pool.send(queue, body),
-            lambda path: path.send(sender_id, auth, body),
+            lambda path: path.send(sender_id, X25519KeyPair(queue.sender_auth_key), body),
         )
 
     async def secure_peer_queue(self, queue: SendQueue) -> None:
         """``SKEY``, direct or through a proxy."""
-        auth = X25519KeyPair(queue.sender_auth_key)
         sender_id = queue.address.sender_id
         await self._sender_command(
             queue,
             lambda: self._pool.secure_peer_queue(queue),
-            lambda path: path.sender_secure(sender_id, auth),
+            lambda path: path.sender_secure(sender_id, X25519KeyPair(queue.sender_auth_key)),
         )
 
     async def _sender_command(
         self, queue: SendQueue, direct: Callable[[], Awaitable[None]], proxied: _ProxiedCommand
     ) -> None:
-        destination = RelayAddress.parse(queue.address.relay)
+        destination = _parsed_address(queue.address.relay)
         failed: set[str] = set()
         while True:
             try:
