@@ -20,12 +20,9 @@ def _files_containing(root: Path, needles: list[bytes]) -> list[tuple[str, bytes
 
 
 async def test_relay_and_client_homes_hold_no_marker_and_no_profile_name(
-    tmp_path: Path, relay: RelayProcess, users: dict[str, VeilUser]
+    tmp_path: Path, relay: RelayProcess, pair: tuple[VeilUser, VeilUser]
 ) -> None:
-    alice, bob = users["Alice"], users["Bob"]
-    await alice.init(relay)
-    await bob.init(relay)
-    await connect(alice, bob)
+    alice, bob = pair
     await alice.run("send", "Bob", MARKER)
     await bob.receive()
     await bob.run("send", "Alice", MARKER + " back")

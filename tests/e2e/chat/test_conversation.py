@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from conftest import VeilUser, connect
-from veil.relay.launcher import RelayProcess
+from conftest import VeilUser
 
 MESSAGES_EACH_WAY = 200
 BATCH = 50
 
 
 async def test_invite_connect_and_talk_with_every_message_kind(
-    relay: RelayProcess, users: dict[str, VeilUser]
+    pair: tuple[VeilUser, VeilUser],
 ) -> None:
-    alice, bob = users["Alice"], users["Bob"]
-    await alice.init(relay)
-    await bob.init(relay)
-    await connect(alice, bob)
+    alice, bob = pair
     assert (await alice.run("contacts"))["contacts"][0]["status"] == "connected"
     bob_contacts = (await bob.run("contacts"))["contacts"]
     assert [(c["alias"], c["status"]) for c in bob_contacts] == [("Alice", "connected")]
@@ -48,12 +44,9 @@ async def test_invite_connect_and_talk_with_every_message_kind(
 
 
 async def test_two_hundred_messages_each_way_while_the_peer_is_offline(
-    relay: RelayProcess, users: dict[str, VeilUser]
+    pair: tuple[VeilUser, VeilUser],
 ) -> None:
-    alice, bob = users["Alice"], users["Bob"]
-    await alice.init(relay)
-    await bob.init(relay)
-    await connect(alice, bob)
+    alice, bob = pair
     # Each side writes while the other runs no client at all. The relay holds at most
     # its quota per queue (128 by default); the rest waits in the sender's encrypted
     # outbox and leaves with the sender's next command once the peer has drained.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import VeilUser, connect, kill
+from conftest import VeilUser, kill
 from veil.relay.launcher import RelayProcess
 
 # Below the relay's default per-queue quota, so each stream fits the queue at once.
@@ -21,12 +21,9 @@ async def _received(user: VeilUser, peer: str) -> list[str]:
 
 
 async def test_relay_killed_and_restarted_mid_stream(
-    relay: RelayProcess, users: dict[str, VeilUser]
+    relay: RelayProcess, pair: tuple[VeilUser, VeilUser]
 ) -> None:
-    alice, bob = users["Alice"], users["Bob"]
-    await alice.init(relay)
-    await bob.init(relay)
-    await connect(alice, bob)
+    alice, bob = pair
     listener = asyncio.create_task(bob.run("receive", "--wait", "4"))
     for start in range(0, STREAM // 2, BATCH):
         await alice.run("send", "Bob", *_texts(start, BATCH))
@@ -42,11 +39,8 @@ async def test_relay_killed_and_restarted_mid_stream(
     assert await _received(bob, "Alice") == _texts(0, STREAM)
 
 
-async def test_client_killed_mid_receive(relay: RelayProcess, users: dict[str, VeilUser]) -> None:
-    alice, bob = users["Alice"], users["Bob"]
-    await alice.init(relay)
-    await bob.init(relay)
-    await connect(alice, bob)
+async def test_client_killed_mid_receive(pair: tuple[VeilUser, VeilUser]) -> None:
+    alice, bob = pair
     await alice.run("send", "Bob", *_texts(0, STREAM))
     for delay in (0.6, 0.8):
         receiver = await bob.start("receive", "--wait", "5")

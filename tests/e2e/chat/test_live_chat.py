@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import COMMAND_TIMEOUT, VEIL, VeilUser, connect
-from veil.relay.launcher import RelayProcess
+from conftest import COMMAND_TIMEOUT, VEIL, VeilUser
 
 
 async def _read_until(stream: asyncio.StreamReader, needle: str) -> list[str]:
@@ -19,12 +18,9 @@ async def _read_until(stream: asyncio.StreamReader, needle: str) -> list[str]:
 
 
 async def test_live_chat_shows_arrivals_and_sends_typed_lines(
-    relay: RelayProcess, users: dict[str, VeilUser]
+    pair: tuple[VeilUser, VeilUser],
 ) -> None:
-    alice, bob = users["Alice"], users["Bob"]
-    await alice.init(relay)
-    await bob.init(relay)
-    await connect(alice, bob)
+    alice, bob = pair
     chat = await asyncio.create_subprocess_exec(
         VEIL,
         "chat",
