@@ -50,6 +50,7 @@ from veil.relay.errors import (
 )
 from veil.relay.events import (
     ConnectionRestored,
+    MessageDiscarded,
     MessageReceived,
     RecipientQueue,
     RelayEvent,
@@ -134,6 +135,8 @@ class RelayClient:
         self._closed = False
         self._subscriptions: dict[bytes, RecipientQueue] = {}
         self._events: asyncio.Queue[RelayEvent] = asyncio.Queue()
+        self._background: set[asyncio.Task[None]] = set()
+        """Acknowledgements of discarded messages, kept referenced until they finish."""
 
     @classmethod
     async def connect(
@@ -199,7 +202,7 @@ class RelayClient:
         """Disconnect and stop reconnecting; waiting commands raise :class:`ConnectionLost`."""
         self._closed = True
         self._connected.set()  # wake commands waiting for a reconnection, so they fail
-        for task in (self._reconnecting, self._keepalive_task):
+        for task in (self._reconnecting, self._keepalive_task, *self._background):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -424,21 +427,36 @@ class RelayClient:
     async def _reconnect(self) -> None:
         assert self._policy is not None
         attempt = 0
-        while not self._closed:
-            await asyncio.sleep(self._policy.delay(attempt, self._rng))
-            attempt += 1
-            try:
-                self._adopt(await self._open())
-                queues = list(self._subscriptions.values())
-                self._events.put_nowait(ConnectionRestored(len(queues)))
-                failed = await self.subscribe_all(queues)
-            except ProtocolError as exc:  # unreachable, impostor, bad hello: retry later
-                _log.info("relay reconnection failed: %s", type(exc).__name__)
-                continue
-            self._reconnecting = None
-            for queue in failed:
-                self._events.put_nowait(SubscriptionEnded(queue))
-            return
+        try:
+            while not self._closed:
+                await asyncio.sleep(self._policy.delay(attempt, self._rng))
+                attempt += 1
+                try:
+                    self._adopt(await self._open())
+                    queues = list(self._subscriptions.values())
+                    self._events.put_nowait(ConnectionRestored(len(queues)))
+                    failed = await self.subscribe_all(queues)
+                except Exception as exc:
+                    # Unreachable, impostor, bad hello, or a bug: whatever it was, a
+                    # client that stops trying never comes back, so back off and retry.
+                    if isinstance(exc, ProtocolError):
+                        _log.info("relay reconnection failed: %s", type(exc).__name__)
+                    else:
+                        _log.exception("relay reconnection failed unexpectedly")
+                    self._drop_connection()
+                    continue
+                for queue in failed:
+                    self._events.put_nowait(SubscriptionEnded(queue))
+                return
+        finally:
+            self._reconnecting = None  # so the next loss starts a new loop, however this ended
+
+    def _drop_connection(self) -> None:
+        """Forget and close the current connection without starting a reconnection."""
+        connection, self._connection = self._connection, None
+        self._connected.clear()
+        if connection is not None:
+            connection.close()
 
     def _on_push(self, reply: Reply) -> None:
         queue = self._subscriptions.get(reply.entity_id)
@@ -447,11 +465,25 @@ class RelayClient:
         if isinstance(reply.response, cmd.Message):
             try:
                 self._events.put_nowait(_open(queue, reply.response))
-            except AuthenticationFailed:
-                _log.warning("relay.undecryptable_message")
+            except (AuthenticationFailed, UnexpectedResponse):
+                self._discard(queue, reply.response.message_id)
         elif isinstance(reply.response, cmd.SubscriptionEnded):
             del self._subscriptions[reply.entity_id]
             self._events.put_nowait(SubscriptionEnded(queue))
+
+    def _discard(self, queue: RecipientQueue, message_id: bytes) -> None:
+        """Acknowledge a message that can never be read, so the queue moves on, and say so."""
+        _log.warning("relay.undecryptable_message")
+        self._events.put_nowait(MessageDiscarded(queue, message_id))
+        task = asyncio.create_task(self._acknowledge_discarded(queue, message_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _acknowledge_discarded(self, queue: RecipientQueue, message_id: bytes) -> None:
+        try:
+            await self.acknowledge_id(queue, message_id)
+        except ProtocolError as exc:  # a resubscription redelivers it, and we try again
+            _log.info("relay.discarded_message_not_acknowledged: %s", type(exc).__name__)
 
 
 def _open(queue: RecipientQueue, message: cmd.Message) -> MessageReceived:

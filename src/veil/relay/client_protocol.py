@@ -104,7 +104,7 @@ def recipient_delivery_key(keys: QueueKeys, relay_dh_key: bytes) -> bytes:
 
 
 def open_delivery(key: bytes, message: cmd.Message) -> OpenedMessage:
-    """Decrypt a delivered ``MSG``; :class:`veil.crypto.AuthenticationFailed` if forged."""
+    """Decrypt a delivered ``MSG``; raises as :func:`veil.relay.queue_crypto.open_message`."""
     return open_message(key, message.message_id, message.sealed)
 
 

@@ -53,6 +53,10 @@ _HEADER = """\
 #            quota             undelivered messages one queue may hold
 #            password          (optional) makes a private relay: creating a queue
 #                              requires it; sending to existing queues does not
+#            max_per_connection  queues one connection may create (NEW)
+# [connections] max            connections served at once; more are closed at once
+#            idle_timeout_seconds  a connection with no subscription that sends
+#                              nothing for this long is closed (clients ping)
 # [routing]  proxy             act as a private-routing proxy for clients (true/false)
 # [metrics]  port              (optional) Prometheus metrics on 127.0.0.1:port
 # [log]      level             debug, info, warning or error (logs go to stderr)
@@ -101,6 +105,10 @@ class RelayConfig:
             "listen": {"host": self.listen_host, "port": self.port},
             "address": {"hosts": list(self.public_hosts)},
             "queues": _queues_table(self.settings),
+            "connections": {
+                "max": self.settings.max_connections,
+                "idle_timeout_seconds": self.settings.idle_timeout_seconds,
+            },
             "routing": {"proxy": self.settings.proxy},
             "log": {"level": self.log_level},
         }
@@ -146,6 +154,7 @@ def _queues_table(settings: RelaySettings) -> dict[str, Any]:
     table: dict[str, Any] = {
         "retention_days": settings.retention_seconds / DAY_SECONDS,
         "quota": settings.queue_quota,
+        "max_per_connection": settings.max_queues_per_connection,
     }
     if settings.password is not None:
         table["password"] = settings.password
@@ -155,7 +164,8 @@ def _queues_table(settings: RelaySettings) -> dict[str, Any]:
 _KNOWN_KEYS: dict[str, set[str]] = {
     "listen": {"host", "port"},
     "address": {"hosts"},
-    "queues": {"retention_days", "quota", "password"},
+    "queues": {"retention_days", "quota", "password", "max_per_connection"},
+    "connections": {"max", "idle_timeout_seconds"},
     "routing": {"proxy"},
     "metrics": {"port"},
     "log": {"level"},
@@ -176,17 +186,8 @@ def _from_document(document: dict[str, Any]) -> RelayConfig:
     if document.get("format_version") != CONFIG_FORMAT_VERSION:
         raise ValueError(f"format_version must be {CONFIG_FORMAT_VERSION}")
     _check_keys(document)
-    listen, queues = document.get("listen", {}), document.get("queues", {})
+    listen = document.get("listen", {})
     metrics_port = document.get("metrics", {}).get("port")
-    proxy = document.get("routing", {}).get("proxy", True)
-    if not isinstance(proxy, bool):
-        raise ValueError("routing.proxy must be true or false")
-    settings = RelaySettings(
-        proxy=proxy,
-        retention_seconds=float(queues.get("retention_days", 21)) * DAY_SECONDS,
-        queue_quota=_integer(queues.get("quota", 128), "queues.quota"),
-        password=_optional_string(queues.get("password"), "queues.password"),
-    )
     hosts = document["address"]["hosts"]
     if not isinstance(hosts, list) or not all(isinstance(host, str) for host in hosts):
         raise ValueError("address.hosts must be a list of host names")
@@ -194,9 +195,33 @@ def _from_document(document: dict[str, Any]) -> RelayConfig:
         public_hosts=tuple(normalise_host(host) for host in hosts),
         listen_host=str(listen.get("host", "0.0.0.0")),  # noqa: S104
         port=_integer(listen.get("port", DEFAULT_PORT), "listen.port"),
-        settings=settings,
+        settings=_settings_from(document),
         metrics_port=None if metrics_port is None else _integer(metrics_port, "metrics.port"),
         log_level=str(document.get("log", {}).get("level", "info")),
+    )
+
+
+def _settings_from(document: dict[str, Any]) -> RelaySettings:
+    queues, connections = document.get("queues", {}), document.get("connections", {})
+    proxy = document.get("routing", {}).get("proxy", True)
+    if not isinstance(proxy, bool):
+        raise ValueError("routing.proxy must be true or false")
+    defaults = RelaySettings()
+    return RelaySettings(
+        proxy=proxy,
+        retention_seconds=float(queues.get("retention_days", 21)) * DAY_SECONDS,
+        queue_quota=_integer(queues.get("quota", defaults.queue_quota), "queues.quota"),
+        password=_optional_string(queues.get("password"), "queues.password"),
+        max_queues_per_connection=_integer(
+            queues.get("max_per_connection", defaults.max_queues_per_connection),
+            "queues.max_per_connection",
+        ),
+        max_connections=_integer(
+            connections.get("max", defaults.max_connections), "connections.max"
+        ),
+        idle_timeout_seconds=float(
+            connections.get("idle_timeout_seconds", defaults.idle_timeout_seconds)
+        ),
     )
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "QuotaExceeded",
     "RelayError",
     "StoreFailed",
+    "TooManyQueues",
     "UnexpectedResponse",
     "UnknownCommand",
     "error_for_code",
@@ -58,6 +59,7 @@ class ErrorCode(IntEnum):
     LARGE_MSG = 416
     PROHIBITED = 417
     INTERNAL = 418
+    TOO_MANY_QUEUES = 419
     STORE = 420
 
 
@@ -172,6 +174,16 @@ class InternalError(CommandError):
     code: ClassVar[int] = ErrorCode.INTERNAL
 
 
+class TooManyQueues(CommandError):
+    """This connection made ``max_queues_per_connection`` queues already (``NEW``).
+
+    Bounds what one connection can make an open relay store; a client that really
+    needs more opens another connection.
+    """
+
+    code: ClassVar[int] = ErrorCode.TOO_MANY_QUEUES
+
+
 class StoreFailed(RelayError):
     """The queue store could not read or commit; the relay cannot keep its promises.
 
@@ -192,6 +204,7 @@ _COMMAND_ERRORS: dict[int, type[CommandError]] = {
         MessageTooLarge,
         CommandProhibited,
         InternalError,
+        TooManyQueues,
     )
 }
 

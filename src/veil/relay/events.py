@@ -9,6 +9,7 @@ from veil.relay.client_protocol import QueueKeys
 
 __all__ = [
     "ConnectionRestored",
+    "MessageDiscarded",
     "MessageReceived",
     "RecipientQueue",
     "RelayEvent",
@@ -55,6 +56,19 @@ class MessageReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageDiscarded:
+    """A message pushed on ``queue`` could not be decrypted, so the client acknowledged it.
+
+    It can never be read, and left unacknowledged it would hold a place in the
+    delivery window for good. A forged or corrupted delivery, or a queue whose keys
+    do not match the relay's: worth reporting, never worth retrying.
+    """
+
+    queue: RecipientQueue
+    message_id: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class SubscriptionEnded:
     """This client no longer receives ``queue``'s messages: another connection
     subscribed to it or deleted it, or resubscribing after a reconnection failed."""
@@ -75,4 +89,4 @@ class ConnectionRestored:
     resubscribing: int
 
 
-RelayEvent = MessageReceived | SubscriptionEnded | ConnectionRestored
+RelayEvent = MessageReceived | MessageDiscarded | SubscriptionEnded | ConnectionRestored

@@ -118,6 +118,14 @@ def relay_families(relay: RelayMetrics, transport: TransportMetrics) -> list[Met
     counters = {
         "connections_accepted": (transport.connections_accepted, "TCP connections accepted."),
         "handshakes_completed": (transport.handshakes_completed, "TLS handshakes completed."),
+        "connections_refused": (
+            transport.connections_refused,
+            "Connections closed on accept: max_connections were open.",
+        ),
+        "connections_idle_closed": (
+            transport.connections_idle_closed,
+            "Connections closed after idle_timeout_seconds without traffic.",
+        ),
         "blocks_received": (transport.blocks_received, "Blocks received from clients."),
         "blocks_sent": (transport.blocks_sent, "Blocks sent to clients."),
         "queues_created": (relay.queues_created, "Queues created."),

@@ -203,13 +203,17 @@ class RelayProtocol:
             created=coarse_time(now),
         )
         ids = cmd.QueueIds(record.recipient_id, record.sender_id, relay_dh.public)
+        session.reserve_queue(self._settings.max_queues_per_connection)
 
         def finish() -> None:
             self._index(LiveQueue(record))
             self.metrics.queues_created += 1
             self._push(session, transmission.correlation_id, b"", ids)
 
-        return Step([PutQueue(record)], finish)
+        def rollback() -> None:
+            session.queues_created -= 1
+
+        return Step([PutQueue(record)], finish, rollback)
 
     def _secure(
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float

@@ -13,6 +13,12 @@ turns the destination's ``RRES`` into the client's ``PRES``. If the destination
 session drops, pending forwards get ``ERR 480`` and the next ``PFWD`` naming it
 gets ``ERR 481`` (the client sends ``PRXY`` again).
 
+Clients choose the destinations, so what they can hold is bounded: a destination
+session with no forward in flight and none for ``PROXY_IDLE_TIMEOUT`` is closed
+(its clients get ``ERR 481`` and ask again), at most ``MAX_DESTINATIONS`` are open,
+and one client connection may have ``MAX_PENDING_REQUESTS`` ``PRXY`` waiting for a
+destination at once; beyond either limit ``PRXY`` is answered ``ERR 480``.
+
 Nothing about clients or destinations is stored or logged: only counters.
 """
 
@@ -61,7 +67,13 @@ from veil.routing.errors import (
 )
 from veil.wire import WireError
 
-__all__ = ["MAX_DESTINATIONS", "PROXY_CONNECT_TIMEOUT", "RelayProxy"]
+__all__ = [
+    "MAX_DESTINATIONS",
+    "MAX_PENDING_REQUESTS",
+    "PROXY_CONNECT_TIMEOUT",
+    "PROXY_IDLE_TIMEOUT",
+    "RelayProxy",
+]
 
 _log = logging.getLogger("veil.relay")
 
@@ -69,6 +81,10 @@ PROXY_CONNECT_TIMEOUT = 10.0
 """Seconds the proxy gives a destination to accept TCP, TLS and the hello."""
 MAX_DESTINATIONS = 1024
 """Destination sessions a proxy keeps at once; clients choose them, so they are bounded."""
+PROXY_IDLE_TIMEOUT = 600.0
+"""Seconds a destination session with nothing in flight may go without a forward."""
+MAX_PENDING_REQUESTS = 8
+"""``PRXY`` of one client connection that may wait for their destination at once."""
 _ERR = bytes((cmd.Tag.ERR,))
 
 
@@ -81,6 +97,8 @@ class _Destination:
     forwarder: ProxyForwarder
     proof: ProxyKey
     """``PKEY`` as sent to clients (its routing version is set per request)."""
+    last_used: float
+    """Event-loop time of the last ``PRXY`` answered or ``PFWD`` sent with it."""
     pending: int = 0
     """Forwards sent and not answered yet."""
     retired: bool = False
@@ -97,11 +115,14 @@ class RelayProxy:
         *,
         enabled: bool,
         connect_timeout: float = PROXY_CONNECT_TIMEOUT,
+        idle_timeout: float = PROXY_IDLE_TIMEOUT,
     ) -> None:
         self._rng = rng
         self._metrics = metrics
         self._enabled = enabled
         self._connect_timeout = connect_timeout
+        self._idle_timeout = idle_timeout
+        self._sweeping = False
         self._by_id: dict[bytes, _Destination] = {}
         self._by_fingerprint: dict[str, _Destination] = {}
         self._opening: dict[str, asyncio.Task[_Destination]] = {}
@@ -119,9 +140,19 @@ class RelayProxy:
         if not self._enabled:
             return error_step(session, transmission.correlation_id, ProxyingDisabled.code)
         if isinstance(command, ProxyRequest):
-            request = self._answer_request(session, transmission.correlation_id, command)
-            return Step([], lambda: self._spawn(request))
+            return Step([], lambda: self._request(session, transmission.correlation_id, command))
         return Step([], lambda: self._forward(session, transmission, command))
+
+    def evict_idle(self, now: float) -> int:
+        """Close destination sessions idle since ``now - idle_timeout``; return how many.
+
+        A session with a forward in flight is never idle. ``now`` is event-loop time.
+        """
+        deadline = now - self._idle_timeout
+        idle = [d for d in self._by_id.values() if d.pending == 0 and d.last_used <= deadline]
+        for destination in idle:
+            self._forget(destination)
+        return len(idle)
 
     async def close(self) -> None:
         """Close every destination session; pending forwards are answered ``ERR 480``."""
@@ -133,6 +164,28 @@ class RelayProxy:
         self._by_fingerprint.clear()
 
     # -- PRXY ------------------------------------------------------------------------
+
+    def _request(self, session: SessionState, correlation_id: bytes, request: ProxyRequest) -> None:
+        """Start answering one ``PRXY``, unless its connection has too many waiting."""
+        if session.proxy_requests_pending >= MAX_PENDING_REQUESTS:
+            self._metrics.errors["proxy_requests_pending"] += 1
+            self._reply_error(session, correlation_id, DestinationUnreachable.code)
+            return
+        session.proxy_requests_pending += 1
+        self._spawn(self._counted(session, self._answer_request(session, correlation_id, request)))
+
+    @staticmethod
+    async def _counted(session: SessionState, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        finally:
+            session.proxy_requests_pending -= 1
+
+    async def _sweep_idle_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._idle_timeout / 2)
+            self.evict_idle(loop.time())
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -153,6 +206,7 @@ class RelayProxy:
             self._metrics.errors[f"proxy_connect_{type(exc).__name__}"] += 1
             self._reply_error(session, correlation_id, DestinationUnreachable.code)
             return
+        destination.last_used = asyncio.get_running_loop().time()
         proof = replace(destination.proof, routing_version=routing_version)
         self._reply(session, correlation_id, b"", encode_routing_response(proof))
 
@@ -166,6 +220,8 @@ class RelayProxy:
             self._forget(known)
         opening = self._opening.get(fingerprint)
         if opening is None:
+            if len(self._by_id) + len(self._opening) >= MAX_DESTINATIONS:
+                self.evict_idle(asyncio.get_running_loop().time())
             if len(self._by_id) + len(self._opening) >= MAX_DESTINATIONS:
                 raise DestinationUnreachable("proxy holds its maximum of destination sessions")
             opening = asyncio.create_task(self._connect(address))
@@ -193,7 +249,11 @@ class RelayProxy:
             signature=hello.signature,
         )
         forwarder = ProxyForwarder(hello.session_id, hello.session_key, self._rng)
-        destination = _Destination(proof.proxy_session_id, client, forwarder, proof)
+        now = asyncio.get_running_loop().time()
+        destination = _Destination(proof.proxy_session_id, client, forwarder, proof, now)
+        if not self._sweeping:
+            self._sweeping = True
+            self._spawn(self._sweep_idle_forever())
         self._by_id[destination.proxy_session_id] = destination
         self._by_fingerprint[address.fingerprint] = destination
         self._metrics.proxy_sessions_opened += 1
@@ -249,6 +309,7 @@ class RelayProxy:
             return
         self._metrics.forwards_proxied += 1
         destination.pending += 1
+        destination.last_used = asyncio.get_running_loop().time()
         if destination.forwarder.exhausted:
             self._retire(destination)
         future.add_done_callback(

@@ -25,6 +25,7 @@ from veil.crypto import (
     hmac_sha256,
 )
 from veil.relay.commands import MESSAGE_ID_SIZE
+from veil.relay.errors import UnexpectedResponse
 from veil.wire import Reader, Writer
 
 __all__ = [
@@ -104,8 +105,15 @@ def seal_message(key: bytes, message_id: bytes, timestamp: int, flags: int, body
 
 
 def open_message(key: bytes, message_id: bytes, sealed: bytes) -> OpenedMessage:
-    """Open a sealed message; :class:`veil.crypto.AuthenticationFailed` if forged."""
+    """Open a sealed message.
+
+    Raises :class:`veil.crypto.AuthenticationFailed` if it is forged, and
+    :class:`UnexpectedResponse` if it is authentic but its frame is shorter than
+    ``u64 timestamp || u8 flags`` (only the relay holds the key, so it sealed it so).
+    """
     frame = aead_decrypt(key, message_id[:_NONCE_SIZE], sealed, message_id)
+    if len(frame) < _FRAME_HEADER_SIZE:
+        raise UnexpectedResponse("sealed message frame is shorter than its header")
     reader = Reader(frame)
     timestamp, flags = reader.u64(), reader.u8()
     return OpenedMessage(message_id, timestamp, flags, reader.rest())

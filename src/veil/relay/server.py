@@ -5,6 +5,11 @@ the handshake completes it opens a session of the :class:`RelayService`, sends
 the session's hello and feeds every received block to the session in order.
 Any protocol error from a connection closes that connection only; nothing a
 client sends can stop the server or touch another client's session.
+
+Two limits bound what idle or numerous clients cost (both in ``RelaySettings``):
+beyond ``max_connections`` a new connection is closed as soon as it is accepted,
+and a connection with no subscription that sent no block for
+``idle_timeout_seconds`` is closed by a sweep that runs every half timeout.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ class TransportMetrics:
     connections_accepted: int = 0
     connections_open: int = 0
     handshakes_completed: int = 0
+    connections_refused: int = 0
+    """Connections closed on accept because ``max_connections`` were open."""
+    connections_idle_closed: int = 0
+    """Connections closed after ``idle_timeout_seconds`` without traffic or subscription."""
     blocks_received: int = 0
     blocks_sent: int = 0
     connections_dropped: Counter[str] = field(default_factory=Counter)
@@ -51,6 +60,7 @@ class RelayServer:
         self.metrics = TransportMetrics()
         self._servers: list[asyncio.Server] = []
         self._connections: set[RelayConnection] = set()
+        self._idle_sweep: asyncio.Task[None] | None = None
 
     @property
     def listening(self) -> list[tuple[str, int]]:
@@ -68,9 +78,34 @@ class RelayServer:
             lambda: RelayConnection(self), host, port, backlog=_LISTEN_BACKLOG
         )
         self._servers.append(server)
+        if self._idle_sweep is None:
+            self._idle_sweep = asyncio.create_task(self._sweep_idle_forever())
+
+    def close_idle(self, now: float) -> int:
+        """Close every connection idle since ``now - idle_timeout_seconds``; return how many.
+
+        Idle means: no block received in that time, none being handled, and no
+        subscription (a subscriber waits for pushes, so silence is normal for it).
+        ``now`` is on the event loop's clock.
+        """
+        deadline = now - self.service.settings.idle_timeout_seconds
+        idle = [c for c in self._connections if c.idle_since(deadline)]
+        for connection in idle:
+            connection.close()
+        self.metrics.connections_idle_closed += len(idle)
+        return len(idle)
+
+    async def _sweep_idle_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.service.settings.idle_timeout_seconds / 2)
+            self.close_idle(loop.time())
 
     async def close(self) -> None:
         """Stop accepting and reading, answer what was accepted, then close connections."""
+        if self._idle_sweep is not None:
+            self._idle_sweep.cancel()
+            self._idle_sweep = None
         for server in self._servers:
             server.close()
         for connection in self._connections:
@@ -84,12 +119,19 @@ class RelayServer:
             await server.wait_closed()
         self._servers.clear()
 
-    def _opened(self, connection: RelayConnection) -> None:
-        self._connections.add(connection)
+    def _opened(self, connection: RelayConnection) -> bool:
+        """Count a new connection; False if it must be refused (the server is full)."""
         self.metrics.connections_accepted += 1
+        if len(self._connections) >= self.service.settings.max_connections:
+            self.metrics.connections_refused += 1
+            return False
+        self._connections.add(connection)
         self.metrics.connections_open += 1
+        return True
 
     def _closed(self, connection: RelayConnection, exc: BaseException | None) -> None:
+        if connection not in self._connections:
+            return  # refused on accept: never counted as open
         self._connections.discard(connection)
         self.metrics.connections_open -= 1
         if exc is not None:
@@ -112,10 +154,18 @@ class RelayConnection(TlsBlockProtocol):
         self._backlog: list[bytes] = []
         self._worker: asyncio.Task[None] | None = None
         self._stopping = False
+        self._last_block = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self._server._opened(self)
+        self._last_block = asyncio.get_running_loop().time()
+        if not self._server._opened(self):
+            self.close()  # a plain TCP close before any TLS: the client retries later
+
+    def idle_since(self, deadline: float) -> bool:
+        """True if nothing arrived since ``deadline``, nothing is pending and nothing subscribed."""
+        subscribed = self._session is not None and self._session.subscribed
+        return self._last_block < deadline and self._worker is None and not subscribed
 
     def on_handshake_completed(self) -> None:
         self._server.metrics.handshakes_completed += 1
@@ -124,6 +174,7 @@ class RelayConnection(TlsBlockProtocol):
 
     def on_block_received(self, block: bytes) -> None:
         self._server.metrics.blocks_received += 1
+        self._last_block = asyncio.get_running_loop().time()
         self._backlog.append(block)
         if self._worker is None:
             # A worker lives only while blocks wait, so an idle connection holds no task.

@@ -17,7 +17,6 @@ from collections import deque
 from collections.abc import Callable
 
 from veil.crypto import Ed25519KeyPair, RandomSource
-from veil.relay.errors import StoreFailed
 from veil.relay.forwarding import RoutingRoles
 from veil.relay.handshake import RELAY_VERSIONS, decode_client_hello, sign_server_hello
 from veil.relay.metrics import RelayMetrics
@@ -99,7 +98,8 @@ class RelayService:
         while True:
             try:
                 await self.expire()
-            except StoreFailed:
+            except Exception:
+                # Any failure (not only StoreFailed) must leave the sweep running.
                 _log.exception("expiry sweep failed; retrying next interval")
             await asyncio.sleep(self.settings.expiry_interval_seconds)
 
@@ -146,15 +146,18 @@ class RelayService:
     async def _commit(self, batch: list[_Block]) -> None:
         """Make a batch of blocks durable, then finish their commands in order.
 
-        If the store fails, commands that needed it are rolled back and answered
-        ``ERR INTERNAL``; nothing is ever answered ``OK`` without being durable.
+        If the store raises anything, commands that needed it are rolled back and
+        answered ``ERR INTERNAL``; nothing is ever answered ``OK`` without being durable.
         """
         changes = [
             change for _, pending, _ in batch for _, step in pending for change in step.changes
         ]
         try:
             await self._store.apply(changes)
-        except StoreFailed:
+        except Exception:
+            # Whatever the store raised (StoreFailed, an unwrapped driver error, a bug),
+            # nothing is known to be durable: undo and answer as for StoreFailed.
+            # Cancellation is a BaseException and passes through.
             _log.exception("store commit failed")
             self._fail(batch)
         else:
@@ -218,6 +221,11 @@ class RelaySession:
     def session_id(self) -> bytes:
         """The random id every command of this session is bound to."""
         return self._state.session_id
+
+    @property
+    def subscribed(self) -> bool:
+        """True while this connection receives some queue's messages."""
+        return bool(self._state.subscriptions)
 
     async def handle_block(self, block: bytes) -> None:
         """Process one received block; responses and pushes leave through ``push``.

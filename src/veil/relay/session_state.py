@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from veil.crypto import X25519KeyPair
 from veil.relay.commands import Response, encode_response
+from veil.relay.errors import TooManyQueues
 from veil.relay.transmission import encode_reply
 from veil.wire.blocks import BlockBatcher
 
@@ -29,6 +30,8 @@ class SessionState:
         "auth_keys",
         "closed",
         "forward_receiver",
+        "proxy_requests_pending",
+        "queues_created",
         "session_id",
         "session_key",
         "subscriptions",
@@ -48,6 +51,10 @@ class SessionState:
         self.closed = False
         self.forward_receiver: ForwardReceiver | None = None
         """Opens ``RFWD`` forwards on this session; made on the first one."""
+        self.queues_created = 0
+        """``NEW`` commands accepted on this connection (committed or committing)."""
+        self.proxy_requests_pending = 0
+        """``PRXY`` commands of this connection whose destination is still connecting."""
         self._push = push
         self._max_cached = max_cached_auth_keys
         self._outbox = BlockBatcher()
@@ -57,6 +64,12 @@ class SessionState:
         if len(self.auth_keys) >= self._max_cached:
             del self.auth_keys[next(iter(self.auth_keys))]
         self.auth_keys[auth_key] = mac_key
+
+    def reserve_queue(self, limit: int) -> None:
+        """Count one more ``NEW``; :class:`TooManyQueues` once ``limit`` are counted."""
+        if self.queues_created >= limit:
+            raise TooManyQueues("this connection created its maximum of queues")
+        self.queues_created += 1
 
     def enqueue(self, correlation_id: bytes, entity_id: bytes, response: Response) -> None:
         """Queue one response or push for the next flush."""

@@ -22,6 +22,11 @@ class RelaySettings:
     per-connection cache of derived MAC keys (bounds memory per connection).
     ``max_delivery_window``: the most unacknowledged messages one subscription may
     have in flight, whatever window its ``SUB`` asks for.
+    ``max_queues_per_connection``: queues one connection may create with ``NEW``
+    (an open relay must not let one connection fill its store).
+    ``max_connections``: connections served at once; the server closes any beyond
+    it at once. ``idle_timeout_seconds``: a connection with no subscription that
+    sends nothing for this long is closed (clients ping to stay connected).
     ``proxy``: act as a private-routing proxy for clients (``PRXY``/``PFWD``);
     when off, those commands are answered ``ERR 482``. Forwarded commands from
     other proxies (``RFWD``) are always accepted.
@@ -34,6 +39,9 @@ class RelaySettings:
     max_pipelined_blocks: int = 16
     max_cached_auth_keys: int = 10_000
     max_delivery_window: int = 64
+    max_queues_per_connection: int = 1_000
+    max_connections: int = 10_000
+    idle_timeout_seconds: float = 600.0
     proxy: bool = True
 
     def __post_init__(self) -> None:
@@ -49,6 +57,10 @@ class RelaySettings:
             raise ValueError("pipelining and cache limits must be at least 1")
         if not 1 <= self.max_delivery_window <= 255:
             raise ValueError("max_delivery_window must be in 1..255")
+        if self.max_queues_per_connection < 1 or self.max_connections < 1:
+            raise ValueError("queue and connection limits must be at least 1")
+        if self.idle_timeout_seconds <= 0:
+            raise ValueError("idle_timeout_seconds must be positive")
 
     @property
     def password_bytes(self) -> bytes | None:

@@ -16,7 +16,14 @@ def test_round_trip_keeps_every_setting(tmp_path: Path) -> None:
         public_hosts=("relay.example", "::1"),
         listen_host="::",
         port=443,
-        settings=RelaySettings(retention_seconds=7 * DAY_SECONDS, queue_quota=64, password="pw"),
+        settings=RelaySettings(
+            retention_seconds=7 * DAY_SECONDS,
+            queue_quota=64,
+            password="pw",
+            max_queues_per_connection=5,
+            max_connections=100,
+            idle_timeout_seconds=30.0,
+        ),
         metrics_port=9464,
         log_level="debug",
     )
@@ -27,6 +34,7 @@ def test_round_trip_keeps_every_setting(tmp_path: Path) -> None:
     assert (loaded.listen_host, loaded.port, loaded.metrics_port) == ("::", 443, 9464)
     assert loaded.settings.retention_seconds == 7 * DAY_SECONDS
     assert (loaded.settings.queue_quota, loaded.settings.password) == (64, "pw")
+    assert loaded.settings == config.settings
     assert loaded.log_level == "debug"
 
 
@@ -59,6 +67,14 @@ def test_minimal_file_gets_defaults(tmp_path: Path) -> None:
         (
             'format_version = 1\n[address]\nhosts = ["a.example"]\n[log]\nlevel = "loud"\n',
             "log.level",
+        ),
+        (
+            'format_version = 1\n[address]\nhosts = ["a.example"]\n[connections]\nmax = 0\n',
+            "connection limits",
+        ),
+        (
+            'format_version = 1\n[address]\nhosts = ["a.example"]\n[connections]\nmax = "x"\n',
+            "connections.max must be an integer",
         ),
         ("format_version = = 1\n", "Invalid"),
     ],

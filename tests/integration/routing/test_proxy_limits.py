@@ -1,0 +1,74 @@
+"""What one client can hold on a proxy: idle destination sessions and pending PRXY."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from helpers.relay import RunningTestRelay, make_identity, start_test_relay
+from veil.crypto import SystemRandom
+from veil.relay.address import RelayAddress
+from veil.relay.client import RelayClient
+from veil.relay.proxy import MAX_PENDING_REQUESTS, PROXY_IDLE_TIMEOUT
+from veil.routing.errors import DestinationUnreachable
+from veil.routing.protocol import proxy_request, read_proxy_key
+from veil.routing.sender import ProxiedPath
+
+
+@pytest.fixture
+async def pair(tmp_path: Path) -> AsyncIterator[tuple[RunningTestRelay, RunningTestRelay]]:
+    for name in ("proxy", "destination"):
+        (tmp_path / name).mkdir()
+        make_identity(tmp_path / name, seed=name.encode())
+    proxy = await start_test_relay(tmp_path / "proxy")
+    destination = await start_test_relay(tmp_path / "destination")
+    yield proxy, destination
+    await proxy.stop()
+    await destination.stop()
+
+
+async def test_idle_destination_sessions_are_closed_and_reopened_on_demand(
+    pair: tuple[RunningTestRelay, RunningTestRelay],
+) -> None:
+    proxy, destination = pair
+    relay_proxy = proxy.service._proxy
+    async with await RelayClient.connect(proxy.address) as alice:
+        path = ProxiedPath(alice, destination.address, SystemRandom())
+        await path.ping()
+        now = asyncio.get_running_loop().time()
+        assert relay_proxy.evict_idle(now) == 0  # just used
+        assert relay_proxy.evict_idle(now + PROXY_IDLE_TIMEOUT + 1) == 1
+        await path.ping()  # 481, then a fresh PRXY and session
+    assert proxy.service.metrics.proxy_sessions_opened == 2
+
+
+async def test_one_connection_may_have_only_a_few_prxy_waiting(
+    pair: tuple[RunningTestRelay, RunningTestRelay],
+) -> None:
+    proxy, destination = pair
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts TCP, never answers TLS: a slow destination
+
+    tarpit = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = tarpit.sockets[0].getsockname()[1]
+    slow = RelayAddress(destination.address.fingerprint, ("127.0.0.1",), port)
+    rng = SystemRandom()
+    try:
+        async with await RelayClient.connect(proxy.address) as alice:
+            waiting = [
+                asyncio.create_task(alice.exchange(lambda: proxy_request(slow, rng)))
+                for _ in range(MAX_PENDING_REQUESTS)
+            ]
+            await asyncio.sleep(0)  # the waiting PRXY go out first, in one block
+            extra = await asyncio.wait_for(alice.exchange(lambda: proxy_request(slow, rng)), 10)
+            with pytest.raises(DestinationUnreachable):
+                read_proxy_key(extra, slow)
+            assert not any(task.done() for task in waiting)
+            for task in waiting:
+                task.cancel()
+    finally:
+        tarpit.close()
