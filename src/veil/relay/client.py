@@ -435,7 +435,10 @@ class RelayClient:
                     self._adopt(await self._open())
                     queues = list(self._subscriptions.values())
                     self._events.put_nowait(ConnectionRestored(len(queues)))
-                    failed = await self.subscribe_all(queues)
+                    # Bounded: if this connection drops before the SUBs go out, they would
+                    # wait for a reconnection that only this loop can make.
+                    async with asyncio.timeout(self._connect_timeout):
+                        failed = await self.subscribe_all(queues)
                 except Exception as exc:
                     # Unreachable, impostor, bad hello, or a bug: whatever it was, a
                     # client that stops trying never comes back, so back off and retry.
