@@ -24,7 +24,8 @@ The joiner reaches JOINER_AWAITS_HELLO from :meth:`Connection.join`, which retur
 the actions that secure the inviter's queue and send the confirmation. Repair (a
 re-agreement of keys over the existing queues, with both users' consent) starts with
 :meth:`Connection.offer_repair` and completes with :meth:`Connection.accept_repair`
-on the other side.
+on the other side. Repair frames are sealed with the repair key of the current
+agreement (:mod:`veil.agent.repair`), so a relay can neither read nor forge them.
 """
 
 from __future__ import annotations
@@ -44,7 +45,12 @@ from veil.agent.events import (
     PeerConfirmed,
     RepairRequested,
 )
-from veil.agent.failures import ConnectionNotReady, UnexpectedFrame
+from veil.agent.failures import (
+    ConnectionNotReady,
+    RepairRejected,
+    RepairUnavailable,
+    UnexpectedFrame,
+)
 from veil.agent.frames import Frame, FrameKind, decode_frame, encode_frame, open_sealed, seal
 from veil.agent.payloads import (
     AgentPayload,
@@ -59,6 +65,7 @@ from veil.agent.payloads import (
     encode_payload,
 )
 from veil.agent.queues import Identities, QueueState, ReceiveQueue, SendQueue
+from veil.agent.repair import RepairAuth
 from veil.chat.profile import Profile
 from veil.crypto import RandomSource, X25519KeyPair
 from veil.ratchet.agreement import Agreement, InvitationKeys, InvitationSecrets, ReplyKeys
@@ -169,7 +176,9 @@ class Connection:
         reply, agreement = join_agreement(InvitationKeys.decode(invitation.ratchet_invitation), rng)
         send = SendQueue(invitation.queue, rng.random_bytes(_AUTH_KEY_SIZE))
         identities = Identities(agreement.local_identity_key, agreement.remote_identity_key, True)
-        queues = QueueState(receive, send, identities=identities)
+        queues = QueueState(
+            receive, send, identities=identities, repair_auth=RepairAuth.from_agreement(agreement)
+        )
         connection = cls(
             Phase.JOINER_AWAITS_HELLO, queues, profile, version, agreement.ratchet(rng)
         )
@@ -209,28 +218,48 @@ class Connection:
         send = self.queues.send
         if self.phase not in (Phase.CONNECTED, Phase.REPAIR_OFFERED) or send is None:
             raise ConnectionNotReady("only an established connection can be repaired")
-        secrets = InvitationSecrets.generate(rng, pq=self._pq)
-        self.queues = replace(self.queues, invitation_secret=secrets.to_bytes())
-        self.phase = Phase.REPAIR_OFFERED
+        auth = self._repair_auth()
+        secrets = InvitationSecrets.generate(rng, pq=auth.pq)
         offer = RepairOffer(self.agent_version, secrets.public.encode())
-        frame = encode_frame(FrameKind.REPAIR_OFFER, offer.to_bytes())
-        return Step((SendFrame(send, frame),))
+        auth, body = auth.seal(FrameKind.REPAIR_OFFER, offer.to_bytes(), rng)
+        self.queues = replace(self.queues, invitation_secret=secrets.to_bytes(), repair_auth=auth)
+        self.phase = Phase.REPAIR_OFFERED
+        return Step((SendFrame(send, encode_frame(FrameKind.REPAIR_OFFER, body)),))
 
     def accept_repair(self, rng: RandomSource) -> Step:
         """Accept the peer's repair offer: re-agree, and answer with a first new message."""
         offer, send = self.queues.repair_offer, self.queues.send
         if self.phase is not Phase.REPAIR_REQUESTED or offer is None or send is None:
             raise ConnectionNotReady("the contact has not offered a repair")
+        # The answer is sealed with the key the offer came under: the offerer checks
+        # it before it learns the new agreement (which brings a new repair key).
+        old_auth = self._repair_auth()
         reply, agreement = join_agreement(InvitationKeys.decode(offer), rng)
         self._restart(agreement, is_joiner=True, rng=rng)
         accept = RepairAccept(reply.encode(), self._encrypt(Hello(self.profile)))
         self.phase = Phase.CONNECTED
-        frame = encode_frame(FrameKind.REPAIR_ACCEPT, accept.to_bytes())
+        _, body = old_auth.seal(FrameKind.REPAIR_ACCEPT, accept.to_bytes(), rng)
+        frame = encode_frame(FrameKind.REPAIR_ACCEPT, body)
         return Step((SendFrame(send, frame),), (ConnectionRepaired(),))
 
-    @property
-    def _pq(self) -> bool:
-        return True if self.ratchet is None else self.ratchet.config.pq
+    def _repair_auth(self) -> RepairAuth:
+        auth = self.queues.repair_auth
+        if auth is None:
+            raise RepairUnavailable(
+                "this connection was stored before repairs were authenticated and keeps no "
+                "repair key: connect to the contact again with a new invitation"
+            )
+        return auth
+
+    def _open_repair(self, frame: Frame) -> tuple[RepairAuth, bytes]:
+        """Authenticate a repair frame with the repair key; return the key state with
+        its counter accepted (the caller stores it once the whole frame checked out,
+        so a forged, replayed or downgrading frame leaves the connection as it was).
+        """
+        auth = self.queues.repair_auth
+        if auth is None:
+            raise RepairRejected("this connection keeps no repair key (stored before v4)")
+        return auth.open(frame.kind, frame.body)
 
     def _restart(self, agreement: Agreement, *, is_joiner: bool, rng: RandomSource) -> None:
         """Replace keys, ratchet and envelope chains with those of a new agreement."""
@@ -240,6 +269,7 @@ class Connection:
             identities=Identities(local, remote, is_joiner),
             invitation_secret=None,
             repair_offer=None,
+            repair_auth=RepairAuth.from_agreement(agreement),
         )
         self.ratchet = agreement.ratchet(rng)
         self.tracker = EnvelopeTracker()
@@ -276,13 +306,14 @@ class Connection:
         secrets = InvitationSecrets.from_bytes(queues.invitation_secret)
         agreement = secrets.accept(ReplyKeys.decode(confirmation.ratchet_reply))
         identities = Identities(agreement.local_identity_key, agreement.remote_identity_key, False)
-        self.queues = QueueState(queues.receive, identities=identities)
+        repair_auth = RepairAuth.from_agreement(agreement)
+        self.queues = QueueState(queues.receive, identities=identities, repair_auth=repair_auth)
         self.ratchet = agreement.ratchet(rng)
         payload, _ = self._decrypt(confirmation.first_message)
         if not isinstance(payload, ConnectInfo):
             raise UnexpectedFrame("a confirmation must carry the joiner's reply queue")
         send = SendQueue(payload.reply_queue, rng.random_bytes(_AUTH_KEY_SIZE))
-        self.queues = QueueState(queues.receive, send, identities=identities)
+        self.queues = replace(self.queues, send=send)
         self.agent_version = confirmation.agent_version
         hello = encode_frame(FrameKind.RATCHET_MESSAGE, self._encrypt(Hello(self.profile)))
         events = (PeerConfirmed(payload.profile), ConnectionEstablished(payload.profile))
@@ -318,21 +349,28 @@ class Connection:
         return payload, opened
 
     def _on_repair_offer(self, frame: Frame, rng: RandomSource) -> Step:
-        offer = RepairOffer.from_bytes(frame.body)
+        auth, body = self._open_repair(frame)
+        offer = RepairOffer.from_bytes(body)
         if offer.agent_version not in AGENT_VERSIONS:
             raise UnexpectedFrame(f"repair offer for agent version {offer.agent_version}")
-        InvitationKeys.decode(offer.ratchet_invitation)  # reject garbage before storing it
+        keys = InvitationKeys.decode(offer.ratchet_invitation)  # reject garbage before storing
+        if auth.pq and keys.kem_public is None:
+            raise RepairRejected("repair offer drops the post-quantum (ML-KEM) key")
         # Our own offer (if the two crossed) stays valid: whichever side consents
         # first wins, and the other completes on its answer.
-        self.queues = replace(self.queues, repair_offer=offer.ratchet_invitation)
+        self.queues = replace(self.queues, repair_offer=offer.ratchet_invitation, repair_auth=auth)
         return Step(events=(RepairRequested(),))
 
     def _on_repair_accept(self, frame: Frame, rng: RandomSource) -> Step:
-        accept = RepairAccept.from_bytes(frame.body)
         if self.queues.invitation_secret is None:
             raise UnexpectedFrame("a repair answer without an offer of ours")
+        # The key state is not stored: the new agreement brings a new repair key.
+        auth, body = self._open_repair(frame)
+        accept = RepairAccept.from_bytes(body)
         secrets = InvitationSecrets.from_bytes(self.queues.invitation_secret)
         agreement = secrets.accept(ReplyKeys.decode(accept.ratchet_reply))
+        if auth.pq and not agreement.pq:
+            raise RepairRejected("repair answer drops the post-quantum (ML-KEM) secret")
         self._restart(agreement, is_joiner=False, rng=rng)
         payload, _ = self._decrypt(accept.first_message)
         if not isinstance(payload, Hello):

@@ -18,6 +18,8 @@ __all__ = [
     "ConnectionStateCorrupt",
     "MalformedFrame",
     "RelayUnavailable",
+    "RepairRejected",
+    "RepairUnavailable",
     "UnexpectedFrame",
 ]
 
@@ -40,10 +42,24 @@ class ConfirmationRejected(AgentProtocolError):
     code: ClassVar[int] = 522
 
 
+class RepairRejected(AgentProtocolError):
+    """A repair frame did not authenticate with the connection's repair key, replayed
+    an old counter, or offered weaker keys (no ML-KEM) than the connection had."""
+
+    code: ClassVar[int] = 523
+
+
 class ConnectionNotReady(AgentError):
     """The caller asked a connection for something its state does not allow yet."""
 
     code: ClassVar[int] = 530
+
+
+class RepairUnavailable(AgentError):
+    """The connection keeps no repair key (made before queue state version 4), so it
+    cannot be repaired safely: the users connect again with a new invitation."""
+
+    code: ClassVar[int] = 532
 
 
 class RelayUnavailable(AgentError):

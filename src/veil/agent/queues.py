@@ -17,10 +17,14 @@ Layout of :meth:`QueueState.to_bytes` (version :data:`QUEUE_STATE_VERSION`)::
     u8  has identities   then  local identity key (32) || remote identity key (32)
                                || u8 role (0 inviter, 1 joiner)
     u8  has repair offer then  bytes16 the peer's ratchet invitation keys, awaiting consent
+    u8  has repair key   then  RepairAuth (:mod:`veil.agent.repair`): key (32) || u8 role
+                               || u8 pq || u64 sent counter || u64 received counter
     CommittedFrames      the latest frames committed from the receive queue
                          (:mod:`veil.agent.duplicates`)
 
-Older versions still read: version 2 ended with ``u8 count || count x relay message
+Older versions still read. Versions 1 to 3 had no repair key: such a connection
+keeps working but cannot be repaired (:class:`~veil.agent.failures.RepairUnavailable`).
+Version 2 ended with ``u8 count || count x relay message
 id (24)``, carried over as the oldest marks of the committed frames; version 1 had
 no such field.
 """
@@ -33,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from veil.agent.duplicates import REMEMBERED_FRAMES, CommittedFrames
 from veil.agent.failures import ConnectionStateCorrupt, MalformedFrame
 from veil.agent.payloads import QUEUE_ID_SIZE, QueueAddress
+from veil.agent.repair import RepairAuth
 from veil.wire import Reader, WireError, Writer
 
 __all__ = [
@@ -43,9 +48,11 @@ __all__ = [
     "SendQueue",
 ]
 
-QUEUE_STATE_VERSION = 3
+QUEUE_STATE_VERSION = 4
 _QUEUE_STATE_V1 = 1
 _QUEUE_STATE_V2 = 2
+_QUEUE_STATE_V3 = 3
+_KNOWN_VERSIONS = (_QUEUE_STATE_V1, _QUEUE_STATE_V2, _QUEUE_STATE_V3, QUEUE_STATE_VERSION)
 _MESSAGE_ID_SIZE = 24
 _KEY_SIZE = 32
 _MAX_RELAY_SIZE = 2048
@@ -138,6 +145,9 @@ class QueueState:
     invitation_secret: bytes | None = None
     identities: Identities | None = None
     repair_offer: bytes | None = None
+    repair_auth: RepairAuth | None = None
+    """The key that authenticates repair frames; ``None`` before the first agreement
+    and for connections stored before version 4."""
     delivered: CommittedFrames = field(default_factory=CommittedFrames)
     """The latest frames committed from the receive queue: a copy that arrives again
     (a lost ``ACK``, or a sender's resend after a crash) is dropped before decryption."""
@@ -157,6 +167,7 @@ class QueueState:
         _write_optional(writer, self.identities.encode if self.identities else None)
         offer = self.repair_offer
         _write_optional(writer, (lambda w: w.bytes16(offer)) if offer else None)
+        _write_optional(writer, self.repair_auth.encode if self.repair_auth else None)
         self.delivered.encode(writer)
         return writer.build()
 
@@ -166,7 +177,7 @@ class QueueState:
         reader = Reader(data)
         try:
             version = reader.u8()
-            if version not in (_QUEUE_STATE_V1, _QUEUE_STATE_V2, QUEUE_STATE_VERSION):
+            if version not in _KNOWN_VERSIONS:
                 raise ConnectionStateCorrupt("unknown queue state version")
             receive = ReceiveQueue.decode(reader)
             send = SendQueue.decode(reader) if _present(reader) else None
@@ -174,18 +185,20 @@ class QueueState:
             secret = reader.bytes16(_MAX_INVITATION_SECRET) if _present(reader) else None
             identities = Identities.decode(reader) if _present(reader) else None
             offer = reader.bytes16(_MAX_INVITATION_SECRET) if _present(reader) else None
+            has_auth = version == QUEUE_STATE_VERSION and _present(reader)
+            repair_auth = RepairAuth.decode(reader) if has_auth else None
             delivered = _read_delivered(reader, version)
             reader.finish()
         except (WireError, MalformedFrame, UnicodeDecodeError, ValueError) as exc:
             raise ConnectionStateCorrupt(f"queue state does not decode: {exc}") from exc
-        return cls(receive, send, link_key, secret, identities, offer, delivered)
+        return cls(receive, send, link_key, secret, identities, offer, repair_auth, delivered)
 
 
 def _read_delivered(reader: Reader, version: int) -> CommittedFrames:
     """The committed frames, migrating what versions 1 and 2 remembered."""
     if version == _QUEUE_STATE_V1:
         return CommittedFrames()
-    if version == QUEUE_STATE_VERSION:
+    if version in (_QUEUE_STATE_V3, QUEUE_STATE_VERSION):
         return CommittedFrames.decode(reader)
     count = reader.u8()
     if count > REMEMBERED_FRAMES:

@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+from typing import Any
 
-from conftest import VeilUser, connect
+from conftest import COMMAND_TIMEOUT, VeilUser, connect
 from veil.relay.launcher import RelayProcess
+
+
+async def _receive(user: VeilUser, count: int) -> list[dict[str, Any]]:
+    """Receive until ``count`` events arrived: on a loaded machine one ``receive``
+    may end (idle) before the relay delivered, so wait for the events, not a time."""
+    events: list[dict[str, Any]] = []
+    async with asyncio.timeout(COMMAND_TIMEOUT):
+        while len(events) < count:
+            events += await user.receive()
+    return events
+
+
+async def _status(user: VeilUser) -> str:
+    status: str = (await user.run("contacts"))["contacts"][0]["status"]
+    return status
+
+
+async def _connect(alice: VeilUser, bob: VeilUser) -> None:
+    """``connect`` gives each side one short receive; a slow machine may need more."""
+    await connect(alice, bob)
+    async with asyncio.timeout(COMMAND_TIMEOUT):
+        while {await _status(alice), await _status(bob)} != {"connected"}:
+            await alice.receive()
+            await bob.receive()
 
 
 async def test_restored_backup_is_detected_and_repaired_over_the_same_queues(
@@ -14,31 +40,31 @@ async def test_restored_backup_is_detected_and_repaired_over_the_same_queues(
     alice, bob = users["Alice"], users["Bob"]
     await alice.init(relay)
     await bob.init(relay)
-    await connect(alice, bob)
+    await _connect(alice, bob)
     backup = bob.home.with_name("bob-backup")
     shutil.copytree(bob.home, backup)
     # Two round trips: each turn of the conversation is a DH ratchet step.
     for turn in range(2):
         await bob.run("send", "Alice", f"bob {turn}")
-        await alice.receive()
+        assert [e["text"] for e in await _receive(alice, 1)] == [f"bob {turn}"]
         await alice.run("send", "Bob", f"alice {turn}")
-        await bob.receive()
+        assert [e["text"] for e in await _receive(bob, 1)] == [f"alice {turn}"]
     shutil.rmtree(bob.home)
     shutil.copytree(backup, bob.home)  # Bob restores yesterday's backup
 
     await alice.run("send", "Bob", "do you still read me?")
-    events = await bob.receive()
+    events = await _receive(bob, 1)
     assert [(e["kind"], e["contact"]) for e in events] == [("desync", "Alice")]
-    assert (await bob.run("contacts"))["contacts"][0]["status"] == "desynchronised"
+    assert await _status(bob) == "desynchronised"
 
     assert (await bob.run("repair", "Alice"))["repaired"] is False  # Bob offers
-    assert [e["kind"] for e in await alice.receive()] == ["repair-request"]
+    assert [e["kind"] for e in await _receive(alice, 1)] == ["repair-request"]
     assert (await alice.run("repair", "Bob"))["repaired"] is True  # Alice consents
-    assert [e["kind"] for e in await bob.receive()] == ["repaired"]
+    assert [e["kind"] for e in await _receive(bob, 1)] == ["repaired"]
 
     await bob.run("send", "Alice", "back in sync")
-    assert [e["text"] for e in await alice.receive()] == ["back in sync"]
+    assert [e["text"] for e in await _receive(alice, 1)] == ["back in sync"]
     await alice.run("send", "Bob", "welcome back")
-    assert [e["text"] for e in await bob.receive()] == ["welcome back"]
+    assert [e["text"] for e in await _receive(bob, 1)] == ["welcome back"]
     assert (await alice.run("verify", "Bob"))["code"] == (await bob.run("verify", "Alice"))["code"]
-    assert (await bob.run("contacts"))["contacts"][0]["status"] == "connected"
+    assert await _status(bob) == "connected"

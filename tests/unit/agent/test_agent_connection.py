@@ -23,7 +23,6 @@ from veil.agent.events import (
 )
 from veil.agent.failures import ConfirmationRejected, ConnectionNotReady, UnexpectedFrame
 from veil.agent.frames import FRAME_SIZE, FrameKind, encode_frame
-from veil.agent.payloads import RepairOffer
 from veil.agent.queues import QueueState, ReceiveQueue
 from veil.chat.profile import Profile
 from veil.crypto import DeterministicRandom, SystemRandom
@@ -205,17 +204,12 @@ def test_repair_needs_an_offer_and_an_established_connection() -> None:
     inviter, _ = Connection.invite(_queue(1), ALICE, rng, pq=False)
     with pytest.raises(ConnectionNotReady):
         inviter.offer_repair(rng)
-    established, _, _, _ = _handshake()
+    established, peer, _, _ = _handshake()
     with pytest.raises(ConnectionNotReady):
         established.accept_repair(rng)
     with pytest.raises(ProtocolError):
         established.receive(encode_frame(FrameKind.REPAIR_OFFER, b"\x00\x01\x00\x01x"), rng)
-    established.receive(encode_frame(FrameKind.REPAIR_OFFER, _valid_offer_body()), rng)
+    (offer,) = _frames(peer.offer_repair(rng))
+    established.receive(offer, rng)
     with pytest.raises(UnexpectedFrame, match="without an offer"):
         established.receive(encode_frame(FrameKind.REPAIR_ACCEPT, b"\x00\x00\x00\x00"), rng)
-
-
-def _valid_offer_body() -> bytes:
-    rng = DeterministicRandom(b"offer")
-    _, invitation = Connection.invite(_queue(9), ALICE, rng, pq=False)
-    return RepairOffer(1, invitation.ratchet_invitation).to_bytes()

@@ -151,7 +151,8 @@ def test_queue_state_round_trips_in_every_shape() -> None:
 def test_queue_state_version_1_still_reads_with_no_remembered_deliveries() -> None:
     send = SendQueue(QueueAddress(RELAY, bytes(24)), bytes(range(32)))
     current = QueueState(_receive_queue(), send).to_bytes()
-    version_1 = b"\x01" + current[1:-1]  # version 1 had no delivery list at the end
+    # Version 1 had neither the repair key flag nor the delivery list at the end.
+    version_1 = b"\x01" + current[1:-2]
     assert QueueState.from_bytes(version_1) == QueueState(_receive_queue(), send)
 
 
@@ -159,13 +160,14 @@ def test_queue_state_version_2_carries_its_message_ids_over() -> None:
     send = SendQueue(QueueAddress(RELAY, bytes(24)), bytes(range(32)))
     current = QueueState(_receive_queue(), send).to_bytes()
     first, second = b"\x01" * 24, b"\x02" * 24
-    # Version 2 ended with u8 count || count x 24-byte relay message id.
-    version_2 = b"\x02" + current[1:-1] + b"\x02" + first + second
+    # Version 2 had no repair key flag, and ended with u8 count || count x 24-byte
+    # relay message id.
+    version_2 = b"\x02" + current[1:-2] + b"\x02" + first + second
     migrated = QueueState.from_bytes(version_2)
     assert migrated.delivered == CommittedFrames((first, second))
     assert migrated.delivered.holds(first, b"any frame")
     assert QueueState.from_bytes(migrated.to_bytes()) == migrated
-    too_many = b"\x02" + current[1:-1] + bytes([REMEMBERED_FRAMES + 1]) + bytes(24 * 65)
+    too_many = b"\x02" + current[1:-2] + bytes([REMEMBERED_FRAMES + 1]) + bytes(24 * 65)
     with pytest.raises(ConnectionStateCorrupt):
         QueueState.from_bytes(too_many)
 
@@ -192,7 +194,7 @@ def test_damaged_queue_state_is_reported_as_corrupt() -> None:
     too_many = data[:-1] + bytes([REMEMBERED_FRAMES + 1]) + (b"\x20" + bytes(32)) * 65
     bad_mark = data[:-1] + b"\x01\x05" + bytes(5)
     for damaged in (
-        b"\x04" + data[1:],
+        b"\x05" + data[1:],
         data + b"\x00",
         data[:-1],
         data[:-1] + b"\x07",

@@ -12,14 +12,19 @@ from veil.agent.events import (
     AgentEvent,
     ChatEventReceived,
     ConnectionEstablished,
+    ConnectionRepaired,
     ContactRequestReceived,
     DesyncDetected,
+    RepairRequested,
 )
+from veil.agent.frames import FrameKind, encode_frame
 from veil.agent.links import decode_link
+from veil.agent.payloads import RepairOffer
 from veil.agent.runtime import Agent
 from veil.chat.profile import Profile
 from veil.chat.store import ChatStore, ContactStatus, KdfParams, Transaction
 from veil.crypto import SystemRandom
+from veil.ratchet.agreement import InvitationSecrets
 
 RELAY = "veil://" + "A" * 43 + "@relay.example"
 FAST = KdfParams(iterations=1, lanes=1, memory_kib=64)
@@ -257,3 +262,26 @@ async def test_a_contact_request_that_arrives_again_is_stored_once(tmp_path: Pat
     with alice.store.transaction() as tx:
         assert len(tx.requests.list()) == 1
     assert not relay.queues[request.recipient_id].messages
+
+
+async def test_a_relay_injected_repair_offer_is_dropped_and_a_real_repair_still_works(
+    tmp_path: Path,
+) -> None:
+    relay = FakeRelay()
+    alice, bob, alice_contact, bob_contact = await _pair(tmp_path, relay)
+    with alice.store.transaction() as tx:
+        (before,) = tx.connections.list()
+    secrets = InvitationSecrets.generate(SystemRandom(), pq=False)
+    forged = encode_frame(
+        FrameKind.REPAIR_OFFER, RepairOffer(1, secrets.public.encode()).to_bytes()
+    )
+    relay.arrive(before.receive_queue_id, b"\x07" * 24, forged)
+    assert await alice.receive() == []
+    with alice.store.transaction() as tx:
+        (after,) = tx.connections.list()
+    assert (after.phase, after.queue_state) == (before.phase, before.queue_state)
+    assert not relay.queues[before.receive_queue_id].messages  # dropped and acknowledged
+    assert await bob.agent.repair(bob_contact) is False
+    assert [type(event) for event in await alice.receive()] == [RepairRequested]
+    assert await alice.agent.repair(alice_contact) is True
+    assert [type(event) for event in await bob.receive()] == [ConnectionRepaired]
