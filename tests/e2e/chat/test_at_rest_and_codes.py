@@ -20,17 +20,22 @@ def _files_containing(root: Path, needles: list[bytes]) -> list[tuple[str, bytes
 
 
 async def test_relay_and_client_homes_hold_no_marker_and_no_profile_name(
-    tmp_path: Path, relay: RelayProcess, pair: tuple[VeilUser, VeilUser]
+    tmp_path: Path, relay: RelayProcess
 ) -> None:
-    alice, bob = pair
-    await alice.run("send", "Bob", MARKER)
+    # Long, distinctive names: a short one ("Bob") turns up in random ciphertext by chance.
+    alice = VeilUser(tmp_path / "alice", "Alice Quillfeather-8842")
+    bob = VeilUser(tmp_path / "bob", "Bob Marrowstone-5519")
+    for user in (alice, bob):
+        await user.init(relay)
+    await connect(alice, bob)
+    await alice.run("send", bob.name, MARKER)
     await bob.receive()
-    await bob.run("send", "Alice", MARKER + " back")
+    await bob.run("send", alice.name, MARKER + " back")
     await alice.receive()
-    assert [m["text"] for m in await bob.history("Alice")] == [MARKER, MARKER + " back"]
+    assert [m["text"] for m in await bob.history(alice.name)] == [MARKER, MARKER + " back"]
     await relay.stop()  # flush the relay's logs and WAL to disk before reading them
 
-    needles = [MARKER.encode(), MARKER.encode("utf-16-le"), b"Alice", b"Bob"]
+    needles = [MARKER.encode(), MARKER.encode("utf-16-le"), alice.name.encode(), bob.name.encode()]
     for root in (relay.data_dir, alice.home, bob.home):
         assert _files_containing(root, needles) == []
     logs = relay.log_file.read_bytes()
