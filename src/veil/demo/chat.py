@@ -137,6 +137,7 @@ def _two_terminals(console: Console) -> None:
     console.print(
         "\n".join(
             [
+                "In each terminal, from this checkout: source .venv/bin/activate",
                 "Terminal 1 (a relay, then Alice):",
                 "  veil-relay init --data ./relay && veil-relay start --data ./relay &",
                 "  export RELAY=$(veil-relay address --data ./relay)",
