@@ -1,0 +1,97 @@
+"""Coverage-guided fuzzing (atheris) of every parser that reads network or link input.
+
+    .venv/bin/pip install atheris
+    .venv/bin/python fuzz/parsers.py -runs=500000 -max_len=20000 [CORPUS_DIR]
+
+The first input byte picks the parser, the rest is its input (padded or cut to the
+exact size for parsers of fixed-size units such as blocks and frames, so the fuzzer
+reaches past the size check). A parser may raise only Veil's own errors
+(:class:`veil.errors.VeilError`); any other exception is a crash that atheris reports
+with the input that caused it. ``tests/unit/test_fuzz_targets.py`` keeps every target
+working without atheris.
+"""
+
+# Imports stay inside functions on purpose: atheris must instrument Veil before it loads.
+# ruff: noqa: PLC0415
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable
+
+Parser = Callable[[bytes], object]
+
+
+def _sized(parser: Parser, size: int) -> Parser:
+    return lambda data: parser(data[:size].ljust(size, b"\x00"))
+
+
+def _text(parser: Callable[[str], object]) -> Parser:
+    return lambda data: parser(data.decode("utf-8", "replace"))
+
+
+def targets() -> tuple[tuple[str, Parser], ...]:
+    """``(name, parser)`` for every untrusted-input parser; imported lazily so atheris
+    can instrument the modules before they load."""
+    from veil.agent.envelope import EnvelopeTracker
+    from veil.agent.frames import FRAME_SIZE, decode_frame
+    from veil.agent.links import decode_link
+    from veil.agent.payloads import decode_payload
+    from veil.chat.events import decode_event
+    from veil.ratchet.agreement import InvitationKeys, ReplyKeys
+    from veil.ratchet.header import Header
+    from veil.relay.address import RelayAddress
+    from veil.relay.commands import decode_command, decode_response
+    from veil.relay.handshake import decode_client_hello, decode_server_hello
+    from veil.relay.transmission import decode_client_transmission, decode_transmission
+    from veil.routing.codec import decode_routing_command, decode_routing_response
+    from veil.wire.blocks import BLOCK_SIZE, decode_block
+
+    return (
+        ("block", _sized(decode_block, BLOCK_SIZE)),
+        ("client transmission", decode_client_transmission),
+        ("transmission", decode_transmission),
+        ("command", decode_command),
+        ("response", decode_response),
+        ("server hello", _sized(decode_server_hello, BLOCK_SIZE)),
+        ("client hello", _sized(decode_client_hello, BLOCK_SIZE)),
+        ("routing command", decode_routing_command),
+        ("routing response", decode_routing_response),
+        ("relay address", _text(RelayAddress.parse)),
+        ("frame", _sized(decode_frame, FRAME_SIZE)),
+        ("agent payload", decode_payload),
+        ("envelope", lambda data: EnvelopeTracker().open(data)),
+        ("link", _text(decode_link)),
+        ("chat event", decode_event),
+        ("invitation keys", InvitationKeys.decode),
+        ("reply keys", ReplyKeys.decode),
+        ("ratchet header", lambda data: Header.decode(data[1:], pq=bool(data[:1] == b"\x01"))),
+    )
+
+
+def make_one_input(parsers: tuple[tuple[str, Parser], ...]) -> Callable[[bytes], None]:
+    """The fuzzing entry point: run one input through the parser its first byte picks."""
+    from veil.errors import VeilError
+
+    def one_input(data: bytes) -> None:
+        if not data:
+            return
+        _, parse = parsers[data[0] % len(parsers)]
+        with contextlib.suppress(VeilError):  # a clean rejection is the expected outcome
+            parse(data[1:])
+
+    return one_input
+
+
+def main() -> None:
+    """Run atheris over every target."""
+    import atheris
+
+    with atheris.instrument_imports():
+        parsers = targets()
+    atheris.Setup(sys.argv, make_one_input(parsers))
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
