@@ -10,6 +10,7 @@ rules (``docs/protocol/routing.md`` section 7).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from veil.crypto import RandomSource, X25519KeyPair
@@ -31,6 +32,9 @@ class ProxiedPath:
         self.destination = destination
         self._rng = rng
         self._sender: ProxiedSender | None = None
+        # Concurrent first sends share one PRXY: a proxy limits how many one connection
+        # may have waiting, and one proven session serves them all anyway.
+        self._proving = asyncio.Lock()
 
     async def send(self, sender_id: bytes, auth: X25519KeyPair, body: bytes) -> None:
         """``SEND`` through the proxy; returns once the destination stored it durably."""
@@ -55,19 +59,24 @@ class ProxiedPath:
 
     async def _run(self, build: Callable[[ProxiedSender], Forward]) -> cmd.Response:
         """One command through the proxy; asks for a fresh proxy session once on ``481``."""
+        sender = await self._proved_sender()
         try:
-            return await self._once(build)
+            return await self._through(sender, build)
         except ProxySessionUnknown:
-            self._sender = None
-            return await self._once(build)
+            if self._sender is sender:  # concurrent callers may have replaced it already
+                self._sender = None
+            return await self._through(await self._proved_sender(), build)
 
-    async def _once(self, build: Callable[[ProxiedSender], Forward]) -> cmd.Response:
-        forward = build(await self._proved_sender())
+    async def _through(
+        self, sender: ProxiedSender, build: Callable[[ProxiedSender], Forward]
+    ) -> cmd.Response:
+        forward = build(sender)
         body = await self.proxy.exchange(lambda: (forward.correlation_id, forward.transmission))
         return forward.read_reply(body)
 
     async def _proved_sender(self) -> ProxiedSender:
-        if self._sender is None:
-            body = await self.proxy.exchange(lambda: proxy_request(self.destination, self._rng))
-            self._sender = ProxiedSender(read_proxy_key(body, self.destination), self._rng)
-        return self._sender
+        async with self._proving:
+            if self._sender is None:
+                body = await self.proxy.exchange(lambda: proxy_request(self.destination, self._rng))
+                self._sender = ProxiedSender(read_proxy_key(body, self.destination), self._rng)
+            return self._sender

@@ -133,3 +133,22 @@ async def test_the_proxy_moves_to_a_new_destination_session_before_the_last_forw
             break
         await asyncio.sleep(0.01)
     assert destination.server.metrics.connections_open == 1
+
+
+async def test_concurrent_first_sends_share_one_proxy_request(
+    pair: tuple[RunningTestRelay, RunningTestRelay], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy, destination = pair
+    requests = 0
+
+    def counting_request(*args: object) -> tuple[bytes, bytes]:
+        nonlocal requests
+        requests += 1
+        return proxy_request(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("veil.routing.sender.proxy_request", counting_request)
+    async with await RelayClient.connect(proxy.address) as alice:
+        path = ProxiedPath(alice, destination.address, SystemRandom())
+        await asyncio.gather(*(path.ping() for _ in range(32)))
+    assert requests == 1
+    assert destination.service.metrics.forwards_received == 32
