@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -72,3 +73,9 @@ async def connect(inviter: VeilUser, joiner: VeilUser) -> None:
     await joiner.run("connect", link)
     await inviter.receive(0.5)
     await joiner.receive(0.5)
+
+
+def kill(process: asyncio.subprocess.Process) -> None:
+    """SIGKILL a CLI process: no chance to finish anything."""
+    if process.returncode is None:
+        os.kill(process.pid, signal.SIGKILL)

@@ -51,7 +51,16 @@ from veil.agent.failures import (
     RepairUnavailable,
     UnexpectedFrame,
 )
-from veil.agent.frames import Frame, FrameKind, decode_frame, encode_frame, open_sealed, seal
+from veil.agent.frames import (
+    Frame,
+    FrameKind,
+    decode_frame,
+    encode_frame,
+    fill,
+    open_sealed,
+    seal,
+    unfill,
+)
 from veil.agent.payloads import (
     AgentPayload,
     ChatPayload,
@@ -210,8 +219,7 @@ class Connection:
         """Encrypt a chat event for the peer; only a CONNECTED connection can send."""
         if self.phase is not Phase.CONNECTED or self.queues.send is None:
             raise ConnectionNotReady("the connection is not established yet")
-        body = self._encrypt(ChatPayload(event))
-        return SendFrame(self.queues.send, encode_frame(FrameKind.RATCHET_MESSAGE, body))
+        return SendFrame(self.queues.send, self._ratchet_frame(ChatPayload(event)))
 
     def offer_repair(self, rng: RandomSource) -> Step:
         """Offer the peer fresh ratchet keys over the existing queues (after a desync)."""
@@ -285,14 +293,22 @@ class Connection:
         assert self.queues.identities is not None  # set by the agreement
         return self.queues.identities.associated_data
 
-    def _encrypt(self, payload: AgentPayload) -> bytes:
+    def _encrypt(self, payload: AgentPayload, *, filled: bool = False) -> bytes:
+        """Ratchet-encrypt ``payload`` in the next envelope; ``filled`` pads it so the
+        message fills a frame (an inner message needs not: its outer frame is filled)."""
         assert self.ratchet is not None  # every caller runs after the agreement
         plaintext = self.tracker.seal(encode_payload(payload))
+        if filled:
+            plaintext = fill(plaintext, self.ratchet.config.message_size(0))
         return self.ratchet.encrypt(plaintext, self._associated_data())
 
-    def _decrypt(self, body: bytes) -> tuple[AgentPayload, OpenedEnvelope]:
+    def _ratchet_frame(self, payload: AgentPayload) -> bytes:
+        return encode_frame(FrameKind.RATCHET_MESSAGE, self._encrypt(payload, filled=True))
+
+    def _decrypt(self, body: bytes, *, filled: bool = False) -> tuple[AgentPayload, OpenedEnvelope]:
         assert self.ratchet is not None
-        opened = self.tracker.open(self.ratchet.decrypt(body, self._associated_data()))
+        plaintext = self.ratchet.decrypt(body, self._associated_data())
+        opened = self.tracker.open(unfill(plaintext) if filled else plaintext)
         return decode_payload(opened.body), opened
 
     def _on_confirmation(self, frame: Frame, rng: RandomSource) -> Step:
@@ -315,7 +331,7 @@ class Connection:
         send = SendQueue(payload.reply_queue, rng.random_bytes(_AUTH_KEY_SIZE))
         self.queues = replace(self.queues, send=send)
         self.agent_version = confirmation.agent_version
-        hello = encode_frame(FrameKind.RATCHET_MESSAGE, self._encrypt(Hello(self.profile)))
+        hello = self._ratchet_frame(Hello(self.profile))
         events = (PeerConfirmed(payload.profile), ConnectionEstablished(payload.profile))
         return Step((SecureQueue(send), SendFrame(send, hello)), events)
 
@@ -341,7 +357,7 @@ class Connection:
         redelivers what was not acknowledged before a crash, and that is not an error.
         """
         try:
-            payload, opened = self._decrypt(frame.body)
+            payload, opened = self._decrypt(frame.body, filled=True)
         except DuplicateMessage:
             return None
         if not isinstance(payload, expected):

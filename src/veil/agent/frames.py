@@ -35,6 +35,7 @@ from veil.crypto import (
     unpad,
 )
 from veil.crypto.padding import padded_capacity
+from veil.crypto.primitives import AEAD_TAG_SIZE
 
 __all__ = [
     "FRAME_SIZE",
@@ -45,8 +46,10 @@ __all__ = [
     "FrameKind",
     "decode_frame",
     "encode_frame",
+    "fill",
     "open_sealed",
     "seal",
+    "unfill",
 ]
 
 #: Every frame is padded to this many bytes; it fits one relay ``SEND`` with room
@@ -106,6 +109,24 @@ def decode_frame(data: bytes) -> Frame:
     return Frame(kind, content[_HEADER_SIZE:])
 
 
+def fill(payload: bytes, overhead: int) -> bytes:
+    """Pad ``payload`` so that, once encryption adds ``overhead`` bytes, the frame body
+    is exactly :data:`MAX_FRAME_BODY`.
+
+    Every frame then has the same content length, whatever it carries, and since the
+    padding is inside the encryption a relay learns nothing from sizes.
+    """
+    return pad(payload, MAX_FRAME_BODY - overhead)
+
+
+def unfill(padded: bytes) -> bytes:
+    """Invert :func:`fill` after decryption; :class:`MalformedFrame` if malformed."""
+    try:
+        return unpad(padded)
+    except InvalidPadding as exc:
+        raise MalformedFrame(f"encrypted frame padding: {exc}") from exc
+
+
 def _seal_key(shared: bytes, ephemeral_public: bytes, recipient_public: bytes) -> bytes:
     salt = ephemeral_public + recipient_public
     return hkdf_sha256(shared, salt=salt, info=SEAL_KEY_INFO, length=32)
@@ -116,7 +137,8 @@ def seal(recipient_public: bytes, payload: bytes, rng: RandomSource) -> bytes:
     ephemeral = X25519KeyPair.generate(rng)
     key = _seal_key(ephemeral.exchange(recipient_public), ephemeral.public, recipient_public)
     associated = _SEAL_AD_LABEL + ephemeral.public + recipient_public
-    return ephemeral.public + aead_encrypt(key, _ZERO_NONCE, payload, associated)
+    filled = fill(payload, _EPHEMERAL_SIZE + AEAD_TAG_SIZE)
+    return ephemeral.public + aead_encrypt(key, _ZERO_NONCE, filled, associated)
 
 
 def open_sealed(recipient: X25519KeyPair, sealed: bytes) -> bytes:
@@ -128,6 +150,7 @@ def open_sealed(recipient: X25519KeyPair, sealed: bytes) -> bytes:
         shared = recipient.exchange(ephemeral_public)
         key = _seal_key(shared, ephemeral_public, recipient.public)
         associated = _SEAL_AD_LABEL + ephemeral_public + recipient.public
-        return aead_decrypt(key, _ZERO_NONCE, sealed[_EPHEMERAL_SIZE:], associated)
+        filled = aead_decrypt(key, _ZERO_NONCE, sealed[_EPHEMERAL_SIZE:], associated)
     except (AuthenticationFailed, InvalidKey) as exc:
         raise ConfirmationRejected("sealed payload did not authenticate") from exc
+    return unfill(filled)

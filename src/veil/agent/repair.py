@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from veil.agent.failures import ConnectionStateCorrupt, RepairRejected
+from veil.agent.frames import fill, unfill
 from veil.crypto import (
     AuthenticationFailed,
     RandomSource,
@@ -36,6 +37,7 @@ from veil.crypto import (
     aead_encrypt,
     hkdf_sha256,
 )
+from veil.crypto.primitives import AEAD_TAG_SIZE
 from veil.ratchet.agreement import Agreement
 from veil.wire import Reader, WireError, Writer
 
@@ -86,8 +88,9 @@ class RepairAuth:
         counter = self.sent + 1
         role = _JOINER if self.is_joiner else _INVITER
         nonce = rng.random_bytes(_NONCE_SIZE)
+        filled = fill(payload, _COUNTER_SIZE + _NONCE_SIZE + AEAD_TAG_SIZE)
         sealed = aead_encrypt(
-            self._frame_key(role), nonce, payload, _associated(kind, role, counter)
+            self._frame_key(role), nonce, filled, _associated(kind, role, counter)
         )
         header = Writer().u64(counter).raw(nonce).build()
         return replace(self, sent=counter), header + sealed
@@ -106,9 +109,10 @@ class RepairAuth:
         role = _INVITER if self.is_joiner else _JOINER
         try:
             associated = _associated(kind, role, counter)
-            payload = aead_decrypt(self._frame_key(role), nonce, sealed, associated)
+            filled = aead_decrypt(self._frame_key(role), nonce, sealed, associated)
         except AuthenticationFailed as exc:
             raise RepairRejected("repair frame did not authenticate") from exc
+        payload = unfill(filled)
         if counter <= self.received:
             raise RepairRejected(f"repair frame counter {counter} was already used")
         return replace(self, received=counter), payload

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from helpers.veil_cli import COMMAND_TIMEOUT, PASSPHRASE, VEIL, VeilUser, connect
+from helpers.veil_cli import VeilUser, connect
 from veil.relay.launcher import RelayProcess
-
-__all__ = ["COMMAND_TIMEOUT", "PASSPHRASE", "VEIL", "VeilUser", "connect", "kill"]
-
-
-def kill(process: asyncio.subprocess.Process) -> None:
-    """SIGKILL a CLI process: no chance to finish anything."""
-    if process.returncode is None:
-        os.kill(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import VeilUser, connect
+from helpers.veil_cli import VeilUser, connect
 from veil.relay.launcher import RelayProcess
 
 MARKER = "zebra-quartz-7431 the marker nobody may store in clear"

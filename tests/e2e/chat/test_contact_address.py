@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import VeilUser
+from helpers.veil_cli import VeilUser
 from veil.relay.launcher import RelayProcess
 
 

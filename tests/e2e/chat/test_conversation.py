@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import VeilUser
+from helpers.veil_cli import VeilUser
 
 MESSAGES_EACH_WAY = 200
 BATCH = 50

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import VeilUser, kill
+from helpers.veil_cli import VeilUser, kill
 from veil.relay.launcher import RelayProcess
 
 # Below the relay's default per-queue quota, so each stream fits the queue at once.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import COMMAND_TIMEOUT, VEIL, VeilUser
+from helpers.veil_cli import COMMAND_TIMEOUT, VEIL, VeilUser
 
 
 async def _read_until(stream: asyncio.StreamReader, needle: str) -> list[str]:

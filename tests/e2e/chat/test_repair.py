@@ -6,7 +6,7 @@ import asyncio
 import shutil
 from typing import Any
 
-from conftest import COMMAND_TIMEOUT, VeilUser, connect
+from helpers.veil_cli import COMMAND_TIMEOUT, VeilUser, connect
 from veil.relay.launcher import RelayProcess
 
 
