@@ -55,13 +55,24 @@ class CommittedFrames:
         """Carry over the relay message ids an older state remembered instead."""
         return cls(tuple(message_ids)[-REMEMBERED_FRAMES:])
 
+    def admit(self, message_id: bytes, frame: bytes) -> CommittedFrames | None:
+        """``None`` if this delivery repeats a committed one (same frame, or same relay
+        id); otherwise these marks plus the frame's. Hashes the 15 KiB frame once."""
+        mark = sha256(frame)
+        if mark in self.marks or message_id in self.marks:
+            return None
+        return self._with_mark(mark)
+
     def holds(self, message_id: bytes, frame: bytes) -> bool:
         """Whether this delivery repeats a committed one (same frame, or same relay id)."""
-        return sha256(frame) in self.marks or message_id in self.marks
+        return self.admit(message_id, frame) is None
 
     def with_frame(self, frame: bytes) -> CommittedFrames:
         """These marks plus ``frame``'s; the oldest mark goes when the memory is full."""
-        return CommittedFrames((*self.marks, sha256(frame))[-REMEMBERED_FRAMES:])
+        return self._with_mark(sha256(frame))
+
+    def _with_mark(self, mark: bytes) -> CommittedFrames:
+        return CommittedFrames((*self.marks, mark)[-REMEMBERED_FRAMES:])
 
     def encode(self, writer: Writer) -> None:
         """Append the marks."""

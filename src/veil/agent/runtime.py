@@ -454,8 +454,8 @@ class Agent:
         record = tx.connections.by_receive_queue(delivery.recipient_id)
         loaded = self._load(record)
         connection = loaded.connection
-        if connection.queues.delivered.holds(delivery.message_id, delivery.body):
-            # A copy of a frame committed earlier (see veil.agent.duplicates).
+        remembered = connection.queues.delivered.admit(delivery.message_id, delivery.body)
+        if remembered is None:  # a copy of a frame committed earlier (veil.agent.duplicates)
             return
         try:
             step = connection.receive(delivery.body, self._rng)
@@ -464,7 +464,7 @@ class Agent:
             self._cache.pop(record.connection_id, None)
             self._report_failure(tx, record, error, handler)
             return
-        connection.queues = connection.queues.with_delivery(delivery.body)
+        connection.queues = replace(connection.queues, delivered=remembered)
         contact_id = apply_contact_events(tx, record.contact_id, step.events, self._clock())
         self._save(tx, loaded, contact_id)
         self._enqueue(tx, record.connection_id, step)
@@ -485,9 +485,10 @@ class Agent:
         if address is None or address.receive_queue_id != delivery.recipient_id:
             return  # the address was deleted meanwhile
         state = AddressState.from_bytes(address.queue_state)
-        if state.delivered.holds(delivery.message_id, delivery.body):
+        remembered = state.delivered.admit(delivery.message_id, delivery.body)
+        if remembered is None:
             return  # a copy of a request committed earlier (see veil.agent.duplicates)
-        tx.address.save_queue_state(state.with_delivery(delivery.body).to_bytes())
+        tx.address.save_queue_state(replace(state, delivered=remembered).to_bytes())
         try:
             request = open_contact_request(state, delivery.body)
         except ProtocolError as error:
