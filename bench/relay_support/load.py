@@ -69,7 +69,8 @@ def _ack_done(ack: asyncio.Task[None]) -> None:
         ack.exception()
 
 
-async def _consume(client: RelayClient, on_message: Callable[[MessageReceived], None]) -> None:
+async def consume(client: RelayClient, on_message: Callable[[MessageReceived], None]) -> None:
+    """Hand every delivered message to ``on_message`` and acknowledge it without waiting."""
     acks: set[asyncio.Task[None]] = set()
     async for event in client.events():
         if isinstance(event, MessageReceived):
@@ -104,7 +105,7 @@ async def measure_throughput(
 
     body = bytes(body_size)
     for lane in lanes:
-        lane.tasks.append(asyncio.create_task(_consume(lane.recipient, count)))
+        lane.tasks.append(asyncio.create_task(consume(lane.recipient, count)))
         lane.tasks.extend(
             asyncio.create_task(_produce_flat_out(lane.sender, sender, body))
             for _, sender in lane.queues
@@ -146,7 +147,7 @@ async def measure_latency(
     queue_count = sum(len(lane.queues) for lane in lanes)
     started = 0  # queues started so far, over all lanes
     for lane in lanes:
-        lane.tasks.append(asyncio.create_task(_consume(lane.recipient, record)))
+        lane.tasks.append(asyncio.create_task(consume(lane.recipient, record)))
         for _, sender in lane.queues:
             # Queue n sends at n/rate into every period: an even stream, not bursts.
             offset = started / rate
