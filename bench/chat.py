@@ -31,10 +31,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from relay_support.proc import RelayProcess
 from veil.agent.events import AgentEvent, ChatEventReceived
 from veil.chat.app import Messenger
 from veil.chat.store import KdfParams, Transaction
-from veil.relay.launcher import RelayProcess
 
 PASSPHRASE = "bench"
 FAST_KDF = KdfParams(iterations=1, lanes=1, memory_kib=1024)

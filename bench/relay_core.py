@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from veil.crypto import DeterministicRandom, Ed25519KeyPair, SystemRandom, X25519KeyPair
-from veil.relay import commands as cmd
-from veil.relay.client_protocol import ClientSession, QueueKeys, recipient_delivery_key
-from veil.relay.service import RelayService
-from veil.relay.settings import RelaySettings
-from veil.relay.store.base import PutMessage, PutQueue, QueueRecord, StoredMessage
-from veil.relay.store.sqlite import SqliteStore
+from veil.relay.client.session import ClientSession, QueueKeys, recipient_delivery_key
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.server.service import RelayService
+from veil.relay.server.settings import RelaySettings
+from veil.relay.server.store.base import PutMessage, PutQueue, QueueRecord, StoredMessage
+from veil.relay.server.store.sqlite import SqliteStore
+from veil.relayd.assembly import relay_service
 from veil.wire.blocks import BlockBatcher
 
 IDENTITY = Ed25519KeyPair(bytes(range(32)))
@@ -160,7 +161,7 @@ async def pump(service: RelayService, pair: Pair, messages: int, window: int) ->
 
 async def protocol_throughput(directory: Path, pairs: int, messages: int) -> dict[str, float]:
     # The quota bounds the window of unacknowledged messages per queue.
-    service = RelayService(
+    service = relay_service(
         SqliteStore(directory / "proto.db"),
         RelaySettings(queue_quota=128),
         IDENTITY,
@@ -204,7 +205,7 @@ async def restart(directory: Path, queues: int) -> dict[str, float]:
     await store.close()
     before = rss_bytes()
     started = time.perf_counter()
-    service = RelayService(
+    service = relay_service(
         SqliteStore(path), RelaySettings(), IDENTITY, clock=time.time, rng=SystemRandom()
     )
     await service.start()

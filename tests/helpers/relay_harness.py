@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from veil.crypto import DeterministicRandom, Ed25519KeyPair, X25519KeyPair
-from veil.relay import commands as cmd
-from veil.relay.client_protocol import ClientSession, QueueKeys, Reply, recipient_delivery_key
-from veil.relay.errors import error_for_code
-from veil.relay.service import RelayService, RelaySession
-from veil.relay.settings import RelaySettings
-from veil.relay.store.base import QueueStore
-from veil.relay.store.memory import MemoryStore
+from veil.relay.client.session import ClientSession, QueueKeys, Reply, recipient_delivery_key
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol.errors import error_for_code
+from veil.relay.server.service import RelayService, RelaySession
+from veil.relay.server.settings import RelaySettings
+from veil.relay.server.store.base import QueueStore
+from veil.relay.server.store.memory import MemoryStore
+from veil.relayd.assembly import relay_service
 from veil.wire.blocks import encode_block
 
 IDENTITY = Ed25519KeyPair(bytes(range(1, 33)))
@@ -122,7 +123,7 @@ class Relay:
         self.store = store if store is not None else MemoryStore()
         self.clock = clock if clock is not None else FakeClock()
         self.settings = settings if settings is not None else RelaySettings()
-        self.service = RelayService(
+        self.service = relay_service(
             self.store,
             self.settings,
             IDENTITY,

@@ -26,8 +26,8 @@ from typing import TypeAlias, TypeVar
 from veil.agent.failures import MalformedFrame
 from veil.chat.errors import ChatProtocolError
 from veil.chat.profile import Profile
-from veil.relay.address import RelayAddress
-from veil.relay.errors import InvalidAddress
+from veil.relay.protocol.address import RelayAddress
+from veil.relay.protocol.errors import InvalidAddress
 from veil.wire import Reader, WireError, Writer
 
 __all__ = [

@@ -39,7 +39,7 @@ from veil.chat.store import (
     Transaction,
 )
 from veil.crypto import RandomSource, SystemRandom
-from veil.relay.address import RelayAddress
+from veil.relay.protocol.address import RelayAddress
 from veil.routing.policy import RoutingPolicy
 
 __all__ = ["OWN_KEYS_FORMAT", "STORE_FILE", "CodeCheck", "ConnectionRelays", "Messenger"]

@@ -2,9 +2,9 @@
 
 * :mod:`veil.routing.codec` - the ``PRXY``/``PKEY``/``PFWD``/``PRES``/``RFWD``/``RRES``
   commands and responses.
-* :mod:`veil.routing.envelope` - their cryptography, for the client, the proxy and
+* :mod:`veil.routing.forward_crypto` - their cryptography, for the client, the proxy and
   the destination (sans I/O: randomness is passed in).
-* :mod:`veil.routing.protocol` - the client's transmissions to a proxy and the
+* :mod:`veil.routing.proxied_sender` - the client's transmissions to a proxy and the
   reading of its replies (sans I/O).
 * :mod:`veil.routing.policy` - relays grouped by operator, the private-routing
   policy, and the choice of receive relay and proxy.
@@ -30,7 +30,7 @@ from veil.routing.codec import (
     encode_routing_command,
     encode_routing_response,
 )
-from veil.routing.envelope import (
+from veil.routing.forward_crypto import (
     ForwardReceiver,
     OpenedForward,
     PendingCommand,
@@ -38,7 +38,7 @@ from veil.routing.envelope import (
     ProxiedDestination,
     ProxyForwarder,
 )
-from veil.routing.protocol import Forward, ProxiedSender, proxy_request, read_proxy_key
+from veil.routing.proxied_sender import Forward, ProxiedSender, proxy_request, read_proxy_key
 
 __all__ = [
     "ROUTING_VERSIONS",

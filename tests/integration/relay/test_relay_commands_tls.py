@@ -9,10 +9,10 @@ import pytest
 
 from helpers.relay import RunningTestRelay, start_test_relay
 from veil.crypto import SystemRandom, X25519KeyPair
-from veil.relay.client import RelayClient
-from veil.relay.errors import AuthFailed, CommandProhibited, NoMessage, QuotaExceeded
-from veil.relay.events import MessageReceived, RecipientQueue, SenderQueue, SubscriptionEnded
-from veil.relay.settings import DAY_SECONDS, RelaySettings
+from veil.relay.client.events import MessageReceived, RecipientQueue, SenderQueue, SubscriptionEnded
+from veil.relay.client.relay_client import RelayClient
+from veil.relay.protocol.errors import AuthFailed, CommandProhibited, NoMessage, QuotaExceeded
+from veil.relay.server.settings import DAY_SECONDS, RelaySettings
 
 RNG = SystemRandom()
 

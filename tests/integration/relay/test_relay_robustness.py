@@ -10,11 +10,11 @@ import pytest
 
 from helpers.relay import RunningTestRelay, start_test_relay
 from veil.crypto import SystemRandom, X25519KeyPair
-from veil.relay.client import ReconnectPolicy, RelayClient
-from veil.relay.client_connection import ClientConnection
-from veil.relay.errors import ConnectionLost
-from veil.relay.events import ConnectionRestored, MessageDiscarded, SenderQueue
-from veil.relay.settings import RelaySettings
+from veil.relay.client.connection import ClientConnection
+from veil.relay.client.events import ConnectionRestored, MessageDiscarded, SenderQueue
+from veil.relay.client.relay_client import ReconnectPolicy, RelayClient
+from veil.relay.protocol.errors import ConnectionLost
+from veil.relay.server.settings import RelaySettings
 
 FAST_RECONNECT = ReconnectPolicy(first_delay=0.02, maximum_delay=0.2)
 

@@ -12,22 +12,22 @@ import pytest
 
 from helpers.relay import RunningTestRelay, make_identity, start_test_relay
 from veil.crypto import SystemRandom, X25519KeyPair
-from veil.relay import commands as cmd
-from veil.relay import proxy as proxy_module
-from veil.relay.client import RelayClient
-from veil.relay.errors import CommandProhibited
-from veil.relay.proxy import RelayProxy
-from veil.relay.settings import RelaySettings
-from veil.relay.transmission import encode_transmission
+from veil.relay.client.relay_client import RelayClient
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol.errors import CommandProhibited
+from veil.relay.protocol.transmission import encode_transmission
+from veil.relay.server.settings import RelaySettings
+from veil.routing import proxy as proxy_module
 from veil.routing.codec import encode_routing_command
-from veil.routing.envelope import ProxyForwarder
 from veil.routing.errors import (
     DestinationKeySubstituted,
     DestinationSessionKeyForged,
     ProxyingDisabled,
 )
-from veil.routing.protocol import Forward, proxy_request, read_proxy_key
-from veil.routing.sender import ProxiedPath
+from veil.routing.forward_crypto import ProxyForwarder
+from veil.routing.proxied_path import ProxiedPath
+from veil.routing.proxied_sender import Forward, proxy_request, read_proxy_key
+from veil.routing.proxy import RelayProxy
 
 INNER_ID = bytes(range(1, 25))
 OUTER_ID = bytes(range(2, 26))
@@ -146,7 +146,7 @@ async def test_concurrent_first_sends_share_one_proxy_request(
         requests += 1
         return proxy_request(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("veil.routing.sender.proxy_request", counting_request)
+    monkeypatch.setattr("veil.routing.proxied_path.proxy_request", counting_request)
     async with await RelayClient.connect(proxy.address) as alice:
         path = ProxiedPath(alice, destination.address, SystemRandom())
         await asyncio.gather(*(path.ping() for _ in range(32)))

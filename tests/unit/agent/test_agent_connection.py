@@ -28,7 +28,7 @@ from veil.chat.profile import Profile
 from veil.crypto import DeterministicRandom, SystemRandom
 from veil.errors import ProtocolError
 from veil.ratchet.double_ratchet import Ratchet
-from veil.relay.commands import MAX_MESSAGE_BODY
+from veil.relay.protocol.queue_commands import MAX_MESSAGE_BODY
 
 RELAY = "veil://" + "A" * 43 + "@relay.example"
 ALICE, BOB = Profile("Alice"), Profile("Bob", bio="builder")

@@ -7,12 +7,12 @@ import asyncio
 import pytest
 
 from veil.crypto import DeterministicRandom
-from veil.relay import commands as cmd
-from veil.relay.client_connection import ClientConnection
-from veil.relay.client_protocol import ClientSession
-from veil.relay.errors import AuthFailed, UnexpectedResponse
-from veil.relay.tls import client_context
-from veil.relay.transmission import encode_reply
+from veil.relay.client.connection import ClientConnection
+from veil.relay.client.session import ClientSession
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol.errors import AuthFailed, UnexpectedResponse
+from veil.relay.protocol.transmission import encode_reply
+from veil.relay.transport.tls import client_context
 from veil.wire.blocks import encode_block
 
 CORRELATION_ID = b"\x07" * 24

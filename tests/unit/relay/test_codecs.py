@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from veil.relay import commands as cmd
-from veil.relay.errors import (
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol.errors import (
     BadCommand,
     MalformedTransmission,
     MessageTooLarge,
@@ -17,7 +17,7 @@ from veil.relay.errors import (
     UnexpectedResponse,
     UnknownCommand,
 )
-from veil.relay.transmission import (
+from veil.relay.protocol.transmission import (
     decode_client_transmission,
     decode_transmission,
     encode_reply,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from helpers.relay_harness import HarnessClient, Queue, Relay
-from veil.relay import commands as cmd
-from veil.relay.client_protocol import Reply, open_delivery
-from veil.relay.errors import BadCommand, NoMessage
-from veil.relay.settings import DAY_SECONDS, RelaySettings
+from veil.relay.client.session import Reply, open_delivery
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol.errors import BadCommand, NoMessage
+from veil.relay.server.settings import DAY_SECONDS, RelaySettings
 
 
 async def _fill(sender: HarnessClient, queue: Queue, count: int) -> None:

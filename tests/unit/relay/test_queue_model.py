@@ -8,11 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.relay_harness import HarnessClient, Queue, Relay
-from veil.relay import commands as cmd
-from veil.relay.client_protocol import open_delivery
-from veil.relay.errors import NoMessage, QuotaExceeded
-from veil.relay.settings import RelaySettings
-from veil.relay.store.memory import MemoryStore
+from veil.relay.client.session import open_delivery
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol.errors import NoMessage, QuotaExceeded
+from veil.relay.server.settings import RelaySettings
+from veil.relay.server.store.memory import MemoryStore
 
 QUOTA = 4
 

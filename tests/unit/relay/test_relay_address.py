@@ -6,9 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from veil.relay.address import DEFAULT_PORT, RelayAddress, decode_fingerprint, encode_fingerprint
-from veil.relay.client import RelayClient
-from veil.relay.errors import ConnectionLost, InvalidAddress
+from veil.relay.client.relay_client import RelayClient
+from veil.relay.protocol.address import (
+    DEFAULT_PORT,
+    RelayAddress,
+    decode_fingerprint,
+    encode_fingerprint,
+)
+from veil.relay.protocol.errors import ConnectionLost, InvalidAddress
 
 FINGERPRINT = encode_fingerprint(bytes(range(32)))
 

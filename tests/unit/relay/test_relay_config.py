@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from veil.relay.config import CONFIG_FILE, ConfigError, RelayConfig, create_data_dir
-from veil.relay.settings import DAY_SECONDS, RelaySettings
+from veil.relay.server.config import CONFIG_FILE, ConfigError, RelayConfig, create_data_dir
+from veil.relay.server.settings import DAY_SECONDS, RelaySettings
 
 
 def test_round_trip_keeps_every_setting(tmp_path: Path) -> None:

@@ -11,10 +11,9 @@ import pytest
 
 from helpers.relay_harness import IDENTITY, Relay
 from veil.crypto import X25519KeyPair
-from veil.relay import authorization
-from veil.relay import commands as cmd
-from veil.relay.client_protocol import ClientSession, QueueKeys, open_delivery
-from veil.relay.errors import (
+from veil.relay.client.session import ClientSession, QueueKeys, open_delivery
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol.errors import (
     AuthFailed,
     BadCommand,
     CommandProhibited,
@@ -27,12 +26,13 @@ from veil.relay.errors import (
     StoreFailed,
     UnknownCommand,
 )
-from veil.relay.handshake import ClientHello
-from veil.relay.queue_crypto import derive_auth_key
-from veil.relay.settings import DAY_SECONDS, RelaySettings
-from veil.relay.store.base import StoreChange, coarse_time
-from veil.relay.store.memory import MemoryStore
-from veil.relay.transmission import encode_transmission
+from veil.relay.protocol.handshake import ClientHello
+from veil.relay.protocol.queue_crypto import derive_auth_key
+from veil.relay.protocol.transmission import encode_transmission
+from veil.relay.server import authorization
+from veil.relay.server.settings import DAY_SECONDS, RelaySettings
+from veil.relay.server.store.base import StoreChange, coarse_time
+from veil.relay.server.store.memory import MemoryStore
 from veil.wire import DecodeError, NoCommonVersion, VersionRange
 from veil.wire.blocks import BLOCK_SIZE, encode_block
 
@@ -340,7 +340,7 @@ async def test_auth_failure_costs_the_same_with_or_without_queue(
         calls.append(peer)
         return derive_auth_key(own, peer)
 
-    monkeypatch.setattr("veil.relay.authorization.derive_auth_key", counting)
+    monkeypatch.setattr("veil.relay.server.authorization.derive_auth_key", counting)
     guess = replace(queue, keys=QueueKeys.generate(mallory.rng))
     existing = mallory.recipient(cmd.GetMessage(), guess)
     missing = mallory.recipient(cmd.GetMessage(), replace(guess, recipient_id=bytes(24)))

@@ -9,13 +9,19 @@ import pytest
 
 from helpers.relay_harness import Relay
 from veil.crypto import aead_encrypt
-from veil.relay import commands as cmd
-from veil.relay.client_protocol import open_delivery
-from veil.relay.errors import ErrorCode, InternalError, NoMessage, TooManyQueues, UnexpectedResponse
-from veil.relay.queue_crypto import open_message
-from veil.relay.settings import RelaySettings
-from veil.relay.store.base import StoreChange
-from veil.relay.store.memory import MemoryStore
+from veil.relay.client.session import open_delivery
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol.errors import (
+    ErrorCode,
+    InternalError,
+    NoMessage,
+    TooManyQueues,
+    UnexpectedResponse,
+)
+from veil.relay.protocol.queue_crypto import open_message
+from veil.relay.server.settings import RelaySettings
+from veil.relay.server.store.base import StoreChange
+from veil.relay.server.store.memory import MemoryStore
 
 INTERNAL = cmd.ErrorResponse(InternalError.code)
 

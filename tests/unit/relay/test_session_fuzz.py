@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from helpers.relay_harness import Relay
 from veil.errors import ProtocolError
-from veil.relay import commands as cmd
-from veil.relay.settings import RelaySettings
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.server.settings import RelaySettings
 from veil.wire.blocks import BLOCK_SIZE, encode_block
 
 command_tags = st.sampled_from([*range(0x01, 0x0B), 0x00, 0x7F, 0x82, 0xFF])

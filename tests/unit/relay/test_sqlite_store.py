@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from helpers.relay_harness import Relay
-from veil.relay import commands as cmd
-from veil.relay.client_protocol import open_delivery
-from veil.relay.errors import StoreFailed
-from veil.relay.store.base import (
+from veil.relay.client.session import open_delivery
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol.errors import StoreFailed
+from veil.relay.server.store.base import (
     DeleteMessage,
     DeleteMessagesBefore,
     DeleteQueue,
@@ -24,7 +24,7 @@ from veil.relay.store.base import (
     StoredMessage,
     StoredQueue,
 )
-from veil.relay.store.sqlite import SqliteStore
+from veil.relay.server.store.sqlite import SqliteStore
 
 
 def record(index: int) -> QueueRecord:

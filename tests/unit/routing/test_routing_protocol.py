@@ -13,11 +13,11 @@ import pytest
 
 from helpers.routing_harness import PROXY_SESSION_ID, Hop, proxy_key_for
 from veil.crypto import DeterministicRandom, Ed25519KeyPair, X25519KeyPair
-from veil.relay import commands as cmd
-from veil.relay.errors import AuthFailed, UnexpectedResponse
-from veil.relay.handshake import RELAY_VERSIONS, sign_server_hello
-from veil.relay.queue_crypto import derive_auth_key, verify_authenticator
-from veil.relay.transmission import decode_transmission, encode_transmission
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol.errors import AuthFailed, UnexpectedResponse
+from veil.relay.protocol.handshake import RELAY_VERSIONS, sign_server_hello
+from veil.relay.protocol.queue_crypto import derive_auth_key, verify_authenticator
+from veil.relay.protocol.transmission import decode_transmission, encode_transmission
 from veil.routing import (
     PendingForward,
     ProxyForward,
@@ -36,7 +36,7 @@ from veil.routing.errors import (
     MalformedRoutingCommand,
     ProxySessionUnknown,
 )
-from veil.routing.protocol import Forward, ProxiedSender, proxy_request, read_proxy_key
+from veil.routing.proxied_sender import Forward, ProxiedSender, proxy_request, read_proxy_key
 from veil.wire.blocks import decode_block, encode_block
 
 SENDER_ID = b"\x44" * 24
