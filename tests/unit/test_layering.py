@@ -169,8 +169,10 @@ PURE_MODULES = {
     "agent": (
         "address",
         "connection",
+        "connections",
         "delivery",
         "duplicates",
+        "effects",
         "envelope",
         "errors",
         "events",
@@ -179,6 +181,7 @@ PURE_MODULES = {
         "links",
         "payloads",
         "queues",
+        "store",
     ),
     "routing": (
         "__init__",
@@ -190,7 +193,7 @@ PURE_MODULES = {
         "policy",
         "proxied_sender",
     ),
-    "chat": ("errors", "events", "profile", "text"),
+    "chat": ("contacts", "errors", "events", "profile", "text"),
 }
 FORBIDDEN = {
     "asyncio",

@@ -19,7 +19,7 @@ from veil.agent.address import address_send_queue
 from veil.agent.delivery import ActionKind, OutboxEntry, next_attempt_at
 from veil.agent.queues import QueueState
 from veil.agent.relays import RelayPort, RelayUnavailable
-from veil.chat.store import ChatStore, PendingSend
+from veil.agent.store import AgentStore, PendingSend
 from veil.crypto import RandomSource
 
 __all__ = ["OutboxRunner"]
@@ -35,7 +35,7 @@ class OutboxRunner:
 
     def __init__(
         self,
-        store: ChatStore,
+        store: AgentStore,
         relays: RelayPort,
         queues_of: Callable[[int], QueueState],
         *,
@@ -62,14 +62,25 @@ class OutboxRunner:
         with self._store.transaction() as tx:
             return len(tx.outbox.due(float("inf"), limit=_DUE_LIMIT))
 
+    def next_timer(self) -> float | None:
+        """When an entry may next be due: now after an enqueue, the earliest retry
+        after failures, ``None`` while everything went out."""
+        return None if self._wake_at == float("inf") else self._wake_at
+
+    async def handle_timer(self, now: float) -> int:
+        """Run the entries due at ``now``; return how many completed."""
+        return await self._run_due(now)
+
     async def flush(self, *, force: bool = False) -> int:
         """Run every due entry once (every entry, if ``force``); return how many completed.
 
         A command the user just ran forces the flush: they expect waiting messages to
         be tried now, whatever the backoff said.
         """
+        return await self._run_due(float("inf") if force else self._clock())
+
+    async def _run_due(self, now: float) -> int:
         async with self._lock:
-            now = float("inf") if force else self._clock()
             if now < self._wake_at:
                 return 0
             self._wake_at = float("inf")

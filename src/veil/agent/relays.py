@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from veil.agent.failures import RelayUnavailable
+from veil.agent.errors import RelayUnavailable
 from veil.agent.queues import ReceiveQueue, SendQueue
 
 __all__ = ["Delivery", "RelayPort", "RelayUnavailable"]

@@ -70,6 +70,24 @@ class Profile:
         bio = _read_optional(reader, "bio", BIO_MAX_BYTES, multiline=True)
         return cls(display_name, full_name, bio)
 
+    def to_handshake_bytes(self) -> bytes:
+        """The fields without a version byte: what the agent carries, opaque, in its
+        handshake and contact requests (their formats are versioned by the agent)."""
+        writer = Writer()
+        self.encode(writer)
+        return writer.build()
+
+    @classmethod
+    def from_handshake_bytes(cls, data: bytes) -> Profile:
+        """Parse :meth:`to_handshake_bytes` output strictly; :class:`MalformedEvent` if bad."""
+        reader = Reader(data)
+        try:
+            profile = cls.decode(reader)
+            reader.finish()
+        except (WireError, ValueError) as exc:
+            raise MalformedEvent(f"bad profile: {exc}") from exc
+        return profile
+
     def to_bytes(self) -> bytes:
         """Serialise standalone, led by :data:`PROFILE_FORMAT_VERSION`."""
         writer = Writer().u8(PROFILE_FORMAT_VERSION)

@@ -46,7 +46,6 @@ def connect_bob(store: ChatStore, now: float = 1.0) -> tuple[int, int]:
     with store.transaction() as tx:
         contact = tx.contacts.add(BOB, ContactStatus.CONNECTED, now)
         connection = tx.connections.add(
-            contact_id=contact.contact_id,
             phase="connected",
             agent_version=1,
             receive_queue_id=b"q" * 24,
@@ -55,6 +54,10 @@ def connect_bob(store: ChatStore, now: float = 1.0) -> tuple[int, int]:
             ratchet_state=b"ratchet-v1",
             now=now,
         )
+        assert tx.connections.contact_of(connection.connection_id) is None
+        tx.connections.set_contact(connection.connection_id, contact.contact_id)
+        assert tx.connections.contact_of(connection.connection_id) == contact.contact_id
+        assert tx.connections.for_contact(contact.contact_id) == [connection.connection_id]
     return contact.contact_id, connection.connection_id
 
 
@@ -217,7 +220,6 @@ def test_connections_are_found_by_receive_queue_and_saved_whole(tmp_path: Path) 
         assert tx.connections.list() == [changed]
         with pytest.raises(DuplicateRecord):
             tx.connections.add(
-                contact_id=None,
                 phase="x",
                 agent_version=1,
                 receive_queue_id=b"q" * 24,
@@ -225,7 +227,9 @@ def test_connections_are_found_by_receive_queue_and_saved_whole(tmp_path: Path) 
                 envelope_state=b"",
                 now=1.0,
             )
+        assert tx.connections.find(connection_id) == changed
         tx.connections.delete(connection_id)
+        assert tx.connections.find(connection_id) is None
         with pytest.raises(RecordNotFound):
             tx.connections.by_receive_queue(b"q" * 24)
 
