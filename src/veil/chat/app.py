@@ -26,7 +26,7 @@ from veil.agent.events import (
 )
 from veil.agent.invitations import invitation_from_link, invitation_to_link
 from veil.agent.links import ContactAddressLink, InvitationLink, decode_link, encode_link
-from veil.agent.relays import Delivery
+from veil.agent.relays import Delivery, RelayPort
 from veil.agent.runtime import Agent
 from veil.chat.contacts import (
     PENDING_CONTACT_NAME,
@@ -84,7 +84,8 @@ class Messenger:
 
     ``policy`` is the private-routing policy (``veil.chat.routing.load_policy``);
     without one, the relays recorded in the store are used as the user's own.
-    New receive queues go to the policy's relays enabled for receiving.
+    New receive queues go to the policy's relays enabled for receiving. ``relays``
+    replaces the network under the policy (an in-memory relay, in tests).
     """
 
     def __init__(
@@ -95,6 +96,7 @@ class Messenger:
         rng: RandomSource | None = None,
         clock: Callable[[], float] = time.time,
         pq: bool = True,
+        relays: RelayPort | None = None,
     ) -> None:
         self.store = store
         self._rng = rng or SystemRandom()
@@ -104,7 +106,7 @@ class Messenger:
             self.profile = tx.profile.get().profile
             stored_relays = tx.relays.list()
         self.policy = policy or initial_policy(stored_relays)
-        self._relays = routed_relays(self.policy, self._rng)
+        self._relays = routed_relays(self.policy, self._rng) if relays is None else relays
         receiving = [str(relay.address) for relay in self.policy.relays if relay.receive]
         self.agent = Agent(
             store,
