@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlcipher3 import dbapi2 as sqlcipher
 
 from veil.chat.errors import (
     CorruptStoreHeader,
     DuplicateRecord,
     RecordNotFound,
+    StoreError,
     StoreExists,
     StoreNotFound,
     StoreTooNew,
@@ -30,6 +33,7 @@ from veil.chat.store import (
     header_path,
 )
 from veil.crypto import DeterministicRandom
+from veil.errors import LocalError
 
 FAST_KDF = KdfParams(iterations=1, lanes=1, memory_kib=8)
 PASSPHRASE = "correct horse battery staple"
@@ -150,6 +154,34 @@ def test_transactions_do_not_nest(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="nest"), store.transaction(), store.transaction():
         pass
     with store.transaction() as tx:  # the store is usable again afterwards
+        assert tx.contacts.list() == []
+
+
+class _DiskFullOnCommit:
+    """The store's database connection, except that COMMIT fails as on a full disk."""
+
+    def __init__(self, database: Any) -> None:
+        self._database = database
+        self.in_transaction = False
+
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> Any:
+        if sql == "COMMIT":
+            self.in_transaction = True
+            raise sqlcipher.OperationalError("database or disk is full")
+        if sql == "ROLLBACK":
+            self.in_transaction = False
+        return self._database.execute(sql, params)
+
+
+def test_a_failed_commit_is_a_local_store_error_and_keeps_nothing(tmp_path: Path) -> None:
+    store = new_store(tmp_path)
+    database = store._database
+    store._database = _DiskFullOnCommit(database)
+    with pytest.raises(StoreError, match="disk space") as raised, store.transaction() as tx:
+        tx.contacts.add(BOB, ContactStatus.CONNECTED, 1.0)
+    assert isinstance(raised.value, LocalError)
+    store._database = database
+    with store.transaction() as tx:
         assert tx.contacts.list() == []
 
 
