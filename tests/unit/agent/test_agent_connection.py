@@ -214,3 +214,39 @@ def test_repair_needs_an_offer_and_an_established_connection() -> None:
     established.receive(offer, rng)
     with pytest.raises(UnexpectedFrame, match="without an offer"):
         established.receive(encode_frame(FrameKind.REPAIR_ACCEPT, b"\x00\x00\x00\x00"), rng)
+
+
+def _state(connection: Connection) -> tuple[str, bytes, bytes, bytes]:
+    assert connection.ratchet is not None
+    return (
+        connection.phase.value,
+        connection.queues.to_bytes(),
+        connection.ratchet.to_bytes(),
+        connection.tracker.to_bytes(),
+    )
+
+
+def test_every_input_returns_a_new_state_and_leaves_the_old_one_as_it_was() -> None:
+    inviter, joiner, _, _ = _handshake()
+    rng = SystemRandom()
+    before_send, before_receive = _state(joiner.connection), _state(inviter.connection)
+    sender, ((sequence, frame),) = joiner.connection.send_chats([b"hello"], rng)
+    assert _state(joiner.connection) == before_send and sequence == 2
+    receiver, effects = inviter.connection.receive(frame.frame, rng)
+    assert _state(inviter.connection) == before_receive
+    assert [type(e) for e in effects.events] == [ChatEventReceived]
+    assert _state(receiver) != before_receive and _state(sender) != before_send
+    # The old state still decrypts the same frame: nothing of the first receive leaked.
+    _, again = inviter.connection.receive(frame.frame, rng)
+    assert again.events == effects.events
+
+
+def test_a_frame_that_fails_half_way_changes_nothing() -> None:
+    inviter, joiner, _, _ = _handshake()
+    rng = SystemRandom()
+    before = _state(inviter.connection)
+    frame = bytearray(joiner.send_chat(b"tampered").frame)
+    frame[-1] ^= 1  # the ratchet rejects it after decoding the frame and the header
+    with pytest.raises(ProtocolError):
+        inviter.connection.receive(bytes(frame), rng)
+    assert _state(inviter.connection) == before
