@@ -15,7 +15,7 @@ from veil.agent.address import AddressState, address_sender_key, seal_contact_re
 from veil.agent.connection import Connection
 from veil.agent.connections import ConnectionCache
 from veil.agent.delivery import ActionKind, OutboxEntry
-from veil.agent.effects import AGENT_VERSIONS, Effects, Invitation, SecurePeerQueue
+from veil.agent.effects import AGENT_VERSIONS, Invitation
 from veil.agent.invitations import address_link, invitation_to_link
 from veil.agent.links import ContactAddressLink, encode_link
 from veil.agent.outbox import OutboxRunner
@@ -75,7 +75,7 @@ class Handshakes:
         The confirmation waits in the outbox until the caller flushes it."""
         connection, effects = Connection.join(invitation, receive, self._profile, self._rng)
         connection_id = self._connections.add(tx, connection)
-        self.enqueue(tx, connection_id, effects)
+        self._outbox.enqueue(tx, connection_id, effects)
         return connection_id
 
     def request_contact(
@@ -99,18 +99,6 @@ class Handshakes:
         tx.outbox.enqueue(connection_id, entry.to_bytes(), self._clock())
         self._outbox.wake()
         return connection_id
-
-    def enqueue(self, tx: AgentTransaction, connection_id: int, effects: Effects) -> None:
-        """Queue the relay actions of ``effects`` in the outbox, in order."""
-        now = self._clock()
-        if effects.actions:
-            self._outbox.wake()
-        for action in effects.actions:
-            if isinstance(action, SecurePeerQueue):
-                entry = OutboxEntry(ActionKind.SECURE_PEER_QUEUE)
-            else:
-                entry = OutboxEntry(ActionKind.SEND_FRAME, action.frame)
-            tx.outbox.enqueue(connection_id, entry.to_bytes(), now)
 
     async def create_address(self) -> str:
         """Create our contact address (a long-lived queue); return its link text."""

@@ -36,7 +36,7 @@ from veil.agent.events import (
     DesyncDetected,
     PeerConfirmed,
 )
-from veil.agent.handshakes import Handshakes
+from veil.agent.outbox import OutboxRunner
 from veil.agent.queues import ReceiveQueue
 from veil.agent.relays import Delivery, RelayPort, RelayUnavailable
 from veil.agent.store import AgentStore, AgentTransaction, ConnectionRecord
@@ -69,7 +69,7 @@ class Inbox:
         store: AgentStore,
         relays: RelayPort,
         connections: ConnectionCache,
-        handshakes: Handshakes,
+        outbox: OutboxRunner,
         *,
         check_profile: ProfileCheck,
         rng: RandomSource,
@@ -77,7 +77,7 @@ class Inbox:
         self._store = store
         self._relays = relays
         self._connections = connections
-        self._handshakes = handshakes
+        self._outbox = outbox
         self._check_profile = check_profile
         self._rng = rng
         self._deliveries: asyncio.Queue[Delivery] = asyncio.Queue()
@@ -174,7 +174,7 @@ class Inbox:
             return self._report_failure(record, error)
         connection.queues = replace(connection.queues, delivered=remembered)
         self._connections.save(tx, record, connection)
-        self._handshakes.enqueue(tx, record.connection_id, effects)
+        self._outbox.enqueue(tx, record.connection_id, effects)
         return [ConnectionEvent(record.connection_id, event) for event in effects.events]
 
     @staticmethod

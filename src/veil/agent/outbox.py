@@ -17,9 +17,10 @@ from itertools import groupby
 
 from veil.agent.address import address_send_queue
 from veil.agent.delivery import ActionKind, OutboxEntry, next_attempt_at
+from veil.agent.effects import Effects, SecurePeerQueue
 from veil.agent.queues import QueueState
 from veil.agent.relays import RelayPort, RelayUnavailable
-from veil.agent.store import AgentStore, PendingSend
+from veil.agent.store import AgentStore, AgentTransaction, PendingSend
 from veil.crypto import RandomSource
 
 __all__ = ["OutboxRunner"]
@@ -56,6 +57,18 @@ class OutboxRunner:
     def wake(self) -> None:
         """Note that an entry was enqueued: the next :meth:`flush` must look."""
         self._wake_at = 0.0
+
+    def enqueue(self, tx: AgentTransaction, connection_id: int, effects: Effects) -> None:
+        """Queue the relay actions of ``effects`` in the outbox, in order."""
+        now = self._clock()
+        if effects.actions:
+            self.wake()
+        for action in effects.actions:
+            if isinstance(action, SecurePeerQueue):
+                entry = OutboxEntry(ActionKind.SECURE_PEER_QUEUE)
+            else:
+                entry = OutboxEntry(ActionKind.SEND_FRAME, action.frame)
+            tx.outbox.enqueue(connection_id, entry.to_bytes(), now)
 
     def pending(self) -> int:
         """How many entries wait in the outbox, due or not."""

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 from veil.agent.connection import Connection, Phase
 from veil.agent.connections import ConnectionCache
-from veil.agent.delivery import ActionKind, OutboxEntry
+from veil.agent.effects import Effects
 from veil.agent.errors import UnknownConnection
 from veil.agent.handshakes import Handshakes
 from veil.agent.inbox import Inbox, ProfileCheck
@@ -52,7 +52,6 @@ class Agent:
     ) -> None:
         self._store = store
         self._rng = rng
-        self._clock = clock
         self._connections = ConnectionCache(profile, rng, clock)
         self.outbox = OutboxRunner(store, relays, self.queues_of, rng=rng, clock=clock)
         self.handshakes = Handshakes(
@@ -69,7 +68,7 @@ class Agent:
             store,
             relays,
             self._connections,
-            self.handshakes,
+            self.outbox,
             check_profile=check_profile,
             rng=rng,
         )
@@ -105,10 +104,7 @@ class Agent:
         record, connection = self._get(tx, connection_id)
         connection, sent = connection.send_chats(events, self._rng)
         self._connections.save(tx, record, connection)
-        self.outbox.wake()
-        for _, frame in sent:
-            entry = OutboxEntry(ActionKind.SEND_FRAME, frame.frame)
-            tx.outbox.enqueue(connection_id, entry.to_bytes(), self._clock())
+        self.outbox.enqueue(tx, connection_id, Effects(tuple(frame for _, frame in sent)))
         return [sequence for sequence, _ in sent]
 
     def repair(self, tx: AgentTransaction, connection_id: int) -> bool:
@@ -122,7 +118,7 @@ class Agent:
         change = connection.accept_repair if accepting else connection.offer_repair
         connection, effects = change(self._rng)
         self._connections.save(tx, record, connection)
-        self.handshakes.enqueue(tx, connection_id, effects)
+        self.outbox.enqueue(tx, connection_id, effects)
         return accepting
 
     def _get(self, tx: AgentTransaction, connection_id: int) -> tuple[ConnectionRecord, Connection]:
