@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from helpers.fake_relay import FakeRelay
+from veil.agent.queues import SendQueue
+from veil.agent.relays import RelayUnavailable
 from veil.chat.app import Messenger
 from veil.chat.conversation import Incoming
 from veil.chat.errors import ContactNotConnected, RecordNotFound
@@ -226,3 +228,37 @@ async def test_sending_to_a_contact_without_a_connection_is_a_local_error(
         await alice.messenger.conversation.send_texts(contact.contact_id, ["boo"])
     assert isinstance(raised.value, LocalError)
     assert alice.history("Ghost") == []
+
+
+class _FlakyRelay(FakeRelay):
+    """Refuses the next ``failures`` sends, as a relay that restarts would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 0
+
+    async def send(self, queue: SendQueue, body: bytes) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise RelayUnavailable("restarting")
+        await super().send(queue, body)
+
+
+async def test_the_receive_loop_retries_a_failed_send_when_its_backoff_expires(
+    tmp_path: Path,
+) -> None:
+    relay = _FlakyRelay()
+    alice, bob = User(tmp_path, "Alice", relay), User(tmp_path, "Bob", relay)
+    await bob.messenger.connect(await alice.messenger.invite())
+    await alice.receive()
+    await bob.receive()
+    relay.failures = 2  # the send itself, and the flush when receiving starts
+    await bob.messenger.conversation.send_texts(bob.contact_id("Alice"), ["eventually"])
+    assert bob.messenger.pending_sends() == 1
+    next_try = bob.messenger.agent.next_timer()
+    assert next_try is not None  # the outbox's timer is armed for the retry
+    # Nothing arrives for Bob; his loop wakes on the outbox's timer, not on a delivery.
+    await bob.messenger.receive(idle=3.0, on_incoming=lambda _: None)
+    assert bob.messenger.pending_sends() == 0
+    assert bob.messenger.agent.next_timer() is None
+    assert [i.text for i in await alice.receive()] == ["eventually"]
