@@ -80,27 +80,22 @@ class Profile:
     @classmethod
     def from_handshake_bytes(cls, data: bytes) -> Profile:
         """Parse :meth:`to_handshake_bytes` output strictly; :class:`MalformedEvent` if bad."""
-        reader = Reader(data)
-        try:
-            profile = cls.decode(reader)
-            reader.finish()
-        except (WireError, ValueError) as exc:
-            raise MalformedEvent(f"bad profile: {exc}") from exc
-        return profile
+        return cls._parse(data, versioned=False)
 
     def to_bytes(self) -> bytes:
         """Serialise standalone, led by :data:`PROFILE_FORMAT_VERSION`."""
-        writer = Writer().u8(PROFILE_FORMAT_VERSION)
-        self.encode(writer)
-        return writer.build()
+        return bytes((PROFILE_FORMAT_VERSION,)) + self.to_handshake_bytes()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Profile:
         """Parse :meth:`to_bytes` output strictly (caps, version, no trailing bytes)."""
+        return cls._parse(data, versioned=True)
+
+    @classmethod
+    def _parse(cls, data: bytes, *, versioned: bool) -> Profile:
         reader = Reader(data)
         try:
-            version = reader.u8()
-            if version != PROFILE_FORMAT_VERSION:
+            if versioned and (version := reader.u8()) != PROFILE_FORMAT_VERSION:
                 raise UnsupportedEventVersion(f"profile format version {version}")
             profile = cls.decode(reader)
             reader.finish()
