@@ -38,3 +38,14 @@ def test_every_package_in_the_tree_is_on_the_map() -> None:
     covered = {p for p in top_level if any(p == n or p.startswith(n + ".") for n in named)}
     assert covered == top_level, sorted(top_level - covered)
     assert named <= packages | {"veil.errors", "veil.mls"}, sorted(named - packages)
+
+
+def test_every_module_the_page_names_exists() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    named = set(re.findall(r"`([a-z_]+(?:/[a-z_]+)*\.py)`", text))
+    assert named, "the page names no module"
+    source = ROOT / "src" / "veil"
+    missing = sorted(
+        path for path in named if not (source / path).exists() and not (ROOT / path).exists()
+    )
+    assert not missing, f"docs/architecture.md names modules that do not exist: {missing}"
