@@ -100,12 +100,14 @@ class Inbox:
 
     async def next_batch(self, timeout: float) -> list[Delivery]:
         """Wait up to ``timeout`` seconds for deliveries; return those waiting (at most
-        :data:`RECEIVE_BATCH`), or none if the time ran out."""
-        try:
-            first = await asyncio.wait_for(self._deliveries.get(), max(timeout, 0.0))
-        except TimeoutError:
-            return []
-        batch = [first]
+        :data:`RECEIVE_BATCH`), or none if the time ran out. Deliveries already waiting
+        are taken at once, even with no time to wait (a timer that is due)."""
+        batch: list[Delivery] = []
+        if self._deliveries.empty():
+            try:
+                batch.append(await asyncio.wait_for(self._deliveries.get(), max(timeout, 0.0)))
+            except TimeoutError:
+                return []
         while len(batch) < RECEIVE_BATCH and not self._deliveries.empty():
             batch.append(self._deliveries.get_nowait())
         return batch
