@@ -1,11 +1,12 @@
 """Running the outbox: pending relay actions, in order per connection, with retries.
 
-Entries are written by the runtime in the same transaction as the state change
-that produced them (see :mod:`veil.agent.delivery`). :class:`OutboxRunner` runs the
-due ones: the sends of one connection are pipelined in order (the relay client
-batches them into shared blocks), the successful ones are removed together in one
-transaction, and the first failure stops that connection's run — it and everything
-behind it are retried later with backoff, so messages keep their order.
+Entries are written (:meth:`OutboxRunner.enqueue`) in the caller's transaction, the
+one that commits the state change that produced them (see :mod:`veil.agent.delivery`).
+:class:`OutboxRunner` runs the due ones: the sends of one connection are pipelined in
+order (the relay client batches them into shared blocks), the successful ones are
+removed together in one transaction, and the first failure stops that connection's
+run — it and everything behind it are retried later with backoff, so messages keep
+their order.
 """
 
 from __future__ import annotations
