@@ -15,8 +15,10 @@ from helpers.fake_relay import FakeRelay
 from veil.agent.queues import SendQueue
 from veil.agent.relays import RelayUnavailable
 from veil.chat.app import Messenger
+from veil.chat.contacts import connection_of
 from veil.chat.conversation import Incoming
 from veil.chat.errors import ContactNotConnected, RecordNotFound
+from veil.chat.events import MessageEdited, ProfileUpdated, encode_event
 from veil.chat.profile import Profile
 from veil.chat.store import (
     ContactStatus,
@@ -262,3 +264,32 @@ async def test_the_receive_loop_retries_a_failed_send_when_its_backoff_expires(
     assert bob.messenger.pending_sends() == 0
     assert bob.messenger.agent.next_timer() is None
     assert [i.text for i in await alice.receive()] == ["eventually"]
+
+
+async def _send_raw(user: User, alias: str, events: list[bytes]) -> None:
+    """Send chat events the application has no command for (yet), through the agent."""
+    contact_id = user.contact_id(alias)
+    with user.messenger.store.transaction() as tx:
+        user.messenger.agent.send(tx, connection_of(tx, contact_id), events)
+    await user.messenger.agent.outbox.flush(force=True)
+
+
+async def test_profile_updates_bad_events_and_unknown_targets_are_applied_or_reported(
+    tmp_path: Path,
+) -> None:
+    alice, bob = await _connected(tmp_path)
+    renamed = Profile("Robert", bio="builds things")
+    unknown = MessageEdited(bytes(16), "edit of nothing")
+    await _send_raw(bob, "Alice", [encode_event(ProfileUpdated(renamed)), b"\xff junk"])
+    await _send_raw(bob, "Alice", [encode_event(unknown)])
+    arrived = await alice.receive()
+    assert [(i.kind, i.contact) for i in arrived] == [
+        ("profile", "Bob"),
+        ("error", "Bob"),
+        ("error", "Bob"),
+    ]
+    assert arrived[0].text == "Robert"
+    assert "unreadable" in arrived[1].text and "unknown message" in arrived[2].text
+    contact = alice.messenger.contact("Bob")  # the alias is the user's own, it stays
+    assert contact.profile == renamed
+    assert alice.history("Bob") == []
