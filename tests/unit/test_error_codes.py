@@ -90,7 +90,9 @@ def test_each_layer_keeps_to_its_own_code_range(layer: str) -> None:
     assert codes <= set(RANGES[layer]), sorted(codes - set(RANGES[layer]))
 
 
-@pytest.mark.parametrize("layer", ["agent", "chat"])
+# The ratchet's local errors (CorruptRatchetState, CannotSendYet) do not derive from
+# LocalError yet; the ratchet is changed by its own work, not by this one.
+@pytest.mark.parametrize("layer", ["agent", "chat", "relay", "routing"])
 def test_every_error_is_either_local_or_remote(layer: str) -> None:
     for module_name in LAYERS[layer][1]:
         module = importlib.import_module(module_name)
