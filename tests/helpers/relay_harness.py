@@ -9,7 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from veil.crypto import DeterministicRandom, Ed25519KeyPair, X25519KeyPair
-from veil.relay.client.session import ClientSession, QueueKeys, Reply, recipient_delivery_key
+from veil.relay.client.session import (
+    ClientSession,
+    QueueKeys,
+    RawResponse,
+    Reply,
+    recipient_delivery_key,
+)
 from veil.relay.protocol import queue_commands as cmd
 from veil.relay.protocol.errors import error_for_code
 from veil.relay.server.service import RelayService, RelaySession
@@ -73,13 +79,14 @@ class HarnessClient:
     async def call(self, request: tuple[bytes, bytes]) -> cmd.Response:
         """Send one command; return its answer, keeping pushes in ``self.pushes``."""
         correlation_id, transmission = request
-        answer: cmd.Response | None = None
+        answer: cmd.Response | RawResponse | None = None
         for reply in await self.send_block([transmission]):
             if reply.correlation_id == correlation_id:
                 answer = reply.response
             else:
                 self.pushes.append(reply)
         assert answer is not None, "no answer to the command"
+        assert not isinstance(answer, RawResponse), "a routing answer to a queue command"
         return answer
 
     async def ok(self, request: tuple[bytes, bytes]) -> cmd.Response:

@@ -34,8 +34,8 @@ def relay_service(
 ) -> RelayService:
     """A relay service over ``store`` that also serves private routing."""
 
-    def routing(core: RelayProtocol) -> RoutingRoles:
-        proxy = RelayProxy(rng, core.metrics, enabled=settings.proxy)
+    def routing(core: RelayProtocol, wake: Callable[[], None]) -> RoutingRoles:
+        proxy = RelayProxy(rng, core, wake, enabled=settings.proxy)
         return RoutingRoles(core, proxy, settings.max_cached_auth_keys)
 
     return RelayService(

@@ -22,8 +22,8 @@ import click
 from veil.crypto import SystemRandom
 from veil.errors import VeilError
 from veil.relay.protocol.address import DEFAULT_PORT, normalise_host
-from veil.relay.protocol.errors import InvalidAddress
-from veil.relay.server.config import ConfigError, RelayConfig, create_data_dir
+from veil.relay.protocol.errors import InvalidAddress, InvalidRelayConfig
+from veil.relay.server.config import RelayConfig, create_data_dir
 from veil.relay.server.settings import RelaySettings
 from veil.relay.transport.identity import RelayIdentity
 from veil.relayd.runner import RunningRelay, run_relay
@@ -54,7 +54,7 @@ def _fail(as_json: bool, message: str) -> NoReturn:
 def _load(data_dir: Path, as_json: bool) -> tuple[RelayConfig, RelayIdentity]:
     try:
         return RelayConfig.load(data_dir), RelayIdentity.load(data_dir)
-    except (ConfigError, OSError, ValueError) as exc:
+    except (InvalidRelayConfig, OSError, ValueError) as exc:
         _fail(as_json, str(exc))
 
 
@@ -134,7 +134,7 @@ def init(  # noqa: PLR0917 - click passes every option by position
         identity = RelayIdentity.generate(SystemRandom(), datetime.datetime.now(datetime.UTC))
         identity.save(data_dir)
         config.save(data_dir)
-    except (ConfigError, InvalidAddress, ValueError, OSError) as exc:
+    except (InvalidRelayConfig, InvalidAddress, ValueError, OSError) as exc:
         _fail(as_json, str(exc))
     address = str(config.address(identity.fingerprint))
     hint = "" if hosts else _LOCAL_ONLY_HINT

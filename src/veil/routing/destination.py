@@ -20,13 +20,15 @@ touches sockets or the event loop.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from veil.relay.protocol import queue_commands as cmd
 from veil.relay.protocol.errors import CommandProhibited, RelayError
 from veil.relay.protocol.transmission import Transmission, decode_client_transmission, encode_reply
-from veil.relay.server.core import RelayProtocol, Step
+from veil.relay.server.core import RelayProtocol
 from veil.relay.server.session import SessionState
+from veil.relay.server.steps import Answer, Step
 from veil.routing.codec import (
     ProxyForward,
     ProxyRequest,
@@ -34,10 +36,17 @@ from veil.routing.codec import (
     decode_routing_command,
     encode_routing_response,
 )
-from veil.routing.errors import MalformedRoutingCommand, RoutingError
+from veil.routing.errors import MalformedRoutingCommand, ProxyingDisabled, RoutingProtocolError
 from veil.routing.forward_crypto import ForwardReceiver, OpenedForward
 
-__all__ = ["ROUTING_COMMAND_TAGS", "SENDER_COMMAND_TAGS", "ProxyRole", "RoutingRoles", "error_step"]
+__all__ = [
+    "ROUTING_COMMAND_TAGS",
+    "SENDER_COMMAND_TAGS",
+    "ProxyCommandTaken",
+    "ProxyRole",
+    "RoutingRoles",
+    "error_step",
+]
 
 ROUTING_COMMAND_TAGS = range(0x10, 0x20)
 """Command tags of private routing; everything else is a queue command."""
@@ -45,17 +54,26 @@ SENDER_COMMAND_TAGS = frozenset({cmd.Tag.SKEY, cmd.Tag.SEND, cmd.Tag.PING})
 """The only commands a forward may carry: recipients talk to their relay directly."""
 
 
+@dataclass(frozen=True, slots=True)
+class ProxyCommandTaken:
+    """A ``PRXY`` or ``PFWD`` the proxy starts on once committed (it needs no store)."""
+
+    session: SessionState
+    transmission: Transmission
+    command: ProxyRequest | ProxyForward
+
+
 class ProxyRole(Protocol):
     """The proxy's half (:class:`veil.routing.proxy.RelayProxy`): answers ``PRXY`` and
     ``PFWD`` later, from the network."""
 
-    def __call__(
-        self,
-        session: SessionState,
-        transmission: Transmission,
-        command: ProxyRequest | ProxyForward,
-    ) -> Step:
-        """Take one ``PRXY`` or ``PFWD``."""
+    @property
+    def enabled(self) -> bool:
+        """Whether this relay acts as a proxy at all."""
+        ...
+
+    def start(self, taken: ProxyCommandTaken) -> None:
+        """Start on one ``PRXY`` or ``PFWD``; its answer follows from the network."""
         ...
 
     def close_session(self, session: SessionState) -> None:
@@ -68,14 +86,8 @@ class ProxyRole(Protocol):
 
 
 def error_step(session: SessionState, correlation_id: bytes, code: int) -> Step:
-    """Answer one routing command ``ERR code`` on ``session`` (a rare path: flushed at once)."""
-
-    def finish() -> None:
-        if not session.closed:
-            session.enqueue(correlation_id, b"", cmd.ErrorResponse(code))
-            session.flush()
-
-    return Step([], finish)
+    """Answer one routing command ``ERR code`` on ``session``."""
+    return Step((), Answer(session, correlation_id, b"", cmd.ErrorResponse(code)))
 
 
 class _ForwardedSession(SessionState):
@@ -92,11 +104,16 @@ class _ForwardedSession(SessionState):
     def __init__(
         self, outer: SessionState, opened: OpenedForward, correlation_id: bytes, max_cached: int
     ) -> None:
-        super().__init__(outer.session_id, outer.session_key, _never_pushed, max_cached)
+        super().__init__(outer.session_id, outer.session_key, max_cached)
         self.auth_keys = outer.auth_keys
         self._outer = outer
         self._opened = opened
         self._outer_correlation_id = correlation_id
+
+    @property
+    def carrier(self) -> SessionState:
+        """The outer session: the forwarded command's answer travels in its ``RRES``."""
+        return self._outer
 
     def enqueue_body(self, correlation_id: bytes, entity_id: bytes, body: bytes) -> None:
         if self._outer.closed:
@@ -104,16 +121,12 @@ class _ForwardedSession(SessionState):
         response = self._opened.seal_response(encode_reply(correlation_id, entity_id, body))
         self._outer.enqueue_body(self._outer_correlation_id, b"", encode_routing_response(response))
 
-    def flush(self) -> None:
-        self._outer.flush()
-
-
-def _never_pushed(block: bytes) -> None:
-    raise AssertionError("a forwarded session answers through its outer session")
-
 
 class RoutingRoles:
-    """Routes routing commands to the destination role (here) or the proxy role."""
+    """Routes routing commands to the destination role (here) or the proxy role.
+
+    The relay service's :class:`~veil.relay.server.service.CommandExtension`.
+    """
 
     def __init__(
         self, protocol: RelayProtocol, proxy: ProxyRole, max_cached_auth_keys: int
@@ -133,6 +146,17 @@ class RoutingRoles:
         """Close the proxy's destination sessions."""
         await self.proxy.close()
 
+    def commit(self, step: Step) -> None:
+        """Start the proxy on its commands; commit forwarded ones like direct ones."""
+        if isinstance(step.outcome, ProxyCommandTaken):
+            self.proxy.start(step.outcome)
+        else:
+            self._protocol.commit(step)
+
+    def undo(self, step: Step) -> None:
+        """Revert a forwarded command whose store changes failed (proxy ones have none)."""
+        self._protocol.undo(step)
+
     @staticmethod
     def handles(transmission: Transmission) -> bool:
         """Whether ``transmission`` carries a routing command."""
@@ -146,8 +170,10 @@ class RoutingRoles:
             command = decode_routing_command(transmission.body)
             if isinstance(command, RelayForward):
                 return self._destination(session, transmission, command, now)
-            return self.proxy(session, transmission, command)
-        except RoutingError as error:
+            if not self.proxy.enabled:
+                return error_step(session, transmission.correlation_id, ProxyingDisabled.code)
+            return Step((), ProxyCommandTaken(session, transmission, command))
+        except RoutingProtocolError as error:
             self._protocol.metrics.errors[type(error).__name__] += 1
             return error_step(session, transmission.correlation_id, error.code)
 
@@ -172,11 +198,8 @@ class RoutingRoles:
 
 
 def _prohibited(state: SessionState, inner: Transmission) -> Step:
-    def finish() -> None:
-        state.enqueue(inner.correlation_id, inner.entity_id, cmd.ErrorResponse(_PROHIBITED))
-        state.flush()
-
-    return Step([], finish)
+    refusal = cmd.ErrorResponse(_PROHIBITED)
+    return Step((), Answer(state, inner.correlation_id, inner.entity_id, refusal))
 
 
 _PROHIBITED = CommandProhibited.code

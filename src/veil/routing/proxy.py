@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -41,8 +41,7 @@ from veil.relay.protocol.transmission import (
     Transmission,
     encode_transmission,
 )
-from veil.relay.server.core import Step
-from veil.relay.server.metrics import RelayMetrics
+from veil.relay.server.core import RelayProtocol
 from veil.relay.server.session import SessionState
 from veil.routing.codec import (
     PROXY_SESSION_ID_SIZE,
@@ -55,13 +54,12 @@ from veil.routing.codec import (
     encode_routing_command,
     encode_routing_response,
 )
-from veil.routing.destination import error_step
+from veil.routing.destination import ProxyCommandTaken
 from veil.routing.errors import (
     DestinationUnreachable,
     MalformedRoutingCommand,
-    ProxyingDisabled,
     ProxySessionUnknown,
-    RoutingError,
+    RoutingProtocolError,
     UnsupportedRoutingVersion,
 )
 from veil.routing.forward_crypto import PendingForward, ProxyForwarder
@@ -106,44 +104,44 @@ class _Destination:
 
 
 class RelayProxy:
-    """Answers ``PRXY`` and ``PFWD`` for one relay; needs a running event loop."""
+    """Answers ``PRXY`` and ``PFWD`` for one relay; needs a running event loop.
+
+    Answers are queued on the relay's queue ``core``; ``wake()`` asks the relay
+    service to send them (they come from the network, outside any command).
+    """
 
     def __init__(
         self,
         rng: RandomSource,
-        metrics: RelayMetrics,
+        core: RelayProtocol,
+        wake: Callable[[], None],
         *,
         enabled: bool,
         connect_timeout: float = PROXY_CONNECT_TIMEOUT,
         idle_timeout: float = PROXY_IDLE_TIMEOUT,
     ) -> None:
         self._rng = rng
-        self._metrics = metrics
-        self._enabled = enabled
+        self._core = core
+        self._wake = wake
+        self._metrics = core.metrics
+        self.enabled = enabled
         self._connect_timeout = connect_timeout
         self._idle_timeout = idle_timeout
-        self._sweeping = False
+        self._sweep_timer: asyncio.TimerHandle | None = None
         self._by_id: dict[bytes, _Destination] = {}
         self._by_fingerprint: dict[str, _Destination] = {}
         self._opening: dict[str, asyncio.Task[_Destination]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._dirty: dict[SessionState, None] = {}
-        self._flush_scheduled = False
         self._requests_pending: dict[SessionState, int] = {}
         """``PRXY`` per connection whose destination is still connecting."""
 
-    def __call__(
-        self,
-        session: SessionState,
-        transmission: Transmission,
-        command: ProxyRequest | ProxyForward,
-    ) -> Step:
-        """Take one ``PRXY`` or ``PFWD``; the answer follows once the destination replied."""
-        if not self._enabled:
-            return error_step(session, transmission.correlation_id, ProxyingDisabled.code)
+    def start(self, taken: ProxyCommandTaken) -> None:
+        """Start on one ``PRXY`` or ``PFWD``; the answer follows once the destination replied."""
+        command = taken.command
         if isinstance(command, ProxyRequest):
-            return Step([], lambda: self._request(session, transmission.correlation_id, command))
-        return Step([], lambda: self._forward(session, transmission, command))
+            self._request(taken.session, taken.transmission.correlation_id, command)
+        else:
+            self._forward(taken.session, taken.transmission, command)
 
     def evict_idle(self, now: float) -> int:
         """Close destination sessions idle since ``now - idle_timeout``; return how many.
@@ -158,6 +156,9 @@ class RelayProxy:
 
     async def close(self) -> None:
         """Close every destination session; pending forwards are answered ``ERR 480``."""
+        if self._sweep_timer is not None:
+            self._sweep_timer.cancel()
+            self._sweep_timer = None
         for task in (*self._tasks, *self._opening.values()):
             task.cancel()
         for destination in list(self._by_id.values()):
@@ -188,14 +189,19 @@ class RelayProxy:
                 self._requests_pending.pop(session, None)
 
     def close_session(self, session: SessionState) -> None:
-        """Forget a closed connection; its waiting ``PRXY`` still finish, unanswered."""
-        self._dirty.pop(session, None)
+        """Forget a closed connection; its waiting ``PRXY`` still finish, unanswered.
 
-    async def _sweep_idle_forever(self) -> None:
+        Nothing to drop: the core sends nothing to a closed session.
+        """
+
+    def _arm_sweep(self) -> None:
+        """The proxy's one timer: every half idle timeout, close idle destination sessions."""
         loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self._idle_timeout / 2)
-            self.evict_idle(loop.time())
+        self._sweep_timer = loop.call_later(self._idle_timeout / 2, self._sweep)
+
+    def _sweep(self) -> None:
+        self.evict_idle(asyncio.get_running_loop().time())
+        self._arm_sweep()
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -261,9 +267,8 @@ class RelayProxy:
         forwarder = ProxyForwarder(hello.session_id, hello.session_key, self._rng)
         now = asyncio.get_running_loop().time()
         destination = _Destination(proof.proxy_session_id, client, forwarder, proof, now)
-        if not self._sweeping:
-            self._sweeping = True
-            self._spawn(self._sweep_idle_forever())
+        if self._sweep_timer is None:
+            self._arm_sweep()
         self._by_id[destination.proxy_session_id] = destination
         self._by_fingerprint[address.fingerprint] = destination
         self._metrics.proxy_sessions_opened += 1
@@ -306,7 +311,7 @@ class RelayProxy:
             return
         try:
             relay_forward, pending = destination.forwarder.wrap(pfwd)
-        except RoutingError as error:
+        except RoutingProtocolError as error:
             self._reply_error(session, correlation_id, error.code)
             return
         own_correlation_id = self._correlation_id()
@@ -351,7 +356,7 @@ class RelayProxy:
             if not isinstance(response, RelayResponse):
                 raise MalformedRoutingCommand("destination did not answer RFWD with RRES")
             reply = encode_routing_response(pending.unwrap(response))
-        except RoutingError as error:
+        except RoutingProtocolError as error:
             self._metrics.errors[type(error).__name__] += 1
             self._reply_error(session, correlation_id, DestinationUnreachable.code)
             return
@@ -363,7 +368,7 @@ class RelayProxy:
             if correlation_id != PUSH_CORRELATION_ID:
                 return correlation_id
 
-    # -- answers to clients, batched per event-loop turn --------------------------------
+    # -- answers to clients, sent by the relay service in one batch per event-loop turn --
 
     def _reply_error(self, session: SessionState, correlation_id: bytes, code: int) -> None:
         self._reply(session, correlation_id, b"", cmd.encode_response(cmd.ErrorResponse(code)))
@@ -371,21 +376,5 @@ class RelayProxy:
     def _reply(
         self, session: SessionState, correlation_id: bytes, entity_id: bytes, body: bytes
     ) -> None:
-        if session.closed:
-            return
-        session.enqueue_body(correlation_id, entity_id, body)
-        self._dirty[session] = None
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        dirty, self._dirty = self._dirty, {}
-        for session in dirty:
-            if session.closed:
-                continue
-            try:
-                session.flush()
-            except Exception:  # one broken client connection must not keep the others waiting
-                _log.exception("proxy answer could not be sent")
+        self._core.answer_body(session, correlation_id, entity_id, body)
+        self._wake()

@@ -22,7 +22,8 @@ import pytest
 
 from helpers.forwarder import APPLICATION_DATA, TLS_HEADER_SIZE, RecordingForwarder
 from helpers.relay_process import RelayProcess
-from veil.agent.queues import QueueAddress, SendQueue
+from veil.agent.payloads import QueueAddress
+from veil.agent.queues import SendQueue
 from veil.agent.relay_pool import RelayPool
 from veil.agent.relays import RelayUnavailable
 from veil.agent.routing_port import RoutedRelays

@@ -14,7 +14,7 @@ from veil.relay.client.events import (
     ConnectionRestored,
     MessageReceived,
     SenderQueue,
-    SubscriptionEnded,
+    SubscriptionLost,
 )
 from veil.relay.client.relay_client import ReconnectPolicy, RelayClient
 from veil.relay.protocol.address import RelayAddress, encode_fingerprint
@@ -158,7 +158,7 @@ async def test_deleted_queue_is_reported_after_reconnection(tmp_path: Path) -> N
         await other.delete(deleted)  # the recipient's keys work from any connection
         events = client.events()
         assert await asyncio.wait_for(anext(events), 10) == ConnectionRestored(resubscribing=2)
-        assert await asyncio.wait_for(anext(events), 10) == SubscriptionEnded(deleted)
+        assert await asyncio.wait_for(anext(events), 10) == SubscriptionLost(deleted)
         assert client.subscriptions == (kept,)
     finally:
         await client.close()

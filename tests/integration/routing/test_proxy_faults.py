@@ -33,9 +33,9 @@ INNER_ID = bytes(range(1, 25))
 OUTER_ID = bytes(range(2, 26))
 
 
-async def start(tmp_path: Path, name: str, **settings: bool) -> RunningTestRelay:
+async def start(tmp_path: Path, name: str, *, proxy: bool = True) -> RunningTestRelay:
     make_identity(tmp_path / name, seed=name.encode())
-    return await start_test_relay(tmp_path / name, settings=RelaySettings(**settings))
+    return await start_test_relay(tmp_path / name, settings=RelaySettings(proxy=proxy))
 
 
 @pytest.fixture
@@ -49,13 +49,17 @@ async def pair(tmp_path: Path) -> AsyncIterator[tuple[RunningTestRelay, RunningT
     await destination.stop()
 
 
-def substitute(monkeypatch: pytest.MonkeyPatch, **fields: bytes) -> None:
-    """Make every proxy answer PKEY with ``fields`` replaced (a man in the middle)."""
+def substitute(monkeypatch: pytest.MonkeyPatch, field: str, value: bytes) -> None:
+    """Make every proxy answer PKEY with ``field`` set to ``value`` (a man in the middle)."""
     real_connect = RelayProxy._connect
 
     async def dishonest(self: RelayProxy, address: object) -> object:
         destination = await real_connect(self, address)  # type: ignore[arg-type]
-        destination.proof = dataclasses.replace(destination.proof, **fields)
+        proof = destination.proof
+        if field == "identity_key":
+            destination.proof = dataclasses.replace(proof, identity_key=value)
+        else:
+            destination.proof = dataclasses.replace(proof, session_key=value)
         return destination
 
     monkeypatch.setattr(RelayProxy, "_connect", dishonest)
@@ -72,7 +76,7 @@ async def test_a_substituted_destination_key_fails_the_send(
     error: type[Exception],
 ) -> None:
     proxy, destination = pair
-    substitute(monkeypatch, **{field: X25519KeyPair.generate(SystemRandom()).public})
+    substitute(monkeypatch, field, X25519KeyPair.generate(SystemRandom()).public)
     async with await RelayClient.connect(proxy.address) as alice:
         path = ProxiedPath(alice, destination.address, SystemRandom())
         with pytest.raises(error):

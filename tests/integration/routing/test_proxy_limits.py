@@ -16,7 +16,7 @@ from veil.routing.destination import RoutingRoles
 from veil.routing.errors import DestinationUnreachable
 from veil.routing.proxied_path import ProxiedPath
 from veil.routing.proxied_sender import proxy_request, read_proxy_key
-from veil.routing.proxy import MAX_PENDING_REQUESTS, PROXY_IDLE_TIMEOUT
+from veil.routing.proxy import MAX_PENDING_REQUESTS, PROXY_IDLE_TIMEOUT, RelayProxy
 
 
 @pytest.fixture
@@ -38,6 +38,7 @@ async def test_idle_destination_sessions_are_closed_and_reopened_on_demand(
     roles = proxy.service.extension
     assert isinstance(roles, RoutingRoles)
     relay_proxy = roles.proxy
+    assert isinstance(relay_proxy, RelayProxy)
     async with await RelayClient.connect(proxy.address) as alice:
         path = ProxiedPath(alice, destination.address, SystemRandom())
         await path.ping()

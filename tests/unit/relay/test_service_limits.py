@@ -103,7 +103,8 @@ async def test_one_connection_creates_at_most_its_share_of_queues() -> None:
         await alice.new_queue()
     await bob.new_queue()  # the limit is per connection
     assert relay.service.metrics.queues == 3
-    assert TooManyQueues.code == ErrorCode.TOO_MANY_QUEUES == 419
+    assert TooManyQueues.code == 419
+    assert ErrorCode(TooManyQueues.code) is ErrorCode.TOO_MANY_QUEUES
 
 
 @pytest.mark.parametrize("frame", [b"", b"\x00" * 8])

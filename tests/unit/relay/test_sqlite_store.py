@@ -15,10 +15,10 @@ from veil.relay.protocol.errors import StoreFailed
 from veil.relay.server.store.base import (
     DeleteMessage,
     DeleteMessagesBefore,
-    DeleteQueue,
     PutMessage,
     PutQueue,
     QueueRecord,
+    RemoveQueue,
     SetSenderKey,
     SetSuspended,
     StoredMessage,
@@ -84,7 +84,7 @@ async def test_delete_queue_and_expiry(tmp_path: Path) -> None:
             PutMessage(second.recipient_id, message(3, stored=10_800)),
         ]
     )
-    await store.apply([DeleteQueue(first.recipient_id), DeleteMessagesBefore(7200)])
+    await store.apply([RemoveQueue(first.recipient_id), DeleteMessagesBefore(7200)])
     await store.close()
     [survivor] = await reopen(path)
     assert survivor.record == second

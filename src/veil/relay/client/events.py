@@ -14,7 +14,7 @@ __all__ = [
     "RecipientQueue",
     "RelayEvent",
     "SenderQueue",
-    "SubscriptionEnded",
+    "SubscriptionLost",
 ]
 
 
@@ -69,7 +69,7 @@ class MessageDiscarded:
 
 
 @dataclass(frozen=True, slots=True)
-class SubscriptionEnded:
+class SubscriptionLost:
     """This client no longer receives ``queue``'s messages: another connection
     subscribed to it or deleted it, or resubscribing after a reconnection failed."""
 
@@ -82,11 +82,11 @@ class ConnectionRestored:
 
     It comes before any message of the new connection. A queue the relay refuses
     to resubscribe (e.g. it was deleted meanwhile) is then reported as
-    :class:`SubscriptionEnded`. Commands that were in flight when the connection
+    :class:`SubscriptionLost`. Commands that were in flight when the connection
     dropped raised :class:`veil.relay.protocol.errors.ConnectionLost`.
     """
 
     resubscribing: int
 
 
-RelayEvent = MessageReceived | MessageDiscarded | SubscriptionEnded | ConnectionRestored
+RelayEvent = MessageReceived | MessageDiscarded | SubscriptionLost | ConnectionRestored

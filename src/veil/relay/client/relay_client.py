@@ -40,7 +40,7 @@ from veil.relay.client.events import (
     RecipientQueue,
     RelayEvent,
     SenderQueue,
-    SubscriptionEnded,
+    SubscriptionLost,
 )
 from veil.relay.client.session import (
     ClientSession,
@@ -449,7 +449,7 @@ class RelayClient:
                     self._drop_connection()
                     continue
                 for queue in failed:
-                    self._events.put_nowait(SubscriptionEnded(queue))
+                    self._events.put_nowait(SubscriptionLost(queue))
                 return
         finally:
             self._reconnecting = None  # so the next loss starts a new loop, however this ended
@@ -472,7 +472,7 @@ class RelayClient:
                 self._discard(queue, reply.response.message_id)
         elif isinstance(reply.response, cmd.SubscriptionEnded):
             del self._subscriptions[reply.entity_id]
-            self._events.put_nowait(SubscriptionEnded(queue))
+            self._events.put_nowait(SubscriptionLost(queue))
 
     def _discard(self, queue: RecipientQueue, message_id: bytes) -> None:
         """Acknowledge a message that can never be read, so the queue moves on, and say so."""

@@ -1,12 +1,17 @@
-"""Errors of the relay layer (codes 4xx).
+"""Errors of the relay layer (codes 400-469), for the protocol, server and client.
 
-Two kinds, told apart by class:
+Every one is a :class:`RelayError`; which side failed is the next class down:
 
-* :class:`CommandError` subclasses answer one command with ``ERR code`` and leave
-  the connection open. The wire code is the class's ``code``; a client turns a
-  received code back into the same class with :func:`error_for_code`.
-* The other :class:`RelayError` subclasses (and the wire layer's 3xx errors) mean
-  the peer broke the framing or the handshake: the connection is closed.
+* :class:`RelayLocalError` (a :class:`veil.errors.LocalError`): this machine or its
+  user - a mistyped relay address, a bad ``config.toml``, a store that cannot
+  commit. No peer did anything wrong; nothing travels on the wire.
+* :class:`RelayProtocolError` (a :class:`veil.errors.ProtocolError`): the other side.
+
+  - :class:`CommandError` subclasses answer one command with ``ERR code`` and leave
+    the connection open. The wire code is the class's ``code``; a client turns a
+    received code back into the same class with :func:`error_for_code`.
+  - The others (and the wire layer's 3xx errors) mean the peer broke the framing or
+    the handshake, or went away: the connection is closed.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import ClassVar
 
-from veil.errors import ProtocolError
+from veil.errors import LocalError, ProtocolError, VeilError
 
 __all__ = [
     "AuthFailed",
@@ -27,11 +32,14 @@ __all__ = [
     "IdentityMismatch",
     "InternalError",
     "InvalidAddress",
+    "InvalidRelayConfig",
     "MalformedTransmission",
     "MessageTooLarge",
     "NoMessage",
     "QuotaExceeded",
     "RelayError",
+    "RelayLocalError",
+    "RelayProtocolError",
     "StoreFailed",
     "TooManyQueues",
     "UnexpectedResponse",
@@ -50,6 +58,9 @@ class ErrorCode(IntEnum):
     INVALID_ADDRESS = 404
     IDENTITY_MISMATCH = 405
     CONNECTION_LOST = 406
+    PROTOCOL = 407
+    LOCAL = 408
+    INVALID_CONFIG = 409
     COMMAND = 410
     SYNTAX = 411
     UNKNOWN_COMMAND = 412
@@ -63,13 +74,26 @@ class ErrorCode(IntEnum):
     STORE = 420
 
 
-class RelayError(ProtocolError):
-    """Base of every relay protocol error."""
+class RelayError(VeilError):
+    """Base of every error of the relay layer."""
 
     code: ClassVar[int] = ErrorCode.RELAY
 
 
-class MalformedTransmission(RelayError):
+class RelayProtocolError(RelayError, ProtocolError):
+    """The other side (relay or client) broke the relay protocol, refused a command,
+    or went away."""
+
+    code: ClassVar[int] = ErrorCode.PROTOCOL
+
+
+class RelayLocalError(RelayError, LocalError):
+    """This machine or its user failed: nothing remote misbehaved."""
+
+    code: ClassVar[int] = ErrorCode.LOCAL
+
+
+class MalformedTransmission(RelayProtocolError):
     """A transmission's header (authenticator, correlation id, entity id) is malformed.
 
     Without a trustworthy correlation id there is nobody to answer, so the
@@ -79,20 +103,21 @@ class MalformedTransmission(RelayError):
     code: ClassVar[int] = ErrorCode.MALFORMED_TRANSMISSION
 
 
-class HandshakeFailed(RelayError):
+class HandshakeFailed(RelayProtocolError):
     """A hello is malformed, or its signature does not match the pinned identity."""
 
     code: ClassVar[int] = ErrorCode.HANDSHAKE
 
 
-class UnexpectedResponse(RelayError):
+class UnexpectedResponse(RelayProtocolError):
     """The relay sent a response the client cannot use (client side only)."""
 
     code: ClassVar[int] = ErrorCode.UNEXPECTED_RESPONSE
 
 
-class InvalidAddress(RelayError):
-    """A relay address (``veil://...``) does not parse (client side only)."""
+class InvalidAddress(RelayLocalError, ValueError):
+    """A relay address (``veil://...``) does not parse: check it for typos, or ask
+    its operator for the address ``veil-relay address`` prints."""
 
     code: ClassVar[int] = ErrorCode.INVALID_ADDRESS
 
@@ -107,7 +132,7 @@ class IdentityMismatch(HandshakeFailed):
     code: ClassVar[int] = ErrorCode.IDENTITY_MISMATCH
 
 
-class ConnectionLost(RelayError):
+class ConnectionLost(RelayProtocolError):
     """The connection to the relay failed or closed before a command was answered.
 
     The command may or may not have taken effect; repeating it is safe for every
@@ -117,7 +142,7 @@ class ConnectionLost(RelayError):
     code: ClassVar[int] = ErrorCode.CONNECTION_LOST
 
 
-class CommandError(RelayError):
+class CommandError(RelayProtocolError):
     """A single command failed; the relay answers ``ERR code`` and carries on."""
 
     code: ClassVar[int] = ErrorCode.COMMAND
@@ -184,13 +209,20 @@ class TooManyQueues(CommandError):
     code: ClassVar[int] = ErrorCode.TOO_MANY_QUEUES
 
 
-class StoreFailed(RelayError):
+class StoreFailed(RelayLocalError):
     """The queue store could not read or commit; the relay cannot keep its promises.
 
     Not a peer's fault: commands waiting on the failed commit get ``ERR INTERNAL``.
+    Check the disk (space, permissions) under the relay's data directory.
     """
 
     code: ClassVar[int] = ErrorCode.STORE
+
+
+class InvalidRelayConfig(RelayLocalError, ValueError):
+    """``config.toml`` is missing, malformed or holds a value out of range."""
+
+    code: ClassVar[int] = ErrorCode.INVALID_CONFIG
 
 
 _COMMAND_ERRORS: dict[int, type[CommandError]] = {

@@ -22,7 +22,7 @@ from typing import Any
 import tomli_w
 
 from veil.relay.protocol.address import DEFAULT_PORT, MAX_HOSTS, RelayAddress, normalise_host
-from veil.relay.protocol.errors import InvalidAddress
+from veil.relay.protocol.errors import InvalidAddress, InvalidRelayConfig
 from veil.relay.server.settings import DAY_SECONDS, RelaySettings
 
 __all__ = [
@@ -30,7 +30,6 @@ __all__ = [
     "CONFIG_FORMAT_VERSION",
     "LOG_LEVELS",
     "STORE_FILE",
-    "ConfigError",
     "RelayConfig",
     "create_data_dir",
 ]
@@ -63,10 +62,6 @@ _HEADER = """\
 """
 
 
-class ConfigError(ValueError):
-    """``config.toml`` is missing, malformed or holds a value out of range."""
-
-
 @dataclass(frozen=True, slots=True)
 class RelayConfig:
     """Everything ``veil-relay start`` reads from ``config.toml``."""
@@ -80,19 +75,19 @@ class RelayConfig:
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.public_hosts) <= MAX_HOSTS:
-            raise ConfigError(f"address.hosts must list 1 to {MAX_HOSTS} host names")
+            raise InvalidRelayConfig(f"address.hosts must list 1 to {MAX_HOSTS} host names")
         try:
             normalised = [normalise_host(host) for host in self.public_hosts]
         except InvalidAddress as exc:
-            raise ConfigError(f"address.hosts: {exc}") from exc
+            raise InvalidRelayConfig(f"address.hosts: {exc}") from exc
         if normalised != list(self.public_hosts) or len(set(normalised)) != len(normalised):
-            raise ConfigError("address.hosts must be distinct, normalised host names")
+            raise InvalidRelayConfig("address.hosts must be distinct, normalised host names")
         if not 1 <= self.port <= 0xFFFF:
-            raise ConfigError("listen.port must be in 1..65535")
+            raise InvalidRelayConfig("listen.port must be in 1..65535")
         if self.metrics_port is not None and not 1 <= self.metrics_port <= 0xFFFF:
-            raise ConfigError("metrics.port must be in 1..65535")
+            raise InvalidRelayConfig("metrics.port must be in 1..65535")
         if self.log_level not in LOG_LEVELS:
-            raise ConfigError(f"log.level must be one of {', '.join(LOG_LEVELS)}")
+            raise InvalidRelayConfig(f"log.level must be one of {', '.join(LOG_LEVELS)}")
 
     def address(self, fingerprint: str) -> RelayAddress:
         """The address clients use: the public hosts with the listening port."""
@@ -125,29 +120,29 @@ class RelayConfig:
 
     @classmethod
     def load(cls, data_dir: Path) -> RelayConfig:
-        """Read ``config.toml``; :class:`ConfigError` names any problem precisely."""
+        """Read ``config.toml``; :class:`InvalidRelayConfig` names any problem precisely."""
         path = data_dir / CONFIG_FILE
         try:
             document = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise ConfigError(f"{path} not found: run 'veil-relay init' first") from exc
+            raise InvalidRelayConfig(f"{path} not found: run 'veil-relay init' first") from exc
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: {exc}") from exc
+            raise InvalidRelayConfig(f"{path}: {exc}") from exc
         try:
             return _from_document(document)
-        except ConfigError:
+        except InvalidRelayConfig:
             raise
         except KeyError as exc:
-            raise ConfigError(f"{path}: missing {exc.args[0]!r}") from exc
+            raise InvalidRelayConfig(f"{path}: missing {exc.args[0]!r}") from exc
         except (TypeError, ValueError, InvalidAddress) as exc:
-            raise ConfigError(f"{path}: {exc}") from exc
+            raise InvalidRelayConfig(f"{path}: {exc}") from exc
 
 
 def create_data_dir(data_dir: Path) -> None:
     """Create ``data_dir`` (owner-only) if needed; refuse one that already holds a relay."""
     data_dir.mkdir(mode=_DIRECTORY_MODE, parents=True, exist_ok=True)
     if (data_dir / CONFIG_FILE).exists():
-        raise ConfigError(f"{data_dir} already holds a relay ({CONFIG_FILE} exists)")
+        raise InvalidRelayConfig(f"{data_dir} already holds a relay ({CONFIG_FILE} exists)")
 
 
 def _queues_table(settings: RelaySettings) -> dict[str, Any]:

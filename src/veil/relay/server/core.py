@@ -1,12 +1,14 @@
 """The relay's queue state machine, sans I/O.
 
 :class:`RelayProtocol` holds every live queue in memory and turns one decoded
-transmission into a :class:`Step`: the store changes the command needs, and a
-``finish`` callback that runs once those changes are durable (it updates what
-must wait for durability and queues the responses). The service commits the
-changes of many blocks at once, then runs the finishes in order; a step without
-changes finishes at once. If the commit fails, each step's ``rollback`` undoes what
-it changed in memory. Nothing here touches sockets, threads or clocks.
+transmission into a :class:`~veil.relay.server.steps.Step`: the store changes the
+command needs, and an outcome saying what to commit once they are durable (what
+must wait for durability, and the answer). The service makes the changes of many
+blocks durable at once, then passes each step to :meth:`RelayProtocol.commit` in
+order; a step without changes is committed at once. If the store fails,
+:meth:`RelayProtocol.undo` reverts what each step changed in memory. Answers and
+deliveries queue up per session until the service takes them with
+:meth:`RelayProtocol.data_to_send`. Nothing here touches sockets, threads or clocks.
 
 Who may send each command, what it checks and what it changes is the table in
 ``docs/protocol/relay.md`` section 5; ``RelayProtocol._handlers`` maps each command
@@ -15,9 +17,8 @@ to the method that implements its row.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from veil.crypto import InvalidKey, RandomSource, X25519KeyPair, constant_time_equal
 from veil.relay.protocol import queue_commands as cmd
@@ -26,64 +27,52 @@ from veil.relay.protocol.errors import (
     BadCommand,
     CommandError,
     CommandProhibited,
-    InternalError,
     NoMessage,
     QuotaExceeded,
 )
-from veil.relay.protocol.handshake import SESSION_ID_SIZE
 from veil.relay.protocol.queue_crypto import delivery_key, seal_message
-from veil.relay.protocol.transmission import ENTITY_ID_SIZE, PUSH_CORRELATION_ID, Transmission
+from veil.relay.protocol.transmission import ENTITY_ID_SIZE, Transmission
 from veil.relay.server.authorization import authorize, require_entity
 from veil.relay.server.metrics import RelayMetrics
-from veil.relay.server.queue_index import LiveQueue, QueueIndex
+from veil.relay.server.queue_index import LiveQueue
+from veil.relay.server.queue_state import QueueState
 from veil.relay.server.session import SessionState
 from veil.relay.server.settings import RelaySettings
+from veil.relay.server.steps import (
+    Answer,
+    MessageAccepted,
+    MessageAcknowledged,
+    MessagesExpired,
+    QueueCreated,
+    QueueDeleted,
+    RecordChanged,
+    Step,
+    Subscribed,
+)
 from veil.relay.server.store.base import (
     DeleteMessage,
     DeleteMessagesBefore,
-    DeleteQueue,
     PutMessage,
     PutQueue,
     QueueRecord,
+    RemoveQueue,
     SetSenderKey,
     SetSuspended,
     StoreChange,
     StoredMessage,
-    StoredQueue,
     coarse_time,
 )
 
-__all__ = ["RelayProtocol", "Step"]
-
-_log = logging.getLogger("veil.relay")
+__all__ = ["RelayProtocol"]
 
 
-def _nothing() -> None:
-    """A finish or rollback with nothing to do."""
-
-
-@dataclass(slots=True)
-class Step:
-    """What one command needs: durable ``changes``, then ``finish`` once committed.
-
-    If the commit fails, ``rollback`` undoes what was reserved before the commit
-    and the service answers ``ERR INTERNAL`` instead of running ``finish``.
-    """
-
-    changes: list[StoreChange]
-    finish: Callable[[], None]
-    rollback: Callable[[], None] = _nothing
-
-
-class RelayProtocol:
+class RelayProtocol(QueueState):
     """Every live queue, and the rules of the commands that act on them."""
 
     def __init__(self, settings: RelaySettings, rng: RandomSource, metrics: RelayMetrics) -> None:
-        self._settings = settings
-        self._rng = rng
-        self.metrics = metrics
-        self._queues = QueueIndex()
-        self._dirty: dict[SessionState, None] = {}
+        super().__init__(settings, rng, metrics)
+        self._next_sweep = 0.0
+        """When the next retention sweep is due (clock seconds); the first is due at once."""
         self._handlers: dict[type[cmd.Command], _Handler] = {
             cmd.CreateQueue: self._create,
             cmd.SecureQueue: self._secure,
@@ -97,49 +86,6 @@ class RelayProtocol:
             cmd.Ping: self._ping,
         }
 
-    # -- lifecycle ---------------------------------------------------------------
-
-    def load(self, stored: list[StoredQueue]) -> None:
-        """Rebuild the live state from what the store returned at start."""
-        for item in stored:
-            self._index(LiveQueue(item.record, item.messages))
-            self.metrics.messages_pending += len(item.messages)
-
-    def open_session(self, push: Callable[[bytes], None]) -> SessionState:
-        """Make the state of a new connection: fresh session id and session key."""
-        self.metrics.sessions_opened += 1
-        self.metrics.sessions_active += 1
-        return SessionState(
-            self._rng.random_bytes(SESSION_ID_SIZE),
-            X25519KeyPair.generate(self._rng),
-            push,
-            self._settings.max_cached_auth_keys,
-        )
-
-    def close_session(self, session: SessionState) -> None:
-        """Forget a connection: its subscriptions end, nothing more is pushed to it."""
-        if session.closed:
-            return
-        session.closed = True
-        self.metrics.sessions_active -= 1
-        for recipient_id in session.subscriptions:
-            queue = self._queues.by_recipient(recipient_id)
-            if queue is not None and queue.subscriber is session:
-                queue.subscriber = None
-        session.subscriptions.clear()
-        self._dirty.pop(session, None)
-
-    def flush(self) -> None:
-        """Send every response and push queued since the last flush, batched in blocks."""
-        dirty, self._dirty = self._dirty, {}
-        for session in dirty:
-            try:
-                session.flush()
-            except Exception:
-                # One broken connection must not keep the others from their answers.
-                _log.exception("push failed; closing the session")
-                self.close_session(session)
-
     # -- commands ----------------------------------------------------------------
 
     def handle(self, session: SessionState, transmission: Transmission, now: float) -> Step:
@@ -152,10 +98,16 @@ class RelayProtocol:
             reply = cmd.ErrorResponse(error.code)
             return self._answer(session, transmission, reply)
 
-    def reply_internal_error(self, session: SessionState, transmission: Transmission) -> None:
-        """Answer a command whose commit failed."""
-        self.metrics.errors["InternalError"] += 1
-        self._push(session, transmission.correlation_id, transmission.entity_id, _INTERNAL)
+    def next_timer(self) -> float:
+        """When :meth:`handle_timer` has work next (the retention sweep)."""
+        return self._next_sweep
+
+    def handle_timer(self, now: float) -> Step | None:
+        """Run the retention sweep if it is due; the step's changes then need committing."""
+        if now < self._next_sweep:
+            return None
+        self._next_sweep = now + self._settings.expiry_interval_seconds
+        return self.expire(now)
 
     def expire(self, now: float) -> Step:
         """Drop messages older than the retention period (a sweep, run periodically).
@@ -174,12 +126,7 @@ class RelayProtocol:
                 self.metrics.messages_pending -= len(queue.messages) - len(kept)
                 queue.messages = kept
                 touched.append(queue)
-
-        def finish() -> None:
-            for queue in touched:
-                self._deliver_window(queue)
-
-        return Step([DeleteMessagesBefore(cutoff)], finish)
+        return Step((DeleteMessagesBefore(cutoff),), MessagesExpired(tuple(touched)))
 
     def _create(
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
@@ -204,16 +151,8 @@ class RelayProtocol:
         )
         ids = cmd.QueueIds(record.recipient_id, record.sender_id, relay_dh.public)
         session.reserve_queue(self._settings.max_queues_per_connection)
-
-        def finish() -> None:
-            self._index(LiveQueue(record))
-            self.metrics.queues_created += 1
-            self._push(session, transmission.correlation_id, b"", ids)
-
-        def rollback() -> None:
-            session.queues_created -= 1
-
-        return Step([PutQueue(record)], finish, rollback)
+        answer = Answer(session, transmission.correlation_id, b"", ids)
+        return Step((PutQueue(record),), QueueCreated(answer, record))
 
     def _secure(
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
@@ -261,11 +200,7 @@ class RelayProtocol:
     ) -> Step:
         """Take the new record at once (later commands must see it), answer once durable."""
         previous, queue.record = queue.record, record
-
-        def rollback() -> None:
-            queue.record = previous
-
-        return Step([change], lambda: self._push_reply(session, transmission, _OK), rollback)
+        return Step((change,), RecordChanged(_ok(session, transmission), queue, previous))
 
     def _subscribe(
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
@@ -273,19 +208,7 @@ class RelayProtocol:
         assert isinstance(command, cmd.Subscribe)
         queue = self._recipient_queue(session, transmission)
         window = min(command.window or 1, self._settings.max_delivery_window)
-
-        def finish() -> None:
-            previous = queue.subscriber
-            if previous is not None and previous is not session:
-                previous.subscriptions.discard(queue.record.recipient_id)
-                self._push(previous, PUSH_CORRELATION_ID, queue.record.recipient_id, _END)
-            queue.subscriber = session
-            queue.delivered, queue.window = 0, window
-            session.subscriptions.add(queue.record.recipient_id)
-            self._push_reply(session, transmission, _OK)
-            self._deliver_window(queue)
-
-        return Step([], finish)
+        return Step((), Subscribed(_ok(session, transmission), queue, window))
 
     def _send(
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
@@ -298,21 +221,8 @@ class RelayProtocol:
         assert queue is not None  # authorize() rejects a missing key
         message = self._accept_message(queue, command, now)
         queue.sends_in_flight += 1
-
-        def finish() -> None:
-            queue.sends_in_flight -= 1
-            self._push_reply(session, transmission, _OK)
-            if queue.deleted:
-                return
-            queue.messages.append(message)
-            self.metrics.messages_stored += 1
-            self.metrics.messages_pending += 1
-            self._deliver_window(queue)
-
-        def rollback() -> None:
-            queue.sends_in_flight -= 1
-
-        return Step([PutMessage(queue.record.recipient_id, message)], finish, rollback)
+        change = PutMessage(queue.record.recipient_id, message)
+        return Step((change,), MessageAccepted(_ok(session, transmission), queue, message))
 
     def _accept_message(
         self, queue: LiveQueue, command: cmd.SendMessage, now: float
@@ -345,19 +255,10 @@ class RelayProtocol:
         # The next message is durable already: deliver it now rather than after this
         # deletion commits, so a busy queue does not wait one commit per message.
         self._deliver_window(queue)
-
-        def finish() -> None:
-            self.metrics.messages_acknowledged += 1
-            self._push_reply(session, transmission, _OK)
-
-        def rollback() -> None:
-            queue.messages.insert(index, acknowledged)
-            if was_in_flight:
-                queue.delivered += 1  # the subscriber still holds it
-            self.metrics.messages_pending += 1
-
         change = DeleteMessage(queue.record.recipient_id, command.message_id)
-        return Step([change], finish, rollback)
+        answer = _ok(session, transmission)
+        outcome = MessageAcknowledged(answer, queue, index, acknowledged, was_in_flight)
+        return Step((change,), outcome)
 
     def _get(
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
@@ -385,24 +286,8 @@ class RelayProtocol:
         queue = self._recipient_queue(session, transmission)
         messages = queue.messages
         self._unindex(queue)
-
-        def rollback() -> None:
-            queue.deleted = False
-            queue.messages = messages
-            self._index(queue)
-            self.metrics.messages_pending += len(messages)
-
-        def finish() -> None:
-            self.metrics.queues_deleted += 1
-            subscriber = queue.subscriber
-            if subscriber is not None and subscriber is not session:
-                subscriber.subscriptions.discard(queue.record.recipient_id)
-                self._push(subscriber, PUSH_CORRELATION_ID, queue.record.recipient_id, _END)
-            session.subscriptions.discard(queue.record.recipient_id)
-            queue.subscriber = None
-            self._push_reply(session, transmission, _OK)
-
-        return Step([DeleteQueue(queue.record.recipient_id)], finish, rollback)
+        change = RemoveQueue(queue.record.recipient_id)
+        return Step((change,), QueueDeleted(_ok(session, transmission), queue, messages))
 
     def _ping(
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
@@ -419,46 +304,11 @@ class RelayProtocol:
         assert queue is not None  # authorize() rejects a missing key
         return queue
 
-    def _deliver_window(self, queue: LiveQueue) -> None:
-        """Push the messages after those in flight until the subscriber's window is full."""
-        subscriber = queue.subscriber
-        if subscriber is None:
-            return
-        end = min(queue.window, len(queue.messages))
-        while queue.delivered < end:
-            pending = queue.messages[queue.delivered]
-            queue.delivered += 1
-            self.metrics.messages_delivered += 1
-            message = cmd.Message(pending.message_id, pending.sealed)
-            self._push(subscriber, PUSH_CORRELATION_ID, queue.record.recipient_id, message)
-
     def _answer(
         self, session: SessionState, transmission: Transmission, reply: cmd.Response
     ) -> Step:
-        return Step([], lambda: self._push_reply(session, transmission, reply))
-
-    def _push_reply(
-        self, session: SessionState, transmission: Transmission, reply: cmd.Response
-    ) -> None:
-        self._push(session, transmission.correlation_id, transmission.entity_id, reply)
-
-    def _push(
-        self, session: SessionState, correlation_id: bytes, entity_id: bytes, reply: cmd.Response
-    ) -> None:
-        if session.closed:
-            return
-        session.enqueue(correlation_id, entity_id, reply)
-        self._dirty[session] = None
-
-    def _index(self, queue: LiveQueue) -> None:
-        self._queues.add(queue)
-        self.metrics.queues += 1
-
-    def _unindex(self, queue: LiveQueue) -> None:
-        self._queues.remove(queue)
-        self.metrics.queues -= 1
-        self.metrics.messages_pending -= len(queue.messages)
-        queue.messages = []
+        answer = Answer(session, transmission.correlation_id, transmission.entity_id, reply)
+        return Step((), answer)
 
 
 def _acknowledgeable_index(queue: LiveQueue, message_id: bytes) -> int:
@@ -470,8 +320,10 @@ def _acknowledgeable_index(queue: LiveQueue, message_id: bytes) -> int:
     raise NoMessage("no pending message with that id")
 
 
+def _ok(session: SessionState, transmission: Transmission) -> Answer:
+    return Answer(session, transmission.correlation_id, transmission.entity_id, _OK)
+
+
 _Handler = Callable[[SessionState, Transmission, "cmd.Command", float], Step]
 _OK = cmd.Ok()
-_END = cmd.SubscriptionEnded()
 _PONG = cmd.Pong()
-_INTERNAL = cmd.ErrorResponse(InternalError.code)

@@ -1,11 +1,14 @@
-"""The relay service: the queue protocol, its store and the sessions, tied together.
+"""The relay service: the asyncio adapter of the queue core, its store and its sessions.
 
 The network server (``veil.relay.server.tls_server``) owns sockets and TLS; for every
-connection it calls :meth:`RelayService.open_session`, sends ``session.hello``,
-feeds each received block to :meth:`RelaySession.handle_block` and writes every
-block handed to its ``push`` callback. Commands of one block are committed to the
-store together, and the store batches the commits of all connections (group
-commit), so a write is answered only once it is durable without one fsync each.
+connection it calls :meth:`RelayService.open_session` with the connection's
+``write``, sends ``session.hello`` and feeds each received block to
+:meth:`RelaySession.handle_block`. The service feeds the sans-I/O core
+(:class:`~veil.relay.server.core.RelayProtocol`), commits the steps it returns
+to the store, and writes what the core queued to each session's ``write``.
+Commands of one block are committed to the store together, and the store batches
+the commits of all connections (group commit), so a write is answered only once
+it is durable without one fsync each. One timer runs the core's retention sweep.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from typing import Protocol
 from veil.crypto import Ed25519KeyPair, RandomSource
 from veil.relay.protocol.handshake import RELAY_VERSIONS, decode_client_hello, sign_server_hello
 from veil.relay.protocol.transmission import Transmission, decode_client_transmission
-from veil.relay.server.core import RelayProtocol, Step
+from veil.relay.server.core import RelayProtocol
 from veil.relay.server.metrics import RelayMetrics
 from veil.relay.server.session import SessionState
 from veil.relay.server.settings import RelaySettings
+from veil.relay.server.steps import Step
 from veil.relay.server.store.base import QueueStore
 from veil.wire.blocks import decode_block
 
@@ -36,7 +40,8 @@ class CommandExtension(Protocol):
     """Commands a layer above serves on the relay's sessions (private routing does).
 
     The service hands it every transmission it :meth:`handles`, instead of the
-    queue core; the extension may run commands through that core itself.
+    queue core, and gives each step it returned back to its :meth:`commit` or
+    :meth:`undo`; the extension may run commands through the core itself.
     """
 
     def handles(self, transmission: Transmission) -> bool:
@@ -45,6 +50,14 @@ class CommandExtension(Protocol):
 
     def handle(self, session: SessionState, transmission: Transmission, now: float) -> Step:
         """Run one of its commands as far as it can go before the store commits."""
+        ...
+
+    def commit(self, step: Step) -> None:
+        """Carry out a step it made, now that its changes are durable."""
+        ...
+
+    def undo(self, step: Step) -> None:
+        """Revert a step it made whose changes never became durable."""
         ...
 
     def close_session(self, session: SessionState) -> None:
@@ -56,8 +69,16 @@ class CommandExtension(Protocol):
         ...
 
 
-ExtensionFactory = Callable[[RelayProtocol], CommandExtension]
-"""Makes the extension once the service made its queue core."""
+ExtensionFactory = Callable[[RelayProtocol, Callable[[], None]], CommandExtension]
+"""Makes the extension from the service's queue core and a ``wake`` function: the
+extension calls ``wake()`` after it queued answers on the core outside a command
+(from the network), so the service sends them."""
+
+
+class _Committer(Protocol):
+    def commit(self, step: Step) -> None: ...
+
+    def undo(self, step: Step) -> None: ...
 
 
 class RelayService:
@@ -80,7 +101,11 @@ class RelayService:
         self._identity = identity
         self._clock = clock
         self._protocol = RelayProtocol(settings, rng, self.metrics)
-        self._extension = None if extension is None else extension(self._protocol)
+        wake = self._write_soon
+        self._extension = None if extension is None else extension(self._protocol, wake)
+        self._writers: dict[SessionState, Callable[[bytes], None]] = {}
+        self._write_scheduled = False
+        self._timer: asyncio.TimerHandle | None = None
         self._expiry_task: asyncio.Task[None] | None = None
         self._committer: asyncio.Task[None] | None = None
         self._queued: list[_Block] = []
@@ -94,14 +119,17 @@ class RelayService:
         return self._extension
 
     async def start(self) -> None:
-        """Load every queue and pending message from the store; start the expiry sweep."""
+        """Load every queue and pending message from the store; arm the expiry timer."""
         self._protocol.load(await self._store.open())
         self._committer = asyncio.create_task(self._commit_forever())
-        self._expiry_task = asyncio.create_task(self._expire_periodically())
+        self._expiry_task = asyncio.create_task(self._expire_on_timer())
         _log.info("relay started queues=%d", self.metrics.queues)
 
     async def close(self) -> None:
-        """Stop the expiry sweep and close the store (pending commits finish first)."""
+        """Stop the expiry timer and close the store (pending commits finish first)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         await _cancel(self._expiry_task)
         self._expiry_task = None
         await self.settle()
@@ -115,35 +143,69 @@ class RelayService:
         """Wait until every accepted command has committed and been answered."""
         await self._idle.wait()
 
-    def open_session(self, push: Callable[[bytes], None]) -> RelaySession:
-        """Start serving one connection; ``push`` receives every outgoing block."""
-        return RelaySession(self, self._protocol.open_session(push))
+    def open_session(self, write: Callable[[bytes], None]) -> RelaySession:
+        """Start serving one connection; ``write`` sends one block to it."""
+        state = self._protocol.open_session()
+        self._writers[state] = write
+        return RelaySession(self, state)
 
     async def expire(self) -> None:
-        """Run one retention sweep now (the periodic task calls this too)."""
-        step = self._protocol.expire(self._clock())
+        """Run one retention sweep now (the timer runs one whenever the core asks)."""
+        await self._sweep(self._protocol.expire(self._clock()))
+
+    async def _sweep(self, step: Step) -> None:
         await self._store.apply(step.changes)
-        step.finish()
-        self._protocol.flush()
+        self._protocol.commit(step)
+        self._write()
         _log.info("expiry sweep done expired_total=%d", self.metrics.messages_expired)
 
-    async def _expire_periodically(self) -> None:
+    async def _expire_on_timer(self) -> None:
+        """Sweep each time the core's timer is due; the one timer of this adapter."""
+        loop = asyncio.get_running_loop()
         while True:
+            due = loop.create_future()
+            delay = max(0.0, self._protocol.next_timer() - self._clock())
+            self._timer = loop.call_later(delay, due.set_result, None)
+            await due
+            step = self._protocol.handle_timer(self._clock())
+            if step is None:
+                continue
             try:
-                await self.expire()
+                await self._sweep(step)
             except Exception:
                 # Any failure (not only StoreFailed) must leave the sweep running.
                 _log.exception("expiry sweep failed; retrying next interval")
-            await asyncio.sleep(self.settings.expiry_interval_seconds)
 
-    def _handle(self, session: SessionState, transmission: Transmission, now: float) -> Step:
+    def _write_soon(self) -> None:
+        """Send what the core queued, once this event-loop turn is over (batched)."""
+        if not self._write_scheduled:
+            self._write_scheduled = True
+            asyncio.get_running_loop().call_soon(self._write)
+
+    def _write(self) -> None:
+        """Write every block the core queued to its session's connection."""
+        self._write_scheduled = False
+        for session, blocks in self._protocol.data_to_send():
+            write = self._writers.get(session)
+            if write is None:
+                continue
+            try:
+                for block in blocks:
+                    write(block)
+            except Exception:
+                # One broken connection must not keep the others from their answers.
+                _log.exception("write failed; closing the session")
+                self._close_session(session)
+
+    def _handle(self, session: SessionState, transmission: Transmission, now: float) -> _Pending:
         """One command: the extension's to the extension, the rest to the queues."""
         extension = self._extension
         if extension is not None and extension.handles(transmission):
-            return extension.handle(session, transmission, now)
-        return self._protocol.handle(session, transmission, now)
+            return transmission, extension.handle(session, transmission, now), extension
+        return transmission, self._protocol.handle(session, transmission, now), self._protocol
 
     def _close_session(self, session: SessionState) -> None:
+        self._writers.pop(session, None)
         self._protocol.close_session(session)
         if self._extension is not None:
             self._extension.close_session(session)
@@ -189,7 +251,7 @@ class RelayService:
         answered ``ERR INTERNAL``; nothing is ever answered ``OK`` without being durable.
         """
         changes = [
-            change for _, pending, _ in batch for _, step in pending for change in step.changes
+            change for _, pending, _ in batch for _, step, _ in pending for change in step.changes
         ]
         try:
             await self._store.apply(changes)
@@ -202,9 +264,9 @@ class RelayService:
         else:
             self.metrics.store_commits += 1
             for _, pending, _ in batch:
-                for _, step in pending:
-                    step.finish()
-        self._protocol.flush()
+                for _, step, committer in pending:
+                    committer.commit(step)
+        self._write()
 
     def _fail(self, batch: list[_Block]) -> None:
         """Undo a batch whose commit failed, then answer each of its commands.
@@ -213,15 +275,15 @@ class RelayService:
         whole batch: two ``ACK`` of one queue then put their messages back where they
         were, and two record changes leave the record the store still has.
         """
-        steps = [step for _, pending, _ in batch for _, step in pending if step.changes]
-        for step in reversed(steps):
-            step.rollback()
+        steps = [(s, c) for _, pending, _ in batch for _, s, c in pending if s.changes]
+        for step, committer in reversed(steps):
+            committer.undo(step)
         for session, pending, _ in batch:
-            for transmission, step in pending:
+            for transmission, step, committer in pending:
                 if step.changes:
                     self._protocol.reply_internal_error(session, transmission)
                 else:
-                    step.finish()
+                    committer.commit(step)
 
 
 async def _cancel(task: asyncio.Task[None] | None) -> None:
@@ -231,7 +293,7 @@ async def _cancel(task: asyncio.Task[None] | None) -> None:
             await task
 
 
-_Pending = tuple[Transmission, Step]
+_Pending = tuple[Transmission, Step, _Committer]
 _Block = tuple[SessionState, list[_Pending], "asyncio.Future[None]"]
 
 
@@ -267,7 +329,7 @@ class RelaySession:
         return bool(self._state.subscriptions)
 
     async def handle_block(self, block: bytes) -> None:
-        """Process one received block; responses and pushes leave through ``push``.
+        """Process one received block; answers and pushes leave through ``write``.
 
         Returns once the block's commands are under way; it waits only when this
         connection already has ``max_pipelined_blocks`` blocks waiting for the store.
@@ -281,15 +343,15 @@ class RelaySession:
         transmissions = [decode_client_transmission(data) for data in decode_block(block)]
         service = self._service
         now = service._clock()
-        pending = [(t, service._handle(self._state, t, now)) for t in transmissions]
-        if not any(step.changes for _, step in pending):
-            for _, step in pending:
-                step.finish()
-            service._protocol.flush()
+        pending = [service._handle(self._state, t, now) for t in transmissions]
+        if not any(step.changes for _, step, _ in pending):
+            for _, step, committer in pending:
+                committer.commit(step)
+            service._write()
             return
         waiting = self._waiting
         waiting.append(service._submit(self._state, pending))
-        service._protocol.flush()  # deliveries that did not need to wait for the commit
+        service._write()  # deliveries that did not need to wait for the commit
         while waiting and waiting[0].done():
             waiting.popleft()
         if len(waiting) >= service.settings.max_pipelined_blocks:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from veil.crypto import X25519KeyPair
 from veil.relay.protocol.errors import TooManyQueues
 from veil.relay.protocol.queue_commands import Response, encode_response
@@ -16,13 +14,13 @@ __all__ = ["SessionState"]
 class SessionState:
     """One connection: its session id and key, subscriptions, MAC-key cache and outbox.
 
-    ``push`` receives complete blocks when the protocol flushes the outbox.
+    Answers and pushes wait in the outbox, packed into blocks, until the service
+    takes them with :meth:`data_to_send`.
     """
 
     __slots__ = (
         "_max_cached",
         "_outbox",
-        "_push",
         "auth_keys",
         "closed",
         "queues_created",
@@ -35,7 +33,6 @@ class SessionState:
         self,
         session_id: bytes,
         session_key: X25519KeyPair,
-        push: Callable[[bytes], None],
         max_cached_auth_keys: int,
     ) -> None:
         self.session_id = session_id
@@ -45,7 +42,6 @@ class SessionState:
         self.closed = False
         self.queues_created = 0
         """``NEW`` commands accepted on this connection (committed or committing)."""
-        self._push = push
         self._max_cached = max_cached_auth_keys
         self._outbox = BlockBatcher()
 
@@ -61,15 +57,19 @@ class SessionState:
             raise TooManyQueues("this connection created its maximum of queues")
         self.queues_created += 1
 
+    @property
+    def carrier(self) -> SessionState:
+        """The session whose connection carries this one's answers: itself, here."""
+        return self
+
     def enqueue(self, correlation_id: bytes, entity_id: bytes, response: Response) -> None:
-        """Queue one response or push for the next flush."""
+        """Queue one response or push for the next :meth:`data_to_send`."""
         self.enqueue_body(correlation_id, entity_id, encode_response(response))
 
     def enqueue_body(self, correlation_id: bytes, entity_id: bytes, body: bytes) -> None:
-        """Queue an already encoded response (a private-routing one) for the next flush."""
+        """Queue an already encoded response (a private-routing one)."""
         self._outbox.add(encode_reply(correlation_id, entity_id, body))
 
-    def flush(self) -> None:
-        """Hand every queued transmission to ``push``, packed into blocks."""
-        for block in self._outbox.drain():
-            self._push(block)
+    def data_to_send(self) -> list[bytes]:
+        """Take every queued transmission, packed into blocks."""
+        return self._outbox.drain()

@@ -18,11 +18,11 @@ __all__ = [
     "STORE_FORMAT_VERSION",
     "DeleteMessage",
     "DeleteMessagesBefore",
-    "DeleteQueue",
     "PutMessage",
     "PutQueue",
     "QueueRecord",
     "QueueStore",
+    "RemoveQueue",
     "SetSenderKey",
     "SetSuspended",
     "StoreChange",
@@ -95,7 +95,7 @@ class SetSuspended:
 
 
 @dataclass(frozen=True, slots=True)
-class DeleteQueue:
+class RemoveQueue:
     """Delete a queue with all its messages."""
 
     recipient_id: bytes
@@ -128,7 +128,7 @@ StoreChange = (
     PutQueue
     | SetSenderKey
     | SetSuspended
-    | DeleteQueue
+    | RemoveQueue
     | PutMessage
     | DeleteMessage
     | DeleteMessagesBefore

@@ -13,9 +13,9 @@ from dataclasses import replace
 from veil.relay.server.store.base import (
     DeleteMessage,
     DeleteMessagesBefore,
-    DeleteQueue,
     PutMessage,
     PutQueue,
+    RemoveQueue,
     SetSenderKey,
     SetSuspended,
     StoreChange,
@@ -55,7 +55,7 @@ class MemoryStore:
             case SetSuspended(recipient_id):
                 item = self._queues[recipient_id]
                 item.record = replace(item.record, suspended=True)
-            case DeleteQueue(recipient_id):
+            case RemoveQueue(recipient_id):
                 del self._queues[recipient_id]
             case PutMessage(recipient_id, message):
                 self._queues[recipient_id].messages.append(message)

@@ -30,10 +30,10 @@ from veil.relay.server.store.base import (
     STORE_FORMAT_VERSION,
     DeleteMessage,
     DeleteMessagesBefore,
-    DeleteQueue,
     PutMessage,
     PutQueue,
     QueueRecord,
+    RemoveQueue,
     SetSenderKey,
     SetSuspended,
     StoreChange,
@@ -71,7 +71,7 @@ _STATEMENTS: dict[type[Any], str] = {
     PutQueue: "INSERT INTO queues VALUES (?, ?, ?, ?, ?, ?, ?)",
     SetSenderKey: "UPDATE queues SET sender_auth_key = ? WHERE recipient_id = ?",
     SetSuspended: "UPDATE queues SET suspended = 1 WHERE recipient_id = ?",
-    DeleteQueue: "DELETE FROM queues WHERE recipient_id = ?",
+    RemoveQueue: "DELETE FROM queues WHERE recipient_id = ?",
     PutMessage: "INSERT INTO messages (recipient_id, message_id, stored, sealed) VALUES (?,?,?,?)",
     DeleteMessage: "DELETE FROM messages WHERE recipient_id = ? AND message_id = ?",
     DeleteMessagesBefore: "DELETE FROM messages WHERE stored < ?",
@@ -93,7 +93,7 @@ def _parameters(change: StoreChange) -> tuple[Any, ...]:
             )
         case SetSenderKey(recipient_id, key):
             return (key, recipient_id)
-        case SetSuspended(recipient_id) | DeleteQueue(recipient_id):
+        case SetSuspended(recipient_id) | RemoveQueue(recipient_id):
             return (recipient_id,)
         case PutMessage(recipient_id, message):
             return (recipient_id, message.message_id, message.stored, message.sealed)
@@ -212,7 +212,7 @@ def _migrate(connection: sqlite3.Connection) -> None:
 def _write(connection: sqlite3.Connection, changes: Iterable[StoreChange]) -> None:
     for change_type, run in itertools.groupby(changes, key=type):
         rows = [_parameters(change) for change in run]
-        if change_type is DeleteQueue:
+        if change_type is RemoveQueue:
             connection.executemany(_DELETE_QUEUE_MESSAGES, rows)
         connection.executemany(_STATEMENTS[change_type], rows)
 
