@@ -26,6 +26,7 @@ from pathlib import Path
 from veil.crypto import DeterministicRandom, Ed25519KeyPair, SystemRandom, X25519KeyPair
 from veil.relay.client.session import ClientSession, QueueKeys, recipient_delivery_key
 from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
 from veil.relay.server.service import RelayService
 from veil.relay.server.settings import RelaySettings
 from veil.relay.server.store.base import PutMessage, PutQueue, QueueRecord, StoredMessage
@@ -81,7 +82,7 @@ class Endpoint:
         self.inbox.append(block)
         self.arrived.set()
 
-    async def roundtrip(self, transmissions: list[bytes]) -> list[cmd.Response]:
+    async def roundtrip(self, transmissions: list[bytes]) -> list[rsp.Response]:
         batcher = BlockBatcher()
         for transmission in transmissions:
             batcher.add(transmission)
@@ -89,7 +90,7 @@ class Endpoint:
             await self.session.handle_block(block)
         return self.drain()
 
-    def drain(self) -> list[cmd.Response]:
+    def drain(self) -> list[rsp.Response]:
         self.arrived.clear()
         blocks, self.inbox[:] = list(self.inbox), []
         return [reply.response for block in blocks for reply in self.client.parse_block(block)]
@@ -117,7 +118,7 @@ async def make_pair(service: RelayService, index: int) -> Pair:
     await recipient.roundtrip([recipient.client.create_queue(keys)[1]])
     await service.settle()
     [ids] = recipient.drain()
-    assert isinstance(ids, cmd.QueueIds)
+    assert isinstance(ids, rsp.QueueIds)
     sender_auth = X25519KeyPair.generate(sender.rng)
     secure = recipient.client.secure(ids.recipient_id, keys, sender_auth.public)
     subscribe = recipient.client.recipient_command(cmd.Subscribe(), ids.recipient_id, keys)
@@ -145,7 +146,7 @@ async def pump(service: RelayService, pair: Pair, messages: int, window: int) ->
         await asyncio.sleep(0)
         acks = []
         for response in pair.recipient.drain():
-            if isinstance(response, cmd.Message):
+            if isinstance(response, rsp.Message):
                 received += 1
                 ack = cmd.Acknowledge(response.message_id)
                 acks.append(

@@ -43,7 +43,8 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.ratchet.header import Header
     from veil.relay.protocol.address import RelayAddress
     from veil.relay.protocol.handshake import decode_client_hello, decode_server_hello
-    from veil.relay.protocol.queue_commands import decode_command, decode_response
+    from veil.relay.protocol.queue_commands import decode_command
+    from veil.relay.protocol.queue_responses import decode_response
     from veil.relay.protocol.transmission import decode_client_transmission, decode_transmission
     from veil.routing.codec import decode_routing_command, decode_routing_response
     from veil.wire.blocks import BLOCK_SIZE, decode_block

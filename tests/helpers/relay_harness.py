@@ -17,6 +17,7 @@ from veil.relay.client.session import (
     recipient_delivery_key,
 )
 from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.errors import error_for_code
 from veil.relay.server.service import RelayService, RelaySession
 from veil.relay.server.settings import RelaySettings
@@ -76,10 +77,10 @@ class HarnessClient:
         blocks, self.received[:] = list(self.received), []
         return [reply for block in blocks for reply in self.client.parse_block(block)]
 
-    async def call(self, request: tuple[bytes, bytes]) -> cmd.Response:
+    async def call(self, request: tuple[bytes, bytes]) -> rsp.Response:
         """Send one command; return its answer, keeping pushes in ``self.pushes``."""
         correlation_id, transmission = request
-        answer: cmd.Response | RawResponse | None = None
+        answer: rsp.Response | RawResponse | None = None
         for reply in await self.send_block([transmission]):
             if reply.correlation_id == correlation_id:
                 answer = reply.response
@@ -89,17 +90,17 @@ class HarnessClient:
         assert not isinstance(answer, RawResponse), "a routing answer to a queue command"
         return answer
 
-    async def ok(self, request: tuple[bytes, bytes]) -> cmd.Response:
+    async def ok(self, request: tuple[bytes, bytes]) -> rsp.Response:
         """Send one command that must succeed; raise the relay's error otherwise."""
         answer = await self.call(request)
-        if isinstance(answer, cmd.ErrorResponse):
+        if isinstance(answer, rsp.ErrorResponse):
             raise error_for_code(answer.code)(f"relay answered ERR {answer.code}")
         return answer
 
     async def new_queue(self, password: bytes = b"") -> Queue:
         keys = QueueKeys.generate(self.rng)
         ids = await self.ok(self.client.create_queue(keys, password))
-        assert isinstance(ids, cmd.QueueIds)
+        assert isinstance(ids, rsp.QueueIds)
         key = recipient_delivery_key(keys, ids.relay_dh_key)
         return Queue(keys, ids.recipient_id, ids.sender_id, key)
 

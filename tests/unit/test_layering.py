@@ -168,7 +168,7 @@ PURE_MODULES = {
         "authorization",
         "core",
         "queue_index",
-        "queue_state",
+        "server_state",
         "session",
         "settings",
         "steps",

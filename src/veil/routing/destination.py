@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.errors import CommandProhibited, RelayError
 from veil.relay.protocol.transmission import Transmission, decode_client_transmission, encode_reply
 from veil.relay.server.core import RelayProtocol
@@ -87,7 +88,7 @@ class ProxyRole(Protocol):
 
 def error_step(session: SessionState, correlation_id: bytes, code: int) -> Step:
     """Answer one routing command ``ERR code`` on ``session``."""
-    return Step((), Answer(session, correlation_id, b"", cmd.ErrorResponse(code)))
+    return Step((), Answer(session, correlation_id, b"", rsp.ErrorResponse(code)))
 
 
 class _ForwardedSession(SessionState):
@@ -198,7 +199,7 @@ class RoutingRoles:
 
 
 def _prohibited(state: SessionState, inner: Transmission) -> Step:
-    refusal = cmd.ErrorResponse(_PROHIBITED)
+    refusal = rsp.ErrorResponse(_PROHIBITED)
     return Step((), Answer(state, inner.correlation_id, inner.entity_id, refusal))
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from veil.crypto import RandomSource, X25519KeyPair
 from veil.relay.client.relay_client import RelayClient
-from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.address import RelayAddress
 from veil.relay.protocol.errors import UnexpectedResponse, error_for_code
 from veil.routing.errors import ProxySessionUnknown
@@ -47,17 +47,17 @@ class ProxiedPath:
     async def ping(self) -> None:
         """``PING`` the destination through the proxy: checks the whole path."""
         response = await self._run(lambda sender: sender.ping())
-        if not isinstance(response, cmd.Pong):
+        if not isinstance(response, rsp.Pong):
             raise UnexpectedResponse(f"expected PONG, got {type(response).__name__}")
 
     async def _ok(self, build: Callable[[ProxiedSender], Forward]) -> None:
         response = await self._run(build)
-        if isinstance(response, cmd.ErrorResponse):
+        if isinstance(response, rsp.ErrorResponse):
             raise error_for_code(response.code)(f"destination answered ERR {response.code}")
-        if not isinstance(response, cmd.Ok):
+        if not isinstance(response, rsp.Ok):
             raise UnexpectedResponse(f"expected OK, got {type(response).__name__}")
 
-    async def _run(self, build: Callable[[ProxiedSender], Forward]) -> cmd.Response:
+    async def _run(self, build: Callable[[ProxiedSender], Forward]) -> rsp.Response:
         """One command through the proxy; asks for a fresh proxy session once on ``481``."""
         sender = await self._proved_sender()
         try:
@@ -69,7 +69,7 @@ class ProxiedPath:
 
     async def _through(
         self, sender: ProxiedSender, build: Callable[[ProxiedSender], Forward]
-    ) -> cmd.Response:
+    ) -> rsp.Response:
         forward = build(sender)
         body = await self.proxy.exchange(lambda: (forward.correlation_id, forward.transmission))
         return forward.read_reply(body)

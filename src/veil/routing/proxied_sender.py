@@ -20,6 +20,7 @@ from typing import NoReturn
 from veil.crypto import RandomSource, X25519KeyPair
 from veil.relay.client.session import ClientSession
 from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.address import RelayAddress
 from veil.relay.protocol.errors import UnexpectedResponse, error_for_code
 from veil.relay.protocol.transmission import (
@@ -67,8 +68,8 @@ def _raise_error(code: int) -> NoReturn:
 def _routing_response(body: bytes) -> RoutingResponse:
     """A proxy's answer: a routing response, or ``ERR`` raised as its error class."""
     if body[:1] == bytes((cmd.Tag.ERR,)):
-        error = cmd.decode_response(body)
-        if isinstance(error, cmd.ErrorResponse):
+        error = rsp.decode_response(body)
+        if isinstance(error, rsp.ErrorResponse):
             _raise_error(error.code)
     return decode_routing_response(body)
 
@@ -98,7 +99,7 @@ class Forward:
     inner_correlation_id: bytes
     pending: PendingCommand
 
-    def read_reply(self, body: bytes) -> cmd.Response:
+    def read_reply(self, body: bytes) -> rsp.Response:
         """Return the destination's response (``OK``, ``ERR``, ...) to this command.
 
         ``body`` is the proxy's reply body. A proxy ``ERR`` (for example 480, the
@@ -112,7 +113,7 @@ class Forward:
         inner = decode_transmission(self.pending.open_response(response))
         if inner.correlation_id != self.inner_correlation_id or inner.authenticator:
             raise UnexpectedResponse("destination response does not answer this command")
-        return cmd.decode_response(inner.body)
+        return rsp.decode_response(inner.body)
 
 
 class ProxiedSender:

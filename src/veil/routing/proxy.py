@@ -34,6 +34,7 @@ from veil.crypto import RandomSource
 from veil.errors import ProtocolError
 from veil.relay.client.relay_client import RelayClient
 from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.address import RelayAddress
 from veil.relay.protocol.transmission import (
     CORRELATION_ID_SIZE,
@@ -371,7 +372,7 @@ class RelayProxy:
     # -- answers to clients, sent by the relay service in one batch per event-loop turn --
 
     def _reply_error(self, session: SessionState, correlation_id: bytes, code: int) -> None:
-        self._reply(session, correlation_id, b"", cmd.encode_response(cmd.ErrorResponse(code)))
+        self._reply(session, correlation_id, b"", rsp.encode_response(rsp.ErrorResponse(code)))
 
     def _reply(
         self, session: SessionState, correlation_id: bytes, entity_id: bytes, body: bytes

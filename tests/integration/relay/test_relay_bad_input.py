@@ -17,6 +17,7 @@ from veil.relay.client.events import MessageReceived, SenderQueue
 from veil.relay.client.relay_client import RelayClient
 from veil.relay.client.session import ClientSession
 from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.errors import ErrorCode
 from veil.relay.protocol.handshake import ClientHello
 from veil.relay.protocol.transmission import encode_transmission
@@ -149,12 +150,12 @@ async def command_error(relay: RunningTestRelay, transmission: bytes) -> int:
     try:
         await raw.write(encode_block([transmission]))
         [reply] = await raw.replies(session)
-        assert isinstance(reply.response, cmd.ErrorResponse)
+        assert isinstance(reply.response, rsp.ErrorResponse)
         # The connection is still usable afterwards.
         _, ping = session.ping()
         await raw.write(encode_block([ping]))
         [pong] = await raw.replies(session)
-        assert isinstance(pong.response, cmd.Pong)
+        assert isinstance(pong.response, rsp.Pong)
         return reply.response.code
     finally:
         await raw.close()
@@ -261,7 +262,7 @@ async def test_fuzzed_transmissions_never_break_the_relay(
         except (asyncio.IncompleteReadError, ConnectionError):
             closed += 1  # a malformed header closes the connection: allowed
         else:
-            assert all(isinstance(r.response, cmd.ErrorResponse | cmd.Pong) for r in replies)
+            assert all(isinstance(r.response, rsp.ErrorResponse | rsp.Pong) for r in replies)
             answered += 1
         await raw.close()
     assert answered and closed  # both outcomes were exercised

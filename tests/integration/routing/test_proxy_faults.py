@@ -14,6 +14,7 @@ from helpers.relay import RunningTestRelay, make_identity, start_test_relay
 from veil.crypto import SystemRandom, X25519KeyPair
 from veil.relay.client.relay_client import RelayClient
 from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.errors import CommandProhibited
 from veil.relay.protocol.transmission import encode_transmission
 from veil.relay.server.settings import RelaySettings
@@ -113,7 +114,7 @@ async def test_recipient_commands_are_not_carried_through_a_proxy(
         transmission = encode_transmission(b"", OUTER_ID, proved.proxy_session_id, pfwd)
         forward = Forward(OUTER_ID, transmission, INNER_ID, pending)
         reply = await alice.exchange(lambda: (OUTER_ID, transmission))
-    assert forward.read_reply(reply) == cmd.ErrorResponse(CommandProhibited.code)
+    assert forward.read_reply(reply) == rsp.ErrorResponse(CommandProhibited.code)
 
 
 async def test_the_proxy_moves_to_a_new_destination_session_before_the_last_forward(

@@ -11,6 +11,7 @@ from helpers.relay_harness import IDENTITY
 from veil.crypto import DeterministicRandom
 from veil.relay.client.session import ClientSession, QueueKeys
 from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.handshake import RELAY_VERSIONS, sign_server_hello
 from veil.relay.protocol.transmission import decode_client_transmission
 from veil.relay.server.core import RelayProtocol
@@ -53,7 +54,7 @@ def test_a_step_says_what_to_commit_and_nothing_happens_before_the_commit() -> N
     [(answered, blocks)] = core.data_to_send()
     assert answered is session
     [reply] = [r for block in blocks for r in client.parse_block(block)]
-    assert reply.correlation_id == correlation_id and isinstance(reply.response, cmd.QueueIds)
+    assert reply.correlation_id == correlation_id and isinstance(reply.response, rsp.QueueIds)
     assert core.metrics.queues == 1
     assert core.data_to_send() == []  # taken once
 
@@ -77,7 +78,7 @@ def test_refusals_are_answers_with_nothing_to_store() -> None:
     step = handle(core, session, client.recipient_command(cmd.GetMessage(), bytes(24), keys))
     assert step.changes == ()
     assert isinstance(step.outcome, Answer)
-    assert step.outcome.response == cmd.ErrorResponse(413)
+    assert step.outcome.response == rsp.ErrorResponse(413)
     core.commit(step)
     [(_, blocks)] = core.data_to_send()
     assert len(decode_block(blocks[0])) == 1
@@ -92,3 +93,21 @@ def test_the_retention_sweep_is_the_cores_timer() -> None:
     assert core.next_timer() == NOW + 60.0
     assert core.handle_timer(NOW + 59.0) is None
     assert core.handle_timer(NOW + 60.0) is not None
+
+
+def test_the_client_session_queues_commands_into_shared_blocks() -> None:
+    core = RelayProtocol(RelaySettings(), DeterministicRandom(b"relay"), RelayMetrics())
+    session, client = connect(core)
+    for _ in range(3):
+        client.queue(client.ping()[1])
+    [block] = client.data_to_send()
+    assert len(decode_block(block)) == 3
+    assert client.data_to_send() == []
+    outcomes = [
+        core.handle(session, decode_client_transmission(data), NOW).outcome
+        for data in decode_block(block)
+    ]
+    assert outcomes == [
+        Answer(session, decode_client_transmission(data).correlation_id, b"", rsp.Pong())
+        for data in decode_block(block)
+    ]

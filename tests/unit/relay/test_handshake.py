@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from veil.crypto import AuthenticationFailed, DeterministicRandom, Ed25519KeyPair, X25519KeyPair
 from veil.relay.client.session import ClientSession
 from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.errors import HandshakeFailed, UnexpectedResponse
 from veil.relay.protocol.handshake import (
     HELLO_SIGNATURE_LABEL,
@@ -139,4 +140,4 @@ def test_client_rejects_authenticated_replies() -> None:
     with pytest.raises(UnexpectedResponse):
         client.parse_block(encode_block([forged]))
     [reply] = client.parse_block(encode_block([encode_transmission(b"", bytes(24), b"", b"\x83")]))
-    assert reply.is_push and reply.response == cmd.SubscriptionEnded()
+    assert reply.is_push and reply.response == rsp.SubscriptionEnded()

@@ -14,6 +14,7 @@ from veil.crypto import DeterministicRandom, Ed25519KeyPair, X25519KeyPair
 from veil.errors import ProtocolError
 from veil.relay.client.session import ClientSession
 from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.handshake import RELAY_VERSIONS, sign_server_hello
 from veil.relay.protocol.queue_crypto import derive_auth_key, verify_authenticator
 from veil.relay.protocol.transmission import decode_transmission, encode_transmission
@@ -52,7 +53,7 @@ def send_transmission(hop: Hop, body: bytes) -> bytes:
 
 
 def ok_response(correlation_id: bytes) -> bytes:
-    return encode_transmission(b"", correlation_id, SENDER_ID, cmd.encode_response(cmd.Ok()))
+    return encode_transmission(b"", correlation_id, SENDER_ID, rsp.encode_response(rsp.Ok()))
 
 
 def windows(data: bytes) -> set[bytes]:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from veil.crypto import RandomSource
 from veil.errors import ProtocolError
 from veil.relay.client.session import ClientSession, RawResponse, Reply
-from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.errors import (
     ConnectionLost,
     IdentityMismatch,
@@ -25,7 +25,6 @@ from veil.relay.protocol.errors import (
 )
 from veil.relay.transport.identity import verify_certificate
 from veil.relay.transport.tls import TlsBlockProtocol
-from veil.wire.blocks import BlockBatcher
 
 __all__ = ["ClientConnection", "CommandBuilder"]
 
@@ -59,12 +58,11 @@ class ClientConnection(TlsBlockProtocol):
         self.session: ClientSession | None = None
         """The verified session, once the relay's hello checked out."""
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting: dict[bytes, asyncio.Future[cmd.Response]] = {}
+        self._waiting: dict[bytes, asyncio.Future[rsp.Response]] = {}
         self._raw_waiting: dict[bytes, asyncio.Future[bytes]] = {}
-        self._batcher = BlockBatcher()
         self._send_scheduled = False
 
-    def submit(self, build: CommandBuilder) -> asyncio.Future[cmd.Response]:
+    def submit(self, build: CommandBuilder) -> asyncio.Future[rsp.Response]:
         """Queue one command; the future gets its answer, or the error ``ERR`` stands for.
 
         The future fails with :class:`ConnectionLost` if the connection ends first.
@@ -72,9 +70,9 @@ class ClientConnection(TlsBlockProtocol):
         if self.session is None or not self.established:
             raise ConnectionLost("not connected to the relay")
         correlation_id, transmission = build(self.session)
-        future: asyncio.Future[cmd.Response] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[rsp.Response] = asyncio.get_running_loop().create_future()
         self._waiting[correlation_id] = future
-        self._queue(transmission)
+        self._queue(self.session, transmission)
         return future
 
     def submit_raw(self, correlation_id: bytes, transmission: bytes) -> asyncio.Future[bytes]:
@@ -87,18 +85,20 @@ class ClientConnection(TlsBlockProtocol):
             raise ConnectionLost("not connected to the relay")
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._raw_waiting[correlation_id] = future
-        self._queue(transmission)
+        self._queue(self.session, transmission)
         return future
 
-    def _queue(self, transmission: bytes) -> None:
-        self._batcher.add(transmission)
+    def _queue(self, session: ClientSession, transmission: bytes) -> None:
+        session.queue(transmission)
         if not self._send_scheduled:
             self._send_scheduled = True
             asyncio.get_running_loop().call_soon(self._send_batch)
 
     def _send_batch(self) -> None:
         self._send_scheduled = False
-        for block in self._batcher.drain():
+        if self.session is None:
+            return
+        for block in self.session.data_to_send():
             self.send_block(block)
 
     @property
@@ -145,7 +145,7 @@ class ClientConnection(TlsBlockProtocol):
             return
         if isinstance(reply.response, RawResponse):
             future.set_exception(UnexpectedResponse("relay answered with a routing response"))
-        elif isinstance(reply.response, cmd.ErrorResponse):
+        elif isinstance(reply.response, rsp.ErrorResponse):
             future.set_exception(_command_error(reply.response.code))
         else:
             future.set_result(reply.response)
@@ -156,7 +156,7 @@ class ClientConnection(TlsBlockProtocol):
         self._fail_ready(exc if isinstance(exc, ProtocolError) else lost)
         waiting, self._waiting = self._waiting, {}
         raw_waiting, self._raw_waiting = self._raw_waiting, {}
-        futures: list[asyncio.Future[cmd.Response] | asyncio.Future[bytes]] = [
+        futures: list[asyncio.Future[rsp.Response] | asyncio.Future[bytes]] = [
             *waiting.values(),
             *raw_waiting.values(),
         ]

@@ -2,9 +2,9 @@
 
 A :class:`ClientSession` is made from the relay's hello block (checked against
 the pinned identity), gives the client hello block to send back, builds
-authenticated command transmissions bound to the session, and parses the relay's
-blocks into :class:`Reply` values. Blocks are assembled with
-:class:`veil.wire.blocks.BlockBatcher`, so many commands share one block.
+authenticated command transmissions bound to the session, queues them for
+:meth:`ClientSession.data_to_send` (many commands share one block), and parses
+the relay's blocks into :class:`Reply` values.
 
 Typical use::
 
@@ -12,6 +12,8 @@ Typical use::
     send(session.client_hello)
     keys = QueueKeys.generate(rng)
     correlation_id, transmission = session.create_queue(keys)
+    session.queue(transmission)
+    for block in session.data_to_send(): send(block)
     ...
     for reply in session.parse_block(block): ...
 """
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 
 from veil.crypto import InvalidKey, RandomSource, X25519KeyPair
 from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.errors import HandshakeFailed, UnexpectedResponse
 from veil.relay.protocol.handshake import (
     RELAY_VERSIONS,
@@ -44,7 +47,7 @@ from veil.relay.protocol.transmission import (
     decode_transmission,
 )
 from veil.wire import VersionRange
-from veil.wire.blocks import decode_block
+from veil.wire.blocks import BlockBatcher, decode_block
 
 __all__ = [
     "ClientSession",
@@ -85,14 +88,14 @@ class Reply:
 
     correlation_id: bytes
     entity_id: bytes
-    response: cmd.Response | RawResponse
+    response: rsp.Response | RawResponse
 
     @property
     def body(self) -> bytes:
         """The response as it travelled (an ``ERR`` is re-encoded, byte for byte)."""
         if isinstance(self.response, RawResponse):
             return self.response.body
-        return cmd.encode_response(self.response)
+        return rsp.encode_response(self.response)
 
     @property
     def is_push(self) -> bool:
@@ -108,7 +111,7 @@ def recipient_delivery_key(keys: QueueKeys, relay_dh_key: bytes) -> bytes:
         raise UnexpectedResponse("relay DH key is not usable") from exc
 
 
-def open_delivery(key: bytes, message: cmd.Message) -> OpenedMessage:
+def open_delivery(key: bytes, message: rsp.Message) -> OpenedMessage:
     """Decrypt a delivered ``MSG``; raises as :func:`~.queue_crypto.open_message` does."""
     return open_message(key, message.message_id, message.sealed)
 
@@ -118,6 +121,7 @@ class ClientSession:
 
     __slots__ = (
         "_auth_keys",
+        "_outbox",
         "_rng",
         "client_hello",
         "hello",
@@ -145,6 +149,7 @@ class ClientSession:
         """The block to send back right after the relay's hello."""
         self._rng = rng
         self._auth_keys: dict[bytes, bytes] = {}
+        self._outbox = BlockBatcher()
 
     @classmethod
     def accept_hello(
@@ -231,6 +236,14 @@ class ClientSession:
         """``PING``: keep the connection alive."""
         return self.command(cmd.Ping())
 
+    def queue(self, transmission: bytes) -> None:
+        """Queue a built transmission to go out in the next :meth:`data_to_send`."""
+        self._outbox.add(transmission)
+
+    def data_to_send(self) -> list[bytes]:
+        """Take every queued transmission, packed into as few blocks as they fit."""
+        return self._outbox.drain()
+
     def parse_block(self, block: bytes) -> list[Reply]:
         """Decode a block from the relay; :class:`UnexpectedResponse` (or 3xx) if malformed."""
         replies = []
@@ -239,10 +252,10 @@ class ClientSession:
             if transmission.authenticator:
                 raise UnexpectedResponse("relay responses carry no authenticator")
             body = transmission.body
-            response: cmd.Response | RawResponse
+            response: rsp.Response | RawResponse
             if body[0] in ROUTING_RESPONSE_TAGS:
                 response = RawResponse(body)
             else:
-                response = cmd.decode_response(body)
+                response = rsp.decode_response(body)
             replies.append(Reply(transmission.correlation_id, transmission.entity_id, response))
         return replies

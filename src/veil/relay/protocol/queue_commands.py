@@ -1,4 +1,4 @@
-"""Commands (client to relay) and responses (relay to client), one dataclass each.
+"""Commands (client to relay), one dataclass each; responses are in ``queue_responses``.
 
 A command or response is ``u8 tag || fields``; see ``docs/protocol/relay.md`` for
 every layout. Keys are raw 32-byte X25519 public keys, ids are 24 random bytes.
@@ -16,7 +16,6 @@ from typing import ClassVar, Self
 from veil.relay.protocol.errors import (
     BadCommand,
     MessageTooLarge,
-    UnexpectedResponse,
     UnknownCommand,
 )
 from veil.wire import DecodeError, Writer
@@ -33,25 +32,18 @@ __all__ = [
     "Command",
     "CreateQueue",
     "DeleteQueue",
-    "ErrorResponse",
+    "FieldlessBody",
     "GetMessage",
-    "Message",
-    "Ok",
     "Ping",
-    "Pong",
-    "QueueIds",
-    "Response",
     "SecureQueue",
     "SendMessage",
     "SenderSecureQueue",
     "Subscribe",
-    "SubscriptionEnded",
     "SuspendQueue",
     "Tag",
     "decode_command",
-    "decode_response",
     "encode_command",
-    "encode_response",
+    "exact_fields",
 ]
 
 KEY_SIZE = 32
@@ -67,8 +59,6 @@ MAX_DELIVERY_WINDOW = 255
 FLAG_NOTIFY = 0x01
 """SEND flag: the recipient may be woken for this message (push notifications)."""
 _KNOWN_FLAGS = FLAG_NOTIFY
-MAX_SEALED_MESSAGE = MAX_MESSAGE_BODY + 64
-"""Cap on a MSG's sealed body: the sender's body plus re-encryption overhead."""
 
 
 class Tag(IntEnum):
@@ -109,7 +99,7 @@ class CreateQueue:
     def decode(cls, fields: bytes) -> CreateQueue:
         """Read the fields."""
         keys_end = 2 * KEY_SIZE
-        _exact(fields, keys_end + 1 + (fields[keys_end] if len(fields) > keys_end else 0))
+        exact_fields(fields, keys_end + 1 + (fields[keys_end] if len(fields) > keys_end else 0))
         return cls(fields[:KEY_SIZE], fields[KEY_SIZE:keys_end], fields[keys_end + 1 :])
 
 
@@ -127,7 +117,7 @@ class SecureQueue:
     @classmethod
     def decode(cls, fields: bytes) -> SecureQueue:
         """Read the fields."""
-        return cls(_exact(fields, KEY_SIZE))
+        return cls(exact_fields(fields, KEY_SIZE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +134,7 @@ class SenderSecureQueue:
     @classmethod
     def decode(cls, fields: bytes) -> SenderSecureQueue:
         """Read the fields."""
-        return cls(_exact(fields, KEY_SIZE))
+        return cls(exact_fields(fields, KEY_SIZE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +159,7 @@ class SendMessage:
             raise BadCommand(f"unknown SEND flags {flags:#04x}")
         if length > MAX_MESSAGE_BODY:
             raise MessageTooLarge(f"{length}-byte body exceeds {MAX_MESSAGE_BODY}")
-        _exact(fields, 3 + length)
+        exact_fields(fields, 3 + length)
         return cls(flags, fields[3:])
 
 
@@ -187,11 +177,11 @@ class Acknowledge:
     @classmethod
     def decode(cls, fields: bytes) -> Acknowledge:
         """Read the fields."""
-        return cls(_exact(fields, MESSAGE_ID_SIZE))
+        return cls(exact_fields(fields, MESSAGE_ID_SIZE))
 
 
 @dataclass(frozen=True, slots=True)
-class _Bare:
+class FieldlessBody:
     """A command or response without fields."""
 
     def encode(self, writer: Writer) -> None:
@@ -200,7 +190,7 @@ class _Bare:
     @classmethod
     def decode(cls, fields: bytes) -> Self:
         """Nothing to read."""
-        _exact(fields, 0)
+        exact_fields(fields, 0)
         return cls()
 
 
@@ -230,119 +220,37 @@ class Subscribe:
         """Read the optional window (one byte, never zero)."""
         if not fields:
             return cls()
-        if _exact(fields, 1)[0] == 0:
+        if exact_fields(fields, 1)[0] == 0:
             raise DecodeError("a delivery window of zero")
         return cls(fields[0])
 
 
 @dataclass(frozen=True, slots=True)
-class GetMessage(_Bare):
+class GetMessage(FieldlessBody):
     """``GET``: the recipient fetches the pending message without subscribing."""
 
     tag: ClassVar[Tag] = Tag.GET
 
 
 @dataclass(frozen=True, slots=True)
-class SuspendQueue(_Bare):
+class SuspendQueue(FieldlessBody):
     """``OFF``: the recipient stops further sends; pending messages can still drain."""
 
     tag: ClassVar[Tag] = Tag.OFF
 
 
 @dataclass(frozen=True, slots=True)
-class DeleteQueue(_Bare):
+class DeleteQueue(FieldlessBody):
     """``DEL``: the recipient deletes the queue and its messages."""
 
     tag: ClassVar[Tag] = Tag.DEL
 
 
 @dataclass(frozen=True, slots=True)
-class Ping(_Bare):
+class Ping(FieldlessBody):
     """``PING``: keep-alive, answered by ``PONG``."""
 
     tag: ClassVar[Tag] = Tag.PING
-
-
-@dataclass(frozen=True, slots=True)
-class QueueIds:
-    """``IDS``: answer to ``NEW``."""
-
-    tag: ClassVar[Tag] = Tag.IDS
-    recipient_id: bytes
-    sender_id: bytes
-    relay_dh_key: bytes
-
-    def encode(self, writer: Writer) -> None:
-        """Append the fields."""
-        writer.raw(self.recipient_id).raw(self.sender_id).raw(self.relay_dh_key)
-
-    @classmethod
-    def decode(cls, fields: bytes) -> QueueIds:
-        """Read the fields."""
-        _exact(fields, 2 * MESSAGE_ID_SIZE + KEY_SIZE)
-        middle = 2 * MESSAGE_ID_SIZE
-        return cls(fields[:MESSAGE_ID_SIZE], fields[MESSAGE_ID_SIZE:middle], fields[middle:])
-
-
-@dataclass(frozen=True, slots=True)
-class Ok(_Bare):
-    """``OK``: the command succeeded (and, for writes, is durable)."""
-
-    tag: ClassVar[Tag] = Tag.OK
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionEnded(_Bare):
-    """``END``: another connection subscribed to this queue; this one no longer receives."""
-
-    tag: ClassVar[Tag] = Tag.END
-
-
-@dataclass(frozen=True, slots=True)
-class Pong(_Bare):
-    """``PONG``: answer to ``PING``."""
-
-    tag: ClassVar[Tag] = Tag.PONG
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """``MSG``: one message, re-encrypted for the recipient (see queue_crypto)."""
-
-    tag: ClassVar[Tag] = Tag.MSG
-    message_id: bytes
-    sealed: bytes
-
-    def encode(self, writer: Writer) -> None:
-        """Append the fields."""
-        writer.raw(self.message_id).bytes16(self.sealed)
-
-    @classmethod
-    def decode(cls, fields: bytes) -> Message:
-        """Read the fields."""
-        header = MESSAGE_ID_SIZE + 2
-        length = int.from_bytes(fields[MESSAGE_ID_SIZE:header], "big")
-        if length > MAX_SEALED_MESSAGE:
-            raise DecodeError(f"sealed message of {length} bytes exceeds its cap")
-        _exact(fields, header + length)
-        return cls(fields[:MESSAGE_ID_SIZE], fields[header:])
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorResponse:
-    """``ERR``: a command failed; the code is an :class:`~veil.relay.protocol.errors.ErrorCode`."""
-
-    tag: ClassVar[Tag] = Tag.ERR
-    code: int
-
-    def encode(self, writer: Writer) -> None:
-        """Append the fields."""
-        writer.u16(self.code)
-
-    @classmethod
-    def decode(cls, fields: bytes) -> ErrorResponse:
-        """Read the fields."""
-        return cls(int.from_bytes(_exact(fields, 2), "big"))
 
 
 Command = (
@@ -357,8 +265,6 @@ Command = (
     | DeleteQueue
     | Ping
 )
-Response = QueueIds | Ok | SubscriptionEnded | Message | Pong | ErrorResponse
-
 _COMMANDS: dict[int, type[Command]] = {
     cls.tag: cls
     for cls in (
@@ -374,33 +280,12 @@ _COMMANDS: dict[int, type[Command]] = {
         Ping,
     )
 }
-_RESPONSES: dict[int, type[Response]] = {
-    cls.tag: cls for cls in (QueueIds, Ok, SubscriptionEnded, Message, Pong, ErrorResponse)
-}
-
-
-_MSG_TAG = bytes((Tag.MSG,))
-_BARE_ENCODINGS = {tag: bytes((tag,)) for tag in Tag}
 
 
 def encode_command(command: Command) -> bytes:
     """Encode a command as ``tag || fields``."""
     writer = Writer().u8(command.tag)
     command.encode(writer)
-    return writer.build()
-
-
-def encode_response(response: Response) -> bytes:
-    """Encode a response as ``tag || fields``."""
-    # The relay encodes one response per command and one MSG per delivery, so the two
-    # commonest shapes skip the generic writer.
-    if isinstance(response, Message):
-        length = len(response.sealed).to_bytes(2, "big")
-        return _MSG_TAG + response.message_id + length + response.sealed
-    if isinstance(response, _Bare):
-        return _BARE_ENCODINGS[response.tag]
-    writer = Writer().u8(response.tag)
-    response.encode(writer)
     return writer.build()
 
 
@@ -417,18 +302,7 @@ def decode_command(data: bytes) -> Command:
         raise BadCommand(f"malformed {command_class.tag.name}: {exc}") from exc
 
 
-def decode_response(data: bytes) -> Response:
-    """Decode a response; :class:`UnexpectedResponse` if invalid."""
-    response_class = _RESPONSES.get(data[0]) if data else None
-    if response_class is None:
-        raise UnexpectedResponse("empty response or unknown response tag")
-    try:
-        return response_class.decode(data[1:])
-    except DecodeError as exc:
-        raise UnexpectedResponse(f"malformed {response_class.tag.name}: {exc}") from exc
-
-
-def _exact(fields: bytes, size: int) -> bytes:
+def exact_fields(fields: bytes, size: int) -> bytes:
     """Return ``fields`` if it has exactly ``size`` bytes (so no field is cut short and
     nothing trails); :class:`DecodeError` otherwise."""
     if len(fields) != size:

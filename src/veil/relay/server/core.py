@@ -22,6 +22,7 @@ from dataclasses import replace
 
 from veil.crypto import InvalidKey, RandomSource, X25519KeyPair, constant_time_equal
 from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.errors import (
     AuthFailed,
     BadCommand,
@@ -35,7 +36,7 @@ from veil.relay.protocol.transmission import ENTITY_ID_SIZE, Transmission
 from veil.relay.server.authorization import authorize, require_entity
 from veil.relay.server.metrics import RelayMetrics
 from veil.relay.server.queue_index import LiveQueue
-from veil.relay.server.queue_state import QueueState
+from veil.relay.server.server_state import ServerState
 from veil.relay.server.session import SessionState
 from veil.relay.server.settings import RelaySettings
 from veil.relay.server.steps import (
@@ -66,7 +67,7 @@ from veil.relay.server.store.base import (
 __all__ = ["RelayProtocol"]
 
 
-class RelayProtocol(QueueState):
+class RelayProtocol(ServerState):
     """Every live queue, and the rules of the commands that act on them."""
 
     def __init__(self, settings: RelaySettings, rng: RandomSource, metrics: RelayMetrics) -> None:
@@ -95,7 +96,7 @@ class RelayProtocol(QueueState):
             return self._handlers[type(command)](session, transmission, command, now)
         except CommandError as error:
             self.metrics.errors[type(error).__name__] += 1
-            reply = cmd.ErrorResponse(error.code)
+            reply = rsp.ErrorResponse(error.code)
             return self._answer(session, transmission, reply)
 
     def next_timer(self) -> float:
@@ -149,7 +150,7 @@ class RelayProtocol(QueueState):
             delivery_key=key,
             created=coarse_time(now),
         )
-        ids = cmd.QueueIds(record.recipient_id, record.sender_id, relay_dh.public)
+        ids = rsp.QueueIds(record.recipient_id, record.sender_id, relay_dh.public)
         session.reserve_queue(self._settings.max_queues_per_connection)
         answer = Answer(session, transmission.correlation_id, b"", ids)
         return Step((PutQueue(record),), QueueCreated(answer, record))
@@ -268,7 +269,7 @@ class RelayProtocol(QueueState):
             raise NoMessage("queue is empty")
         head = queue.messages[0]
         self.metrics.messages_delivered += 1
-        return self._answer(session, transmission, cmd.Message(head.message_id, head.sealed))
+        return self._answer(session, transmission, rsp.Message(head.message_id, head.sealed))
 
     def _suspend(
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
@@ -305,7 +306,7 @@ class RelayProtocol(QueueState):
         return queue
 
     def _answer(
-        self, session: SessionState, transmission: Transmission, reply: cmd.Response
+        self, session: SessionState, transmission: Transmission, reply: rsp.Response
     ) -> Step:
         answer = Answer(session, transmission.correlation_id, transmission.entity_id, reply)
         return Step((), answer)
@@ -325,5 +326,5 @@ def _ok(session: SessionState, transmission: Transmission) -> Answer:
 
 
 _Handler = Callable[[SessionState, Transmission, "cmd.Command", float], Step]
-_OK = cmd.Ok()
-_PONG = cmd.Pong()
+_OK = rsp.Ok()
+_PONG = rsp.Pong()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from veil.crypto import X25519KeyPair
 from veil.relay.protocol.errors import TooManyQueues
-from veil.relay.protocol.queue_commands import Response, encode_response
+from veil.relay.protocol.queue_responses import Response, encode_response
 from veil.relay.protocol.transmission import encode_reply
 from veil.wire.blocks import BlockBatcher
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
 from veil.relay.server.queue_index import LiveQueue
 from veil.relay.server.session import SessionState
 from veil.relay.server.store.base import QueueRecord, StoreChange, StoredMessage
@@ -37,7 +37,7 @@ class Answer:
     session: SessionState
     correlation_id: bytes
     entity_id: bytes
-    response: cmd.Response
+    response: rsp.Response
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,7 +60,8 @@ class RelayServer:
         self.metrics = TransportMetrics()
         self._servers: list[asyncio.Server] = []
         self._connections: set[RelayConnection] = set()
-        self._idle_sweep: asyncio.Task[None] | None = None
+        self._idle_sweep: asyncio.TimerHandle | None = None
+        """The server's one timer: the next sweep of idle connections."""
 
     @property
     def listening(self) -> list[tuple[str, int]]:
@@ -79,7 +80,7 @@ class RelayServer:
         )
         self._servers.append(server)
         if self._idle_sweep is None:
-            self._idle_sweep = asyncio.create_task(self._sweep_idle_forever())
+            self._arm_idle_sweep()
 
     def close_idle(self, now: float) -> int:
         """Close every connection idle since ``now - idle_timeout_seconds``; return how many.
@@ -95,11 +96,14 @@ class RelayServer:
         self.metrics.connections_idle_closed += len(idle)
         return len(idle)
 
-    async def _sweep_idle_forever(self) -> None:
+    def _arm_idle_sweep(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self.service.settings.idle_timeout_seconds / 2)
-            self.close_idle(loop.time())
+        delay = self.service.settings.idle_timeout_seconds / 2
+        self._idle_sweep = loop.call_later(delay, self._sweep_idle)
+
+    def _sweep_idle(self) -> None:
+        self.close_idle(asyncio.get_running_loop().time())
+        self._arm_idle_sweep()
 
     async def close(self) -> None:
         """Stop accepting and reading, answer what was accepted, then close connections."""

@@ -1,6 +1,6 @@
 """The relay's live queues and its sessions' output, as committed steps leave them; sans I/O.
 
-:class:`QueueState` holds what the queue core (:mod:`veil.relay.server.core`)
+:class:`ServerState` holds what the queue core (:mod:`veil.relay.server.core`)
 works on: every live queue, every session's queued answers and pushes, and the
 rules of committing (or undoing) a :class:`~veil.relay.server.steps.Step` once the
 store made (or failed to make) its changes durable. The core adds the rules of
@@ -10,7 +10,7 @@ the commands that make those steps.
 from __future__ import annotations
 
 from veil.crypto import RandomSource, X25519KeyPair
-from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.errors import InternalError
 from veil.relay.protocol.handshake import SESSION_ID_SIZE
 from veil.relay.protocol.transmission import PUSH_CORRELATION_ID, Transmission
@@ -31,10 +31,10 @@ from veil.relay.server.steps import (
 )
 from veil.relay.server.store.base import StoredQueue
 
-__all__ = ["QueueState"]
+__all__ = ["ServerState"]
 
 
-class QueueState:
+class ServerState:
     """Every live queue and session output; commits and undoes the core's steps."""
 
     def __init__(self, settings: RelaySettings, rng: RandomSource, metrics: RelayMetrics) -> None:
@@ -144,11 +144,11 @@ class QueueState:
             pending = queue.messages[queue.delivered]
             queue.delivered += 1
             self.metrics.messages_delivered += 1
-            message = cmd.Message(pending.message_id, pending.sealed)
+            message = rsp.Message(pending.message_id, pending.sealed)
             self._push(subscriber, PUSH_CORRELATION_ID, queue.record.recipient_id, message)
 
     def _push(
-        self, session: SessionState, correlation_id: bytes, entity_id: bytes, reply: cmd.Response
+        self, session: SessionState, correlation_id: bytes, entity_id: bytes, reply: rsp.Response
     ) -> None:
         if session.closed:
             return
@@ -224,5 +224,5 @@ class QueueState:
         queue.messages = []
 
 
-_END = cmd.SubscriptionEnded()
-_INTERNAL = cmd.ErrorResponse(InternalError.code)
+_END = rsp.SubscriptionEnded()
+_INTERNAL = rsp.ErrorResponse(InternalError.code)
