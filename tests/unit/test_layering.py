@@ -200,6 +200,7 @@ PURE_MODULES = {
         "forward_crypto",
         "policy",
         "proxied_sender",
+        "proxy_sessions",
     ),
     "chat": ("contacts", "errors", "events", "profile", "text"),
 }

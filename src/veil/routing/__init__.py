@@ -5,7 +5,12 @@
 * :mod:`veil.routing.forward_crypto` - their cryptography, for the client, the proxy and
   the destination (sans I/O: randomness is passed in).
 * :mod:`veil.routing.proxied_sender` - the client's transmissions to a proxy and the
-  reading of its replies (sans I/O).
+  reading of its replies (sans I/O); :mod:`veil.routing.proxied_path` - sending
+  through a proxy over a live relay client (asyncio).
+* :mod:`veil.routing.destination` - the relay's routing commands: the destination
+  role (sans I/O), plugged into the relay service as its command extension.
+* :mod:`veil.routing.proxy` - the proxy role at a relay: shared sessions to
+  destination relays (asyncio).
 * :mod:`veil.routing.policy` - relays grouped by operator, the private-routing
   policy, and the choice of receive relay and proxy.
 * :mod:`veil.routing.config` - the versioned client configuration of all that, and

@@ -20,51 +20,41 @@ and one client connection may have ``MAX_PENDING_REQUESTS`` ``PRXY`` waiting for
 destination at once; beyond either limit ``PRXY`` is answered ``ERR 480``.
 
 Nothing about clients or destinations is stored or logged: only counters.
+
+This module is the asyncio adapter: it opens and closes destination sessions and
+carries forwards over them; the rules and the state are in
+:class:`~veil.routing.proxy_sessions.ProxySessions` (sans I/O), whose one timer
+it arms.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, replace
 from typing import Any
 
 from veil.crypto import RandomSource
 from veil.errors import ProtocolError
 from veil.relay.client.relay_client import RelayClient
-from veil.relay.protocol import queue_commands as cmd
 from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.address import RelayAddress
-from veil.relay.protocol.transmission import (
-    CORRELATION_ID_SIZE,
-    PUSH_CORRELATION_ID,
-    Transmission,
-    encode_transmission,
-)
+from veil.relay.protocol.transmission import Transmission
 from veil.relay.server.core import RelayProtocol
 from veil.relay.server.session import SessionState
-from veil.routing.codec import (
-    PROXY_SESSION_ID_SIZE,
-    ROUTING_VERSIONS,
-    ProxyForward,
-    ProxyKey,
-    ProxyRequest,
-    RelayResponse,
-    decode_routing_response,
-    encode_routing_command,
-    encode_routing_response,
-)
+from veil.routing.codec import ProxyForward, ProxyRequest
 from veil.routing.destination import ProxyCommandTaken
 from veil.routing.errors import (
     DestinationUnreachable,
-    MalformedRoutingCommand,
     ProxySessionUnknown,
     RoutingProtocolError,
-    UnsupportedRoutingVersion,
 )
-from veil.routing.forward_crypto import PendingForward, ProxyForwarder
-from veil.wire import WireError
+from veil.routing.forward_crypto import PendingForward
+from veil.routing.proxy_sessions import (
+    MAX_DESTINATIONS,
+    PROXY_IDLE_TIMEOUT,
+    DestinationSession,
+    ProxySessions,
+)
 
 __all__ = [
     "MAX_DESTINATIONS",
@@ -74,34 +64,10 @@ __all__ = [
     "RelayProxy",
 ]
 
-_log = logging.getLogger("veil.relay")
-
 PROXY_CONNECT_TIMEOUT = 10.0
 """Seconds the proxy gives a destination to accept TCP, TLS and the hello."""
-MAX_DESTINATIONS = 1024
-"""Destination sessions a proxy keeps at once; clients choose them, so they are bounded."""
-PROXY_IDLE_TIMEOUT = 600.0
-"""Seconds a destination session with nothing in flight may go without a forward."""
 MAX_PENDING_REQUESTS = 8
 """``PRXY`` of one client connection that may wait for their destination at once."""
-_ERR = bytes((cmd.Tag.ERR,))
-
-
-@dataclass(slots=True)
-class _Destination:
-    """The proxy's shared session to one destination relay."""
-
-    proxy_session_id: bytes
-    client: RelayClient
-    forwarder: ProxyForwarder
-    proof: ProxyKey
-    """``PKEY`` as sent to clients (its routing version is set per request)."""
-    last_used: float
-    """Event-loop time of the last ``PRXY`` answered or ``PFWD`` sent with it."""
-    pending: int = 0
-    """Forwards sent and not answered yet."""
-    retired: bool = False
-    """No longer offered to clients; closed once ``pending`` reaches zero."""
 
 
 class RelayProxy:
@@ -127,11 +93,9 @@ class RelayProxy:
         self._metrics = core.metrics
         self.enabled = enabled
         self._connect_timeout = connect_timeout
-        self._idle_timeout = idle_timeout
-        self._sweep_timer: asyncio.TimerHandle | None = None
-        self._by_id: dict[bytes, _Destination] = {}
-        self._by_fingerprint: dict[str, _Destination] = {}
-        self._opening: dict[str, asyncio.Task[_Destination]] = {}
+        self._sessions = ProxySessions(rng, core.metrics, idle_timeout)
+        self._timer: asyncio.TimerHandle | None = None
+        self._opening: dict[str, asyncio.Task[DestinationSession]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._requests_pending: dict[SessionState, int] = {}
         """``PRXY`` per connection whose destination is still connecting."""
@@ -149,23 +113,27 @@ class RelayProxy:
 
         A session with a forward in flight is never idle. ``now`` is event-loop time.
         """
-        deadline = now - self._idle_timeout
-        idle = [d for d in self._by_id.values() if d.pending == 0 and d.last_used <= deadline]
+        idle = self._sessions.evict_idle(now)
         for destination in idle:
-            self._forget(destination)
+            self._close_link(destination)
         return len(idle)
+
+    def close_session(self, session: SessionState) -> None:
+        """Forget a closed connection; its waiting ``PRXY`` still finish, unanswered.
+
+        Nothing to drop: the core sends nothing to a closed session.
+        """
 
     async def close(self) -> None:
         """Close every destination session; pending forwards are answered ``ERR 480``."""
-        if self._sweep_timer is not None:
-            self._sweep_timer.cancel()
-            self._sweep_timer = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         for task in (*self._tasks, *self._opening.values()):
             task.cancel()
-        for destination in list(self._by_id.values()):
-            await destination.client.close()
-        self._by_id.clear()
-        self._by_fingerprint.clear()
+        for destination in self._sessions.sessions():
+            await _client(destination).close()
+        self._sessions.clear()
 
     # -- PRXY ------------------------------------------------------------------------
 
@@ -189,33 +157,13 @@ class RelayProxy:
             else:
                 self._requests_pending.pop(session, None)
 
-    def close_session(self, session: SessionState) -> None:
-        """Forget a closed connection; its waiting ``PRXY`` still finish, unanswered.
-
-        Nothing to drop: the core sends nothing to a closed session.
-        """
-
-    def _arm_sweep(self) -> None:
-        """The proxy's one timer: every half idle timeout, close idle destination sessions."""
-        loop = asyncio.get_running_loop()
-        self._sweep_timer = loop.call_later(self._idle_timeout / 2, self._sweep)
-
-    def _sweep(self) -> None:
-        self.evict_idle(asyncio.get_running_loop().time())
-        self._arm_sweep()
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def _answer_request(
         self, session: SessionState, correlation_id: bytes, request: ProxyRequest
     ) -> None:
         try:
-            routing_version = ROUTING_VERSIONS.agree(request.versions)
-        except WireError:
-            self._reply_error(session, correlation_id, UnsupportedRoutingVersion.code)
+            routing_version = self._sessions.agree_version(request)
+        except RoutingProtocolError as error:
+            self._reply_error(session, correlation_id, error.code)
             return
         try:
             destination = await self._destination(request.destination)
@@ -223,30 +171,29 @@ class RelayProxy:
             self._metrics.errors[f"proxy_connect_{type(exc).__name__}"] += 1
             self._reply_error(session, correlation_id, DestinationUnreachable.code)
             return
-        destination.last_used = asyncio.get_running_loop().time()
-        proof = replace(destination.proof, routing_version=routing_version)
-        self._reply(session, correlation_id, b"", encode_routing_response(proof))
+        proof = self._sessions.proof(destination, routing_version, _now())
+        self._reply(session, correlation_id, b"", proof)
 
-    async def _destination(self, address: RelayAddress) -> _Destination:
+    async def _destination(self, address: RelayAddress) -> DestinationSession:
         """The live shared session to ``address``, opened once however many ask at once."""
         fingerprint = address.fingerprint
-        known = self._by_fingerprint.get(fingerprint)
-        if known is not None and known.client.connected:
+        known = self._sessions.by_fingerprint(fingerprint)
+        if known is not None and known.link.connected:
             return known
         if known is not None:
             self._forget(known)
         opening = self._opening.get(fingerprint)
         if opening is None:
-            if len(self._by_id) + len(self._opening) >= MAX_DESTINATIONS:
-                self.evict_idle(asyncio.get_running_loop().time())
-            if len(self._by_id) + len(self._opening) >= MAX_DESTINATIONS:
+            if self._sessions.full(len(self._opening)):
+                self.evict_idle(_now())
+            if self._sessions.full(len(self._opening)):
                 raise DestinationUnreachable("proxy holds its maximum of destination sessions")
             opening = asyncio.create_task(self._connect(address))
             self._opening[fingerprint] = opening
             opening.add_done_callback(lambda _: self._opening.pop(fingerprint, None))
         return await asyncio.shield(opening)
 
-    async def _connect(self, address: RelayAddress) -> _Destination:
+    async def _connect(self, address: RelayAddress) -> DestinationSession:
         client = await RelayClient.connect(
             address, rng=self._rng, reconnect=None, connect_timeout=self._connect_timeout
         )
@@ -254,49 +201,23 @@ class RelayProxy:
         if session is None or session.hello is None:
             await client.close()
             raise DestinationUnreachable("destination session ended during set-up")
-        hello = session.hello
-        proof = ProxyKey(
-            proxy_session_id=self._rng.random_bytes(PROXY_SESSION_ID_SIZE),
-            routing_version=ROUTING_VERSIONS.maximum,
-            relay_version=session.version,
+        destination = self._sessions.opened(
+            address.fingerprint,
+            client,
             identity_key=client.identity_key,
-            hello_versions=hello.versions,
-            session_id=hello.session_id,
-            session_key=hello.session_key,
-            signature=hello.signature,
+            relay_version=session.version,
+            hello=session.hello,
+            now=_now(),
         )
-        forwarder = ProxyForwarder(hello.session_id, hello.session_key, self._rng)
-        now = asyncio.get_running_loop().time()
-        destination = _Destination(proof.proxy_session_id, client, forwarder, proof, now)
-        if self._sweep_timer is None:
-            self._arm_sweep()
-        self._by_id[destination.proxy_session_id] = destination
-        self._by_fingerprint[address.fingerprint] = destination
-        self._metrics.proxy_sessions_opened += 1
+        self._arm_timer()
         return destination
 
-    def _forget(self, destination: _Destination) -> None:
-        self._unlist(destination)
-        self._spawn(destination.client.close())
+    def _forget(self, destination: DestinationSession) -> None:
+        self._sessions.unlist(destination)
+        self._close_link(destination)
 
-    def _retire(self, destination: _Destination) -> None:
-        """Offer a session that carried its last forward no more; close it once answered.
-
-        The next ``PFWD`` naming it gets ``ERR 481``, so its client asks again with
-        ``PRXY`` and gets a fresh session (whose forwards the destination opens anew).
-        """
-        self._unlist(destination)
-        destination.retired = True
-        if destination.pending == 0:
-            self._spawn(destination.client.close())
-
-    def _unlist(self, destination: _Destination) -> None:
-        self._by_id.pop(destination.proxy_session_id, None)
-        fingerprint = next(
-            (key for key, value in self._by_fingerprint.items() if value is destination), None
-        )
-        if fingerprint is not None:
-            del self._by_fingerprint[fingerprint]
+    def _close_link(self, destination: DestinationSession) -> None:
+        self._spawn(_client(destination).close())
 
     # -- PFWD ------------------------------------------------------------------------
 
@@ -304,72 +225,70 @@ class RelayProxy:
         self, session: SessionState, transmission: Transmission, pfwd: ProxyForward
     ) -> None:
         correlation_id = transmission.correlation_id
-        destination = self._by_id.get(transmission.entity_id)
-        if destination is None or not destination.client.connected:
+        destination = self._sessions.by_id(transmission.entity_id)
+        if destination is None or not destination.link.connected:
             if destination is not None:
                 self._forget(destination)
             self._reply_error(session, correlation_id, ProxySessionUnknown.code)
             return
         try:
-            relay_forward, pending = destination.forwarder.wrap(pfwd)
+            relayed = self._sessions.relay(destination, pfwd)
         except RoutingProtocolError as error:
             self._reply_error(session, correlation_id, error.code)
             return
-        own_correlation_id = self._correlation_id()
-        body = encode_routing_command(relay_forward)
-        rfwd = encode_transmission(b"", own_correlation_id, b"", body)
         try:
-            future = destination.client.submit_raw(own_correlation_id, rfwd)
+            future = _client(destination).submit_raw(relayed.correlation_id, relayed.transmission)
         except ProtocolError:
             self._reply_error(session, correlation_id, DestinationUnreachable.code)
             return
-        self._metrics.forwards_proxied += 1
-        destination.pending += 1
-        destination.last_used = asyncio.get_running_loop().time()
-        if destination.forwarder.exhausted:
-            self._retire(destination)
+        self._sessions.sent(destination, _now())
         future.add_done_callback(
-            lambda done: self._answer_forward(session, transmission, destination, pending, done)
+            lambda done: self._answer_forward(
+                session, transmission, destination, relayed.pending, done
+            )
         )
 
     def _answer_forward(
         self,
         session: SessionState,
         transmission: Transmission,
-        destination: _Destination,
+        destination: DestinationSession,
         pending: PendingForward,
         done: asyncio.Future[bytes],
     ) -> None:
-        destination.pending -= 1
-        if destination.retired and destination.pending == 0:
-            self._spawn(destination.client.close())
+        if self._sessions.answered(destination):
+            self._close_link(destination)
         correlation_id = transmission.correlation_id
         if done.cancelled() or done.exception() is not None:
             self._reply_error(session, correlation_id, DestinationUnreachable.code)
             return
-        body = done.result()
-        if body[:1] == _ERR:
-            # The destination's own refusal (e.g. 476): three bytes, passed on as they are.
-            self._reply(session, correlation_id, transmission.entity_id, body)
-            return
         try:
-            response = decode_routing_response(body)
-            if not isinstance(response, RelayResponse):
-                raise MalformedRoutingCommand("destination did not answer RFWD with RRES")
-            reply = encode_routing_response(pending.unwrap(response))
+            reply = self._sessions.reply(pending, done.result())
         except RoutingProtocolError as error:
             self._metrics.errors[type(error).__name__] += 1
             self._reply_error(session, correlation_id, DestinationUnreachable.code)
             return
         self._reply(session, correlation_id, transmission.entity_id, reply)
 
-    def _correlation_id(self) -> bytes:
-        while True:
-            correlation_id = self._rng.random_bytes(CORRELATION_ID_SIZE)
-            if correlation_id != PUSH_CORRELATION_ID:
-                return correlation_id
+    # -- the one timer, tasks and answers ------------------------------------------------
 
-    # -- answers to clients, sent by the relay service in one batch per event-loop turn --
+    def _arm_timer(self) -> None:
+        """Re-arm the proxy's one timer for when its sessions next need a sweep."""
+        due = self._sessions.next_timer()
+        if self._timer is not None or due is None:
+            return
+        self._timer = asyncio.get_running_loop().call_at(due, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        for destination in self._sessions.handle_timer(_now()):
+            self._close_link(destination)
+        self._arm_timer()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _reply_error(self, session: SessionState, correlation_id: bytes, code: int) -> None:
         self._reply(session, correlation_id, b"", rsp.encode_response(rsp.ErrorResponse(code)))
@@ -377,5 +296,16 @@ class RelayProxy:
     def _reply(
         self, session: SessionState, correlation_id: bytes, entity_id: bytes, body: bytes
     ) -> None:
+        """Queue an answer on the relay's core; the service sends it this event-loop turn."""
         self._core.answer_body(session, correlation_id, entity_id, body)
         self._wake()
+
+
+def _client(destination: DestinationSession) -> RelayClient:
+    client = destination.link
+    assert isinstance(client, RelayClient)  # this adapter opened it
+    return client
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()

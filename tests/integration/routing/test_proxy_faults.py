@@ -18,7 +18,7 @@ from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.errors import CommandProhibited
 from veil.relay.protocol.transmission import encode_transmission
 from veil.relay.server.settings import RelaySettings
-from veil.routing import proxy as proxy_module
+from veil.routing import proxy_sessions
 from veil.routing.codec import encode_routing_command
 from veil.routing.errors import (
     DestinationKeySubstituted,
@@ -124,7 +124,7 @@ async def test_the_proxy_moves_to_a_new_destination_session_before_the_last_forw
     # ephemeral key, so none can be replayed); the proxy retires a session that carried
     # its last one, and the client's next forward gets 481 and a fresh session.
     monkeypatch.setattr(
-        proxy_module, "ProxyForwarder", functools.partial(ProxyForwarder, max_forwards=2)
+        proxy_sessions, "ProxyForwarder", functools.partial(ProxyForwarder, max_forwards=2)
     )
     proxy, destination = pair
     async with await RelayClient.connect(proxy.address) as alice:
