@@ -98,19 +98,20 @@ class ServerState:
 
     def commit(self, step: Step) -> None:
         """Carry out ``step`` now that its changes are durable (or it had none)."""
+        # The commonest outcomes first: every message is one SEND and one ACK.
         match step.outcome:
-            case Answer() as answer:
-                self._send_answer(answer)
-            case QueueCreated() as created:
-                self._queue_created(created)
-            case RecordChanged(answer=answer):
-                self._send_answer(answer)
-            case Subscribed() as subscribed:
-                self._subscribed(subscribed)
             case MessageAccepted() as accepted:
                 self._message_accepted(accepted)
             case MessageAcknowledged(answer=answer):
                 self.metrics.messages_acknowledged += 1
+                self._send_answer(answer)
+            case Answer() as answer:
+                self._send_answer(answer)
+            case Subscribed() as subscribed:
+                self._subscribed(subscribed)
+            case QueueCreated() as created:
+                self._queue_created(created)
+            case RecordChanged(answer=answer):
                 self._send_answer(answer)
             case QueueDeleted() as deleted:
                 self._queue_deleted(deleted)
