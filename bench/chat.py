@@ -31,10 +31,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from veil.agent.events import AgentEvent, ChatEventReceived
+from relay_support.proc import RelayProcess
 from veil.chat.app import Messenger
-from veil.chat.store import KdfParams, Transaction
-from veil.relay.launcher import RelayProcess
+from veil.chat.conversation import Incoming
+from veil.chat.store import KdfParams
 
 PASSPHRASE = "bench"
 FAST_KDF = KdfParams(iterations=1, lanes=1, memory_kib=1024)
@@ -54,28 +54,20 @@ def receiver_main(home: str, total: int, counter: Any, stamps_path: str) -> None
 
 async def _receive(home: Path, total: int, counter: Any, stamps_path: Path) -> None:
     messenger = Messenger(Messenger.open_store(home, PASSPHRASE))
-    pending: list[str] = []
     stamps: list[tuple[str, float]] = []
-
-    def handle(tx: Transaction, contact_id: int | None, event: AgentEvent) -> None:
-        if isinstance(event, ChatEventReceived) and contact_id is not None:
-            incoming = messenger.conversation.apply(tx, contact_id, "peer", event)
-            if incoming is not None and incoming.kind == "message":
-                pending.append(incoming.text)
-
     done = asyncio.Event()
 
-    async def on_tick() -> None:
-        now = time.monotonic()  # the batch is committed and acknowledged
-        stamps.extend((text, now) for text in pending)
+    def arrived(incoming: Incoming) -> None:
+        # Called once the batch is committed and acknowledged.
+        if incoming.kind != "message":
+            return
+        stamps.append((incoming.text, time.monotonic()))
         with counter.get_lock():
-            counter.value += len(pending)
-        pending.clear()
-        await messenger.conversation.flush_receipts()
+            counter.value += 1
         if len(stamps) >= total:
             done.set()
 
-    receiving = asyncio.create_task(messenger.agent.receive(handle, idle=3600.0, on_tick=on_tick))
+    receiving = asyncio.create_task(messenger.receive(idle=3600.0, on_incoming=arrived))
     await done.wait()
     receiving.cancel()
     await messenger.conversation.flush_receipts(force=True)

@@ -47,16 +47,17 @@ from relay_support.load import (
 )
 from relay_support.proc import (
     CpuMeter,
+    RelayProcess,
+    free_port,
     init_relay,
     rss_kib,
     spawn_ceiling_forwarder,
     stop_process,
 )
 from veil.crypto import SystemRandom, X25519KeyPair
-from veil.relay.address import RelayAddress
-from veil.relay.launcher import RelayProcess, free_port
-from veil.relay.store.base import PutQueue, QueueRecord, coarse_time
-from veil.relay.store.sqlite import SqliteStore
+from veil.relay.protocol.address import RelayAddress
+from veil.relay.server.store.base import PutQueue, QueueRecord, coarse_time
+from veil.relay.server.store.sqlite import SqliteStore
 
 LATENCY_RATE = 2_000.0
 BENCH_QUOTA = 10_000

@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from veil.crypto import DeterministicRandom, Ed25519KeyPair, SystemRandom, X25519KeyPair
-from veil.relay import commands as cmd
-from veil.relay.client_protocol import ClientSession, QueueKeys, recipient_delivery_key
-from veil.relay.service import RelayService
-from veil.relay.settings import RelaySettings
-from veil.relay.store.base import PutMessage, PutQueue, QueueRecord, StoredMessage
-from veil.relay.store.sqlite import SqliteStore
+from veil.relay.client.session import ClientSession, QueueKeys, recipient_delivery_key
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
+from veil.relay.server.service import RelayService
+from veil.relay.server.settings import RelaySettings
+from veil.relay.server.store.base import PutMessage, PutQueue, QueueRecord, StoredMessage
+from veil.relay.server.store.sqlite import SqliteStore
+from veil.relayd.assembly import relay_service
 from veil.wire.blocks import BlockBatcher
 
 IDENTITY = Ed25519KeyPair(bytes(range(32)))
@@ -80,7 +82,7 @@ class Endpoint:
         self.inbox.append(block)
         self.arrived.set()
 
-    async def roundtrip(self, transmissions: list[bytes]) -> list[cmd.Response]:
+    async def roundtrip(self, transmissions: list[bytes]) -> list[rsp.Response]:
         batcher = BlockBatcher()
         for transmission in transmissions:
             batcher.add(transmission)
@@ -88,7 +90,7 @@ class Endpoint:
             await self.session.handle_block(block)
         return self.drain()
 
-    def drain(self) -> list[cmd.Response]:
+    def drain(self) -> list[rsp.Response]:
         self.arrived.clear()
         blocks, self.inbox[:] = list(self.inbox), []
         return [reply.response for block in blocks for reply in self.client.parse_block(block)]
@@ -116,7 +118,7 @@ async def make_pair(service: RelayService, index: int) -> Pair:
     await recipient.roundtrip([recipient.client.create_queue(keys)[1]])
     await service.settle()
     [ids] = recipient.drain()
-    assert isinstance(ids, cmd.QueueIds)
+    assert isinstance(ids, rsp.QueueIds)
     sender_auth = X25519KeyPair.generate(sender.rng)
     secure = recipient.client.secure(ids.recipient_id, keys, sender_auth.public)
     subscribe = recipient.client.recipient_command(cmd.Subscribe(), ids.recipient_id, keys)
@@ -144,7 +146,7 @@ async def pump(service: RelayService, pair: Pair, messages: int, window: int) ->
         await asyncio.sleep(0)
         acks = []
         for response in pair.recipient.drain():
-            if isinstance(response, cmd.Message):
+            if isinstance(response, rsp.Message):
                 received += 1
                 ack = cmd.Acknowledge(response.message_id)
                 acks.append(
@@ -160,7 +162,7 @@ async def pump(service: RelayService, pair: Pair, messages: int, window: int) ->
 
 async def protocol_throughput(directory: Path, pairs: int, messages: int) -> dict[str, float]:
     # The quota bounds the window of unacknowledged messages per queue.
-    service = RelayService(
+    service = relay_service(
         SqliteStore(directory / "proto.db"),
         RelaySettings(queue_quota=128),
         IDENTITY,
@@ -204,7 +206,7 @@ async def restart(directory: Path, queues: int) -> dict[str, float]:
     await store.close()
     before = rss_bytes()
     started = time.perf_counter()
-    service = RelayService(
+    service = relay_service(
         SqliteStore(path), RelaySettings(), IDENTITY, clock=time.time, rng=SystemRandom()
     )
     await service.start()

@@ -34,10 +34,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from relay_support.proc import init_relay
 from veil.crypto import SystemRandom, X25519KeyPair
-from veil.relay.address import RelayAddress
-from veil.relay.client import RelayClient
-from veil.relay.events import SenderQueue
-from veil.routing.sender import ProxiedPath
+from veil.relay.client.events import SenderQueue
+from veil.relay.client.relay_client import RelayClient
+from veil.relay.protocol.address import RelayAddress
+from veil.routing.proxied_path import ProxiedPath
 
 BODY_SIZES = (1_000, 15_000)
 """A short message (many share one block when direct) and one that fills a block."""

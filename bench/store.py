@@ -18,17 +18,17 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from veil.agent.store import ConnectionRecord
 from veil.chat.profile import Profile
-from veil.chat.store import ChatStore, Connection, ContactStatus, Direction, Receipt
+from veil.chat.store import ChatStore, ContactStatus, Direction, Receipt
 
 RATCHET_STATE_SIZE = 3000
 
 
-def prepare(store: ChatStore) -> Connection:
+def prepare(store: ChatStore) -> tuple[int, ConnectionRecord]:
     with store.transaction() as tx:
         contact = tx.contacts.add(Profile("Bob"), ContactStatus.CONNECTED, now=0.0)
-        return tx.connections.add(
-            contact_id=contact.contact_id,
+        connection = tx.connections.add(
             phase="connected",
             agent_version=1,
             receive_queue_id=b"q" * 24,
@@ -37,11 +37,14 @@ def prepare(store: ChatStore) -> Connection:
             ratchet_state=b"r" * RATCHET_STATE_SIZE,
             now=0.0,
         )
+        tx.connections.set_contact(connection.connection_id, contact.contact_id)
+        return contact.contact_id, connection
 
 
-def receive_commits(store: ChatStore, connection: Connection, count: int) -> float:
+def receive_commits(
+    store: ChatStore, contact_id: int, connection: ConnectionRecord, count: int
+) -> float:
     """Commit ``count`` received messages with their state; return commits per second."""
-    contact_id = connection.contact_id or 0
     started = time.perf_counter()
     for sequence in range(1, count + 1):
         with store.transaction() as tx:
@@ -73,9 +76,9 @@ def main() -> None:
         store = ChatStore.open(path, "benchmark passphrase")
         open_seconds = (time.perf_counter() - started) / 2
         with store:
-            connection = prepare(store)
+            contact_id, connection = prepare(store)
             print(f"committing {args.messages} received messages", file=sys.stderr)
-            rate = receive_commits(store, connection, args.messages)
+            rate = receive_commits(store, contact_id, connection, args.messages)
             started = time.perf_counter()
             with store.transaction() as tx:
                 history = tx.messages.history(connection.contact_id or 0, limit=500)

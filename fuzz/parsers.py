@@ -36,14 +36,16 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.agent.envelope import EnvelopeTracker
     from veil.agent.frames import FRAME_SIZE, decode_frame
     from veil.agent.links import decode_link
-    from veil.agent.payloads import decode_payload
+    from veil.agent.payloads import ContactRequest, decode_payload
     from veil.chat.events import decode_event
+    from veil.chat.profile import Profile
     from veil.ratchet.agreement import InvitationKeys, ReplyKeys
     from veil.ratchet.header import Header
-    from veil.relay.address import RelayAddress
-    from veil.relay.commands import decode_command, decode_response
-    from veil.relay.handshake import decode_client_hello, decode_server_hello
-    from veil.relay.transmission import decode_client_transmission, decode_transmission
+    from veil.relay.protocol.address import RelayAddress
+    from veil.relay.protocol.handshake import decode_client_hello, decode_server_hello
+    from veil.relay.protocol.queue_commands import decode_command
+    from veil.relay.protocol.queue_responses import decode_response
+    from veil.relay.protocol.transmission import decode_client_transmission, decode_transmission
     from veil.routing.codec import decode_routing_command, decode_routing_response
     from veil.wire.blocks import BLOCK_SIZE, decode_block
 
@@ -60,9 +62,11 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("relay address", _text(RelayAddress.parse)),
         ("frame", _sized(decode_frame, FRAME_SIZE)),
         ("agent payload", decode_payload),
+        ("contact request", ContactRequest.from_bytes),
         ("envelope", lambda data: EnvelopeTracker().open(data)),
         ("link", _text(decode_link)),
         ("chat event", decode_event),
+        ("handshake profile", Profile.from_handshake_bytes),
         ("invitation keys", InvitationKeys.decode),
         ("reply keys", ReplyKeys.decode),
         ("ratchet header", lambda data: Header.decode(data[1:], pq=bool(data[:1] == b"\x01"))),

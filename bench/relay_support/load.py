@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 from relay_support.proc import CpuMeter
 from veil.crypto import SystemRandom, X25519KeyPair
-from veil.relay.address import RelayAddress
-from veil.relay.client import RelayClient
-from veil.relay.errors import QuotaExceeded
-from veil.relay.events import MessageReceived, RecipientQueue, SenderQueue
+from veil.relay.client.events import MessageReceived, RecipientQueue, SenderQueue
+from veil.relay.client.relay_client import RelayClient
+from veil.relay.protocol.address import RelayAddress
+from veil.relay.protocol.errors import QuotaExceeded
 
 RNG = SystemRandom()
 _STAMP = struct.Struct("!d")

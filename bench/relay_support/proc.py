@@ -9,7 +9,19 @@ import sys
 import time
 from pathlib import Path
 
-from veil.relay.launcher import RelayProcess
+from helpers.relay_process import RelayProcess, free_port
+
+__all__ = [
+    "START_TIMEOUT",
+    "CpuMeter",
+    "RelayProcess",
+    "cpu_seconds",
+    "free_port",
+    "init_relay",
+    "rss_kib",
+    "spawn_ceiling_forwarder",
+    "stop_process",
+]
 
 START_TIMEOUT = 120.0
 

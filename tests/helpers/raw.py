@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 
 from veil.crypto import SystemRandom
-from veil.relay.client_protocol import ClientSession, Reply
-from veil.relay.tls import client_context
+from veil.relay.client.session import ClientSession, Reply
+from veil.relay.transport.tls import client_context
 from veil.wire.blocks import BLOCK_SIZE
 
 CLOSE_TIMEOUT = 10.0

@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from veil.crypto import DeterministicRandom, SystemRandom
-from veil.relay.address import RelayAddress
-from veil.relay.identity import CERTIFICATE_FILE, IDENTITY_KEY_FILE, RelayIdentity
-from veil.relay.server import RelayServer
-from veil.relay.service import RelayService
-from veil.relay.settings import RelaySettings
-from veil.relay.store.base import QueueStore
-from veil.relay.store.memory import MemoryStore
-from veil.relay.tls import server_context
+from veil.relay.protocol.address import RelayAddress
+from veil.relay.server.service import RelayService
+from veil.relay.server.settings import RelaySettings
+from veil.relay.server.store.base import QueueStore
+from veil.relay.server.store.memory import MemoryStore
+from veil.relay.server.tls_server import RelayServer
+from veil.relay.transport.identity import CERTIFICATE_FILE, IDENTITY_KEY_FILE, RelayIdentity
+from veil.relay.transport.tls import server_context
+from veil.relayd.assembly import relay_service
 
 START_TIME = 1_800_000_000.0
 
@@ -75,7 +76,7 @@ async def start_test_relay(
     settings = settings or RelaySettings()
     store = store if store is not None else MemoryStore()
     clock = clock or FakeClock()
-    service = RelayService(store, settings, identity.key_pair, clock=clock, rng=SystemRandom())
+    service = relay_service(store, settings, identity.key_pair, clock=clock, rng=SystemRandom())
     await service.start()
     context = server_context(data_dir / CERTIFICATE_FILE, data_dir / IDENTITY_KEY_FILE)
     server = RelayServer(service, context)

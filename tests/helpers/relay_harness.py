@@ -9,13 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from veil.crypto import DeterministicRandom, Ed25519KeyPair, X25519KeyPair
-from veil.relay import commands as cmd
-from veil.relay.client_protocol import ClientSession, QueueKeys, Reply, recipient_delivery_key
-from veil.relay.errors import error_for_code
-from veil.relay.service import RelayService, RelaySession
-from veil.relay.settings import RelaySettings
-from veil.relay.store.base import QueueStore
-from veil.relay.store.memory import MemoryStore
+from veil.relay.client.session import (
+    ClientSession,
+    QueueKeys,
+    RawResponse,
+    Reply,
+    recipient_delivery_key,
+)
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
+from veil.relay.protocol.errors import error_for_code
+from veil.relay.server.service import RelayService, RelaySession
+from veil.relay.server.settings import RelaySettings
+from veil.relay.server.store.base import QueueStore
+from veil.relay.server.store.memory import MemoryStore
+from veil.relayd.assembly import relay_service
 from veil.wire.blocks import encode_block
 
 IDENTITY = Ed25519KeyPair(bytes(range(1, 33)))
@@ -69,29 +77,30 @@ class HarnessClient:
         blocks, self.received[:] = list(self.received), []
         return [reply for block in blocks for reply in self.client.parse_block(block)]
 
-    async def call(self, request: tuple[bytes, bytes]) -> cmd.Response:
+    async def call(self, request: tuple[bytes, bytes]) -> rsp.Response:
         """Send one command; return its answer, keeping pushes in ``self.pushes``."""
         correlation_id, transmission = request
-        answer: cmd.Response | None = None
+        answer: rsp.Response | RawResponse | None = None
         for reply in await self.send_block([transmission]):
             if reply.correlation_id == correlation_id:
                 answer = reply.response
             else:
                 self.pushes.append(reply)
         assert answer is not None, "no answer to the command"
+        assert not isinstance(answer, RawResponse), "a routing answer to a queue command"
         return answer
 
-    async def ok(self, request: tuple[bytes, bytes]) -> cmd.Response:
+    async def ok(self, request: tuple[bytes, bytes]) -> rsp.Response:
         """Send one command that must succeed; raise the relay's error otherwise."""
         answer = await self.call(request)
-        if isinstance(answer, cmd.ErrorResponse):
+        if isinstance(answer, rsp.ErrorResponse):
             raise error_for_code(answer.code)(f"relay answered ERR {answer.code}")
         return answer
 
     async def new_queue(self, password: bytes = b"") -> Queue:
         keys = QueueKeys.generate(self.rng)
         ids = await self.ok(self.client.create_queue(keys, password))
-        assert isinstance(ids, cmd.QueueIds)
+        assert isinstance(ids, rsp.QueueIds)
         key = recipient_delivery_key(keys, ids.relay_dh_key)
         return Queue(keys, ids.recipient_id, ids.sender_id, key)
 
@@ -122,7 +131,7 @@ class Relay:
         self.store = store if store is not None else MemoryStore()
         self.clock = clock if clock is not None else FakeClock()
         self.settings = settings if settings is not None else RelaySettings()
-        self.service = RelayService(
+        self.service = relay_service(
             self.store,
             self.settings,
             IDENTITY,

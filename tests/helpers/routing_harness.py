@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from veil.crypto import DeterministicRandom, Ed25519KeyPair, X25519KeyPair, sha256
-from veil.relay.address import RelayAddress, encode_fingerprint
-from veil.relay.handshake import RELAY_VERSIONS, ServerHello, sign_server_hello
+from veil.relay.protocol.address import RelayAddress, encode_fingerprint
+from veil.relay.protocol.handshake import RELAY_VERSIONS, ServerHello, sign_server_hello
 from veil.routing import ForwardReceiver, ProxiedDestination, ProxyForwarder, ProxyKey
 from veil.routing.codec import ROUTING_VERSIONS
 

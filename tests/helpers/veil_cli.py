@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from veil.relay.launcher import RelayProcess
+from helpers.relay_process import RelayProcess
 
 VEIL = str(Path(sys.executable).parent / "veil")
 PASSPHRASE = "correct horse battery staple"

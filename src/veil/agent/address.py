@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from veil.agent.duplicates import CommittedFrames
-from veil.agent.failures import ConnectionStateCorrupt, UnexpectedFrame
+from veil.agent.errors import ConnectionStateCorrupt, UnexpectedFrame
 from veil.agent.frames import FrameKind, decode_frame, encode_frame, open_sealed, seal
 from veil.agent.payloads import ContactRequest, QueueAddress
 from veil.agent.queues import ReceiveQueue, SendQueue

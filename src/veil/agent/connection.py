@@ -30,26 +30,32 @@ agreement (:mod:`veil.agent.repair`), so a relay can neither read nor forge them
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from typing import TypeVar
 
+from veil.agent.effects import (
+    AGENT_VERSIONS,
+    Effects,
+    Invitation,
+    Phase,
+    SecurePeerQueue,
+    SendFrame,
+)
 from veil.agent.envelope import EnvelopeTracker, OpenedEnvelope
+from veil.agent.errors import (
+    ConnectionNotReady,
+    RepairRejected,
+    RepairUnavailable,
+    UnexpectedFrame,
+)
 from veil.agent.events import (
-    AgentEvent,
     ChatEventReceived,
     ConnectionEstablished,
     ConnectionRepaired,
     DuplicateDropped,
     PeerConfirmed,
     RepairRequested,
-)
-from veil.agent.failures import (
-    ConnectionNotReady,
-    RepairRejected,
-    RepairUnavailable,
-    UnexpectedFrame,
 )
 from veil.agent.frames import (
     Frame,
@@ -67,7 +73,6 @@ from veil.agent.payloads import (
     Confirmation,
     ConnectInfo,
     Hello,
-    QueueAddress,
     RepairAccept,
     RepairOffer,
     decode_payload,
@@ -75,7 +80,6 @@ from veil.agent.payloads import (
 )
 from veil.agent.queues import Identities, QueueState, ReceiveQueue, SendQueue
 from veil.agent.repair import RepairAuth
-from veil.chat.profile import Profile
 from veil.crypto import RandomSource, X25519KeyPair
 from veil.ratchet.agreement import Agreement, InvitationKeys, InvitationSecrets, ReplyKeys
 from veil.ratchet.agreement import join as join_agreement
@@ -83,68 +87,11 @@ from veil.ratchet.double_ratchet import Ratchet
 from veil.ratchet.errors import DuplicateMessage
 from veil.ratchet.security_code import SecurityCode
 from veil.ratchet.security_code import security_code as compute_security_code
-from veil.wire import VersionRange
 
-__all__ = [
-    "AGENT_VERSIONS",
-    "Action",
-    "Connection",
-    "Invitation",
-    "Phase",
-    "SecureQueue",
-    "SendFrame",
-    "Step",
-]
+__all__ = ["Connection", "Phase"]
 
-AGENT_VERSIONS = VersionRange(1, 1)
 _P = TypeVar("_P", Hello, ChatPayload)
 _AUTH_KEY_SIZE = 32
-
-
-class Phase(StrEnum):
-    """Where a connection stands; the values are stored as they are."""
-
-    INVITER_AWAITS_CONFIRMATION = "inviter_awaits_confirmation"
-    JOINER_AWAITS_HELLO = "joiner_awaits_hello"
-    CONNECTED = "connected"
-    REPAIR_OFFERED = "repair_offered"
-    REPAIR_REQUESTED = "repair_requested"
-
-
-@dataclass(frozen=True, slots=True)
-class SecureQueue:
-    """Run ``SKEY`` on the peer's queue with our fresh sender key."""
-
-    queue: SendQueue
-
-
-@dataclass(frozen=True, slots=True)
-class SendFrame:
-    """Run ``SEND`` of ``frame`` (exactly one padded frame) to the peer's queue."""
-
-    queue: SendQueue
-    frame: bytes
-
-
-Action = SecureQueue | SendFrame
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """What one input produced: relay actions to run in order, and events."""
-
-    actions: tuple[Action, ...] = ()
-    events: tuple[AgentEvent, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Invitation:
-    """What the inviter publishes in a one-time link (the link codec encodes it)."""
-
-    queue: QueueAddress
-    link_key: bytes
-    ratchet_invitation: bytes
-    agent_versions: VersionRange = AGENT_VERSIONS
 
 
 @dataclass(slots=True)
@@ -158,14 +105,14 @@ class Connection:
 
     phase: Phase
     queues: QueueState
-    profile: Profile
+    profile: bytes
     agent_version: int = AGENT_VERSIONS.maximum
     ratchet: Ratchet | None = None
     tracker: EnvelopeTracker = field(default_factory=EnvelopeTracker)
 
     @classmethod
     def invite(
-        cls, receive: ReceiveQueue, profile: Profile, rng: RandomSource, *, pq: bool = True
+        cls, receive: ReceiveQueue, profile: bytes, rng: RandomSource, *, pq: bool = True
     ) -> tuple[Connection, Invitation]:
         """Start a connection as the inviter; return it and the link's contents."""
         link_key = X25519KeyPair.generate(rng)
@@ -178,8 +125,8 @@ class Connection:
 
     @classmethod
     def join(
-        cls, invitation: Invitation, receive: ReceiveQueue, profile: Profile, rng: RandomSource
-    ) -> tuple[Connection, Step]:
+        cls, invitation: Invitation, receive: ReceiveQueue, profile: bytes, rng: RandomSource
+    ) -> tuple[Connection, Effects]:
         """Accept an invitation as the joiner: secure its queue and send a confirmation."""
         version = AGENT_VERSIONS.agree(invitation.agent_versions)
         reply, agreement = join_agreement(InvitationKeys.decode(invitation.ratchet_invitation), rng)
@@ -196,33 +143,47 @@ class Connection:
         frame = encode_frame(
             FrameKind.CONFIRMATION, seal(invitation.link_key, confirmation.to_bytes(), rng)
         )
-        return connection, Step((SecureQueue(send), SendFrame(send, frame)))
+        return connection, Effects((SecurePeerQueue(send), SendFrame(send, frame)))
 
-    def receive(self, data: bytes, rng: RandomSource) -> Step:
-        """Process one frame from the receive queue.
+    def copy(self, rng: RandomSource) -> Connection:
+        """An independent copy to work on: the ratchet is restored from its bytes and
+        the tracker copied, so nothing done to the copy reaches this object."""
+        ratchet = None if self.ratchet is None else Ratchet.from_bytes(self.ratchet.to_bytes(), rng)
+        return replace(self, ratchet=ratchet, tracker=self.tracker.copy())
 
-        Raises a :class:`~veil.errors.ProtocolError` subclass when the frame must be
-        dropped. The object may then be part-way through a change, so the caller
-        discards it and reloads the connection from its last committed state (the
-        runtime does this; nothing is persisted unless ``receive`` returned).
+    def receive(self, data: bytes, rng: RandomSource) -> tuple[Connection, Effects]:
+        """Process one frame from the receive queue; return the new state and effects.
+
+        The work happens on a copy: this object never changes. A frame that must be
+        dropped raises a :class:`~veil.errors.ProtocolError` subclass, and then there
+        is no new state at all, so a caller has nothing to undo.
         """
         frame = decode_frame(data)
         transition = _TRANSITIONS.get((self.phase, frame.kind))
         if transition is None:
             raise UnexpectedFrame(f"{frame.kind.name} frame in phase {self.phase.value}")
         handler, next_phase = transition
-        step = handler(self, frame, rng)
-        self.phase = next_phase
-        return step
+        draft = self.copy(rng)
+        effects = handler(draft, frame, rng)
+        draft.phase = next_phase
+        return draft, effects
 
-    def send_chat(self, event: bytes) -> SendFrame:
-        """Encrypt a chat event for the peer; only a CONNECTED connection can send."""
+    def send_chats(
+        self, events: Sequence[bytes], rng: RandomSource
+    ) -> tuple[Connection, list[tuple[int, SendFrame]]]:
+        """Encrypt chat events for the peer, in order; return the new state and, per
+        event, its envelope sequence number and frame. Only a CONNECTED connection sends."""
         if self.phase is not Phase.CONNECTED or self.queues.send is None:
             raise ConnectionNotReady("the connection is not established yet")
-        return SendFrame(self.queues.send, self._ratchet_frame(ChatPayload(event)))
+        draft, sent = self.copy(rng), []
+        for event in events:
+            frame = SendFrame(self.queues.send, draft._ratchet_frame(ChatPayload(event)))
+            sent.append((draft.tracker.last_sent, frame))
+        return draft, sent
 
-    def offer_repair(self, rng: RandomSource) -> Step:
-        """Offer the peer fresh ratchet keys over the existing queues (after a desync)."""
+    def offer_repair(self, rng: RandomSource) -> tuple[Connection, Effects]:
+        """Offer the peer fresh ratchet keys over the existing queues (after a desync);
+        return the new state and the offer to send."""
         send = self.queues.send
         if self.phase not in (Phase.CONNECTED, Phase.REPAIR_OFFERED) or send is None:
             raise ConnectionNotReady("only an established connection can be repaired")
@@ -230,12 +191,14 @@ class Connection:
         secrets = InvitationSecrets.generate(rng, pq=auth.pq)
         offer = RepairOffer(self.agent_version, secrets.public.encode())
         auth, body = auth.seal(FrameKind.REPAIR_OFFER, offer.to_bytes(), rng)
-        self.queues = replace(self.queues, invitation_secret=secrets.to_bytes(), repair_auth=auth)
-        self.phase = Phase.REPAIR_OFFERED
-        return Step((SendFrame(send, encode_frame(FrameKind.REPAIR_OFFER, body)),))
+        draft = self.copy(rng)
+        draft.queues = replace(self.queues, invitation_secret=secrets.to_bytes(), repair_auth=auth)
+        draft.phase = Phase.REPAIR_OFFERED
+        return draft, Effects((SendFrame(send, encode_frame(FrameKind.REPAIR_OFFER, body)),))
 
-    def accept_repair(self, rng: RandomSource) -> Step:
-        """Accept the peer's repair offer: re-agree, and answer with a first new message."""
+    def accept_repair(self, rng: RandomSource) -> tuple[Connection, Effects]:
+        """Accept the peer's repair offer: re-agree, and answer with a first new message;
+        return the new state and the answer to send."""
         offer, send = self.queues.repair_offer, self.queues.send
         if self.phase is not Phase.REPAIR_REQUESTED or offer is None or send is None:
             raise ConnectionNotReady("the contact has not offered a repair")
@@ -243,12 +206,13 @@ class Connection:
         # it before it learns the new agreement (which brings a new repair key).
         old_auth = self._repair_auth()
         reply, agreement = join_agreement(InvitationKeys.decode(offer), rng)
-        self._restart(agreement, is_joiner=True, rng=rng)
-        accept = RepairAccept(reply.encode(), self._encrypt(Hello(self.profile)))
-        self.phase = Phase.CONNECTED
+        draft = self.copy(rng)
+        draft._restart(agreement, is_joiner=True, rng=rng)
+        accept = RepairAccept(reply.encode(), draft._encrypt(Hello(self.profile)))
+        draft.phase = Phase.CONNECTED
         _, body = old_auth.seal(FrameKind.REPAIR_ACCEPT, accept.to_bytes(), rng)
         frame = encode_frame(FrameKind.REPAIR_ACCEPT, body)
-        return Step((SendFrame(send, frame),), (ConnectionRepaired(),))
+        return draft, Effects((SendFrame(send, frame),), (ConnectionRepaired(),))
 
     def _repair_auth(self) -> RepairAuth:
         auth = self.queues.repair_auth
@@ -311,7 +275,7 @@ class Connection:
         opened = self.tracker.open(unfill(plaintext) if filled else plaintext)
         return decode_payload(opened.body), opened
 
-    def _on_confirmation(self, frame: Frame, rng: RandomSource) -> Step:
+    def _on_confirmation(self, frame: Frame, rng: RandomSource) -> Effects:
         queues = self.queues
         assert queues.link_key is not None and queues.invitation_secret is not None
         confirmation = Confirmation.from_bytes(
@@ -333,22 +297,22 @@ class Connection:
         self.agent_version = confirmation.agent_version
         hello = self._ratchet_frame(Hello(self.profile))
         events = (PeerConfirmed(payload.profile), ConnectionEstablished(payload.profile))
-        return Step((SecureQueue(send), SendFrame(send, hello)), events)
+        return Effects((SecurePeerQueue(send), SendFrame(send, hello)), events)
 
-    def _on_hello(self, frame: Frame, rng: RandomSource) -> Step:
+    def _on_hello(self, frame: Frame, rng: RandomSource) -> Effects:
         accepted = self._accept(frame, Hello)
         if accepted is None:
-            return Step(events=(DuplicateDropped("message already decrypted"),))
+            return Effects(events=(DuplicateDropped("message already decrypted"),))
         hello, _ = accepted
-        return Step(events=(ConnectionEstablished(hello.profile),))
+        return Effects(events=(ConnectionEstablished(hello.profile),))
 
-    def _on_message(self, frame: Frame, rng: RandomSource) -> Step:
+    def _on_message(self, frame: Frame, rng: RandomSource) -> Effects:
         accepted = self._accept(frame, ChatPayload)
         if accepted is None:
-            return Step(events=(DuplicateDropped("message already decrypted"),))
+            return Effects(events=(DuplicateDropped("message already decrypted"),))
         chat, opened = accepted
         received = ChatEventReceived(chat.event, opened.sequence, opened.integrity, opened.skipped)
-        return Step(events=(received,))
+        return Effects(events=(received,))
 
     def _accept(self, frame: Frame, expected: type[_P]) -> tuple[_P, OpenedEnvelope] | None:
         """Decrypt a ratchet frame carrying an ``expected`` payload.
@@ -364,7 +328,7 @@ class Connection:
             raise UnexpectedFrame(f"expected {expected.__name__}, got {type(payload).__name__}")
         return payload, opened
 
-    def _on_repair_offer(self, frame: Frame, rng: RandomSource) -> Step:
+    def _on_repair_offer(self, frame: Frame, rng: RandomSource) -> Effects:
         auth, body = self._open_repair(frame)
         offer = RepairOffer.from_bytes(body)
         if offer.agent_version not in AGENT_VERSIONS:
@@ -375,9 +339,9 @@ class Connection:
         # Our own offer (if the two crossed) stays valid: whichever side consents
         # first wins, and the other completes on its answer.
         self.queues = replace(self.queues, repair_offer=offer.ratchet_invitation, repair_auth=auth)
-        return Step(events=(RepairRequested(),))
+        return Effects(events=(RepairRequested(),))
 
-    def _on_repair_accept(self, frame: Frame, rng: RandomSource) -> Step:
+    def _on_repair_accept(self, frame: Frame, rng: RandomSource) -> Effects:
         if self.queues.invitation_secret is None:
             raise UnexpectedFrame("a repair answer without an offer of ours")
         # The key state is not stored: the new agreement brings a new repair key.
@@ -391,16 +355,17 @@ class Connection:
         payload, _ = self._decrypt(accept.first_message)
         if not isinstance(payload, Hello):
             raise UnexpectedFrame("a repair answer must start with a hello")
-        return Step(events=(ConnectionRepaired(),))
+        return Effects(events=(ConnectionRepaired(),))
 
-    def _on_late_repair_accept(self, frame: Frame, rng: RandomSource) -> Step:
-        return Step(events=(DuplicateDropped("repair answer redelivered after repairing"),))
+    def _on_late_repair_accept(self, frame: Frame, rng: RandomSource) -> Effects:
+        return Effects(events=(DuplicateDropped("repair answer redelivered after repairing"),))
 
-    def _on_late_confirmation(self, frame: Frame, rng: RandomSource) -> Step:
-        return Step(events=(DuplicateDropped("confirmation redelivered after connecting"),))
+    def _on_late_confirmation(self, frame: Frame, rng: RandomSource) -> Effects:
+        return Effects(events=(DuplicateDropped("confirmation redelivered after connecting"),))
 
 
-_Handler = Callable[[Connection, Frame, RandomSource], Step]
+_Handler = Callable[[Connection, Frame, RandomSource], Effects]
+_ESTABLISHED = (Phase.CONNECTED, Phase.REPAIR_OFFERED, Phase.REPAIR_REQUESTED)
 
 _TRANSITIONS: dict[tuple[Phase, FrameKind], tuple[_Handler, Phase]] = {
     (Phase.INVITER_AWAITS_CONFIRMATION, FrameKind.CONFIRMATION): (
@@ -408,7 +373,6 @@ _TRANSITIONS: dict[tuple[Phase, FrameKind], tuple[_Handler, Phase]] = {
         Phase.CONNECTED,
     ),
     (Phase.JOINER_AWAITS_HELLO, FrameKind.RATCHET_MESSAGE): (Connection._on_hello, Phase.CONNECTED),
-    (Phase.CONNECTED, FrameKind.RATCHET_MESSAGE): (Connection._on_message, Phase.CONNECTED),
     (Phase.CONNECTED, FrameKind.CONFIRMATION): (
         Connection._on_late_confirmation,
         Phase.CONNECTED,
@@ -417,24 +381,17 @@ _TRANSITIONS: dict[tuple[Phase, FrameKind], tuple[_Handler, Phase]] = {
         Connection._on_late_repair_accept,
         Phase.CONNECTED,
     ),
-    (Phase.REPAIR_OFFERED, FrameKind.REPAIR_ACCEPT): (
-        Connection._on_repair_accept,
-        Phase.CONNECTED,
-    ),
-    (Phase.REPAIR_REQUESTED, FrameKind.REPAIR_ACCEPT): (
-        Connection._on_repair_accept,
-        Phase.CONNECTED,
-    ),
-    (Phase.REPAIR_OFFERED, FrameKind.RATCHET_MESSAGE): (
-        Connection._on_message,
-        Phase.REPAIR_OFFERED,
-    ),
-    (Phase.REPAIR_REQUESTED, FrameKind.RATCHET_MESSAGE): (
-        Connection._on_message,
-        Phase.REPAIR_REQUESTED,
-    ),
+    # An established connection keeps its phase on a message (old keys still work).
+    **{
+        (phase, FrameKind.RATCHET_MESSAGE): (Connection._on_message, phase)
+        for phase in _ESTABLISHED
+    },
     **{
         (phase, FrameKind.REPAIR_OFFER): (Connection._on_repair_offer, Phase.REPAIR_REQUESTED)
-        for phase in (Phase.CONNECTED, Phase.REPAIR_OFFERED, Phase.REPAIR_REQUESTED)
+        for phase in _ESTABLISHED
+    },
+    **{
+        (phase, FrameKind.REPAIR_ACCEPT): (Connection._on_repair_accept, Phase.CONNECTED)
+        for phase in (Phase.REPAIR_OFFERED, Phase.REPAIR_REQUESTED)
     },
 }

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from veil.agent.failures import ConnectionStateCorrupt, MalformedFrame
+from veil.agent.errors import ConnectionStateCorrupt, MalformedFrame
 from veil.agent.frames import FRAME_SIZE
 from veil.agent.payloads import QueueAddress
 from veil.crypto import RandomSource

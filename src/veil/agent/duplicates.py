@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from veil.agent.failures import ConnectionStateCorrupt
+from veil.agent.errors import ConnectionStateCorrupt
 from veil.crypto import sha256
 from veil.wire import Reader, Writer
 

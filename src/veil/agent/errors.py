@@ -1,34 +1,62 @@
-"""Errors of the agent layer (codes 5xx): envelopes, links and connections.
+"""Every error of the agent layer (codes 5xx), in one hierarchy.
 
-:class:`AgentProtocolError` and its subclasses mean bytes from a peer (or a link a
-user pasted) do not decode; they drop that one message or link and nothing else.
+:class:`AgentError` is the base. Under it:
+
+* :class:`AgentLocalError` (also a :class:`~veil.errors.LocalError`): the caller or
+  the local machine — a link the user typed that does not parse, a connection id
+  that does not exist, a connection asked for something its state does not allow,
+  a damaged store, a relay that cannot be reached right now.
+* :class:`AgentProtocolError` (also a :class:`~veil.errors.ProtocolError`): a peer
+  sent agent data that breaks the protocol; it drops that one frame and nothing else.
+
+The code table is in ``docs/protocol/agent.md`` (section "Errors"); a test checks
+that the two agree.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from veil.errors import ProtocolError, VeilError
+from veil.errors import LocalError, ProtocolError, VeilError
 
 __all__ = [
     "AgentError",
+    "AgentLocalError",
     "AgentProtocolError",
+    "ConfirmationRejected",
+    "ConnectionNotReady",
+    "ConnectionStateCorrupt",
     "MalformedEnvelope",
+    "MalformedFrame",
     "MalformedLink",
     "MalformedTrackerState",
+    "RelayUnavailable",
+    "RepairRejected",
+    "RepairUnavailable",
+    "UnexpectedFrame",
+    "UnknownConnection",
 ]
 
 
 class AgentError(VeilError):
-    """Base class of local agent-layer failures."""
+    """Base class of every agent-layer error."""
 
     code: ClassVar[int] = 500
 
 
-class AgentProtocolError(ProtocolError):
+class AgentLocalError(AgentError, LocalError):
+    """The caller or the local machine failed; no peer did anything wrong."""
+
+    code: ClassVar[int] = 502
+
+
+class AgentProtocolError(AgentError, ProtocolError):
     """A peer sent agent-level data that breaks the protocol."""
 
     code: ClassVar[int] = 510
+
+
+# -- remote: a peer broke the protocol ------------------------------------------------
 
 
 class MalformedEnvelope(AgentProtocolError):
@@ -37,13 +65,72 @@ class MalformedEnvelope(AgentProtocolError):
     code: ClassVar[int] = 511
 
 
-class MalformedLink(AgentProtocolError):
-    """An invitation or contact-address link does not parse."""
+class MalformedFrame(AgentProtocolError):
+    """An agent frame, confirmation or contact request does not decode."""
+
+    code: ClassVar[int] = 520
+
+
+class UnexpectedFrame(AgentProtocolError):
+    """A well-formed frame arrived that the connection's state does not accept."""
+
+    code: ClassVar[int] = 521
+
+
+class ConfirmationRejected(AgentProtocolError):
+    """A sealed confirmation or contact request failed authentication."""
+
+    code: ClassVar[int] = 522
+
+
+class RepairRejected(AgentProtocolError):
+    """A repair frame did not authenticate with the connection's repair key, replayed
+    an old counter, or offered weaker keys (no ML-KEM) than the connection had."""
+
+    code: ClassVar[int] = 523
+
+
+# -- local: the caller, the store or the network here ---------------------------------
+
+
+class MalformedTrackerState(AgentLocalError):
+    """Persisted envelope-tracker state does not decode: the local store is damaged."""
+
+    code: ClassVar[int] = 501
+
+
+class MalformedLink(AgentLocalError):
+    """An invitation or contact-address link does not parse: ask for the link again."""
 
     code: ClassVar[int] = 512
 
 
-class MalformedTrackerState(AgentError):
-    """Persisted envelope-tracker state does not decode: the local store is damaged."""
+class ConnectionNotReady(AgentLocalError):
+    """The caller asked a connection for something its state does not allow yet."""
 
-    code: ClassVar[int] = 501
+    code: ClassVar[int] = 530
+
+
+class ConnectionStateCorrupt(AgentLocalError):
+    """Persisted connection state does not decode: the local store is damaged."""
+
+    code: ClassVar[int] = 531
+
+
+class RepairUnavailable(AgentLocalError):
+    """The connection keeps no repair key (made before queue state version 4), so it
+    cannot be repaired safely: the users connect again with a new invitation."""
+
+    code: ClassVar[int] = 532
+
+
+class UnknownConnection(AgentLocalError):
+    """The caller named a connection that does not exist (or no longer does)."""
+
+    code: ClassVar[int] = 533
+
+
+class RelayUnavailable(AgentLocalError):
+    """A relay could not be reached or refused a command; the caller retries later."""
+
+    code: ClassVar[int] = 540

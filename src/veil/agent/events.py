@@ -1,19 +1,20 @@
 """What the agent layer reports upward: frozen, slotted events named in the past tense.
 
 A sans-I/O :class:`~veil.agent.connection.Connection` returns these from each input;
-the runtime turns them into store writes and into what the CLI prints.
+the inbox hands them to the caller as :class:`ConnectionEvent` values (which say
+which connection they concern), and the caller — the chat layer — applies them to
+its own rows in the same transaction. Profiles are the application's opaque bytes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from veil.chat.profile import Profile
-
 __all__ = [
     "AgentEvent",
     "ChatEventReceived",
     "ConnectionEstablished",
+    "ConnectionEvent",
     "ConnectionRepaired",
     "ContactRequestReceived",
     "DesyncDetected",
@@ -27,14 +28,14 @@ __all__ = [
 class PeerConfirmed:
     """The inviter opened the joiner's confirmation: it now knows the joiner's profile."""
 
-    profile: Profile
+    profile: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectionEstablished:
     """Both queues are secured and both ratchets agree: the connection is CONNECTED."""
 
-    profile: Profile
+    profile: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +62,11 @@ class DuplicateDropped:
 
 @dataclass(frozen=True, slots=True)
 class ContactRequestReceived:
-    """A stranger asked to connect through our contact address."""
+    """A stranger asked to connect through our contact address, with a one-time
+    invitation link to join if the user accepts, and their profile."""
 
-    request_id: int
-    profile: Profile
+    invitation_link: str
+    profile: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +100,12 @@ AgentEvent = (
     | RepairRequested
     | ConnectionRepaired
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionEvent:
+    """An event and the connection it concerns (``None`` for a contact request,
+    which arrives on the contact address, not on a connection)."""
+
+    connection_id: int | None
+    event: AgentEvent

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from veil.agent.failures import ConfirmationRejected, MalformedFrame
+from veil.agent.errors import ConfirmationRejected, MalformedFrame
 from veil.crypto import (
     AuthenticationFailed,
     InvalidKey,

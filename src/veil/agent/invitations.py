@@ -7,8 +7,8 @@ only translation between them, so the core never depends on how links are spelle
 
 from __future__ import annotations
 
-from veil.agent.connection import AGENT_VERSIONS, Invitation
-from veil.agent.failures import UnexpectedFrame
+from veil.agent.effects import AGENT_VERSIONS, Invitation
+from veil.agent.errors import MalformedLink
 from veil.agent.links import ContactAddressLink, InvitationLink, LinkQueue
 from veil.agent.payloads import QueueAddress
 from veil.ratchet.agreement import InvitationKeys
@@ -29,7 +29,7 @@ def invitation_from_link(link: InvitationLink) -> Invitation:
     """The invitation a one-time link carries (its first queue is the one to join)."""
     queue = link.queues[0]
     if InvitationKeys.decode(link.ratchet_invitation).versions != link.ratchet_versions:
-        raise UnexpectedFrame("the link's ratchet versions disagree with its ratchet keys")
+        raise MalformedLink("the link's ratchet versions disagree with its ratchet keys")
     return Invitation(
         QueueAddress(queue.relay, queue.sender_id),
         queue.link_key,

@@ -33,7 +33,7 @@ import segno
 
 from veil.agent.errors import MalformedLink
 from veil.errors import ProtocolError
-from veil.relay.address import MAX_ADDRESS_LENGTH, RelayAddress
+from veil.relay.protocol.address import MAX_ADDRESS_LENGTH, RelayAddress
 from veil.wire import Reader, VersionRange, Writer
 
 __all__ = [

@@ -1,11 +1,12 @@
 """Running the outbox: pending relay actions, in order per connection, with retries.
 
-Entries are written by the runtime in the same transaction as the state change
-that produced them (see :mod:`veil.agent.delivery`). :class:`OutboxRunner` runs the
-due ones: the sends of one connection are pipelined in order (the relay client
-batches them into shared blocks), the successful ones are removed together in one
-transaction, and the first failure stops that connection's run — it and everything
-behind it are retried later with backoff, so messages keep their order.
+Entries are written (:meth:`OutboxRunner.enqueue`) in the caller's transaction, the
+one that commits the state change that produced them (see :mod:`veil.agent.delivery`).
+:class:`OutboxRunner` runs the due ones: the sends of one connection are pipelined in
+order (the relay client batches them into shared blocks), the successful ones are
+removed together in one transaction, and the first failure stops that connection's
+run — it and everything behind it are retried later with backoff, so messages keep
+their order.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from itertools import groupby
 
 from veil.agent.address import address_send_queue
 from veil.agent.delivery import ActionKind, OutboxEntry, next_attempt_at
+from veil.agent.effects import Effects, SecurePeerQueue
 from veil.agent.queues import QueueState
 from veil.agent.relays import RelayPort, RelayUnavailable
-from veil.chat.store import ChatStore, PendingSend
+from veil.agent.store import AgentStore, AgentTransaction, PendingSend
 from veil.crypto import RandomSource
 
 __all__ = ["OutboxRunner"]
@@ -35,7 +37,7 @@ class OutboxRunner:
 
     def __init__(
         self,
-        store: ChatStore,
+        store: AgentStore,
         relays: RelayPort,
         queues_of: Callable[[int], QueueState],
         *,
@@ -57,10 +59,31 @@ class OutboxRunner:
         """Note that an entry was enqueued: the next :meth:`flush` must look."""
         self._wake_at = 0.0
 
+    def enqueue(self, tx: AgentTransaction, connection_id: int, effects: Effects) -> None:
+        """Queue the relay actions of ``effects`` in the outbox, in order."""
+        now = self._clock()
+        if effects.actions:
+            self.wake()
+        for action in effects.actions:
+            if isinstance(action, SecurePeerQueue):
+                entry = OutboxEntry(ActionKind.SECURE_PEER_QUEUE)
+            else:
+                entry = OutboxEntry(ActionKind.SEND_FRAME, action.frame)
+            tx.outbox.enqueue(connection_id, entry.to_bytes(), now)
+
     def pending(self) -> int:
         """How many entries wait in the outbox, due or not."""
         with self._store.transaction() as tx:
             return len(tx.outbox.due(float("inf"), limit=_DUE_LIMIT))
+
+    def next_timer(self) -> float | None:
+        """When an entry may next be due: now after an enqueue, the earliest retry
+        after failures, ``None`` while everything went out."""
+        return None if self._wake_at == float("inf") else self._wake_at
+
+    async def handle_timer(self, now: float) -> int:
+        """Run the entries due at ``now``; return how many completed."""
+        return await self._run_due(now)
 
     async def flush(self, *, force: bool = False) -> int:
         """Run every due entry once (every entry, if ``force``); return how many completed.
@@ -68,8 +91,10 @@ class OutboxRunner:
         A command the user just ran forces the flush: they expect waiting messages to
         be tried now, whatever the backoff said.
         """
+        return await self._run_due(float("inf") if force else self._clock())
+
+    async def _run_due(self, now: float) -> int:
         async with self._lock:
-            now = float("inf") if force else self._clock()
             if now < self._wake_at:
                 return 0
             self._wake_at = float("inf")

@@ -5,10 +5,14 @@ Layouts (all integers big-endian; ``bytes16`` is a u16 length then the bytes)::
     QueueAddress     bytes16 relay address text (UTF-8, veil://...) || sender id (24)
     Confirmation     u16 agent version || bytes16 ratchet reply || bytes16 first message
     AgentPayload     u8 tag || fields
-        CONNECT_INFO   QueueAddress (the joiner's reply queue) || Profile
-        HELLO          Profile
+        CONNECT_INFO   QueueAddress (the joiner's reply queue) || profile
+        HELLO          profile
         CHAT           bytes16 chat event
-    ContactRequest   bytes16 invitation link text || Profile
+    ContactRequest   bytes16 invitation link text || profile
+
+``profile`` is the rest of the payload, at most :data:`MAX_PROFILE_SIZE` bytes: the
+application's profile (the chat layer's ``Profile.to_handshake_bytes``), opaque
+to the agent, which only carries it.
     RepairOffer      u16 agent version || bytes16 ratchet invitation keys
     RepairAccept     bytes16 ratchet reply || bytes16 first message
 
@@ -23,16 +27,15 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TypeAlias, TypeVar
 
-from veil.agent.failures import MalformedFrame
-from veil.chat.errors import ChatProtocolError
-from veil.chat.profile import Profile
-from veil.relay.address import RelayAddress
-from veil.relay.errors import InvalidAddress
+from veil.agent.errors import MalformedFrame
+from veil.relay.protocol.address import RelayAddress
+from veil.relay.protocol.errors import InvalidAddress
 from veil.wire import Reader, WireError, Writer
 
 __all__ = [
     "MAX_CHAT_EVENT_SIZE",
     "MAX_LINK_SIZE",
+    "MAX_PROFILE_SIZE",
     "QUEUE_ID_SIZE",
     "AgentPayload",
     "ChatPayload",
@@ -55,6 +58,8 @@ MAX_RATCHET_REPLY_SIZE = 4096
 MAX_RATCHET_MESSAGE_SIZE = 15_000
 MAX_CHAT_EVENT_SIZE = 12_000
 MAX_LINK_SIZE = 8192
+#: Larger than any profile the chat layer writes (its fields are capped at 1300 bytes).
+MAX_PROFILE_SIZE = 2048
 
 
 class PayloadTag(IntEnum):
@@ -118,13 +123,12 @@ class ContactRequest:
     """A stranger's request sent to a contact address: its invitation and profile."""
 
     invitation_link: str
-    profile: Profile
+    profile: bytes
 
     def to_bytes(self) -> bytes:
         """Serialise (sealed to the address key by the caller)."""
         writer = Writer().bytes16(self.invitation_link.encode("utf-8"))
-        self.profile.encode(writer)
-        return writer.build()
+        return writer.raw(self.profile).build()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ContactRequest:
@@ -134,7 +138,7 @@ class ContactRequest:
 
 def _read_contact_request(reader: Reader) -> ContactRequest:
     link = reader.bytes16(MAX_LINK_SIZE).decode("utf-8")
-    return ContactRequest(link, Profile.decode(reader))
+    return ContactRequest(link, _read_profile(reader))
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,14 +183,14 @@ class ConnectInfo:
     """Joiner → inviter, first ratchet message: where to reply, and who I am."""
 
     reply_queue: QueueAddress
-    profile: Profile
+    profile: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class Hello:
     """Inviter → joiner, first ratchet message: the connection is up; who I am."""
 
-    profile: Profile
+    profile: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,9 +212,9 @@ def encode_payload(payload: AgentPayload) -> bytes:
     writer = Writer()
     if isinstance(payload, ConnectInfo):
         payload.reply_queue.encode(writer.u8(PayloadTag.CONNECT_INFO))
-        payload.profile.encode(writer)
+        writer.raw(payload.profile)
     elif isinstance(payload, Hello):
-        payload.profile.encode(writer.u8(PayloadTag.HELLO))
+        writer.u8(PayloadTag.HELLO).raw(payload.profile)
     else:
         writer.u8(PayloadTag.CHAT).bytes16(payload.event)
     return writer.build()
@@ -225,12 +229,20 @@ def _read_payload(reader: Reader) -> AgentPayload:
     tag = reader.u8()
     if tag == PayloadTag.CONNECT_INFO:
         queue = QueueAddress.decode(reader)
-        return ConnectInfo(queue, Profile.decode(reader))
+        return ConnectInfo(queue, _read_profile(reader))
     if tag == PayloadTag.HELLO:
-        return Hello(Profile.decode(reader))
+        return Hello(_read_profile(reader))
     if tag == PayloadTag.CHAT:
         return ChatPayload(reader.bytes16(MAX_CHAT_EVENT_SIZE))
     raise MalformedFrame(f"unknown agent payload tag {tag}")
+
+
+def _read_profile(reader: Reader) -> bytes:
+    """The opaque profile that ends a payload: present and capped, never checked inside."""
+    profile = reader.rest()
+    if not 0 < len(profile) <= MAX_PROFILE_SIZE:
+        raise MalformedFrame(f"a profile is 1..{MAX_PROFILE_SIZE} bytes, got {len(profile)}")
+    return profile
 
 
 def _strict(data: bytes, read: Callable[[Reader], _T]) -> _T:
@@ -238,6 +250,6 @@ def _strict(data: bytes, read: Callable[[Reader], _T]) -> _T:
     try:
         value = read(reader)
         reader.finish()
-    except (WireError, ChatProtocolError, InvalidAddress, UnicodeDecodeError, ValueError) as exc:
+    except (WireError, InvalidAddress, UnicodeDecodeError, ValueError) as exc:
         raise MalformedFrame(f"bad agent payload: {exc}") from exc
     return value

@@ -23,7 +23,7 @@ Layout of :meth:`QueueState.to_bytes` (version :data:`QUEUE_STATE_VERSION`)::
                          (:mod:`veil.agent.duplicates`)
 
 Older versions still read. Versions 1 to 3 had no repair key: such a connection
-keeps working but cannot be repaired (:class:`~veil.agent.failures.RepairUnavailable`).
+keeps working but cannot be repaired (:class:`~veil.agent.errors.RepairUnavailable`).
 Version 2 ended with ``u8 count || count x relay message
 id (24)``, carried over as the oldest marks of the committed frames; version 1 had
 no such field.
@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from veil.agent.duplicates import REMEMBERED_FRAMES, CommittedFrames
-from veil.agent.failures import ConnectionStateCorrupt, MalformedFrame
+from veil.agent.errors import ConnectionStateCorrupt, MalformedFrame
 from veil.agent.payloads import QUEUE_ID_SIZE, QueueAddress
 from veil.agent.repair import RepairAuth
 from veil.wire import Reader, WireError, Writer

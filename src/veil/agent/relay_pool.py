@@ -1,4 +1,4 @@
-"""The agent's relays: one :class:`~veil.relay.client.RelayClient` per relay address.
+"""The agent's relays: one :class:`~veil.relay.client.relay_client.RelayClient` per relay address.
 
 :class:`RelayPool` implements :class:`~veil.agent.relays.RelayPort`. Clients are
 opened on first use and kept; each reconnects and resubscribes by itself. Every
@@ -17,10 +17,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from veil.agent.queues import ReceiveQueue, SendQueue
 from veil.agent.relays import Delivery, RelayUnavailable
 from veil.crypto import RandomSource, X25519KeyPair
-from veil.relay.client import Dialer, RelayClient
-from veil.relay.client_protocol import QueueKeys
-from veil.relay.errors import RelayError
-from veil.relay.events import MessageReceived, RecipientQueue, SenderQueue
+from veil.relay.client.events import MessageReceived, RecipientQueue, SenderQueue
+from veil.relay.client.relay_client import Dialer, RelayClient
+from veil.relay.client.session import QueueKeys
+from veil.relay.protocol.errors import RelayError
 
 __all__ = ["COMMAND_TIMEOUT_SECONDS", "DELIVERY_WINDOW", "RelayPool"]
 

@@ -3,7 +3,7 @@
 :class:`RelayPort` is the seam between the agent and the network: the runtime
 speaks only in the agent's own queue types (:class:`~veil.agent.queues.ReceiveQueue`,
 :class:`~veil.agent.queues.SendQueue`), and :mod:`veil.agent.relay_pool` implements
-it over :class:`veil.relay.client.RelayClient`, one client per relay address.
+it over :class:`veil.relay.client.relay_client.RelayClient`, one client per relay address.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from veil.agent.failures import RelayUnavailable
+from veil.agent.errors import RelayUnavailable
 from veil.agent.queues import ReceiveQueue, SendQueue
 
 __all__ = ["Delivery", "RelayPort", "RelayUnavailable"]

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from veil.agent.failures import ConnectionStateCorrupt, RepairRejected
+from veil.agent.errors import ConnectionStateCorrupt, RepairRejected
 from veil.agent.frames import fill, unfill
 from veil.crypto import (
     AuthenticationFailed,

@@ -24,11 +24,11 @@ from veil.agent.relay_pool import COMMAND_TIMEOUT_SECONDS, RelayPool
 from veil.agent.relays import Delivery, RelayUnavailable
 from veil.crypto import RandomSource, X25519KeyPair
 from veil.errors import ProtocolError
-from veil.relay.address import RelayAddress
-from veil.relay.errors import CommandError
+from veil.relay.protocol.address import RelayAddress
+from veil.relay.protocol.errors import CommandError
 from veil.routing.errors import DestinationUnreachable, NoRouteAvailable
 from veil.routing.policy import DirectRoute, RoutingPolicy, choose_route
-from veil.routing.sender import ProxiedPath
+from veil.routing.proxied_path import ProxiedPath
 
 __all__ = ["KEPT_PROXY_FAILURES", "RoutedRelays"]
 

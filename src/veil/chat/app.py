@@ -13,19 +13,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from veil.agent.errors import MalformedLink
 from veil.agent.events import (
     AgentEvent,
     ChatEventReceived,
     ConnectionEstablished,
+    ConnectionEvent,
     ConnectionRepaired,
     ContactRequestReceived,
     DesyncDetected,
     RepairRequested,
 )
 from veil.agent.invitations import invitation_from_link, invitation_to_link
-from veil.agent.links import InvitationLink, decode_link, encode_link
-from veil.agent.queues import QueueState
+from veil.agent.links import ContactAddressLink, InvitationLink, decode_link, encode_link
+from veil.agent.relays import Delivery, RelayPort
 from veil.agent.runtime import Agent
+from veil.chat.contacts import (
+    PENDING_CONTACT_NAME,
+    apply_connection_event,
+    connection_of,
+    mark_repaired,
+)
 from veil.chat.conversation import Conversation, Incoming
 from veil.chat.errors import RecordNotFound, StoreNotFound
 from veil.chat.profile import Profile
@@ -33,13 +41,14 @@ from veil.chat.routing import initial_policy, routed_relays
 from veil.chat.store import (
     ChatStore,
     Contact,
-    ContactRequest,
+    ContactRequestRecord,
+    ContactStatus,
     KdfParams,
     RequestStatus,
     Transaction,
 )
 from veil.crypto import RandomSource, SystemRandom
-from veil.relay.address import RelayAddress
+from veil.relay.protocol.address import RelayAddress
 from veil.routing.policy import RoutingPolicy
 
 __all__ = ["OWN_KEYS_FORMAT", "STORE_FILE", "CodeCheck", "ConnectionRelays", "Messenger"]
@@ -75,7 +84,8 @@ class Messenger:
 
     ``policy`` is the private-routing policy (``veil.chat.routing.load_policy``);
     without one, the relays recorded in the store are used as the user's own.
-    New receive queues go to the policy's relays enabled for receiving.
+    New receive queues go to the policy's relays enabled for receiving. ``relays``
+    replaces the network under the policy (an in-memory relay, in tests).
     """
 
     def __init__(
@@ -86,6 +96,7 @@ class Messenger:
         rng: RandomSource | None = None,
         clock: Callable[[], float] = time.time,
         pq: bool = True,
+        relays: RelayPort | None = None,
     ) -> None:
         self.store = store
         self._rng = rng or SystemRandom()
@@ -95,10 +106,18 @@ class Messenger:
             self.profile = tx.profile.get().profile
             stored_relays = tx.relays.list()
         self.policy = policy or initial_policy(stored_relays)
-        self._relays = routed_relays(self.policy, self._rng)
+        self._relays = routed_relays(self.policy, self._rng) if relays is None else relays
         receiving = [str(relay.address) for relay in self.policy.relays if relay.receive]
-        self.agent = Agent(store, self._relays, self.profile, receiving, rng=self._rng, clock=clock)
-        self.conversation = Conversation(self.agent, self._rng, clock)
+        self.agent = Agent(
+            store,
+            self._relays,
+            self.profile.to_handshake_bytes(),
+            receiving,
+            check_profile=Profile.from_handshake_bytes,
+            rng=self._rng,
+            clock=clock,
+        )
+        self.conversation = Conversation(store, self.agent, self._rng, clock)
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -135,43 +154,73 @@ class Messenger:
 
     async def invite(self) -> str:
         """A new one-time invitation link."""
-        _, invitation = await self.agent.invite(pq=self._pq)
+        receive = await self.agent.handshakes.new_receive_queue()
+        with self.store.transaction() as tx:
+            _, invitation = self.agent.handshakes.invite(tx, receive, pq=self._pq)
         return encode_link(invitation_to_link(invitation))
 
     async def connect(self, link_text: str) -> Contact:
         """Join an invitation, or send a contact request to a contact address."""
         link = decode_link(link_text)
         if isinstance(link, InvitationLink):
-            contact_id = await self.agent.join(invitation_from_link(link))
-        else:
-            contact_id = await self.agent.request_contact(link)
+            return await self._join(link, PENDING_CONTACT_NAME)
+        return await self._request(link)
+
+    async def _join(
+        self, link: InvitationLink, name: str, request_id: int | None = None
+    ) -> Contact:
+        """Join the invitation as a new contact named ``name`` (status CONNECTING)."""
+        invitation = invitation_from_link(link)
+        receive = await self.agent.handshakes.new_receive_queue()
         with self.store.transaction() as tx:
-            return tx.contacts.get(contact_id)
+            connection_id = self.agent.handshakes.join(tx, receive, invitation)
+            contact = self._add_contact(tx, connection_id, name)
+            if request_id is not None:
+                tx.requests.set_status(request_id, RequestStatus.ACCEPTED)
+        await self.agent.outbox.flush(force=True)
+        return contact
+
+    async def _request(self, link: ContactAddressLink) -> Contact:
+        """Send our invitation and profile to a contact address (status CONNECTING)."""
+        receive = await self.agent.handshakes.new_receive_queue()
+        with self.store.transaction() as tx:
+            connection_id = self.agent.handshakes.request_contact(tx, receive, link)
+            contact = self._add_contact(tx, connection_id, PENDING_CONTACT_NAME)
+        await self.agent.outbox.flush(force=True)
+        return contact
+
+    def _add_contact(self, tx: Transaction, connection_id: int, name: str) -> Contact:
+        contact = tx.contacts.add(Profile(name), ContactStatus.CONNECTING, self._clock())
+        tx.connections.set_contact(connection_id, contact.contact_id)
+        return contact
 
     async def create_address(self) -> str:
         """Create the contact address; return its link."""
-        return await self.agent.create_address()
+        return await self.agent.handshakes.create_address()
 
     def address(self) -> str | None:
         """The contact address link, if there is one."""
-        with self.store.transaction() as tx:
-            address = tx.address.get()
-        return None if address is None else address.link
+        return self.agent.handshakes.address()
 
     async def delete_address(self) -> None:
         """Delete the contact address; existing contacts are not affected."""
-        await self.agent.delete_address()
+        await self.agent.handshakes.delete_address()
 
-    def requests(self) -> list[ContactRequest]:
+    def requests(self) -> list[ContactRequestRecord]:
         """Contact requests waiting for an answer."""
         with self.store.transaction() as tx:
             return tx.requests.list(RequestStatus.PENDING)
 
     async def accept(self, request_id: int) -> Contact:
-        """Accept a contact request."""
-        contact_id = await self.agent.accept_request(request_id)
+        """Accept a contact request: join the invitation it carries."""
         with self.store.transaction() as tx:
-            return tx.contacts.get(contact_id)
+            request = tx.requests.get(request_id)
+        if request.status is not RequestStatus.PENDING:
+            raise ValueError(f"request {request_id} was already {request.status.value}")
+        link = decode_link(request.invitation.decode("utf-8"))
+        if not isinstance(link, InvitationLink):
+            raise MalformedLink("a contact request must carry a one-time invitation")
+        return await self._join(link, request.profile.display_name, request_id)
 
     def reject(self, request_id: int) -> None:
         """Reject a contact request: nothing is sent, the stranger learns nothing."""
@@ -201,12 +250,16 @@ class Messenger:
         with self.store.transaction() as tx:
             connections = tx.connections.for_contact(contact.contact_id)
         result = []
-        for connection in connections:
-            queues = QueueState.from_bytes(connection.queue_state)
+        for connection_id in connections:
+            queues = self.agent.queues_of(connection_id)
             send = None if queues.send is None else queues.send.address.relay
             proxied = send is not None and self.policy.is_proxied(RelayAddress.parse(send))
             result.append(ConnectionRelays(queues.receive.relay, send, proxied))
         return result
+
+    def pending_sends(self) -> int:
+        """How many relay actions wait in the outbox (for a relay to come back)."""
+        return self.agent.outbox.pending()
 
     def rename(self, alias: str, new_alias: str) -> None:
         """Change a contact's local alias (never sent to anyone)."""
@@ -216,13 +269,21 @@ class Messenger:
 
     async def repair(self, alias: str) -> bool:
         """Offer to re-agree keys with a contact, or accept their offer (True if done)."""
-        return await self.agent.repair(self.contact(alias).contact_id)
+        contact_id = self.contact(alias).contact_id
+        with self.store.transaction() as tx:
+            accepted = self.agent.repair(tx, connection_of(tx, contact_id))
+            if accepted:
+                mark_repaired(tx, contact_id)
+        await self.agent.outbox.flush(force=True)
+        return accepted
 
     def verify(self, alias: str, code: str | None) -> CodeCheck:
         """Compare the security code with the one the contact reads out; mark verified
         on a match. Without ``code``, just show ours."""
         contact = self.contact(alias)
-        ours = self.agent.security_code(contact.contact_id)
+        with self.store.transaction() as tx:
+            connection_id = connection_of(tx, contact.contact_id)
+        ours = self.agent.security_code(connection_id)
         if code is None:
             return CodeCheck(alias, str(ours), None, contact.verified)
         typed = "".join(ch for ch in code if ch.isdigit())
@@ -234,34 +295,68 @@ class Messenger:
     # -- receiving --------------------------------------------------------------------
 
     async def receive(self, *, idle: float, on_incoming: Callable[[Incoming], None]) -> int:
-        """Process everything that arrives until ``idle`` seconds pass quietly."""
-
-        def handle(tx: Transaction, contact_id: int | None, event: AgentEvent) -> None:
-            incoming = self._apply(tx, contact_id, event)
-            if incoming is not None:
-                on_incoming(incoming)
-
-        count = await self.agent.receive(
-            handle, idle=idle, on_tick=self.conversation.flush_receipts
-        )
+        """Process everything that arrives until ``idle`` seconds pass quietly; return
+        how many deliveries were processed. One timer serves the agent's retries and
+        the delivery receipts: the loop sleeps until the earliest of them."""
+        await self.agent.outbox.flush(force=True)
+        if not await self.agent.inbox.subscribe():
+            return 0
+        processed, quiet = 0, 0.0
+        while quiet < idle:
+            wait = self._until_next_timer(idle - quiet)
+            batch = await self.agent.inbox.next_batch(wait)
+            if batch:
+                for incoming in await self._commit(batch):
+                    on_incoming(incoming)
+                processed, quiet = processed + len(batch), 0.0
+            else:
+                quiet += wait
+            now = self._clock()
+            await self.agent.handle_timer(now)
+            await self.conversation.handle_timer(now)
         await self.conversation.flush_receipts(force=True)
-        return count
+        return processed
 
-    def _apply(self, tx: Transaction, contact_id: int | None, event: AgentEvent) -> Incoming | None:
+    def _until_next_timer(self, longest: float) -> float:
+        now = self._clock()
+        timers = (self.agent.next_timer(), self.conversation.next_timer())
+        return max(0.0, min([longest, *(at - now for at in timers if at is not None)]))
+
+    async def _commit(self, batch: list[Delivery]) -> list[Incoming]:
+        """Commit one batch with everything it changes, then acknowledge it."""
+        try:
+            with self.store.transaction() as tx:
+                received = self.agent.inbox.process(tx, batch)
+                incoming = [self._apply(tx, item) for item in received]
+        except Exception:
+            await self.agent.inbox.redeliver(batch)
+            raise
+        await self.agent.inbox.acknowledge(batch)
+        return [item for item in incoming if item is not None]
+
+    def _apply(self, tx: Transaction, received: ConnectionEvent) -> Incoming | None:
+        event = received.event
         if isinstance(event, ContactRequestReceived):
-            name = event.profile.display_name
-            return Incoming("request", None, name, request_id=event.request_id)
+            return self._store_request(tx, event)
+        contact_id = apply_connection_event(tx, received, self._clock())
         if contact_id is None:
             return None
         alias = tx.contacts.get(contact_id).alias
         if isinstance(event, ChatEventReceived):
             return self.conversation.apply(tx, contact_id, alias, event)
         if isinstance(event, ConnectionEstablished):
-            return Incoming("connected", alias, event.profile.display_name)
+            return Incoming(
+                "connected", alias, Profile.from_handshake_bytes(event.profile).display_name
+            )
         if isinstance(event, DesyncDetected):
             return Incoming("desync", alias, event.reason)
         kind = _NOTICES.get(type(event))
         return None if kind is None else Incoming(kind, alias, "")
+
+    def _store_request(self, tx: Transaction, event: ContactRequestReceived) -> Incoming:
+        profile = Profile.from_handshake_bytes(event.profile)
+        stored = tx.requests.add(profile, event.invitation_link.encode("utf-8"), self._clock())
+        return Incoming("request", None, profile.display_name, request_id=stored.request_id)
 
 
 #: Agent events shown to the user as a bare notice about the contact.

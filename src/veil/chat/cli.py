@@ -1,7 +1,8 @@
 """The ``veil`` command: a private messenger with no user identifiers.
 
 This module holds the command group and profile set-up; the commands that talk
-to relays live in :mod:`veil.chat.commands`, the shared options and output in
+to relays live in :mod:`veil.chat.contact_commands` and
+:mod:`veil.chat.message_commands`, the shared options and output in
 :mod:`veil.chat.cli_support`.
 """
 
@@ -22,7 +23,8 @@ from veil.chat.cli_support import (
     passphrase,
     run_command,
 )
-from veil.chat.commands import ALL_COMMANDS
+from veil.chat.contact_commands import CONTACT_COMMANDS
+from veil.chat.message_commands import MESSAGE_COMMANDS
 from veil.chat.routing import initial_policy, load_policy, policy_file
 from veil.routing.cli import routing_commands
 from veil.routing.config_file import PolicyStore
@@ -110,5 +112,9 @@ def _open_policy(options: Mapping[str, Any]) -> PolicyStore:
     return file
 
 
-for _command in (*ALL_COMMANDS, *routing_commands(_open_policy, [home_option()])):
+for _command in (
+    *CONTACT_COMMANDS,
+    *MESSAGE_COMMANDS,
+    *routing_commands(_open_policy, [home_option()]),
+):
     main.add_command(_command)

@@ -2,8 +2,9 @@
 
 Outgoing: each user action becomes one chat event (:mod:`veil.chat.events`) that
 the agent encrypts and queues in the same transaction as the row recording it.
-Incoming: :meth:`Conversation.apply` runs inside the agent's receive transaction,
-so a message's row commits with the ratchet state that decrypted it. Delivery
+Incoming: :meth:`Conversation.apply` runs inside the transaction in which the agent
+processed the batch, so a message's row commits with the ratchet state that
+decrypted it. Delivery
 receipts for received messages are gathered per batch and sent as one
 ``ReceiptIssued`` event per contact (up to :data:`MAX_RECEIPT_IDS` ids each).
 """
@@ -11,11 +12,12 @@ receipts for received messages are gathered per batch and sent as one
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from veil.agent.events import ChatEventReceived
 from veil.agent.runtime import Agent
+from veil.chat.contacts import connection_of
 from veil.chat.errors import ChatProtocolError, DuplicateRecord, RecordNotFound
 from veil.chat.events import (
     MAX_RECEIPT_IDS,
@@ -31,7 +33,15 @@ from veil.chat.events import (
     encode_event,
     new_message_id,
 )
-from veil.chat.store import Deletion, Direction, Reaction, Receipt, StoredMessage, Transaction
+from veil.chat.store import (
+    ChatStore,
+    Deletion,
+    Direction,
+    MessageRecord,
+    Reaction,
+    Receipt,
+    Transaction,
+)
 from veil.crypto import RandomSource
 
 __all__ = ["RECEIPT_DELAY_SECONDS", "Conversation", "Incoming"]
@@ -61,7 +71,10 @@ class Incoming:
 class Conversation:
     """Sends and applies chat events for every contact of one user."""
 
-    def __init__(self, agent: Agent, rng: RandomSource, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, store: ChatStore, agent: Agent, rng: RandomSource, clock: Callable[[], float]
+    ) -> None:
+        self._store = store
         self._agent = agent
         self._rng = rng
         self._clock = clock
@@ -72,29 +85,27 @@ class Conversation:
 
     async def send_texts(
         self, contact_id: int, texts: list[str], reply_to: int | None = None
-    ) -> list[StoredMessage]:
+    ) -> list[MessageRecord]:
         """Post ``texts`` (optionally all replying to the message in row ``reply_to``)."""
         quoted = None if reply_to is None else self._message(contact_id, reply_to).message_id
         now_ms = int(self._clock() * 1000)
         posts = [MessagePosted(new_message_id(self._rng), text, now_ms, quoted) for text in texts]
-        stored: list[StoredMessage] = []
-
-        def record(tx: Transaction, sequences: list[int]) -> None:
-            for post, sequence in zip(posts, sequences, strict=True):
-                stored.append(
-                    tx.messages.add(
-                        contact_id=contact_id,
-                        message_id=post.message_id,
-                        direction=Direction.SENT,
-                        sequence=sequence,
-                        text=post.text,
-                        sent_at=post.sent_at_ms / 1000,
-                        receipt=Receipt.PENDING,
-                        reply_to=post.reply_to,
-                    )
+        with self._store.transaction() as tx:
+            sequences = self._send(tx, contact_id, posts)
+            stored = [
+                tx.messages.add(
+                    contact_id=contact_id,
+                    message_id=post.message_id,
+                    direction=Direction.SENT,
+                    sequence=sequence,
+                    text=post.text,
+                    sent_at=post.sent_at_ms / 1000,
+                    receipt=Receipt.PENDING,
+                    reply_to=post.reply_to,
                 )
-
-        await self._agent.send(contact_id, [encode_event(post) for post in posts], record)
+                for post, sequence in zip(posts, sequences, strict=True)
+            ]
+        await self._agent.outbox.flush(force=True)
         return stored
 
     async def edit(self, contact_id: int, row_id: int, text: str) -> None:
@@ -102,37 +113,46 @@ class Conversation:
         message = self._own_message(contact_id, row_id)
         if message.deletion is not Deletion.NONE:
             raise ValueError(f"message #{row_id} was deleted; it cannot be edited")
-
-        def record(tx: Transaction, _: list[int]) -> None:
+        with self._store.transaction() as tx:
+            self._send(tx, contact_id, [MessageEdited(message.message_id, text)])
             tx.messages.edit(row_id, text)
-
-        event = MessageEdited(message.message_id, text)
-        await self._agent.send(contact_id, [encode_event(event)], record)
+        await self._agent.outbox.flush(force=True)
 
     async def delete(self, contact_id: int, row_id: int, *, for_everyone: bool) -> None:
         """Delete a message for me only, or (one of ours) for everyone."""
         if not for_everyone:
             self._message(contact_id, row_id)
-            with self._agent.store.transaction() as tx:
+            with self._store.transaction() as tx:
                 tx.messages.delete(row_id, Deletion.FOR_ME)
             return
         message = self._own_message(contact_id, row_id)
-
-        def record(tx: Transaction, _: list[int]) -> None:
+        with self._store.transaction() as tx:
+            self._send(tx, contact_id, [MessageDeleted(message.message_id)])
             tx.messages.delete(row_id, Deletion.FOR_EVERYONE)
-
-        event = MessageDeleted(message.message_id)
-        await self._agent.send(contact_id, [encode_event(event)], record)
+        await self._agent.outbox.flush(force=True)
 
     async def react(self, contact_id: int, row_id: int, emoji: str, *, added: bool) -> None:
         """Set (or withdraw) our reaction on a message."""
         message = self._message(contact_id, row_id)
-
-        def record(tx: Transaction, _: list[int]) -> None:
+        with self._store.transaction() as tx:
+            self._send(tx, contact_id, [ReactionChanged(message.message_id, emoji, added)])
             tx.messages.react(row_id, Reaction(Direction.SENT, emoji), added)
+        await self._agent.outbox.flush(force=True)
 
-        event = ReactionChanged(message.message_id, emoji, added)
-        await self._agent.send(contact_id, [encode_event(event)], record)
+    def _send(self, tx: Transaction, contact_id: int, events: Sequence[ChatEvent]) -> list[int]:
+        """Encrypt ``events`` for the contact in ``tx``; return their sequence numbers."""
+        encoded = [encode_event(event) for event in events]
+        return self._agent.send(tx, connection_of(tx, contact_id), encoded)
+
+    def next_timer(self) -> float | None:
+        """When gathered delivery receipts are due to go out (``None``: none gathered)."""
+        if not self._receipts:
+            return None
+        return self._receipts_since + RECEIPT_DELAY_SECONDS
+
+    async def handle_timer(self, now: float) -> None:
+        """Send the delivery receipts that are due."""
+        await self.flush_receipts()
 
     async def flush_receipts(self, *, force: bool = False) -> None:
         """Send the delivery receipts gathered so far, once there are enough of them
@@ -148,24 +168,22 @@ class Conversation:
             return
         receipts, self._receipts = self._receipts, {}
         for contact_id, ids in receipts.items():
-            events = [
-                encode_event(
-                    ReceiptIssued(ReceiptStatus.DELIVERED, tuple(ids[i : i + MAX_RECEIPT_IDS]))
-                )
+            events: list[ChatEvent] = [
+                ReceiptIssued(ReceiptStatus.DELIVERED, tuple(ids[i : i + MAX_RECEIPT_IDS]))
                 for i in range(0, len(ids), MAX_RECEIPT_IDS)
             ]
-            await self._agent.send(contact_id, events, lambda tx, _: None, flush=False)
-        if receipts:
-            await self._agent.outbox.flush()
+            with self._store.transaction() as tx:
+                self._send(tx, contact_id, events)
+        await self._agent.outbox.flush()
 
-    def _message(self, contact_id: int, row_id: int) -> StoredMessage:
-        with self._agent.store.transaction() as tx:
+    def _message(self, contact_id: int, row_id: int) -> MessageRecord:
+        with self._store.transaction() as tx:
             message = tx.messages.get(row_id)
         if message.contact_id != contact_id:
             raise RecordNotFound(f"message #{row_id} is not in this conversation")
         return message
 
-    def _own_message(self, contact_id: int, row_id: int) -> StoredMessage:
+    def _own_message(self, contact_id: int, row_id: int) -> MessageRecord:
         message = self._message(contact_id, row_id)
         if message.direction is not Direction.SENT:
             raise ValueError(f"message #{row_id} is the contact's; only your own can change")
@@ -247,7 +265,7 @@ class Conversation:
         return Incoming("message", alias, post.text, stored.row_id, str(received.integrity))
 
     @staticmethod
-    def _find_either(tx: Transaction, contact_id: int, message_id: bytes) -> StoredMessage:
+    def _find_either(tx: Transaction, contact_id: int, message_id: bytes) -> MessageRecord:
         try:
             return tx.messages.find(contact_id, Direction.SENT, message_id)
         except RecordNotFound:

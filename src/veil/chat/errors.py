@@ -1,20 +1,28 @@
-"""Errors of the chat layer (codes 6xx): chat content, profiles and the client store.
+"""Every error of the chat layer (codes 6xx), in one hierarchy.
 
-Two families live here. :class:`ChatProtocolError` and its subclasses mean a peer
-sent chat content that does not decode; the message is dropped and the peer told,
-never the whole client. :class:`StoreError` and its subclasses are local: the
-encrypted database could not be opened or does not hold what was asked for.
+:class:`ChatError` is the base. Under it:
+
+* :class:`ChatLocalError` (also a :class:`~veil.errors.LocalError`): the user or
+  the local machine — an unknown contact, a contact not connected yet, a store that
+  cannot be opened or does not hold what was asked for (:class:`StoreError`).
+* :class:`ChatProtocolError` (also a :class:`~veil.errors.ProtocolError`): a peer
+  sent chat content that does not decode; that message is dropped, never the client.
+
+The code table is in ``docs/protocol/chat.md`` (section "Errors"); a test checks
+that the two agree.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from veil.errors import ProtocolError, VeilError
+from veil.errors import LocalError, ProtocolError, VeilError
 
 __all__ = [
     "ChatError",
+    "ChatLocalError",
     "ChatProtocolError",
+    "ContactNotConnected",
     "CorruptStoreHeader",
     "DuplicateRecord",
     "MalformedEvent",
@@ -29,12 +37,24 @@ __all__ = [
 
 
 class ChatError(VeilError):
-    """Base class of local chat-layer failures."""
+    """Base class of every chat-layer error."""
 
     code: ClassVar[int] = 600
 
 
-class ChatProtocolError(ProtocolError):
+class ChatLocalError(ChatError, LocalError):
+    """The user or the local machine failed; no peer did anything wrong."""
+
+    code: ClassVar[int] = 601
+
+
+class ContactNotConnected(ChatLocalError):
+    """The contact has no connection to send over yet (or any more)."""
+
+    code: ClassVar[int] = 602
+
+
+class ChatProtocolError(ChatError, ProtocolError):
     """A peer sent chat content that breaks the chat protocol."""
 
     code: ClassVar[int] = 610
@@ -52,7 +72,7 @@ class UnsupportedEventVersion(ChatProtocolError):
     code: ClassVar[int] = 612
 
 
-class StoreError(ChatError):
+class StoreError(ChatLocalError):
     """The client store failed."""
 
     code: ClassVar[int] = 620

@@ -70,19 +70,32 @@ class Profile:
         bio = _read_optional(reader, "bio", BIO_MAX_BYTES, multiline=True)
         return cls(display_name, full_name, bio)
 
-    def to_bytes(self) -> bytes:
-        """Serialise standalone, led by :data:`PROFILE_FORMAT_VERSION`."""
-        writer = Writer().u8(PROFILE_FORMAT_VERSION)
+    def to_handshake_bytes(self) -> bytes:
+        """The fields without a version byte: what the agent carries, opaque, in its
+        handshake and contact requests (their formats are versioned by the agent)."""
+        writer = Writer()
         self.encode(writer)
         return writer.build()
 
     @classmethod
+    def from_handshake_bytes(cls, data: bytes) -> Profile:
+        """Parse :meth:`to_handshake_bytes` output strictly; :class:`MalformedEvent` if bad."""
+        return cls._parse(data, versioned=False)
+
+    def to_bytes(self) -> bytes:
+        """Serialise standalone, led by :data:`PROFILE_FORMAT_VERSION`."""
+        return bytes((PROFILE_FORMAT_VERSION,)) + self.to_handshake_bytes()
+
+    @classmethod
     def from_bytes(cls, data: bytes) -> Profile:
         """Parse :meth:`to_bytes` output strictly (caps, version, no trailing bytes)."""
+        return cls._parse(data, versioned=True)
+
+    @classmethod
+    def _parse(cls, data: bytes, *, versioned: bool) -> Profile:
         reader = Reader(data)
         try:
-            version = reader.u8()
-            if version != PROFILE_FORMAT_VERSION:
+            if versioned and (version := reader.u8()) != PROFILE_FORMAT_VERSION:
                 raise UnsupportedEventVersion(f"profile format version {version}")
             profile = cls.decode(reader)
             reader.finish()

@@ -16,7 +16,7 @@ from pathlib import Path
 from veil.agent.relay_pool import RelayPool
 from veil.agent.routing_port import RoutedRelays
 from veil.crypto import RandomSource
-from veil.relay.address import RelayAddress
+from veil.relay.protocol.address import RelayAddress
 from veil.routing.config_file import TomlPolicyFile
 from veil.routing.policy import MAX_OPERATOR_NAME, RelayEntry, RoutingPolicy, SocksSettings
 from veil.routing.socks import SocksConnector

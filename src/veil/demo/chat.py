@@ -1,18 +1,21 @@
 """Demo: a real relay and two ``veil`` profiles talk, driven through the CLI.
 
-Starts ``veil-relay`` on SQLite in a temporary directory, creates two profiles,
-connects them with a one-time link, exchanges messages (some while the peer is
-offline), prints the conversation, and shows what the relay had stored meanwhile:
-random queue ids and fixed-size ciphertext, nothing else. Ends with the commands
-to do the same by hand in two terminals.
+Serves a relay in this process (what ``veil-relay start`` runs: SQLite, TLS on a
+local port) from a temporary directory, creates two profiles, connects them with
+a one-time link, exchanges messages (some while the peer is offline), prints the
+conversation, and shows what the relay had stored meanwhile: random queue ids and
+fixed-size ciphertext, nothing else. Ends with the commands to do the same by
+hand in two terminals.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import os
 import shlex
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,7 +26,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from veil.relay.launcher import RelayProcess
+from veil.crypto import SystemRandom
+from veil.relay.server.config import RelayConfig, create_data_dir
+from veil.relay.transport.identity import RelayIdentity
+from veil.relayd.runner import RunningRelay, run_relay
 
 __all__ = ["run_chat_demo"]
 
@@ -73,13 +79,35 @@ def run_chat_demo(console: Console) -> None:
 
 
 async def _run_with_relay(console: Console, root: Path) -> None:
-    # The relay is its own process, so the CLI calls below may block this loop.
-    relay = RelayProcess.init(root / "relay")
-    await relay.start()
+    """Serve a relay in this process, over TLS on a local port, while the CLI talks to it."""
+    data_dir = root / "relay"
+    config = RelayConfig(public_hosts=("127.0.0.1",), port=_free_port(), log_level="warning")
+    create_data_dir(data_dir)
+    identity = RelayIdentity.generate(SystemRandom(), datetime.datetime.now(datetime.UTC))
+    identity.save(data_dir)
+    config.save(data_dir)
+    ready: asyncio.Future[RunningRelay] = asyncio.get_running_loop().create_future()
+    stop = asyncio.Event()
+    relay = asyncio.create_task(
+        run_relay(data_dir, config, identity, ready=ready.set_result, stop=stop)
+    )
+    waiting: set[asyncio.Future[Any]] = {ready, relay}
+    done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    if relay in done:
+        relay.result()  # raises why the relay could not start
+        raise RuntimeError("the relay stopped before it was ready")
     try:
-        _converse(console, root, str(relay.address))
+        # The CLI runs in processes of its own; waiting for them must not stall the relay.
+        await asyncio.to_thread(_converse, console, root, ready.result().address)
     finally:
-        await relay.stop()
+        stop.set()
+        await relay
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _converse(console: Console, root: Path, address: str) -> None:

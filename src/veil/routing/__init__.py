@@ -2,10 +2,15 @@
 
 * :mod:`veil.routing.codec` - the ``PRXY``/``PKEY``/``PFWD``/``PRES``/``RFWD``/``RRES``
   commands and responses.
-* :mod:`veil.routing.envelope` - their cryptography, for the client, the proxy and
+* :mod:`veil.routing.forward_crypto` - their cryptography, for the client, the proxy and
   the destination (sans I/O: randomness is passed in).
-* :mod:`veil.routing.protocol` - the client's transmissions to a proxy and the
-  reading of its replies (sans I/O).
+* :mod:`veil.routing.proxied_sender` - the client's transmissions to a proxy and the
+  reading of its replies (sans I/O); :mod:`veil.routing.proxied_path` - sending
+  through a proxy over a live relay client (asyncio).
+* :mod:`veil.routing.destination` - the relay's routing commands: the destination
+  role (sans I/O), plugged into the relay service as its command extension.
+* :mod:`veil.routing.proxy` - the proxy role at a relay: shared sessions to
+  destination relays (asyncio).
 * :mod:`veil.routing.policy` - relays grouped by operator, the private-routing
   policy, and the choice of receive relay and proxy.
 * :mod:`veil.routing.config` - the versioned client configuration of all that, and
@@ -30,7 +35,7 @@ from veil.routing.codec import (
     encode_routing_command,
     encode_routing_response,
 )
-from veil.routing.envelope import (
+from veil.routing.forward_crypto import (
     ForwardReceiver,
     OpenedForward,
     PendingCommand,
@@ -38,7 +43,7 @@ from veil.routing.envelope import (
     ProxiedDestination,
     ProxyForwarder,
 )
-from veil.routing.protocol import Forward, ProxiedSender, proxy_request, read_proxy_key
+from veil.routing.proxied_sender import Forward, ProxiedSender, proxy_request, read_proxy_key
 
 __all__ = [
     "ROUTING_VERSIONS",

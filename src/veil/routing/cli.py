@@ -23,8 +23,8 @@ from typing import Any, NoReturn
 import click
 
 from veil.errors import VeilError
-from veil.relay.address import RelayAddress
-from veil.relay.errors import InvalidAddress
+from veil.relay.protocol.address import RelayAddress
+from veil.relay.protocol.errors import InvalidAddress
 from veil.routing.config_file import PolicyStore
 from veil.routing.policy import RelayEntry, RoutingMode, RoutingPolicy
 

@@ -1,6 +1,6 @@
 """The routing commands and responses, one dataclass each, with a strict codec.
 
-They ride in ordinary relay transmissions (see :mod:`veil.relay.transmission`)
+They ride in ordinary relay transmissions (see :mod:`veil.relay.protocol.transmission`)
 next to the queue commands, in their own tag range:
 
 =======  =====  ======================  ==========================================
@@ -28,8 +28,8 @@ from enum import IntEnum
 from typing import ClassVar, TypeVar
 
 from veil.crypto.primitives import AEAD_TAG_SIZE, X25519_KEY_SIZE
-from veil.relay.address import MAX_ADDRESS_LENGTH, RelayAddress
-from veil.relay.errors import InvalidAddress
+from veil.relay.protocol.address import MAX_ADDRESS_LENGTH, RelayAddress
+from veil.relay.protocol.errors import InvalidAddress
 from veil.routing.errors import MalformedRoutingCommand
 from veil.wire import Reader, VersionRange, WireError, Writer
 

@@ -27,8 +27,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from veil.relay.address import RelayAddress
-from veil.relay.errors import InvalidAddress
+from veil.relay.protocol.address import RelayAddress
+from veil.relay.protocol.errors import InvalidAddress
 from veil.routing.errors import InvalidRoutingConfig
 from veil.routing.policy import RelayEntry, RoutingMode, RoutingPolicy, SocksSettings
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from veil.crypto import RandomSource
-from veil.relay.address import RelayAddress
+from veil.relay.protocol.address import RelayAddress
 from veil.routing.errors import NoRouteAvailable, UnknownRelay
 
 __all__ = [

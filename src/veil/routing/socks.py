@@ -16,7 +16,7 @@ from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError, Pr
 from python_socks.async_.asyncio import Proxy
 
 from veil.crypto import RandomSource
-from veil.relay.address import RelayAddress
+from veil.relay.protocol.address import RelayAddress
 from veil.routing.errors import SocksConnectFailed
 from veil.routing.policy import SocksSettings, hosts_to_try
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers.relay_process import RelayProcess
 from helpers.veil_cli import VeilUser, connect
-from veil.relay.launcher import RelayProcess
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from helpers.relay_process import RelayProcess
 from helpers.veil_cli import VeilUser, connect
-from veil.relay.launcher import RelayProcess
 
 MARKER = "zebra-quartz-7431 the marker nobody may store in clear"
 

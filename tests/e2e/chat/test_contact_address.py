@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from helpers.relay_process import RelayProcess
 from helpers.veil_cli import VeilUser
-from veil.relay.launcher import RelayProcess
 
 
 async def test_two_requests_one_accepted_one_rejected_then_address_deleted(

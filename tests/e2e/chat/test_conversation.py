@@ -50,10 +50,10 @@ async def test_two_hundred_messages_each_way_while_the_peer_is_offline(
     # Each side writes while the other runs no client at all. The relay holds at most
     # its quota per queue (128 by default); the rest waits in the sender's encrypted
     # outbox and leaves with the sender's next command once the peer has drained.
-    for sender, peer in ((alice, "Bob"), (bob, "Alice")):
+    for sender, peer_name in ((alice, "Bob"), (bob, "Alice")):
         for start in range(0, MESSAGES_EACH_WAY, BATCH):
             texts = [f"{sender.name} {n}" for n in range(start, start + BATCH)]
-            await sender.run("send", peer, *texts)
+            await sender.run("send", peer_name, *texts)
     assert (await alice.run("send", "Bob", "last from Alice"))["pending"] > 0
     for _ in range(3):
         await alice.receive()

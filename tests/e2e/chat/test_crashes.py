@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from helpers.relay_process import RelayProcess
 from helpers.veil_cli import VeilUser, kill
-from veil.relay.launcher import RelayProcess
 
 # Below the relay's default per-queue quota, so each stream fits the queue at once.
 STREAM = 120

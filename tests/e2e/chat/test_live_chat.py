@@ -8,7 +8,7 @@ from helpers.veil_cli import COMMAND_TIMEOUT, VEIL, VeilUser
 
 
 async def _read_until(stream: asyncio.StreamReader, needle: str) -> list[str]:
-    lines = []
+    lines: list[str] = []
     while True:
         line = (await asyncio.wait_for(stream.readline(), COMMAND_TIMEOUT)).decode()
         assert line, f"chat ended before printing {needle!r}: {lines}"

@@ -6,8 +6,8 @@ import asyncio
 import shutil
 from typing import Any
 
+from helpers.relay_process import RelayProcess
 from helpers.veil_cli import COMMAND_TIMEOUT, VeilUser, connect
-from veil.relay.launcher import RelayProcess
 
 
 async def _receive(user: VeilUser, count: int) -> list[dict[str, Any]]:

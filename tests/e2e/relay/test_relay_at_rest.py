@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from helpers.relay_process import RelayProcess
 from veil.crypto import SystemRandom, X25519KeyPair
-from veil.relay.client import RelayClient
-from veil.relay.config import STORE_FILE
-from veil.relay.events import RecipientQueue, SenderQueue
-from veil.relay.launcher import RelayProcess
+from veil.relay.client.events import RecipientQueue, SenderQueue
+from veil.relay.client.relay_client import RelayClient
+from veil.relay.server.config import STORE_FILE
 
 pytestmark = pytest.mark.slow
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from veil.relay.client import RelayClient
-from veil.relay.config import CONFIG_FILE
-from veil.relay.launcher import RelayProcess, free_port, veil_relay
+from helpers.relay_process import RelayProcess, free_port, veil_relay
+from veil.relay.client.relay_client import RelayClient
+from veil.relay.server.config import CONFIG_FILE
 
 pytestmark = pytest.mark.slow
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from helpers.relay_process import RelayProcess
 from veil.crypto import SystemRandom, X25519KeyPair
-from veil.relay.client import RelayClient
-from veil.relay.errors import ConnectionLost
-from veil.relay.events import MessageReceived, RecipientQueue, SenderQueue
-from veil.relay.launcher import RelayProcess
+from veil.relay.client.events import MessageReceived, RecipientQueue, SenderQueue
+from veil.relay.client.relay_client import RelayClient
+from veil.relay.protocol.errors import ConnectionLost
 
 pytestmark = pytest.mark.slow
 

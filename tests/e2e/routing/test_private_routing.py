@@ -21,17 +21,18 @@ from pathlib import Path
 import pytest
 
 from helpers.forwarder import APPLICATION_DATA, TLS_HEADER_SIZE, RecordingForwarder
-from veil.agent.queues import QueueAddress, SendQueue
+from helpers.relay_process import RelayProcess
+from veil.agent.payloads import QueueAddress
+from veil.agent.queues import SendQueue
 from veil.agent.relay_pool import RelayPool
 from veil.agent.relays import RelayUnavailable
 from veil.agent.routing_port import RoutedRelays
 from veil.crypto import SystemRandom, X25519KeyPair
-from veil.relay.address import RelayAddress
-from veil.relay.client import RelayClient
-from veil.relay.events import MessageReceived, RecipientQueue
-from veil.relay.launcher import RelayProcess
+from veil.relay.client.events import MessageReceived, RecipientQueue
+from veil.relay.client.relay_client import RelayClient
+from veil.relay.protocol.address import RelayAddress
 from veil.routing.policy import RelayEntry, RoutingMode, RoutingPolicy
-from veil.routing.sender import ProxiedPath
+from veil.routing.proxied_path import ProxiedPath
 
 pytestmark = pytest.mark.slow
 

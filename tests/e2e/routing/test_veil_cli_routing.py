@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from helpers.dante import danted, requires_danted
+from helpers.relay_process import RelayProcess, free_port
 from helpers.veil_cli import VeilUser, connect
-from veil.relay.config import CONFIG_FILE
-from veil.relay.launcher import RelayProcess, free_port
+from veil.relay.server.config import CONFIG_FILE
 from veil.routing.policy import SocksSettings
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers.relay import RunningTestRelay, start_test_relay
-from veil.relay.client import RelayClient
+from veil.relay.client.relay_client import RelayClient
 
 
 @pytest.fixture

@@ -13,13 +13,14 @@ import pytest
 from helpers.raw import RawRelayConnection
 from helpers.relay import RunningTestRelay
 from veil.crypto import SystemRandom, X25519KeyPair
-from veil.relay import commands as cmd
-from veil.relay.client import RelayClient
-from veil.relay.client_protocol import ClientSession
-from veil.relay.errors import ErrorCode
-from veil.relay.events import MessageReceived, SenderQueue
-from veil.relay.handshake import ClientHello
-from veil.relay.transmission import encode_transmission
+from veil.relay.client.events import MessageReceived, SenderQueue
+from veil.relay.client.relay_client import RelayClient
+from veil.relay.client.session import ClientSession
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
+from veil.relay.protocol.errors import ErrorCode
+from veil.relay.protocol.handshake import ClientHello
+from veil.relay.protocol.transmission import encode_transmission
 from veil.wire import VersionRange
 from veil.wire.blocks import BLOCK_SIZE, encode_block
 
@@ -149,12 +150,12 @@ async def command_error(relay: RunningTestRelay, transmission: bytes) -> int:
     try:
         await raw.write(encode_block([transmission]))
         [reply] = await raw.replies(session)
-        assert isinstance(reply.response, cmd.ErrorResponse)
+        assert isinstance(reply.response, rsp.ErrorResponse)
         # The connection is still usable afterwards.
         _, ping = session.ping()
         await raw.write(encode_block([ping]))
         [pong] = await raw.replies(session)
-        assert isinstance(pong.response, cmd.Pong)
+        assert isinstance(pong.response, rsp.Pong)
         return reply.response.code
     finally:
         await raw.close()
@@ -261,7 +262,7 @@ async def test_fuzzed_transmissions_never_break_the_relay(
         except (asyncio.IncompleteReadError, ConnectionError):
             closed += 1  # a malformed header closes the connection: allowed
         else:
-            assert all(isinstance(r.response, cmd.ErrorResponse | cmd.Pong) for r in replies)
+            assert all(isinstance(r.response, rsp.ErrorResponse | rsp.Pong) for r in replies)
             answered += 1
         await raw.close()
     assert answered and closed  # both outcomes were exercised
@@ -271,7 +272,7 @@ async def test_fuzzed_transmissions_never_break_the_relay(
 async def test_silent_peers_are_dropped_after_the_handshake_timeout(
     relay: RunningTestRelay, bystander: RelayClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("veil.relay.tls.HANDSHAKE_TIMEOUT", 0.2)
+    monkeypatch.setattr("veil.relay.transport.tls.HANDSHAKE_TIMEOUT", 0.2)
     silent_tcp = await RawRelayConnection.open(relay.port, tls=False)
     no_hello = await RawRelayConnection.open(relay.port)
     await no_hello.read_block()  # the relay's hello; then we never answer

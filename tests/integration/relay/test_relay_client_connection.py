@@ -10,11 +10,16 @@ import pytest
 from helpers.forwarder import RecordingForwarder
 from helpers.relay import RunningTestRelay, start_test_relay
 from veil.crypto import SystemRandom, X25519KeyPair
-from veil.relay.address import RelayAddress, encode_fingerprint
-from veil.relay.client import ReconnectPolicy, RelayClient
-from veil.relay.errors import ConnectionLost, IdentityMismatch
-from veil.relay.events import ConnectionRestored, MessageReceived, SenderQueue, SubscriptionEnded
-from veil.relay.store.sqlite import SqliteStore
+from veil.relay.client.events import (
+    ConnectionRestored,
+    MessageReceived,
+    SenderQueue,
+    SubscriptionLost,
+)
+from veil.relay.client.relay_client import ReconnectPolicy, RelayClient
+from veil.relay.protocol.address import RelayAddress, encode_fingerprint
+from veil.relay.protocol.errors import ConnectionLost, IdentityMismatch
+from veil.relay.server.store.sqlite import SqliteStore
 
 FAST_RECONNECT = ReconnectPolicy(first_delay=0.02, maximum_delay=0.2)
 
@@ -153,7 +158,7 @@ async def test_deleted_queue_is_reported_after_reconnection(tmp_path: Path) -> N
         await other.delete(deleted)  # the recipient's keys work from any connection
         events = client.events()
         assert await asyncio.wait_for(anext(events), 10) == ConnectionRestored(resubscribing=2)
-        assert await asyncio.wait_for(anext(events), 10) == SubscriptionEnded(deleted)
+        assert await asyncio.wait_for(anext(events), 10) == SubscriptionLost(deleted)
         assert client.subscriptions == (kept,)
     finally:
         await client.close()

@@ -9,10 +9,10 @@ import pytest
 
 from helpers.relay import RunningTestRelay, start_test_relay
 from veil.crypto import SystemRandom, X25519KeyPair
-from veil.relay.client import RelayClient
-from veil.relay.errors import AuthFailed, CommandProhibited, NoMessage, QuotaExceeded
-from veil.relay.events import MessageReceived, RecipientQueue, SenderQueue, SubscriptionEnded
-from veil.relay.settings import DAY_SECONDS, RelaySettings
+from veil.relay.client.events import MessageReceived, RecipientQueue, SenderQueue, SubscriptionLost
+from veil.relay.client.relay_client import RelayClient
+from veil.relay.protocol.errors import AuthFailed, CommandProhibited, NoMessage, QuotaExceeded
+from veil.relay.server.settings import DAY_SECONDS, RelaySettings
 
 RNG = SystemRandom()
 
@@ -166,7 +166,7 @@ async def test_second_subscriber_takes_over(relay: RunningTestRelay) -> None:
         await first.subscribe(queue)
         await second.subscribe(queue)
         ended = await asyncio.wait_for(anext(first.events()), 10)
-        assert isinstance(ended, SubscriptionEnded) and ended.queue == queue
+        assert isinstance(ended, SubscriptionLost) and ended.queue == queue
         assert first.subscriptions == ()
         await first.send(sender, b"for the new subscriber")
         message = await next_message(second)

@@ -7,9 +7,9 @@ import asyncio
 from helpers.forwarder import APPLICATION_DATA, RecordingForwarder, RecordStream
 from helpers.relay import RunningTestRelay
 from veil.crypto import SystemRandom, X25519KeyPair
-from veil.relay.address import RelayAddress
-from veil.relay.client import RelayClient
-from veil.relay.events import MessageReceived, SenderQueue
+from veil.relay.client.events import MessageReceived, SenderQueue
+from veil.relay.client.relay_client import RelayClient
+from veil.relay.protocol.address import RelayAddress
 from veil.wire.blocks import BLOCK_SIZE
 
 # TLS 1.3 record: 5-byte header, then the block, 1 byte of inner content type, 16-byte tag.

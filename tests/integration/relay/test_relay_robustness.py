@@ -10,11 +10,12 @@ import pytest
 
 from helpers.relay import RunningTestRelay, start_test_relay
 from veil.crypto import SystemRandom, X25519KeyPair
-from veil.relay.client import ReconnectPolicy, RelayClient
-from veil.relay.client_connection import ClientConnection
-from veil.relay.errors import ConnectionLost
-from veil.relay.events import ConnectionRestored, MessageDiscarded, SenderQueue
-from veil.relay.settings import RelaySettings
+from veil.relay.client.connection import ClientConnection
+from veil.relay.client.events import ConnectionRestored, MessageDiscarded, SenderQueue
+from veil.relay.client.link import RelayLink
+from veil.relay.client.relay_client import ReconnectPolicy, RelayClient
+from veil.relay.protocol.errors import ConnectionLost
+from veil.relay.server.settings import RelaySettings
 
 FAST_RECONNECT = ReconnectPolicy(first_delay=0.02, maximum_delay=0.2)
 
@@ -77,14 +78,14 @@ async def test_reconnection_survives_an_unexpected_error(
     relay = await start_test_relay(tmp_path)
     client = await RelayClient.connect(relay.address, reconnect=FAST_RECONNECT)
     failures = [RuntimeError("a bug in the connect path")]
-    real_open = RelayClient._open
+    real_open = RelayLink._open
 
-    async def flaky_open(self: RelayClient) -> ClientConnection:
+    async def flaky_open(self: RelayLink) -> ClientConnection:
         if failures:
             raise failures.pop()
         return await real_open(self)
 
-    monkeypatch.setattr(RelayClient, "_open", flaky_open)
+    monkeypatch.setattr(RelayLink, "_open", flaky_open)
     try:
         await relay.stop()
         relay = await start_test_relay(tmp_path, port=relay.port)

@@ -12,30 +12,31 @@ import pytest
 
 from helpers.relay import RunningTestRelay, make_identity, start_test_relay
 from veil.crypto import SystemRandom, X25519KeyPair
-from veil.relay import commands as cmd
-from veil.relay import proxy as proxy_module
-from veil.relay.client import RelayClient
-from veil.relay.errors import CommandProhibited
-from veil.relay.proxy import RelayProxy
-from veil.relay.settings import RelaySettings
-from veil.relay.transmission import encode_transmission
+from veil.relay.client.relay_client import RelayClient
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
+from veil.relay.protocol.errors import CommandProhibited
+from veil.relay.protocol.transmission import encode_transmission
+from veil.relay.server.settings import RelaySettings
+from veil.routing import proxy_sessions
 from veil.routing.codec import encode_routing_command
-from veil.routing.envelope import ProxyForwarder
 from veil.routing.errors import (
     DestinationKeySubstituted,
     DestinationSessionKeyForged,
     ProxyingDisabled,
 )
-from veil.routing.protocol import Forward, proxy_request, read_proxy_key
-from veil.routing.sender import ProxiedPath
+from veil.routing.forward_crypto import ProxyForwarder
+from veil.routing.proxied_path import ProxiedPath
+from veil.routing.proxied_sender import Forward, proxy_request, read_proxy_key
+from veil.routing.proxy import RelayProxy
 
 INNER_ID = bytes(range(1, 25))
 OUTER_ID = bytes(range(2, 26))
 
 
-async def start(tmp_path: Path, name: str, **settings: bool) -> RunningTestRelay:
+async def start(tmp_path: Path, name: str, *, proxy: bool = True) -> RunningTestRelay:
     make_identity(tmp_path / name, seed=name.encode())
-    return await start_test_relay(tmp_path / name, settings=RelaySettings(**settings))
+    return await start_test_relay(tmp_path / name, settings=RelaySettings(proxy=proxy))
 
 
 @pytest.fixture
@@ -49,13 +50,17 @@ async def pair(tmp_path: Path) -> AsyncIterator[tuple[RunningTestRelay, RunningT
     await destination.stop()
 
 
-def substitute(monkeypatch: pytest.MonkeyPatch, **fields: bytes) -> None:
-    """Make every proxy answer PKEY with ``fields`` replaced (a man in the middle)."""
+def substitute(monkeypatch: pytest.MonkeyPatch, field: str, value: bytes) -> None:
+    """Make every proxy answer PKEY with ``field`` set to ``value`` (a man in the middle)."""
     real_connect = RelayProxy._connect
 
     async def dishonest(self: RelayProxy, address: object) -> object:
         destination = await real_connect(self, address)  # type: ignore[arg-type]
-        destination.proof = dataclasses.replace(destination.proof, **fields)
+        proof = destination.proof
+        if field == "identity_key":
+            destination.proof = dataclasses.replace(proof, identity_key=value)
+        else:
+            destination.proof = dataclasses.replace(proof, session_key=value)
         return destination
 
     monkeypatch.setattr(RelayProxy, "_connect", dishonest)
@@ -72,7 +77,7 @@ async def test_a_substituted_destination_key_fails_the_send(
     error: type[Exception],
 ) -> None:
     proxy, destination = pair
-    substitute(monkeypatch, **{field: X25519KeyPair.generate(SystemRandom()).public})
+    substitute(monkeypatch, field, X25519KeyPair.generate(SystemRandom()).public)
     async with await RelayClient.connect(proxy.address) as alice:
         path = ProxiedPath(alice, destination.address, SystemRandom())
         with pytest.raises(error):
@@ -109,7 +114,7 @@ async def test_recipient_commands_are_not_carried_through_a_proxy(
         transmission = encode_transmission(b"", OUTER_ID, proved.proxy_session_id, pfwd)
         forward = Forward(OUTER_ID, transmission, INNER_ID, pending)
         reply = await alice.exchange(lambda: (OUTER_ID, transmission))
-    assert forward.read_reply(reply) == cmd.ErrorResponse(CommandProhibited.code)
+    assert forward.read_reply(reply) == rsp.ErrorResponse(CommandProhibited.code)
 
 
 async def test_the_proxy_moves_to_a_new_destination_session_before_the_last_forward(
@@ -119,7 +124,7 @@ async def test_the_proxy_moves_to_a_new_destination_session_before_the_last_forw
     # ephemeral key, so none can be replayed); the proxy retires a session that carried
     # its last one, and the client's next forward gets 481 and a fresh session.
     monkeypatch.setattr(
-        proxy_module, "ProxyForwarder", functools.partial(ProxyForwarder, max_forwards=2)
+        proxy_sessions, "ProxyForwarder", functools.partial(ProxyForwarder, max_forwards=2)
     )
     proxy, destination = pair
     async with await RelayClient.connect(proxy.address) as alice:
@@ -146,7 +151,7 @@ async def test_concurrent_first_sends_share_one_proxy_request(
         requests += 1
         return proxy_request(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("veil.routing.sender.proxy_request", counting_request)
+    monkeypatch.setattr("veil.routing.proxied_path.proxy_request", counting_request)
     async with await RelayClient.connect(proxy.address) as alice:
         path = ProxiedPath(alice, destination.address, SystemRandom())
         await asyncio.gather(*(path.ping() for _ in range(32)))

@@ -10,12 +10,13 @@ import pytest
 
 from helpers.relay import RunningTestRelay, make_identity, start_test_relay
 from veil.crypto import SystemRandom
-from veil.relay.address import RelayAddress
-from veil.relay.client import RelayClient
-from veil.relay.proxy import MAX_PENDING_REQUESTS, PROXY_IDLE_TIMEOUT
+from veil.relay.client.relay_client import RelayClient
+from veil.relay.protocol.address import RelayAddress
+from veil.routing.destination import RoutingRoles
 from veil.routing.errors import DestinationUnreachable
-from veil.routing.protocol import proxy_request, read_proxy_key
-from veil.routing.sender import ProxiedPath
+from veil.routing.proxied_path import ProxiedPath
+from veil.routing.proxied_sender import proxy_request, read_proxy_key
+from veil.routing.proxy import MAX_PENDING_REQUESTS, PROXY_IDLE_TIMEOUT, RelayProxy
 
 
 @pytest.fixture
@@ -34,7 +35,10 @@ async def test_idle_destination_sessions_are_closed_and_reopened_on_demand(
     pair: tuple[RunningTestRelay, RunningTestRelay],
 ) -> None:
     proxy, destination = pair
-    relay_proxy = proxy.service._proxy
+    roles = proxy.service.extension
+    assert isinstance(roles, RoutingRoles)
+    relay_proxy = roles.proxy
+    assert isinstance(relay_proxy, RelayProxy)
     async with await RelayClient.connect(proxy.address) as alice:
         path = ProxiedPath(alice, destination.address, SystemRandom())
         await path.ping()

@@ -30,7 +30,7 @@ from helpers.dante import (
 from helpers.forwarder import RecordingForwarder
 from helpers.relay import start_test_relay
 from veil.crypto import DeterministicRandom
-from veil.relay.client import RelayClient
+from veil.relay.client.relay_client import RelayClient
 from veil.routing.errors import SocksConnectFailed
 from veil.routing.policy import SocksSettings
 from veil.routing.socks import SocksConnector

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from veil.agent.connection import (
-    Connection,
-    Invitation,
-    Phase,
-    SecureQueue,
-    SendFrame,
-    Step,
-)
+from helpers.peers import Peer, invite_peer, join_peer
+from veil.agent.connection import Connection, Phase
+from veil.agent.effects import Effects, Invitation, SecurePeerQueue, SendFrame
 from veil.agent.envelope import EnvelopeTracker
+from veil.agent.errors import ConfirmationRejected, ConnectionNotReady, UnexpectedFrame
 from veil.agent.events import (
     ChatEventReceived,
     ConnectionEstablished,
@@ -21,31 +17,33 @@ from veil.agent.events import (
     PeerConfirmed,
     RepairRequested,
 )
-from veil.agent.failures import ConfirmationRejected, ConnectionNotReady, UnexpectedFrame
 from veil.agent.frames import FRAME_SIZE, FrameKind, encode_frame
 from veil.agent.queues import QueueState, ReceiveQueue
 from veil.chat.profile import Profile
 from veil.crypto import DeterministicRandom, SystemRandom
 from veil.errors import ProtocolError
 from veil.ratchet.double_ratchet import Ratchet
-from veil.relay.commands import MAX_MESSAGE_BODY
+from veil.relay.protocol.queue_commands import MAX_MESSAGE_BODY
 
 RELAY = "veil://" + "A" * 43 + "@relay.example"
-ALICE, BOB = Profile("Alice"), Profile("Bob", bio="builder")
+ALICE, BOB = (
+    Profile("Alice").to_handshake_bytes(),
+    Profile("Bob", bio="builder").to_handshake_bytes(),
+)
 
 
 def _queue(seed: int) -> ReceiveQueue:
     return ReceiveQueue(RELAY, bytes([seed]) * 24, bytes([seed + 100]) * 24, *[bytes(32)] * 3)
 
 
-def _frames(step: Step) -> list[bytes]:
+def _frames(step: Effects) -> list[bytes]:
     return [action.frame for action in step.actions if isinstance(action, SendFrame)]
 
 
-def _handshake(pq: bool = False) -> tuple[Connection, Connection, Step, Step]:
+def _handshake(pq: bool = False) -> tuple[Peer, Peer, Effects, Effects]:
     rng = DeterministicRandom(b"handshake")
-    inviter, invitation = Connection.invite(_queue(1), ALICE, rng, pq=pq)
-    joiner, joined = Connection.join(invitation, _queue(2), BOB, rng)
+    inviter, invitation = invite_peer(_queue(1), ALICE, rng, pq=pq)
+    joiner, joined = join_peer(invitation, _queue(2), BOB, rng)
     confirmed = inviter.receive(_frames(joined)[0], rng)
     established = joiner.receive(_frames(confirmed)[0], rng)
     return inviter, joiner, confirmed, established
@@ -55,7 +53,7 @@ def test_handshake_reaches_connected_on_both_sides_with_the_right_actions() -> N
     inviter, joiner, confirmed, established = _handshake()
     assert inviter.phase is joiner.phase is Phase.CONNECTED
     # The joiner secured the inviter's queue before sending to it, and vice versa.
-    assert [type(a) for a in confirmed.actions] == [SecureQueue, SendFrame]
+    assert [type(a) for a in confirmed.actions] == [SecurePeerQueue, SendFrame]
     assert confirmed.events == (PeerConfirmed(BOB), ConnectionEstablished(BOB))
     assert established.events == (ConnectionEstablished(ALICE),)
     assert inviter.queues.send is not None and joiner.queues.send is not None
@@ -98,8 +96,8 @@ def test_redelivered_frames_are_dropped_not_errors() -> None:
 
 def test_late_confirmation_after_connecting_is_dropped() -> None:
     rng = DeterministicRandom(b"late")
-    inviter, invitation = Connection.invite(_queue(1), ALICE, rng, pq=False)
-    _, joined = Connection.join(invitation, _queue(2), BOB, rng)
+    inviter, invitation = invite_peer(_queue(1), ALICE, rng, pq=False)
+    _, joined = join_peer(invitation, _queue(2), BOB, rng)
     inviter.receive(_frames(joined)[0], rng)
     (event,) = inviter.receive(_frames(joined)[0], rng).events
     assert isinstance(event, DuplicateDropped)
@@ -107,12 +105,12 @@ def test_late_confirmation_after_connecting_is_dropped() -> None:
 
 def test_frames_outside_the_table_are_rejected() -> None:
     rng = DeterministicRandom(b"table")
-    inviter, invitation = Connection.invite(_queue(1), ALICE, rng, pq=False)
+    inviter, invitation = invite_peer(_queue(1), ALICE, rng, pq=False)
     with pytest.raises(UnexpectedFrame, match="RATCHET_MESSAGE frame in phase inviter"):
         inviter.receive(encode_frame(FrameKind.RATCHET_MESSAGE, b"x"), rng)
     with pytest.raises(UnexpectedFrame, match="CONTACT_REQUEST"):
         inviter.receive(encode_frame(FrameKind.CONTACT_REQUEST, b"x"), rng)
-    joiner, _ = Connection.join(invitation, _queue(2), BOB, rng)
+    joiner, _ = join_peer(invitation, _queue(2), BOB, rng)
     with pytest.raises(UnexpectedFrame):
         joiner.receive(encode_frame(FrameKind.CONFIRMATION, b"x"), rng)
     with pytest.raises(ConnectionNotReady):
@@ -121,10 +119,10 @@ def test_frames_outside_the_table_are_rejected() -> None:
 
 def test_confirmation_sealed_to_another_key_is_rejected() -> None:
     rng = DeterministicRandom(b"wrong key")
-    inviter, invitation = Connection.invite(_queue(1), ALICE, rng, pq=False)
-    _, other = Connection.invite(_queue(3), ALICE, rng, pq=False)
+    inviter, invitation = invite_peer(_queue(1), ALICE, rng, pq=False)
+    _, other = invite_peer(_queue(3), ALICE, rng, pq=False)
     forged = Invitation(invitation.queue, other.link_key, invitation.ratchet_invitation)
-    _, joined = Connection.join(forged, _queue(2), BOB, rng)
+    _, joined = join_peer(forged, _queue(2), BOB, rng)
     with pytest.raises(ConfirmationRejected):
         inviter.receive(_frames(joined)[0], rng)
     assert inviter.phase is Phase.INVITER_AWAITS_CONFIRMATION
@@ -133,11 +131,13 @@ def test_confirmation_sealed_to_another_key_is_rejected() -> None:
 def test_substituted_link_keys_give_different_security_codes() -> None:
     """A man in the middle replaces the inviter's link with his own and relays both ways."""
     rng = DeterministicRandom(b"mitm")
-    alice, alice_invitation = Connection.invite(_queue(1), ALICE, rng, pq=False)
-    mallory_to_alice, joined = Connection.join(alice_invitation, _queue(5), Profile("Bob"), rng)
+    alice, alice_invitation = invite_peer(_queue(1), ALICE, rng, pq=False)
+    mallory_to_alice, joined = join_peer(
+        alice_invitation, _queue(5), Profile("Bob").to_handshake_bytes(), rng
+    )
     alice.receive(_frames(joined)[0], rng)
-    mallory_to_bob, mallory_invitation = Connection.invite(_queue(6), ALICE, rng, pq=False)
-    bob, joined = Connection.join(mallory_invitation, _queue(2), BOB, rng)
+    mallory_to_bob, mallory_invitation = invite_peer(_queue(6), ALICE, rng, pq=False)
+    bob, joined = join_peer(mallory_invitation, _queue(2), BOB, rng)
     mallory_to_bob.receive(_frames(joined)[0], rng)
     assert str(alice.security_code()) == str(mallory_to_alice.security_code())
     assert str(alice.security_code()) != str(bob.security_code())
@@ -149,7 +149,7 @@ def test_state_survives_persistence_between_every_message() -> None:
     for number in range(3):
         frame = joiner.send_chat(b"%d" % number).frame
         assert inviter.ratchet is not None
-        inviter = Connection(
+        restored = Connection(
             Phase(inviter.phase.value),
             QueueState.from_bytes(inviter.queues.to_bytes()),
             ALICE,
@@ -157,11 +157,12 @@ def test_state_survives_persistence_between_every_message() -> None:
             Ratchet.from_bytes(inviter.ratchet.to_bytes(), rng),
             EnvelopeTracker.from_bytes(inviter.tracker.to_bytes()),
         )
+        inviter = Peer(restored, rng)
         (event,) = inviter.receive(frame, rng).events
         assert isinstance(event, ChatEventReceived) and event.integrity == "ok"
 
 
-def _repair(offerer: Connection, accepter: Connection) -> None:
+def _repair(offerer: Peer, accepter: Peer) -> None:
     rng = SystemRandom()
     (offer,) = _frames(offerer.offer_repair(rng))
     assert offerer.phase is Phase.REPAIR_OFFERED
@@ -170,7 +171,7 @@ def _repair(offerer: Connection, accepter: Connection) -> None:
     accepted = accepter.accept_repair(rng)
     assert accepted.events == (ConnectionRepaired(),)
     assert offerer.receive(_frames(accepted)[0], rng).events == (ConnectionRepaired(),)
-    assert offerer.phase is accepter.phase is Phase.CONNECTED
+    assert (offerer.phase, accepter.phase) == (Phase.CONNECTED, Phase.CONNECTED)
 
 
 def test_repair_re_agrees_keys_over_the_same_queues() -> None:
@@ -201,7 +202,7 @@ def test_crossing_repair_offers_complete_when_one_side_consents() -> None:
 
 def test_repair_needs_an_offer_and_an_established_connection() -> None:
     rng = DeterministicRandom(b"repair misuse")
-    inviter, _ = Connection.invite(_queue(1), ALICE, rng, pq=False)
+    inviter, _ = invite_peer(_queue(1), ALICE, rng, pq=False)
     with pytest.raises(ConnectionNotReady):
         inviter.offer_repair(rng)
     established, peer, _, _ = _handshake()
@@ -213,3 +214,39 @@ def test_repair_needs_an_offer_and_an_established_connection() -> None:
     established.receive(offer, rng)
     with pytest.raises(UnexpectedFrame, match="without an offer"):
         established.receive(encode_frame(FrameKind.REPAIR_ACCEPT, b"\x00\x00\x00\x00"), rng)
+
+
+def _state(connection: Connection) -> tuple[str, bytes, bytes, bytes]:
+    assert connection.ratchet is not None
+    return (
+        connection.phase.value,
+        connection.queues.to_bytes(),
+        connection.ratchet.to_bytes(),
+        connection.tracker.to_bytes(),
+    )
+
+
+def test_every_input_returns_a_new_state_and_leaves_the_old_one_as_it_was() -> None:
+    inviter, joiner, _, _ = _handshake()
+    rng = SystemRandom()
+    before_send, before_receive = _state(joiner.connection), _state(inviter.connection)
+    sender, ((sequence, frame),) = joiner.connection.send_chats([b"hello"], rng)
+    assert _state(joiner.connection) == before_send and sequence == 2
+    receiver, effects = inviter.connection.receive(frame.frame, rng)
+    assert _state(inviter.connection) == before_receive
+    assert [type(e) for e in effects.events] == [ChatEventReceived]
+    assert _state(receiver) != before_receive and _state(sender) != before_send
+    # The old state still decrypts the same frame: nothing of the first receive leaked.
+    _, again = inviter.connection.receive(frame.frame, rng)
+    assert again.events == effects.events
+
+
+def test_a_frame_that_fails_half_way_changes_nothing() -> None:
+    inviter, joiner, _, _ = _handshake()
+    rng = SystemRandom()
+    before = _state(inviter.connection)
+    frame = bytearray(joiner.send_chat(b"tampered").frame)
+    frame[-1] ^= 1  # the ratchet rejects it after decoding the frame and the header
+    with pytest.raises(ProtocolError):
+        inviter.connection.receive(bytes(frame), rng)
+    assert _state(inviter.connection) == before

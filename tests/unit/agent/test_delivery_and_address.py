@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from helpers.peers import invite_peer
 from veil.agent.address import (
     AddressState,
     address_send_queue,
@@ -11,14 +12,13 @@ from veil.agent.address import (
     open_contact_request,
     seal_contact_request,
 )
-from veil.agent.connection import Connection
 from veil.agent.delivery import (
     BACKOFF_CAP_SECONDS,
     ActionKind,
     OutboxEntry,
     next_attempt_at,
 )
-from veil.agent.failures import ConfirmationRejected, ConnectionStateCorrupt, UnexpectedFrame
+from veil.agent.errors import ConfirmationRejected, ConnectionStateCorrupt, UnexpectedFrame
 from veil.agent.frames import FRAME_SIZE, FrameKind, encode_frame
 from veil.agent.invitations import address_link, invitation_from_link, invitation_to_link
 from veil.agent.links import decode_link, encode_link
@@ -67,7 +67,7 @@ def test_contact_request_opens_only_at_its_address() -> None:
         AddressState.create(_receive_queue(), rng),
         AddressState.create(_receive_queue(), rng),
     )
-    request = ContactRequest("veil://invitation#AQ", Profile("Carol"))
+    request = ContactRequest("veil://invitation#AQ", Profile("Carol").to_handshake_bytes())
     frame = seal_contact_request(state.address_key_public, request, rng)
     assert open_contact_request(state, frame) == request
     with pytest.raises(ConfirmationRejected):
@@ -88,7 +88,7 @@ def test_every_requester_derives_the_same_address_sender_key() -> None:
 
 def test_invitation_survives_the_link_text_round_trip() -> None:
     rng = DeterministicRandom(b"link")
-    _, invitation = Connection.invite(_receive_queue(), Profile("Alice"), rng)
+    _, invitation = invite_peer(_receive_queue(), Profile("Alice").to_handshake_bytes(), rng)
     text = encode_link(invitation_to_link(invitation))
     link = decode_link(text)
     assert invitation_from_link(link) == invitation  # type: ignore[arg-type]

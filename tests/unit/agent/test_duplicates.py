@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from veil.agent.address import AddressState
 from veil.agent.duplicates import FRAME_DIGEST_SIZE, REMEMBERED_FRAMES, CommittedFrames
-from veil.agent.failures import ConnectionStateCorrupt
+from veil.agent.errors import ConnectionStateCorrupt
 from veil.agent.queues import ReceiveQueue
 from veil.crypto import DeterministicRandom, sha256
 from veil.wire import Reader, WireError, Writer

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from veil.agent.connection import Connection, SendFrame, Step
+from helpers.peers import invite_peer, join_peer
+from veil.agent.effects import Effects, SendFrame
 from veil.agent.frames import FRAME_SIZE, MAX_FRAME_BODY, decode_frame, seal
 from veil.agent.queues import ReceiveQueue
 from veil.chat.profile import Profile
@@ -19,7 +20,7 @@ def _queue(seed: int) -> ReceiveQueue:
     return ReceiveQueue(RELAY, bytes([seed]) * 24, bytes([seed + 100]) * 24, *[bytes(32)] * 3)
 
 
-def _frames(step: Step) -> list[bytes]:
+def _frames(step: Effects) -> list[bytes]:
     return [action.frame for action in step.actions if isinstance(action, SendFrame)]
 
 
@@ -31,8 +32,10 @@ def _content_length(frame: bytes) -> int:
 @pytest.mark.parametrize("pq", [False, True])
 def test_every_frame_kind_and_size_has_the_same_content_length(pq: bool) -> None:
     rng = DeterministicRandom(b"sizes")
-    inviter, invitation = Connection.invite(_queue(1), Profile("A"), rng, pq=pq)
-    joiner, joined = Connection.join(invitation, _queue(2), Profile("B", bio="x" * 500), rng)
+    inviter, invitation = invite_peer(_queue(1), Profile("A").to_handshake_bytes(), rng, pq=pq)
+    joiner, joined = join_peer(
+        invitation, _queue(2), Profile("B", bio="x" * 500).to_handshake_bytes(), rng
+    )
     frames = _frames(joined)  # the confirmation
     confirmed = inviter.receive(frames[0], rng)
     frames += _frames(confirmed)  # the hello

@@ -9,8 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from veil.agent.duplicates import REMEMBERED_FRAMES, CommittedFrames
-from veil.agent.errors import AgentProtocolError
-from veil.agent.failures import ConfirmationRejected, ConnectionStateCorrupt, MalformedFrame
+from veil.agent.errors import (
+    AgentProtocolError,
+    ConfirmationRejected,
+    ConnectionStateCorrupt,
+    MalformedFrame,
+)
 from veil.agent.frames import (
     FRAME_SIZE,
     MAX_FRAME_BODY,
@@ -21,6 +25,7 @@ from veil.agent.frames import (
     seal,
 )
 from veil.agent.payloads import (
+    MAX_PROFILE_SIZE,
     ChatPayload,
     Confirmation,
     ConnectInfo,
@@ -38,7 +43,7 @@ from veil.chat.profile import Profile
 from veil.crypto import DeterministicRandom, X25519KeyPair
 
 RELAY = "veil://" + "A" * 43 + "@relay.example:5223"
-ALICE = Profile("Alice", "Alice Liddell", "curious")
+ALICE = Profile("Alice", "Alice Liddell", "curious").to_handshake_bytes()
 
 
 def _receive_queue(seed: int = 1) -> ReceiveQueue:
@@ -94,21 +99,40 @@ def test_seal_opens_only_with_the_right_key() -> None:
         open_sealed(recipient, sealed[:31])
 
 
-@pytest.mark.parametrize(
-    "payload",
-    [
-        ConnectInfo(QueueAddress(RELAY, bytes(range(24))), ALICE),
-        Hello(Profile("Bob")),
-        ChatPayload(b"\x01chat event bytes"),
-    ],
-)
-def test_payloads_round_trip_and_reject_trailing_bytes(payload: object) -> None:
-    encoded = encode_payload(payload)  # type: ignore[arg-type]
+def test_chat_payload_round_trips_and_rejects_trailing_and_missing_bytes() -> None:
+    payload = ChatPayload(b"\x01chat event bytes")
+    encoded = encode_payload(payload)
     assert decode_payload(encoded) == payload
     with pytest.raises(MalformedFrame):
         decode_payload(encoded + b"\x00")
     with pytest.raises(MalformedFrame):
         decode_payload(encoded[:-1])
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        ConnectInfo(QueueAddress(RELAY, bytes(range(24))), ALICE),
+        Hello(Profile("Bob").to_handshake_bytes()),
+    ],
+)
+def test_profile_payloads_carry_the_profile_opaque_and_capped(
+    payload: ConnectInfo | Hello,
+) -> None:
+    # The profile ends the payload and is the application's: the agent keeps every
+    # byte of it (the application's check rejects a bad one, see test_runtime).
+    encoded = encode_payload(payload)
+    assert decode_payload(encoded) == payload
+    trailing = decode_payload(encoded + b"\x00")
+    assert isinstance(trailing, ConnectInfo | Hello)
+    assert trailing.profile == payload.profile + b"\x00"
+    empty = encoded[: len(encoded) - len(payload.profile)]
+    with pytest.raises(MalformedFrame, match="profile"):
+        decode_payload(empty)
+    with pytest.raises(MalformedFrame, match="profile"):
+        decode_payload(empty + bytes(MAX_PROFILE_SIZE + 1))
+    largest = decode_payload(empty + bytes(MAX_PROFILE_SIZE))
+    assert isinstance(largest, ConnectInfo | Hello) and largest.profile == bytes(MAX_PROFILE_SIZE)
 
 
 def test_unknown_payload_tag_and_bad_relay_address_are_rejected() -> None:
@@ -132,8 +156,11 @@ def test_confirmation_and_contact_request_round_trip() -> None:
     assert ContactRequest.from_bytes(request.to_bytes()) == request
     with pytest.raises(MalformedFrame):
         Confirmation.from_bytes(confirmation.to_bytes() + b"!")
+    # The profile is the application's (opaque here); what the agent owns is checked.
     with pytest.raises(MalformedFrame):
-        ContactRequest.from_bytes(request.to_bytes()[:-2])
+        ContactRequest.from_bytes(request.to_bytes()[: -len(ALICE)])  # no profile at all
+    with pytest.raises(MalformedFrame):
+        ContactRequest.from_bytes(request.to_bytes()[:10])  # cut inside the link
 
 
 def test_queue_state_round_trips_in_every_shape() -> None:

@@ -20,7 +20,7 @@ from veil.agent.links import (
     encode_link,
     render_qr,
 )
-from veil.relay.address import encode_fingerprint
+from veil.relay.protocol.address import encode_fingerprint
 from veil.wire import VersionRange
 
 RELAY = "veil://" + encode_fingerprint(bytes(range(32))) + "@relay.example.org,abc.onion:7000"

@@ -13,9 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from veil.agent.connection import Connection, Phase, SendFrame, Step
+from helpers.peers import Peer, invite_peer, join_peer
+from veil.agent.connection import Connection, Phase
+from veil.agent.effects import Effects, SendFrame
+from veil.agent.errors import ConnectionStateCorrupt, RepairRejected, RepairUnavailable
 from veil.agent.events import ConnectionRepaired, RepairRequested
-from veil.agent.failures import ConnectionStateCorrupt, RepairRejected, RepairUnavailable
 from veil.agent.frames import FrameKind, decode_frame, encode_frame
 from veil.agent.payloads import RepairAccept, RepairOffer
 from veil.agent.queues import QUEUE_STATE_VERSION, Identities, QueueState, ReceiveQueue
@@ -27,7 +29,7 @@ from veil.ratchet.agreement import join as join_agreement
 from veil.wire import Reader, Writer
 
 RELAY = "veil://" + "A" * 43 + "@relay.example"
-ALICE, BOB = Profile("Alice"), Profile("Bob")
+ALICE, BOB = Profile("Alice").to_handshake_bytes(), Profile("Bob").to_handshake_bytes()
 RNG = SystemRandom()
 
 #: A CONNECTED joiner's queue state written by the version-3 encoder (commit
@@ -53,25 +55,25 @@ def _queue(seed: int) -> ReceiveQueue:
     return ReceiveQueue(RELAY, bytes([seed]) * 24, bytes([seed + 100]) * 24, *[bytes(32)] * 3)
 
 
-def _frames(step: Step) -> list[bytes]:
+def _frames(step: Effects) -> list[bytes]:
     return [action.frame for action in step.actions if isinstance(action, SendFrame)]
 
 
-def _connected(*, pq: bool) -> tuple[Connection, Connection]:
+def _connected(*, pq: bool) -> tuple[Peer, Peer]:
     rng = DeterministicRandom(b"repair auth %d" % pq)
-    inviter, invitation = Connection.invite(_queue(1), ALICE, rng, pq=pq)
-    joiner, joined = Connection.join(invitation, _queue(2), BOB, rng)
+    inviter, invitation = invite_peer(_queue(1), ALICE, rng, pq=pq)
+    joiner, joined = join_peer(invitation, _queue(2), BOB, rng)
     confirmed = inviter.receive(_frames(joined)[0], rng)
     joiner.receive(_frames(confirmed)[0], rng)
     return inviter, joiner
 
 
-def _snapshot(connection: Connection) -> tuple[Phase, bytes, bytes]:
+def _snapshot(connection: Peer) -> tuple[Phase, bytes, bytes]:
     assert connection.ratchet is not None
     return connection.phase, connection.queues.to_bytes(), connection.ratchet.to_bytes()
 
 
-def _auth(connection: Connection) -> RepairAuth:
+def _auth(connection: Peer) -> RepairAuth:
     assert connection.queues.repair_auth is not None
     return connection.queues.repair_auth
 
@@ -80,7 +82,7 @@ def _sealed(auth: RepairAuth, kind: FrameKind, payload: bytes) -> bytes:
     return encode_frame(kind, auth.seal(kind, payload, RNG)[1])
 
 
-def _forged_auth(of: Connection) -> RepairAuth:
+def _forged_auth(of: Peer) -> RepairAuth:
     """What a relay can build: the right role and format, but its own key."""
     return RepairAuth(RNG.random_bytes(32), _auth(of).is_joiner, pq=True)
 

@@ -10,7 +10,7 @@ from veil.agent.relay_pool import RelayPool
 from veil.agent.relays import RelayUnavailable
 from veil.agent.routing_port import KEPT_PROXY_FAILURES, RoutedRelays
 from veil.crypto import DeterministicRandom
-from veil.relay.address import RelayAddress, encode_fingerprint
+from veil.relay.protocol.address import RelayAddress, encode_fingerprint
 from veil.routing.policy import RelayEntry, RoutingMode, RoutingPolicy
 
 

@@ -1,13 +1,21 @@
-"""The agent runtime over an in-memory relay and real encrypted stores."""
+"""The agent runtime over an in-memory relay and real encrypted stores.
+
+:class:`Party` is the smallest caller of the agent: it owns the transactions, as
+the chat layer does, and keeps contact rows with the chat layer's own functions.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from fake_relay import FakeRelay
 
+from helpers.fake_relay import FakeRelay
+from veil.agent.connection import Connection
+from veil.agent.effects import Invitation
+from veil.agent.errors import UnknownConnection
 from veil.agent.events import (
     AgentEvent,
     ChatEventReceived,
@@ -18,12 +26,20 @@ from veil.agent.events import (
     RepairRequested,
 )
 from veil.agent.frames import FrameKind, encode_frame
-from veil.agent.links import decode_link
+from veil.agent.invitations import invitation_from_link
+from veil.agent.links import ContactAddressLink, InvitationLink, decode_link
 from veil.agent.payloads import RepairOffer
 from veil.agent.runtime import Agent
+from veil.chat.contacts import (
+    PENDING_CONTACT_NAME,
+    apply_connection_event,
+    connection_of,
+    mark_repaired,
+)
 from veil.chat.profile import Profile
 from veil.chat.store import ChatStore, ContactStatus, KdfParams, Transaction
 from veil.crypto import SystemRandom
+from veil.errors import LocalError, ProtocolError
 from veil.ratchet.agreement import InvitationSecrets
 
 RELAY = "veil://" + "A" * 43 + "@relay.example"
@@ -32,20 +48,97 @@ FAST = KdfParams(iterations=1, lanes=1, memory_kib=64)
 Seen = list[tuple[int | None, AgentEvent]]
 
 
+def _agent(store: ChatStore, relay: FakeRelay, profile: bytes) -> Agent:
+    return Agent(
+        store,
+        relay,
+        profile,
+        [RELAY],
+        check_profile=Profile.from_handshake_bytes,
+        rng=SystemRandom(),
+        clock=time.time,
+    )
+
+
 class Party:
-    def __init__(self, tmp_path: Path, name: str, relay: FakeRelay) -> None:
+    """One user: an agent over their store, driven the way the chat layer drives it."""
+
+    def __init__(
+        self, tmp_path: Path, name: str, relay: FakeRelay, profile: bytes | None = None
+    ) -> None:
         self.store = ChatStore.create(tmp_path / f"{name}.db", "pw", kdf=FAST)
-        self.agent = Agent(
-            self.store, relay, Profile(name), [RELAY], rng=SystemRandom(), clock=time.time
-        )
+        profile = Profile(name).to_handshake_bytes() if profile is None else profile
+        self.agent = _agent(self.store, relay, profile)
+        self.relay = relay
         self.seen: Seen = []
+        self.failing = False
+        """Make the caller's part of the next commit fail, as a full disk would."""
 
-    def handle(self, tx: Transaction, contact_id: int | None, event: AgentEvent) -> None:
-        self.seen.append((contact_id, event))
+    async def invite(self) -> Invitation:
+        receive = await self.agent.handshakes.new_receive_queue()
+        with self.store.transaction() as tx:
+            _, invitation = self.agent.handshakes.invite(tx, receive, pq=False)
+        return invitation
 
-    async def receive(self) -> list[AgentEvent]:
+    async def join(self, invitation: Invitation, name: str = PENDING_CONTACT_NAME) -> int:
+        receive = await self.agent.handshakes.new_receive_queue()
+        with self.store.transaction() as tx:
+            connection_id = self.agent.handshakes.join(tx, receive, invitation)
+            contact_id = self._add_contact(tx, connection_id, name)
+        await self.agent.outbox.flush(force=True)
+        return contact_id
+
+    async def request(self, address: ContactAddressLink) -> int:
+        receive = await self.agent.handshakes.new_receive_queue()
+        with self.store.transaction() as tx:
+            connection_id = self.agent.handshakes.request_contact(tx, receive, address)
+            contact_id = self._add_contact(tx, connection_id, PENDING_CONTACT_NAME)
+        await self.agent.outbox.flush(force=True)
+        return contact_id
+
+    @staticmethod
+    def _add_contact(tx: Transaction, connection_id: int, name: str) -> int:
+        contact = tx.contacts.add(Profile(name), ContactStatus.CONNECTING, time.time())
+        tx.connections.set_contact(connection_id, contact.contact_id)
+        return contact.contact_id
+
+    async def send(self, contact_id: int, events: Sequence[bytes]) -> list[int]:
+        with self.store.transaction() as tx:
+            sequences = self.agent.send(tx, connection_of(tx, contact_id), events)
+        await self.agent.outbox.flush(force=True)
+        return sequences
+
+    async def repair(self, contact_id: int) -> bool:
+        with self.store.transaction() as tx:
+            accepted = self.agent.repair(tx, connection_of(tx, contact_id))
+            if accepted:
+                mark_repaired(tx, contact_id)
+        await self.agent.outbox.flush(force=True)
+        return accepted
+
+    def connection(self, contact_id: int) -> Connection:
+        with self.store.transaction() as tx:
+            connection_id = connection_of(tx, contact_id)
+        return self.agent.connection(connection_id)
+
+    async def receive(self, idle: float = 0.05) -> list[AgentEvent]:
+        """Process deliveries until ``idle`` seconds pass without one."""
         self.seen.clear()
-        await self.agent.receive(self.handle, idle=0.05)
+        await self.agent.outbox.flush(force=True)
+        await self.agent.inbox.subscribe()
+        while batch := await self.agent.inbox.next_batch(idle):
+            try:
+                with self.store.transaction() as tx:
+                    for item in self.agent.inbox.process(tx, batch):
+                        contact_id = apply_connection_event(tx, item, time.time())
+                        if self.failing:
+                            raise RuntimeError("disk full")
+                        self.seen.append((contact_id, item.event))
+            except Exception:
+                await self.agent.inbox.redeliver(batch)
+                raise
+            await self.agent.inbox.acknowledge(batch)
+            await self.agent.handle_timer(time.time())
         return [event for _, event in self.seen]
 
     def contacts(self) -> dict[str, ContactStatus]:
@@ -59,11 +152,10 @@ class Party:
 async def _pair(tmp_path: Path, relay: FakeRelay) -> tuple[Party, Party, int, int]:
     tmp_path.mkdir(exist_ok=True)
     alice, bob = Party(tmp_path, "Alice", relay), Party(tmp_path, "Bob", relay)
-    _, invitation = await alice.agent.invite(pq=False)
-    bob_contact = await bob.agent.join(invitation)
+    bob_contact = await bob.join(await alice.invite())
     assert bob.contacts() == {"new contact": ContactStatus.CONNECTING}
     await alice.receive()
-    assert ConnectionEstablished(Profile("Alice")) in await bob.receive()
+    assert ConnectionEstablished(Profile("Alice").to_handshake_bytes()) in await bob.receive()
     alice_contact = next(iter(alice.seen))[0]
     assert alice_contact is not None
     return alice, bob, alice_contact, bob_contact
@@ -74,11 +166,11 @@ async def test_handshake_names_both_contacts_and_messages_flow(tmp_path: Path) -
     alice, bob, alice_contact, bob_contact = await _pair(tmp_path, relay)
     assert alice.contacts() == {"Bob": ContactStatus.CONNECTED}
     assert bob.contacts() == {"Alice": ContactStatus.CONNECTED}
-    await bob.agent.send(bob_contact, [b"one", b"two"], lambda tx, sequences: None)
+    await bob.send(bob_contact, [b"one", b"two"])
     await alice.receive()
     assert alice.texts() == [b"one", b"two"]
-    assert str(alice.agent.security_code(alice_contact)) == str(
-        bob.agent.security_code(bob_contact)
+    assert str(alice.connection(alice_contact).security_code()) == str(
+        bob.connection(bob_contact).security_code()
     )
 
 
@@ -86,11 +178,10 @@ async def test_sends_wait_in_the_outbox_while_the_relay_is_down(tmp_path: Path) 
     relay = FakeRelay()
     alice, bob, _, bob_contact = await _pair(tmp_path, relay)
     relay.down = True
-    sequences: list[int] = []
-    await bob.agent.send(bob_contact, [b"a", b"b"], lambda tx, seqs: sequences.extend(seqs))
+    sequences = await bob.send(bob_contact, [b"a", b"b"])
     assert bob.agent.outbox.pending() == 2
     relay.down = False
-    await bob.agent.send(bob_contact, [b"c"], lambda tx, seqs: sequences.extend(seqs))
+    sequences += await bob.send(bob_contact, [b"c"])
     assert bob.agent.outbox.pending() == 0
     await alice.receive()
     assert alice.texts() == [b"a", b"b", b"c"]
@@ -101,7 +192,7 @@ async def test_quota_holds_messages_back_in_order_until_the_peer_drains(tmp_path
     relay = FakeRelay(quota=3)
     alice, bob, _, bob_contact = await _pair(tmp_path, relay)
     events = [b"%d" % n for n in range(7)]
-    await bob.agent.send(bob_contact, events, lambda tx, seqs: None)
+    await bob.send(bob_contact, events)
     assert bob.agent.outbox.pending() == 4
     received: list[bytes] = []
     while len(received) < len(events):
@@ -114,11 +205,10 @@ async def test_quota_holds_messages_back_in_order_until_the_peer_drains(tmp_path
 async def test_a_redelivered_message_is_processed_once(tmp_path: Path) -> None:
     relay = FakeRelay()
     alice, bob, _, bob_contact = await _pair(tmp_path, relay)
-    await bob.agent.send(bob_contact, [b"once"], lambda tx, seqs: None)
-    alice.seen.clear()
+    await bob.send(bob_contact, [b"once"])
     queue_id = next(iter(q for q in relay.queues.values() if q.messages)).recipient_id
-    alice.agent._relays.redeliver(queue_id)  # type: ignore[attr-defined]
-    await alice.agent.receive(alice.handle, idle=0.05)
+    relay.redeliver(queue_id)
+    await alice.receive()
     assert alice.texts() == [b"once"]
 
 
@@ -127,12 +217,12 @@ async def test_a_message_redelivered_after_the_ratchet_moved_on_is_dropped(
 ) -> None:
     relay = FakeRelay()
     alice, bob, alice_contact, bob_contact = await _pair(tmp_path, relay)
-    await bob.agent.send(bob_contact, [b"one"], lambda tx, seqs: None)
+    await bob.send(bob_contact, [b"one"])
     await alice.receive()
     first = relay.history[-1]
-    await alice.agent.send(alice_contact, [b"reply"], lambda tx, seqs: None)
+    await alice.send(alice_contact, [b"reply"])
     await bob.receive()
-    await bob.agent.send(bob_contact, [b"two"], lambda tx, seqs: None)  # a new chain
+    await bob.send(bob_contact, [b"two"])  # a new chain
     await alice.receive()
     assert alice.texts() == [b"two"]
     # Its ACK was lost: the relay sends "one" again, after "two" turned the ratchet
@@ -147,12 +237,12 @@ async def test_a_message_redelivered_after_the_ratchet_moved_on_is_dropped(
 async def test_a_frame_sent_again_after_a_sender_crash_is_dropped(tmp_path: Path) -> None:
     relay = FakeRelay()
     alice, bob, alice_contact, bob_contact = await _pair(tmp_path, relay)
-    await bob.agent.send(bob_contact, [b"one"], lambda tx, seqs: None)
+    await bob.send(bob_contact, [b"one"])
     await alice.receive()
     first = relay.history[-1]
-    await alice.agent.send(alice_contact, [b"reply"], lambda tx, seqs: None)
+    await alice.send(alice_contact, [b"reply"])
     await bob.receive()
-    await bob.agent.send(bob_contact, [b"two"], lambda tx, seqs: None)  # a new chain
+    await bob.send(bob_contact, [b"two"])  # a new chain
     await alice.receive()
     # Bob crashed after "one" reached the relay but before its outbox entry went: the
     # entry runs again, and the relay stores the same frame under a new message id.
@@ -166,7 +256,7 @@ async def test_an_outbox_entry_sent_again_carries_the_same_frame(tmp_path: Path)
     relay = FakeRelay()
     alice, bob, _, bob_contact = await _pair(tmp_path, relay)
     relay.answers_lost = True  # the relay stores the SEND, the sender never learns it
-    await bob.agent.send(bob_contact, [b"once"], lambda tx, seqs: None)
+    await bob.send(bob_contact, [b"once"])
     relay.answers_lost = False
     assert bob.agent.outbox.pending() == 1
     await bob.agent.outbox.flush(force=True)
@@ -181,13 +271,12 @@ async def test_an_outbox_entry_sent_again_carries_the_same_frame(tmp_path: Path)
 async def test_a_handler_failure_rolls_back_and_the_message_comes_again(tmp_path: Path) -> None:
     relay = FakeRelay()
     alice, bob, _, bob_contact = await _pair(tmp_path, relay)
-    await bob.agent.send(bob_contact, [b"retry me"], lambda tx, seqs: None)
+    await bob.send(bob_contact, [b"retry me"])
 
-    def failing(tx: Transaction, contact_id: int | None, event: AgentEvent) -> None:
-        raise RuntimeError("disk full")
-
+    alice.failing = True
     with pytest.raises(RuntimeError):
-        await alice.agent.receive(failing, idle=0.05)
+        await alice.receive()
+    alice.failing = False
     # Nothing was acknowledged: the agent subscribed again, so the relay sends the
     # message again, and the ratchet state that was rolled back can still decrypt it.
     await alice.receive()
@@ -201,7 +290,10 @@ async def test_an_undecryptable_message_marks_the_contact_desynchronised(tmp_pat
         (record,) = tx.connections.list()
     # A well-formed message from some other ratchet: what a drifted peer looks like.
     strangers = await _pair(tmp_path / "elsewhere", FakeRelay())
-    other = strangers[1].agent.connection_for(strangers[3]).send_chat(b"?").frame
+    _, ((_, other_frame),) = (
+        strangers[1].connection(strangers[3]).send_chats([b"?"], SystemRandom())
+    )
+    other = other_frame.frame
     relay.arrive(record.receive_queue_id, b"x" * 24, other)
     events = await alice.receive()
     assert [type(e) for e in events] == [DesyncDetected]
@@ -211,21 +303,26 @@ async def test_an_undecryptable_message_marks_the_contact_desynchronised(tmp_pat
 async def test_contact_address_request_accept_and_delete(tmp_path: Path) -> None:
     relay = FakeRelay()
     alice, carol = Party(tmp_path, "Alice", relay), Party(tmp_path, "Carol", relay)
-    link = decode_link(await alice.agent.create_address())
-    carol_contact = await carol.agent.request_contact(link)  # type: ignore[arg-type]
+    address = await alice.agent.handshakes.create_address()
+    assert alice.agent.handshakes.address() == address
+    link = decode_link(address)
+    assert isinstance(link, ContactAddressLink)
+    carol_contact = await carol.request(link)
     (request,) = await alice.receive()
-    assert isinstance(request, ContactRequestReceived) and request.profile == Profile("Carol")
-    alice_contact = await alice.agent.accept_request(request.request_id)
+    assert isinstance(request, ContactRequestReceived)
+    assert request.profile == Profile("Carol").to_handshake_bytes()
+    invitation = decode_link(request.invitation_link)
+    assert isinstance(invitation, InvitationLink)
+    alice_contact = await alice.join(invitation_from_link(invitation), "Carol")
     await carol.receive()
     await alice.receive()
     assert alice.contacts() == {"Carol": ContactStatus.CONNECTED}
     assert carol.contacts() == {"Alice": ContactStatus.CONNECTED}
-    await alice.agent.delete_address()
-    await carol.agent.send(carol_contact, [b"hi"], lambda tx, seqs: None)
+    await alice.agent.handshakes.delete_address()
+    assert alice.agent.handshakes.address() is None
+    await carol.send(carol_contact, [b"hi"])
     await alice.receive()
     assert alice.texts() == [b"hi"]
-    with pytest.raises(ValueError, match="already accepted"):
-        await alice.agent.accept_request(request.request_id)
     assert alice_contact in {cid for cid, _ in alice.seen}
 
 
@@ -233,34 +330,33 @@ async def test_two_processes_on_one_profile_never_reuse_ratchet_state(tmp_path: 
     relay = FakeRelay()
     alice, bob, _, bob_contact = await _pair(tmp_path, relay)
     # A second agent on Bob's database, as a `veil send` running beside a `veil chat`.
-    other = Agent(
-        ChatStore.open(tmp_path / "Bob.db", "pw"),
-        relay,
-        Profile("Bob"),
-        [RELAY],
-        rng=SystemRandom(),
-        clock=time.time,
-    )
-    for agent, text in ((bob.agent, b"one"), (other, b"two"), (bob.agent, b"three")):
-        await agent.send(bob_contact, [text], lambda tx, seqs: None)
+    other_store = ChatStore.open(tmp_path / "Bob.db", "pw")
+    other = _agent(other_store, relay, Profile("Bob").to_handshake_bytes())
+    for agent, store, text in (
+        (bob.agent, bob.store, b"one"),
+        (other, other_store, b"two"),
+        (bob.agent, bob.store, b"three"),
+    ):
+        with store.transaction() as tx:
+            agent.send(tx, connection_of(tx, bob_contact), [text])
+        await agent.outbox.flush(force=True)
     await alice.receive()
     assert alice.texts() == [b"one", b"two", b"three"]
     assert {e.integrity for _, e in alice.seen if isinstance(e, ChatEventReceived)} == {"ok"}
 
 
-async def test_a_contact_request_that_arrives_again_is_stored_once(tmp_path: Path) -> None:
+async def test_a_contact_request_that_arrives_again_is_reported_once(tmp_path: Path) -> None:
     relay = FakeRelay()
     alice, carol = Party(tmp_path, "Alice", relay), Party(tmp_path, "Carol", relay)
-    link = decode_link(await alice.agent.create_address())
-    await carol.agent.request_contact(link)  # type: ignore[arg-type]
+    link = decode_link(await alice.agent.handshakes.create_address())
+    assert isinstance(link, ContactAddressLink)
+    await carol.request(link)
     assert [type(e) for e in await alice.receive()] == [ContactRequestReceived]
     request = relay.history[-1]
     # Carol sends it again after a crash (a new id), the relay after a lost ACK (same id).
     relay.arrive(request.recipient_id, b"\x06" * 24, request.body)
     relay.arrive(request.recipient_id, request.message_id, request.body)
     assert await alice.receive() == []
-    with alice.store.transaction() as tx:
-        assert len(tx.requests.list()) == 1
     assert not relay.queues[request.recipient_id].messages
 
 
@@ -281,7 +377,45 @@ async def test_a_relay_injected_repair_offer_is_dropped_and_a_real_repair_still_
         (after,) = tx.connections.list()
     assert (after.phase, after.queue_state) == (before.phase, before.queue_state)
     assert not relay.queues[before.receive_queue_id].messages  # dropped and acknowledged
-    assert await bob.agent.repair(bob_contact) is False
+    assert await bob.repair(bob_contact) is False
     assert [type(event) for event in await alice.receive()] == [RepairRequested]
-    assert await alice.agent.repair(alice_contact) is True
+    assert await alice.repair(alice_contact) is True
     assert [type(event) for event in await bob.receive()] == [ConnectionRepaired]
+
+
+async def test_a_profile_the_application_cannot_read_drops_the_frame(tmp_path: Path) -> None:
+    relay = FakeRelay()
+    alice = Party(tmp_path, "Alice", relay)
+    # Mallory's agent carries profile bytes the chat layer's check rejects.
+    mallory = Party(tmp_path, "Mallory", relay, profile=Profile("M").to_handshake_bytes() + b"!")
+    await mallory.join(await alice.invite())
+    assert await alice.receive() == []
+    assert alice.contacts() == {}
+    with alice.store.transaction() as tx:
+        (record,) = tx.connections.list()
+    assert record.phase == "inviter_awaits_confirmation"  # nothing of the frame was kept
+
+
+async def test_sending_on_an_unknown_connection_is_a_local_error(tmp_path: Path) -> None:
+    alice = Party(tmp_path, "Alice", FakeRelay())
+    with alice.store.transaction() as tx, pytest.raises(UnknownConnection) as raised:
+        alice.agent.send(tx, 42, [b"hello?"])
+    assert isinstance(raised.value, LocalError)
+    assert not isinstance(raised.value, ProtocolError)
+
+
+async def test_a_failed_frame_leaves_the_cached_connection_as_it_was(tmp_path: Path) -> None:
+    relay = FakeRelay()
+    alice, bob, alice_contact, bob_contact = await _pair(tmp_path, relay)
+    before = alice.connection(alice_contact)
+    before_state = (before.queues.to_bytes(), before.tracker.to_bytes())
+    with alice.store.transaction() as tx:
+        (record,) = tx.connections.list()
+    relay.arrive(
+        record.receive_queue_id, b"\x08" * 24, encode_frame(FrameKind.RATCHET_MESSAGE, b"x")
+    )
+    assert await alice.receive() == []
+    assert (before.queues.to_bytes(), before.tracker.to_bytes()) == before_state
+    await bob.send(bob_contact, [b"still fine"])
+    await alice.receive()
+    assert alice.texts() == [b"still fine"]

@@ -17,13 +17,14 @@ def main(path: Path, passphrase: str) -> None:
     store = ChatStore.open(path, passphrase)
     with store.transaction() as tx:
         (connection,) = tx.connections.list()
+        contact_id = tx.connections.contact_of(connection.connection_id) or 0
         done = int(connection.envelope_state)
     padding = "x" * 4000  # big rows, so a kill often lands mid-write
     while True:
         done += 1
         with store.transaction() as tx:
             tx.messages.add(
-                contact_id=connection.contact_id or 0,
+                contact_id=contact_id,
                 message_id=done.to_bytes(16, "big"),
                 direction=Direction.RECEIVED,
                 sequence=done,

@@ -119,6 +119,25 @@ def test_profile_rejects_bad_presence_flag_and_version() -> None:
         Profile.from_bytes(b"\x09" + data[1:])
 
 
+def test_handshake_profile_is_the_profile_without_its_version_byte() -> None:
+    profile = Profile("Alice", full_name="Alice Liddell", bio="curious")
+    data = profile.to_handshake_bytes()
+    assert data == profile.to_bytes()[1:]
+    assert Profile.from_handshake_bytes(data) == profile
+    for bad in (data + b"\x00", data[:-1], b"", b"\x00\x00\x00\x00"):
+        with pytest.raises(MalformedEvent):
+            Profile.from_handshake_bytes(bad)
+
+
+@given(st.binary(max_size=200))
+def test_random_handshake_profiles_only_raise_chat_protocol_errors(data: bytes) -> None:
+    try:
+        profile = Profile.from_handshake_bytes(data)
+    except ChatProtocolError:
+        return
+    assert profile.to_handshake_bytes() == data  # anything accepted is canonical
+
+
 def test_message_ids_come_from_the_injected_random_source() -> None:
     first = new_message_id(DeterministicRandom(b"seed"))
     assert first == new_message_id(DeterministicRandom(b"seed"))

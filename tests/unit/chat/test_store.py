@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlcipher3 import dbapi2 as sqlcipher
 
 from veil.chat.errors import (
     CorruptStoreHeader,
     DuplicateRecord,
     RecordNotFound,
+    StoreError,
     StoreExists,
     StoreNotFound,
     StoreTooNew,
@@ -30,6 +33,7 @@ from veil.chat.store import (
     header_path,
 )
 from veil.crypto import DeterministicRandom
+from veil.errors import LocalError
 
 FAST_KDF = KdfParams(iterations=1, lanes=1, memory_kib=8)
 PASSPHRASE = "correct horse battery staple"
@@ -46,7 +50,6 @@ def connect_bob(store: ChatStore, now: float = 1.0) -> tuple[int, int]:
     with store.transaction() as tx:
         contact = tx.contacts.add(BOB, ContactStatus.CONNECTED, now)
         connection = tx.connections.add(
-            contact_id=contact.contact_id,
             phase="connected",
             agent_version=1,
             receive_queue_id=b"q" * 24,
@@ -55,6 +58,10 @@ def connect_bob(store: ChatStore, now: float = 1.0) -> tuple[int, int]:
             ratchet_state=b"ratchet-v1",
             now=now,
         )
+        assert tx.connections.contact_of(connection.connection_id) is None
+        tx.connections.set_contact(connection.connection_id, contact.contact_id)
+        assert tx.connections.contact_of(connection.connection_id) == contact.contact_id
+        assert tx.connections.for_contact(contact.contact_id) == [connection.connection_id]
     return contact.contact_id, connection.connection_id
 
 
@@ -150,6 +157,34 @@ def test_transactions_do_not_nest(tmp_path: Path) -> None:
         assert tx.contacts.list() == []
 
 
+class _DiskFullOnCommit:
+    """The store's database connection, except that COMMIT fails as on a full disk."""
+
+    def __init__(self, database: Any) -> None:
+        self._database = database
+        self.in_transaction = False
+
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> Any:
+        if sql == "COMMIT":
+            self.in_transaction = True
+            raise sqlcipher.OperationalError("database or disk is full")
+        if sql == "ROLLBACK":
+            self.in_transaction = False
+        return self._database.execute(sql, params)
+
+
+def test_a_failed_commit_is_a_local_store_error_and_keeps_nothing(tmp_path: Path) -> None:
+    store = new_store(tmp_path)
+    database = store._database
+    store._database = _DiskFullOnCommit(database)
+    with pytest.raises(StoreError, match="disk space") as raised, store.transaction() as tx:
+        tx.contacts.add(BOB, ContactStatus.CONNECTED, 1.0)
+    assert isinstance(raised.value, LocalError)
+    store._database = database
+    with store.transaction() as tx:
+        assert tx.contacts.list() == []
+
+
 def test_nothing_readable_at_rest_without_the_passphrase(tmp_path: Path) -> None:
     store = new_store(tmp_path)
     with store.transaction() as tx:
@@ -217,7 +252,6 @@ def test_connections_are_found_by_receive_queue_and_saved_whole(tmp_path: Path) 
         assert tx.connections.list() == [changed]
         with pytest.raises(DuplicateRecord):
             tx.connections.add(
-                contact_id=None,
                 phase="x",
                 agent_version=1,
                 receive_queue_id=b"q" * 24,
@@ -225,7 +259,9 @@ def test_connections_are_found_by_receive_queue_and_saved_whole(tmp_path: Path) 
                 envelope_state=b"",
                 now=1.0,
             )
+        assert tx.connections.find(connection_id) == changed
         tx.connections.delete(connection_id)
+        assert tx.connections.find(connection_id) is None
         with pytest.raises(RecordNotFound):
             tx.connections.by_receive_queue(b"q" * 24)
 

@@ -23,8 +23,7 @@ def prepare(path: Path) -> None:
     store = ChatStore.create(path, PASSPHRASE, kdf=KdfParams(1, 1, 8))
     with store, store.transaction() as tx:
         contact = tx.contacts.add(Profile("Bob"), ContactStatus.CONNECTED, now=0.0)
-        tx.connections.add(
-            contact_id=contact.contact_id,
+        connection = tx.connections.add(
             phase="connected",
             agent_version=1,
             receive_queue_id=b"q" * 24,
@@ -33,6 +32,7 @@ def prepare(path: Path) -> None:
             ratchet_state=b"0",
             now=0.0,
         )
+        tx.connections.set_contact(connection.connection_id, contact.contact_id)
 
 
 def run_until_killed(path: Path) -> int:
@@ -57,7 +57,7 @@ def test_sigkilled_writer_leaves_a_consistent_store(tmp_path: Path) -> None:
         with ChatStore.open(path, PASSPHRASE) as store, store.transaction() as tx:
             (connection,) = tx.connections.list()
             committed = int(connection.envelope_state)
-            history = tx.messages.history(connection.contact_id or 0)
+            history = tx.messages.history(tx.connections.contact_of(connection.connection_id) or 0)
             outbox = tx.outbox.for_connection(connection.connection_id)
         assert committed >= reported  # acknowledged commits survived the kill
         assert connection.ratchet_state == connection.envelope_state

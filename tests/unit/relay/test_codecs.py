@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from veil.relay import commands as cmd
-from veil.relay.errors import (
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
+from veil.relay.protocol.errors import (
     BadCommand,
     MalformedTransmission,
     MessageTooLarge,
@@ -17,7 +18,7 @@ from veil.relay.errors import (
     UnexpectedResponse,
     UnknownCommand,
 )
-from veil.relay.transmission import (
+from veil.relay.protocol.transmission import (
     decode_client_transmission,
     decode_transmission,
     encode_reply,
@@ -44,13 +45,13 @@ COMMAND_TABLE: list[tuple[cmd.Command, bytes]] = [
     (cmd.Ping(), b"\x0a"),
 ]
 
-RESPONSE_TABLE: list[tuple[cmd.Response, bytes]] = [
-    (cmd.QueueIds(ID_A, ID_B, KEY_A), b"\x81" + ID_A + ID_B + KEY_A),
-    (cmd.Ok(), b"\x82"),
-    (cmd.SubscriptionEnded(), b"\x83"),
-    (cmd.Message(ID_A, b"sealed"), b"\x84" + ID_A + b"\x00\x06sealed"),
-    (cmd.Pong(), b"\x85"),
-    (cmd.ErrorResponse(413), b"\x86\x01\x9d"),
+RESPONSE_TABLE: list[tuple[rsp.Response, bytes]] = [
+    (rsp.QueueIds(ID_A, ID_B, KEY_A), b"\x81" + ID_A + ID_B + KEY_A),
+    (rsp.Ok(), b"\x82"),
+    (rsp.SubscriptionEnded(), b"\x83"),
+    (rsp.Message(ID_A, b"sealed"), b"\x84" + ID_A + b"\x00\x06sealed"),
+    (rsp.Pong(), b"\x85"),
+    (rsp.ErrorResponse(413), b"\x86\x01\x9d"),
 ]
 
 
@@ -66,21 +67,21 @@ def test_command_table(command: cmd.Command, encoded: bytes) -> None:
 
 
 @pytest.mark.parametrize(("response", "encoded"), RESPONSE_TABLE)
-def test_response_table(response: cmd.Response, encoded: bytes) -> None:
-    assert cmd.encode_response(response) == encoded
-    assert cmd.decode_response(encoded) == response
+def test_response_table(response: rsp.Response, encoded: bytes) -> None:
+    assert rsp.encode_response(response) == encoded
+    assert rsp.decode_response(encoded) == response
     with pytest.raises(UnexpectedResponse):
-        cmd.decode_response(encoded + b"\x00")
+        rsp.decode_response(encoded + b"\x00")
     if len(encoded) > 1:
         with pytest.raises(UnexpectedResponse):
-            cmd.decode_response(encoded[:-1])
+            rsp.decode_response(encoded[:-1])
 
 
 def test_commands_and_responses_do_not_share_tags() -> None:
     with pytest.raises(UnknownCommand):
         cmd.decode_command(b"\x82")
     with pytest.raises(UnexpectedResponse):
-        cmd.decode_response(b"\x04")
+        rsp.decode_response(b"\x04")
 
 
 def test_send_body_cap() -> None:
@@ -159,7 +160,7 @@ def test_transmission_round_trip(
 
 @given(st.binary(max_size=400))
 def test_fuzz_parsers_raise_only_relay_errors(data: bytes) -> None:
-    for parse in (decode_transmission, cmd.decode_command, cmd.decode_response):
+    for parse in (decode_transmission, cmd.decode_command, rsp.decode_response):
         with contextlib.suppress(RelayError):
             parse(data)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from helpers.relay_harness import HarnessClient, Queue, Relay
-from veil.relay import commands as cmd
-from veil.relay.client_protocol import Reply, open_delivery
-from veil.relay.errors import BadCommand, NoMessage
-from veil.relay.settings import DAY_SECONDS, RelaySettings
+from veil.relay.client.session import Reply, open_delivery
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
+from veil.relay.protocol.errors import BadCommand, NoMessage
+from veil.relay.server.settings import DAY_SECONDS, RelaySettings
 
 
 async def _fill(sender: HarnessClient, queue: Queue, count: int) -> None:
@@ -23,7 +24,7 @@ def _delivered(client: HarnessClient, queue: Queue) -> list[tuple[bytes, bytes]]
 
 
 def _opened(reply: Reply, queue: Queue) -> tuple[bytes, bytes]:
-    assert reply.is_push and isinstance(reply.response, cmd.Message)
+    assert reply.is_push and isinstance(reply.response, rsp.Message)
     return reply.response.message_id, open_delivery(queue.delivery_key, reply.response).body
 
 
@@ -55,9 +56,9 @@ async def test_only_messages_in_flight_can_be_acknowledged() -> None:
     alice, queue = await _window_subscriber(relay, 2, 3)
     _delivered(alice, queue)
     waiting = await alice.ok(alice.recipient(cmd.GetMessage(), queue))
-    assert isinstance(waiting, cmd.Message)
+    assert isinstance(waiting, rsp.Message)
     ack_unknown = alice.recipient(cmd.Acknowledge(b"\x00" * cmd.MESSAGE_ID_SIZE), queue)
-    assert await alice.call(ack_unknown) == cmd.ErrorResponse(NoMessage.code)
+    assert await alice.call(ack_unknown) == rsp.ErrorResponse(NoMessage.code)
     assert relay.service.metrics.messages_pending == 3
 
 

@@ -9,10 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from veil.crypto import AuthenticationFailed, DeterministicRandom, Ed25519KeyPair, X25519KeyPair
-from veil.relay import commands as cmd
-from veil.relay.client_protocol import ClientSession
-from veil.relay.errors import HandshakeFailed, UnexpectedResponse
-from veil.relay.handshake import (
+from veil.relay.client.session import ClientSession
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
+from veil.relay.protocol.errors import HandshakeFailed, UnexpectedResponse
+from veil.relay.protocol.handshake import (
     HELLO_SIGNATURE_LABEL,
     RELAY_VERSIONS,
     ClientHello,
@@ -20,7 +21,7 @@ from veil.relay.handshake import (
     decode_server_hello,
     sign_server_hello,
 )
-from veil.relay.queue_crypto import (
+from veil.relay.protocol.queue_crypto import (
     SEALED_OVERHEAD,
     authenticate,
     delivery_key,
@@ -28,7 +29,7 @@ from veil.relay.queue_crypto import (
     open_message,
     seal_message,
 )
-from veil.relay.transmission import encode_transmission
+from veil.relay.protocol.transmission import encode_transmission
 from veil.wire import NoCommonVersion, VersionRange
 from veil.wire.blocks import BLOCK_SIZE, decode_block, encode_block
 
@@ -139,4 +140,4 @@ def test_client_rejects_authenticated_replies() -> None:
     with pytest.raises(UnexpectedResponse):
         client.parse_block(encode_block([forged]))
     [reply] = client.parse_block(encode_block([encode_transmission(b"", bytes(24), b"", b"\x83")]))
-    assert reply.is_push and reply.response == cmd.SubscriptionEnded()
+    assert reply.is_push and reply.response == rsp.SubscriptionEnded()

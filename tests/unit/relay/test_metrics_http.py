@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from veil.relay.metrics import RelayMetrics
-from veil.relay.metrics_http import MetricFamily, MetricsServer, relay_families, render_metrics
-from veil.relay.server import TransportMetrics
+from veil.relay.server.metrics import RelayMetrics
+from veil.relay.server.metrics_http import (
+    MetricFamily,
+    MetricsServer,
+    relay_families,
+    render_metrics,
+)
+from veil.relay.server.tls_server import TransportMetrics
 
 
 def test_render_follows_the_text_format() -> None:

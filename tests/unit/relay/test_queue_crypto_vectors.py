@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from veil.crypto import X25519KeyPair
-from veil.relay.queue_crypto import (
+from veil.relay.protocol.queue_crypto import (
     authenticate,
     delivery_key,
     derive_auth_key,

@@ -8,11 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.relay_harness import HarnessClient, Queue, Relay
-from veil.relay import commands as cmd
-from veil.relay.client_protocol import open_delivery
-from veil.relay.errors import NoMessage, QuotaExceeded
-from veil.relay.settings import RelaySettings
-from veil.relay.store.memory import MemoryStore
+from veil.relay.client.session import open_delivery
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
+from veil.relay.protocol.errors import NoMessage, QuotaExceeded
+from veil.relay.server.settings import RelaySettings
+from veil.relay.server.store.memory import MemoryStore
 
 QUOTA = 4
 
@@ -37,7 +38,7 @@ async def run(ops: list[tuple[str, bytes]]) -> None:
             relay = await Relay(store, settings=relay.settings, seed=b"r%d" % index).start()
             alice, bob = await relay.client(), await relay.client()
         elif name == "send":
-            expected = cmd.Ok() if len(model) < QUOTA else cmd.ErrorResponse(QuotaExceeded.code)
+            expected = rsp.Ok() if len(model) < QUOTA else rsp.ErrorResponse(QuotaExceeded.code)
             assert await bob.call(bob.send(queue, body)) == expected
             if len(model) < QUOTA:
                 model.append(body)
@@ -48,19 +49,19 @@ async def run(ops: list[tuple[str, bytes]]) -> None:
 async def check_head(alice: HarnessClient, queue: Queue, model: list[bytes], name: str) -> None:
     answer = await alice.call(alice.recipient(cmd.GetMessage(), queue))
     if not model:
-        assert answer == cmd.ErrorResponse(NoMessage.code)
+        assert answer == rsp.ErrorResponse(NoMessage.code)
         return
-    assert isinstance(answer, cmd.Message)
+    assert isinstance(answer, rsp.Message)
     assert open_delivery(queue.delivery_key, answer).body == model[0]
     if name == "get":
         return
     message_id = answer.message_id if name == "ack" else bytes(24)
     reply = await alice.call(alice.recipient(cmd.Acknowledge(message_id), queue))
     if name == "ack":
-        assert reply == cmd.Ok()
+        assert reply == rsp.Ok()
         model.pop(0)
     else:
-        assert reply == cmd.ErrorResponse(NoMessage.code)
+        assert reply == rsp.ErrorResponse(NoMessage.code)
 
 
 @settings(max_examples=60)

@@ -6,9 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from veil.relay.address import DEFAULT_PORT, RelayAddress, decode_fingerprint, encode_fingerprint
-from veil.relay.client import RelayClient
-from veil.relay.errors import ConnectionLost, InvalidAddress
+from veil.errors import LocalError, ProtocolError
+from veil.relay.client.relay_client import RelayClient
+from veil.relay.protocol.address import (
+    DEFAULT_PORT,
+    RelayAddress,
+    decode_fingerprint,
+    encode_fingerprint,
+)
+from veil.relay.protocol.errors import ConnectionLost, InvalidAddress
 
 FINGERPRINT = encode_fingerprint(bytes(range(32)))
 
@@ -72,6 +78,14 @@ def test_default_port_is_not_printed() -> None:
 def test_rejects_malformed_addresses(text: str, complaint: str) -> None:
     with pytest.raises(InvalidAddress, match=complaint):
         RelayAddress.parse(text)
+
+
+async def test_a_mistyped_address_is_a_local_error_not_a_protocol_error() -> None:
+    typo = f"veil:/{FINGERPRINT}@relay.example"
+    with pytest.raises(InvalidAddress) as raised:
+        await RelayClient.connect(typo)
+    assert isinstance(raised.value, LocalError)
+    assert not isinstance(raised.value, ProtocolError)
 
 
 def test_fingerprint_must_be_canonical() -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from veil.relay.config import CONFIG_FILE, ConfigError, RelayConfig, create_data_dir
-from veil.relay.settings import DAY_SECONDS, RelaySettings
+from veil.relay.protocol.errors import InvalidRelayConfig
+from veil.relay.server.config import CONFIG_FILE, RelayConfig, create_data_dir
+from veil.relay.server.settings import DAY_SECONDS, RelaySettings
 
 
 def test_round_trip_keeps_every_setting(tmp_path: Path) -> None:
@@ -81,12 +82,12 @@ def test_minimal_file_gets_defaults(tmp_path: Path) -> None:
 )
 def test_bad_files_are_explained(tmp_path: Path, text: str, complaint: str) -> None:
     (tmp_path / CONFIG_FILE).write_text(text)
-    with pytest.raises(ConfigError, match=complaint):
+    with pytest.raises(InvalidRelayConfig, match=complaint):
         RelayConfig.load(tmp_path)
 
 
 def test_missing_file_points_to_init(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="veil-relay init"):
+    with pytest.raises(InvalidRelayConfig, match="veil-relay init"):
         RelayConfig.load(tmp_path)
 
 
@@ -95,5 +96,5 @@ def test_data_dir_is_private_and_not_reused(tmp_path: Path) -> None:
     create_data_dir(data)
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     RelayConfig(public_hosts=("a.example",)).save(data)
-    with pytest.raises(ConfigError, match="already holds a relay"):
+    with pytest.raises(InvalidRelayConfig, match="already holds a relay"):
         create_data_dir(data)

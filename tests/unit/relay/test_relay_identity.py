@@ -11,9 +11,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from veil.crypto import DeterministicRandom, sha256
-from veil.relay.address import decode_fingerprint
-from veil.relay.errors import IdentityMismatch
-from veil.relay.identity import (
+from veil.relay.protocol.address import decode_fingerprint
+from veil.relay.protocol.errors import IdentityMismatch
+from veil.relay.transport.identity import (
     CERTIFICATE_FILE,
     IDENTITY_KEY_FILE,
     RelayIdentity,

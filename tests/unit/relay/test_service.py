@@ -11,10 +11,10 @@ import pytest
 
 from helpers.relay_harness import IDENTITY, Relay
 from veil.crypto import X25519KeyPair
-from veil.relay import authorization
-from veil.relay import commands as cmd
-from veil.relay.client_protocol import ClientSession, QueueKeys, open_delivery
-from veil.relay.errors import (
+from veil.relay.client.session import ClientSession, QueueKeys, open_delivery
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
+from veil.relay.protocol.errors import (
     AuthFailed,
     BadCommand,
     CommandProhibited,
@@ -27,20 +27,21 @@ from veil.relay.errors import (
     StoreFailed,
     UnknownCommand,
 )
-from veil.relay.handshake import ClientHello
-from veil.relay.queue_crypto import derive_auth_key
-from veil.relay.settings import DAY_SECONDS, RelaySettings
-from veil.relay.store.base import StoreChange, coarse_time
-from veil.relay.store.memory import MemoryStore
-from veil.relay.transmission import encode_transmission
+from veil.relay.protocol.handshake import ClientHello
+from veil.relay.protocol.queue_crypto import derive_auth_key
+from veil.relay.protocol.transmission import encode_transmission
+from veil.relay.server import authorization
+from veil.relay.server.settings import DAY_SECONDS, RelaySettings
+from veil.relay.server.store.base import StoreChange, coarse_time
+from veil.relay.server.store.memory import MemoryStore
 from veil.wire import DecodeError, NoCommonVersion, VersionRange
 from veil.wire.blocks import BLOCK_SIZE, encode_block
 
 KEY = X25519KeyPair(b"\x07" * 32).public
 
 
-def err(code: int) -> cmd.ErrorResponse:
-    return cmd.ErrorResponse(code)
+def err(code: int) -> rsp.ErrorResponse:
+    return rsp.ErrorResponse(code)
 
 
 @pytest.fixture
@@ -60,16 +61,16 @@ async def test_new_returns_two_unrelated_ids(relay: Relay) -> None:
 async def test_send_subscribe_deliver_acknowledge(relay: Relay) -> None:
     alice, bob = await relay.client(), await relay.client()
     queue = await alice.secured_queue()
-    assert await bob.call(bob.send(queue, b"hello", cmd.FLAG_NOTIFY)) == cmd.Ok()
-    assert await alice.call(alice.recipient(cmd.Subscribe(), queue)) == cmd.Ok()
+    assert await bob.call(bob.send(queue, b"hello", cmd.FLAG_NOTIFY)) == rsp.Ok()
+    assert await alice.call(alice.recipient(cmd.Subscribe(), queue)) == rsp.Ok()
     [push] = alice.pushes
     assert push.is_push and push.entity_id == queue.recipient_id
-    assert isinstance(push.response, cmd.Message)
+    assert isinstance(push.response, rsp.Message)
     opened = open_delivery(queue.delivery_key, push.response)
     assert (opened.body, opened.flags) == (b"hello", 1)
     assert opened.timestamp == coarse_time(relay.clock.now)
     ack = alice.recipient(cmd.Acknowledge(push.response.message_id), queue)
-    assert await alice.call(ack) == cmd.Ok()
+    assert await alice.call(ack) == rsp.Ok()
     assert await alice.call(alice.recipient(cmd.GetMessage(), queue)) == err(NoMessage.code)
 
 
@@ -80,11 +81,11 @@ async def test_subscriber_gets_messages_as_they_arrive_one_at_a_time(relay: Rela
     await bob.ok(bob.send(queue, b"one"))
     await bob.ok(bob.send(queue, b"two"))
     [first] = alice.take_replies()
-    assert isinstance(first.response, cmd.Message)
+    assert isinstance(first.response, rsp.Message)
     assert open_delivery(queue.delivery_key, first.response).body == b"one"
     await alice.ok(alice.recipient(cmd.Acknowledge(first.response.message_id), queue))
     [second] = alice.pushes
-    assert isinstance(second.response, cmd.Message)
+    assert isinstance(second.response, rsp.Message)
     assert open_delivery(queue.delivery_key, second.response).body == b"two"
 
 
@@ -116,9 +117,9 @@ async def test_fast_handshake_sender_secures_queue(relay: Relay) -> None:
     alice, bob = await relay.client(), await relay.client()
     queue = await alice.new_queue()
     sender = X25519KeyPair.generate(bob.rng)
-    assert await bob.call(bob.client.sender_secure(queue.sender_id, sender)) == cmd.Ok()
+    assert await bob.call(bob.client.sender_secure(queue.sender_id, sender)) == rsp.Ok()
     # A retry with the same key is harmless; another key is refused.
-    assert await bob.call(bob.client.sender_secure(queue.sender_id, sender)) == cmd.Ok()
+    assert await bob.call(bob.client.sender_secure(queue.sender_id, sender)) == rsp.Ok()
     intruder = X25519KeyPair.generate(bob.rng)
     assert await bob.call(bob.client.sender_secure(queue.sender_id, intruder)) == err(
         AuthFailed.code
@@ -126,7 +127,7 @@ async def test_fast_handshake_sender_secures_queue(relay: Relay) -> None:
     other = alice.client.secure(queue.recipient_id, queue.keys, intruder.public)
     assert await alice.call(other) == err(CommandProhibited.code)
     queue.sender_auth = sender
-    assert await bob.call(bob.send(queue, b"hi")) == cmd.Ok()
+    assert await bob.call(bob.send(queue, b"hi")) == rsp.Ok()
 
 
 async def test_send_to_unsecured_queue_is_refused(relay: Relay) -> None:
@@ -168,14 +169,14 @@ async def test_new_subscriber_ends_previous_subscription(relay: Relay) -> None:
     queue = await alice.secured_queue()
     await alice.ok(alice.recipient(cmd.Subscribe(), queue))
     takeover = alice_phone.client.recipient_command(cmd.Subscribe(), queue.recipient_id, queue.keys)
-    assert await alice_phone.call(takeover) == cmd.Ok()
+    assert await alice_phone.call(takeover) == rsp.Ok()
     [end] = alice.take_replies()
-    assert end.is_push and end.response == cmd.SubscriptionEnded()
+    assert end.is_push and end.response == rsp.SubscriptionEnded()
     assert end.entity_id == queue.recipient_id
     await bob.ok(bob.send(queue, b"to the phone"))
     assert alice.take_replies() == []
     [delivery] = alice_phone.take_replies()
-    assert isinstance(delivery.response, cmd.Message)
+    assert isinstance(delivery.response, rsp.Message)
 
 
 async def test_quota_is_enforced_and_recovers_after_drain() -> None:
@@ -186,9 +187,9 @@ async def test_quota_is_enforced_and_recovers_after_drain() -> None:
         await bob.ok(bob.send(queue, b"m%d" % index))
     assert await bob.call(bob.send(queue, b"full")) == err(QuotaExceeded.code)
     message = await alice.ok(alice.recipient(cmd.GetMessage(), queue))
-    assert isinstance(message, cmd.Message)
+    assert isinstance(message, rsp.Message)
     await alice.ok(alice.recipient(cmd.Acknowledge(message.message_id), queue))
-    assert await bob.call(bob.send(queue, b"again")) == cmd.Ok()
+    assert await bob.call(bob.send(queue, b"again")) == rsp.Ok()
 
 
 async def test_quota_counts_sends_still_committing() -> None:
@@ -198,7 +199,7 @@ async def test_quota_counts_sends_still_committing() -> None:
     requests = [bob.send(queue, b"%d" % i) for i in range(3)]
     replies = await bob.send_block([transmission for _, transmission in requests])
     answers = {reply.correlation_id: reply.response for reply in replies}
-    assert [answers[c] for c, _ in requests] == [cmd.Ok(), cmd.Ok(), err(QuotaExceeded.code)]
+    assert [answers[c] for c, _ in requests] == [rsp.Ok(), rsp.Ok(), err(QuotaExceeded.code)]
 
 
 async def test_messages_expire_after_retention() -> None:
@@ -211,7 +212,7 @@ async def test_messages_expire_after_retention() -> None:
     relay.clock.now += DAY_SECONDS / 2 + 2 * 3600
     await relay.service.expire()
     message = await alice.ok(alice.recipient(cmd.GetMessage(), queue))
-    assert isinstance(message, cmd.Message)
+    assert isinstance(message, rsp.Message)
     assert open_delivery(queue.delivery_key, message).body == b"new"
     assert relay.service.metrics.messages_expired == 1
     restarted = await Relay(relay.store, seed=b"second").start()
@@ -222,11 +223,11 @@ async def test_suspended_queue_refuses_sends_but_drains(relay: Relay) -> None:
     alice, bob = await relay.client(), await relay.client()
     queue = await alice.secured_queue()
     await bob.ok(bob.send(queue, b"before"))
-    assert await alice.call(alice.recipient(cmd.SuspendQueue(), queue)) == cmd.Ok()
-    assert await alice.call(alice.recipient(cmd.SuspendQueue(), queue)) == cmd.Ok()
+    assert await alice.call(alice.recipient(cmd.SuspendQueue(), queue)) == rsp.Ok()
+    assert await alice.call(alice.recipient(cmd.SuspendQueue(), queue)) == rsp.Ok()
     assert await bob.call(bob.send(queue, b"after")) == err(AuthFailed.code)
     message = await alice.ok(alice.recipient(cmd.GetMessage(), queue))
-    assert isinstance(message, cmd.Message)
+    assert isinstance(message, rsp.Message)
 
 
 async def test_delete_removes_queue_and_ends_subscription(relay: Relay) -> None:
@@ -235,9 +236,9 @@ async def test_delete_removes_queue_and_ends_subscription(relay: Relay) -> None:
     await bob.ok(bob.send(queue, b"doomed"))
     await other.ok(other.client.recipient_command(cmd.Subscribe(), queue.recipient_id, queue.keys))
     other.take_replies()
-    assert await alice.call(alice.recipient(cmd.DeleteQueue(), queue)) == cmd.Ok()
+    assert await alice.call(alice.recipient(cmd.DeleteQueue(), queue)) == rsp.Ok()
     [end] = other.take_replies()
-    assert end.response == cmd.SubscriptionEnded()
+    assert end.response == rsp.SubscriptionEnded()
     assert await alice.call(alice.recipient(cmd.Subscribe(), queue)) == err(AuthFailed.code)
     assert await bob.call(bob.send(queue, b"late")) == err(AuthFailed.code)
     assert relay.service.metrics.queues == 0
@@ -258,14 +259,14 @@ async def test_second_key_is_prohibited_but_same_key_is_idempotent(relay: Relay)
     queue = await alice.secured_queue()
     assert queue.sender_auth is not None
     same = alice.client.secure(queue.recipient_id, queue.keys, queue.sender_auth.public)
-    assert await alice.call(same) == cmd.Ok()
+    assert await alice.call(same) == rsp.Ok()
     other = alice.client.secure(queue.recipient_id, queue.keys, bytes(range(32)))
     assert await alice.call(other) == err(CommandProhibited.code)
 
 
 async def test_ping(relay: Relay) -> None:
     alice = await relay.client()
-    assert await alice.call(alice.client.ping()) == cmd.Pong()
+    assert await alice.call(alice.client.ping()) == rsp.Pong()
 
 
 @pytest.mark.parametrize(
@@ -320,7 +321,7 @@ async def test_malformed_blocks_close_only_that_connection(relay: Relay, block: 
     with pytest.raises((DecodeError, MalformedTransmission)):
         await alice.session.handle_block(block)
     alice.session.close()
-    assert await bob.call(bob.client.ping()) == cmd.Pong()
+    assert await bob.call(bob.client.ping()) == rsp.Pong()
 
 
 async def test_wrong_version_hello_closes(relay: Relay) -> None:
@@ -340,7 +341,7 @@ async def test_auth_failure_costs_the_same_with_or_without_queue(
         calls.append(peer)
         return derive_auth_key(own, peer)
 
-    monkeypatch.setattr("veil.relay.authorization.derive_auth_key", counting)
+    monkeypatch.setattr("veil.relay.server.authorization.derive_auth_key", counting)
     guess = replace(queue, keys=QueueKeys.generate(mallory.rng))
     existing = mallory.recipient(cmd.GetMessage(), guess)
     missing = mallory.recipient(cmd.GetMessage(), replace(guess, recipient_id=bytes(24)))
@@ -360,7 +361,7 @@ async def test_restart_restores_queues_and_pending_messages() -> None:
     second = await Relay(store, seed=b"second").start()
     alice_again = await second.client()
     message = await alice_again.ok(alice_again.recipient(cmd.GetMessage(), queue))
-    assert isinstance(message, cmd.Message)
+    assert isinstance(message, rsp.Message)
     assert open_delivery(queue.delivery_key, message).body == b"survives"
 
 
@@ -384,7 +385,7 @@ async def test_store_failure_answers_internal_error_not_ok() -> None:
     assert await bob.call(bob.send(queue, b"lost")) == err(InternalError.code)
     store.broken = False
     assert await alice.call(alice.recipient(cmd.GetMessage(), queue)) == err(NoMessage.code)
-    assert await bob.call(bob.send(queue, b"kept")) == cmd.Ok()
+    assert await bob.call(bob.send(queue, b"kept")) == rsp.Ok()
 
 
 async def test_many_sends_in_one_block_share_one_commit(relay: Relay) -> None:
@@ -394,7 +395,7 @@ async def test_many_sends_in_one_block_share_one_commit(relay: Relay) -> None:
     commits_before = relay.store.commits
     requests = [bob.send(queue, b"%d" % i) for i in range(100)]
     replies = await bob.send_block([transmission for _, transmission in requests])
-    assert [r.response for r in replies] == [cmd.Ok()] * 100
+    assert [r.response for r in replies] == [rsp.Ok()] * 100
     assert relay.store.commits == commits_before + 1
 
 
@@ -409,9 +410,9 @@ async def test_expiry_hands_the_subscriber_the_next_message() -> None:
     [stale] = alice.take_replies()
     await relay.service.expire()
     [fresh] = alice.take_replies()
-    assert isinstance(fresh.response, cmd.Message)
+    assert isinstance(fresh.response, rsp.Message)
     assert open_delivery(queue.delivery_key, fresh.response).body == b"fresh"
-    assert isinstance(stale.response, cmd.Message)
+    assert isinstance(stale.response, rsp.Message)
     stale_ack = alice.recipient(cmd.Acknowledge(stale.response.message_id), queue)
     assert await alice.call(stale_ack) == err(NoMessage.code)
 
@@ -443,7 +444,7 @@ async def test_a_connection_waits_when_too_many_blocks_await_the_store() -> None
     store.gate.set()
     await second
     await relay.service.settle()
-    assert [reply.response for reply in bob.take_replies()] == [cmd.Ok(), cmd.Ok()]
+    assert [reply.response for reply in bob.take_replies()] == [rsp.Ok(), rsp.Ok()]
 
 
 async def test_a_failing_push_closes_only_that_session(relay: Relay) -> None:
@@ -459,9 +460,9 @@ async def test_a_failing_push_closes_only_that_session(relay: Relay) -> None:
     _, subscribe = client.recipient_command(cmd.Subscribe(), queue.recipient_id, queue.keys)
     await broken.handle_block(encode_block([subscribe]))
     assert relay.service.metrics.sessions_active == 2
-    assert await bob.call(bob.send(queue, b"still served")) == cmd.Ok()
+    assert await bob.call(bob.send(queue, b"still served")) == rsp.Ok()
     message = await alice.ok(alice.recipient(cmd.GetMessage(), queue))
-    assert isinstance(message, cmd.Message)
+    assert isinstance(message, rsp.Message)
 
 
 @pytest.mark.parametrize(
@@ -489,7 +490,7 @@ async def test_failed_commits_leave_memory_as_the_store_has_it() -> None:
     await bob.ok(bob.send(queue, b"kept"))
     fresh = await alice.new_queue()
     message = await alice.ok(alice.recipient(cmd.GetMessage(), queue))
-    assert isinstance(message, cmd.Message)
+    assert isinstance(message, rsp.Message)
     store.broken = True
     internal = err(InternalError.code)
     assert await alice.call(alice.recipient(cmd.Acknowledge(message.message_id), queue)) == internal
@@ -498,8 +499,8 @@ async def test_failed_commits_leave_memory_as_the_store_has_it() -> None:
     assert await alice.call(alice.recipient(cmd.DeleteQueue(), queue)) == internal
     store.broken = False
     assert await alice.call(alice.recipient(cmd.GetMessage(), queue)) == message
-    assert await alice.call(alice.client.secure(fresh.recipient_id, fresh.keys, KEY)) == cmd.Ok()
-    assert await bob.call(bob.send(queue, b"not suspended")) == cmd.Ok()
+    assert await alice.call(alice.client.secure(fresh.recipient_id, fresh.keys, KEY)) == rsp.Ok()
+    assert await bob.call(bob.send(queue, b"not suspended")) == rsp.Ok()
     assert relay.service.metrics.queues == 2
     assert relay.service.metrics.messages_pending == 2
 
@@ -513,8 +514,8 @@ async def test_a_failed_commit_restores_the_queue_order_of_several_acks() -> Non
         await bob.ok(bob.send(queue, body))
     await alice.ok(alice.recipient(cmd.Subscribe(3), queue))
     in_flight = [reply.response for reply in alice.pushes]
-    assert all(isinstance(message, cmd.Message) for message in in_flight)
-    ids = [message.message_id for message in in_flight if isinstance(message, cmd.Message)]
+    assert all(isinstance(message, rsp.Message) for message in in_flight)
+    ids = [message.message_id for message in in_flight if isinstance(message, rsp.Message)]
     store.broken = True
     acks = [alice.recipient(cmd.Acknowledge(message_id), queue)[1] for message_id in ids[:2]]
     replies = await alice.send_block(acks)
@@ -523,7 +524,7 @@ async def test_a_failed_commit_restores_the_queue_order_of_several_acks() -> Non
     alice.pushes.clear()
     await alice.ok(alice.recipient(cmd.Subscribe(3), queue))
     again = [reply.response for reply in alice.pushes]
-    assert [m.message_id for m in again if isinstance(m, cmd.Message)] == ids
+    assert [m.message_id for m in again if isinstance(m, rsp.Message)] == ids
 
 
 async def test_a_failed_commit_restores_a_queue_changed_twice_in_one_batch() -> None:
@@ -540,5 +541,5 @@ async def test_a_failed_commit_restores_a_queue_changed_twice_in_one_batch() -> 
     # The relay must not believe the queue secured: the store never saw the key.
     other_key = X25519KeyPair(b"\x09" * 32).public
     assert await alice.call(alice.client.secure(queue.recipient_id, queue.keys, other_key)) == (
-        cmd.Ok()
+        rsp.Ok()
     )

@@ -9,15 +9,22 @@ import pytest
 
 from helpers.relay_harness import Relay
 from veil.crypto import aead_encrypt
-from veil.relay import commands as cmd
-from veil.relay.client_protocol import open_delivery
-from veil.relay.errors import ErrorCode, InternalError, NoMessage, TooManyQueues, UnexpectedResponse
-from veil.relay.queue_crypto import open_message
-from veil.relay.settings import RelaySettings
-from veil.relay.store.base import StoreChange
-from veil.relay.store.memory import MemoryStore
+from veil.relay.client.session import open_delivery
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
+from veil.relay.protocol.errors import (
+    ErrorCode,
+    InternalError,
+    NoMessage,
+    TooManyQueues,
+    UnexpectedResponse,
+)
+from veil.relay.protocol.queue_crypto import open_message
+from veil.relay.server.settings import RelaySettings
+from veil.relay.server.store.base import StoreChange
+from veil.relay.server.store.memory import MemoryStore
 
-INTERNAL = cmd.ErrorResponse(InternalError.code)
+INTERNAL = rsp.ErrorResponse(InternalError.code)
 
 
 class CrashingStore(MemoryStore):
@@ -40,9 +47,9 @@ async def test_an_unexpected_commit_error_rolls_back_like_a_store_failure() -> N
     assert await bob.call(bob.send(queue, b"lost")) == INTERNAL
     store.broken = False
     # Before the fix the failed SEND stayed "in flight" and held the only quota place.
-    assert await bob.call(bob.send(queue, b"kept")) == cmd.Ok()
+    assert await bob.call(bob.send(queue, b"kept")) == rsp.Ok()
     message = await alice.ok(alice.recipient(cmd.GetMessage(), queue))
-    assert isinstance(message, cmd.Message)
+    assert isinstance(message, rsp.Message)
     store.broken = True
     assert await alice.call(alice.recipient(cmd.Acknowledge(message.message_id), queue)) == (
         INTERNAL
@@ -65,19 +72,19 @@ async def test_a_failed_ack_leaves_the_early_pushed_message_in_flight() -> None:
         await bob.ok(bob.send(queue, body))
     await alice.ok(alice.recipient(cmd.Subscribe(), queue))
     [first] = [reply.response for reply in alice.pushes]
-    assert isinstance(first, cmd.Message)
+    assert isinstance(first, rsp.Message)
     store.broken = True
     replies = await alice.send_block([alice.recipient(cmd.Acknowledge(first.message_id), queue)[1]])
     responses = [reply.response for reply in replies]
     assert INTERNAL in responses
-    [second] = [response for response in responses if isinstance(response, cmd.Message)]
+    [second] = [response for response in responses if isinstance(response, rsp.Message)]
     assert open_delivery(queue.delivery_key, second).body == b"second"
     store.broken = False
     for message in (second, first):
         assert await alice.call(alice.recipient(cmd.Acknowledge(message.message_id), queue)) == (
-            cmd.Ok()
+            rsp.Ok()
         )
-    assert await alice.call(alice.recipient(cmd.GetMessage(), queue)) == cmd.ErrorResponse(
+    assert await alice.call(alice.recipient(cmd.GetMessage(), queue)) == rsp.ErrorResponse(
         NoMessage.code
     )
     assert relay.service.metrics.messages_pending == 0
@@ -97,7 +104,8 @@ async def test_one_connection_creates_at_most_its_share_of_queues() -> None:
         await alice.new_queue()
     await bob.new_queue()  # the limit is per connection
     assert relay.service.metrics.queues == 3
-    assert TooManyQueues.code == ErrorCode.TOO_MANY_QUEUES == 419
+    assert TooManyQueues.code == 419
+    assert ErrorCode(TooManyQueues.code) is ErrorCode.TOO_MANY_QUEUES
 
 
 @pytest.mark.parametrize("frame", [b"", b"\x00" * 8])

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from helpers.relay_harness import Relay
 from veil.errors import ProtocolError
-from veil.relay import commands as cmd
-from veil.relay.settings import RelaySettings
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
+from veil.relay.server.settings import RelaySettings
 from veil.wire.blocks import BLOCK_SIZE, encode_block
 
 command_tags = st.sampled_from([*range(0x01, 0x0B), 0x00, 0x7F, 0x82, 0xFF])
@@ -47,9 +48,9 @@ async def feed(hostile_blocks: list[bytes]) -> None:
     await relay.service.settle()
     for reply in victim.take_replies():
         assert not reply.is_push
-    assert await bystander.call(bystander.send(queue, b"still here")) == cmd.Ok()
+    assert await bystander.call(bystander.send(queue, b"still here")) == rsp.Ok()
     message = await bystander.ok(bystander.recipient(cmd.GetMessage(), queue))
-    assert isinstance(message, cmd.Message)
+    assert isinstance(message, rsp.Message)
 
 
 @settings(max_examples=150)

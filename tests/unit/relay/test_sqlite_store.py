@@ -9,22 +9,23 @@ from pathlib import Path
 import pytest
 
 from helpers.relay_harness import Relay
-from veil.relay import commands as cmd
-from veil.relay.client_protocol import open_delivery
-from veil.relay.errors import StoreFailed
-from veil.relay.store.base import (
+from veil.relay.client.session import open_delivery
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
+from veil.relay.protocol.errors import StoreFailed
+from veil.relay.server.store.base import (
     DeleteMessage,
     DeleteMessagesBefore,
-    DeleteQueue,
     PutMessage,
     PutQueue,
     QueueRecord,
+    RemoveQueue,
     SetSenderKey,
     SetSuspended,
     StoredMessage,
     StoredQueue,
 )
-from veil.relay.store.sqlite import SqliteStore
+from veil.relay.server.store.sqlite import SqliteStore
 
 
 def record(index: int) -> QueueRecord:
@@ -84,7 +85,7 @@ async def test_delete_queue_and_expiry(tmp_path: Path) -> None:
             PutMessage(second.recipient_id, message(3, stored=10_800)),
         ]
     )
-    await store.apply([DeleteQueue(first.recipient_id), DeleteMessagesBefore(7200)])
+    await store.apply([RemoveQueue(first.recipient_id), DeleteMessagesBefore(7200)])
     await store.close()
     [survivor] = await reopen(path)
     assert survivor.record == second
@@ -153,7 +154,7 @@ async def test_relay_restart_on_sqlite_restores_everything(tmp_path: Path) -> No
     for index in range(3):
         await bob.ok(bob.send(queue, secret + b"%d" % index))
     message_one = await alice.ok(alice.recipient(cmd.GetMessage(), queue))
-    assert isinstance(message_one, cmd.Message)
+    assert isinstance(message_one, rsp.Message)
     await alice.ok(alice.recipient(cmd.Acknowledge(message_one.message_id), queue))
     at_rest = b"".join(p.read_bytes() for p in tmp_path.iterdir())  # database and WAL
     assert secret[:16] not in at_rest
@@ -164,8 +165,8 @@ async def test_relay_restart_on_sqlite_restores_everything(tmp_path: Path) -> No
     alice_again = await second.client()
     await alice_again.ok(alice_again.recipient(cmd.Subscribe(), queue))
     [delivery] = alice_again.pushes
-    assert isinstance(delivery.response, cmd.Message)
+    assert isinstance(delivery.response, rsp.Message)
     assert open_delivery(queue.delivery_key, delivery.response).body == secret + b"1"
     new_bob = await second.client()
-    assert await new_bob.call(new_bob.send(queue, b"after restart")) == cmd.Ok()
+    assert await new_bob.call(new_bob.send(queue, b"after restart")) == rsp.Ok()
     await second.service.close()

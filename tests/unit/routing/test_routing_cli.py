@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from veil.crypto import sha256
-from veil.relay.address import encode_fingerprint
+from veil.relay.protocol.address import encode_fingerprint
 from veil.routing.cli import routing_commands
 from veil.routing.config_file import TomlPolicyFile
 from veil.routing.policy import RoutingMode, RoutingPolicy

@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 
 from helpers.routing_harness import PROXY_SESSION_ID, Hop
 from veil.crypto import X25519KeyPair
-from veil.relay import commands as cmd
-from veil.relay.address import RelayAddress
-from veil.relay.client_protocol import ClientSession
-from veil.relay.transmission import encode_transmission
+from veil.relay.client.session import ClientSession
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol.address import RelayAddress
+from veil.relay.protocol.transmission import encode_transmission
 from veil.routing.codec import (
     FORWARDED_COMMAND_SIZE,
     SEALED_COMMAND_SIZE,

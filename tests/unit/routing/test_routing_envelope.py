@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 from helpers.routing_harness import PROXY_SESSION_ID, Hop, address_of, make_hop, proxy_key_for
 from veil.crypto import DeterministicRandom, Ed25519KeyPair, X25519KeyPair
 from veil.errors import ProtocolError
-from veil.relay import commands as cmd
-from veil.relay.client_protocol import ClientSession
-from veil.relay.handshake import RELAY_VERSIONS, sign_server_hello
-from veil.relay.queue_crypto import derive_auth_key, verify_authenticator
-from veil.relay.transmission import decode_transmission, encode_transmission
+from veil.relay.client.session import ClientSession
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
+from veil.relay.protocol.handshake import RELAY_VERSIONS, sign_server_hello
+from veil.relay.protocol.queue_crypto import derive_auth_key, verify_authenticator
+from veil.relay.protocol.transmission import decode_transmission, encode_transmission
 from veil.routing import (
     ForwardReceiver,
     ProxiedDestination,
@@ -52,7 +53,7 @@ def send_transmission(hop: Hop, body: bytes) -> bytes:
 
 
 def ok_response(correlation_id: bytes) -> bytes:
-    return encode_transmission(b"", correlation_id, SENDER_ID, cmd.encode_response(cmd.Ok()))
+    return encode_transmission(b"", correlation_id, SENDER_ID, rsp.encode_response(rsp.Ok()))
 
 
 def windows(data: bytes) -> set[bytes]:

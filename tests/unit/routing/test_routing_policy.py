@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from veil.crypto import DeterministicRandom, sha256
-from veil.relay.address import RelayAddress, encode_fingerprint
+from veil.relay.protocol.address import RelayAddress, encode_fingerprint
 from veil.routing.config import CONFIG_VERSION, policy_from_dict, policy_to_dict
 from veil.routing.errors import InvalidRoutingConfig, NoRouteAvailable, UnknownRelay
 from veil.routing.policy import (

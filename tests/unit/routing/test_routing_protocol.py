@@ -13,11 +13,12 @@ import pytest
 
 from helpers.routing_harness import PROXY_SESSION_ID, Hop, proxy_key_for
 from veil.crypto import DeterministicRandom, Ed25519KeyPair, X25519KeyPair
-from veil.relay import commands as cmd
-from veil.relay.errors import AuthFailed, UnexpectedResponse
-from veil.relay.handshake import RELAY_VERSIONS, sign_server_hello
-from veil.relay.queue_crypto import derive_auth_key, verify_authenticator
-from veil.relay.transmission import decode_transmission, encode_transmission
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
+from veil.relay.protocol.errors import AuthFailed, UnexpectedResponse
+from veil.relay.protocol.handshake import RELAY_VERSIONS, sign_server_hello
+from veil.relay.protocol.queue_crypto import derive_auth_key, verify_authenticator
+from veil.relay.protocol.transmission import decode_transmission, encode_transmission
 from veil.routing import (
     PendingForward,
     ProxyForward,
@@ -36,7 +37,7 @@ from veil.routing.errors import (
     MalformedRoutingCommand,
     ProxySessionUnknown,
 )
-from veil.routing.protocol import Forward, ProxiedSender, proxy_request, read_proxy_key
+from veil.routing.proxied_sender import Forward, ProxiedSender, proxy_request, read_proxy_key
 from veil.wire.blocks import decode_block, encode_block
 
 SENDER_ID = b"\x44" * 24
@@ -45,7 +46,7 @@ SENDER_COMMANDS = (cmd.SenderSecureQueue, cmd.SendMessage, cmd.Ping)
 
 
 def error(code: int) -> bytes:
-    return cmd.encode_response(cmd.ErrorResponse(code))
+    return rsp.encode_response(rsp.ErrorResponse(code))
 
 
 @dataclass
@@ -55,7 +56,7 @@ class Destination:
     hop: Hop
     stored: list[bytes] = field(default_factory=list)
     answer_correlation_id: bytes | None = None
-    answer: cmd.Response = dataclasses.field(default_factory=cmd.Ok)
+    answer: rsp.Response = dataclasses.field(default_factory=rsp.Ok)
 
     def handle(self, block: bytes) -> bytes:
         replies = []
@@ -81,7 +82,7 @@ class Destination:
         if isinstance(command, cmd.SendMessage):
             self.stored.append(command.body)
         correlation_id = self.answer_correlation_id or inner.correlation_id
-        body = cmd.encode_response(self.answer)
+        body = rsp.encode_response(self.answer)
         return encode_transmission(b"", correlation_id, inner.entity_id, body)
 
 
@@ -140,7 +141,7 @@ class World:
         decoded = decode_transmission(reply)
         return decoded.correlation_id, decoded.body
 
-    def send(self, forward: Forward) -> cmd.Response:
+    def send(self, forward: Forward) -> rsp.Response:
         correlation_id, body = self.exchange(forward.transmission)
         assert correlation_id == forward.correlation_id
         return forward.read_reply(body)
@@ -162,18 +163,18 @@ def connect(world: World) -> ProxiedSender:
 
 def test_secure_and_send_through_the_proxy(world: World) -> None:
     sender = connect(world)
-    assert world.send(sender.sender_secure(SENDER_ID, SENDER_AUTH)) == cmd.Ok()
-    assert world.send(sender.send(SENDER_ID, SENDER_AUTH, b"hello Bob")) == cmd.Ok()
-    assert world.send(sender.ping()) == cmd.Ok()
+    assert world.send(sender.sender_secure(SENDER_ID, SENDER_AUTH)) == rsp.Ok()
+    assert world.send(sender.send(SENDER_ID, SENDER_AUTH, b"hello Bob")) == rsp.Ok()
+    assert world.send(sender.ping()) == rsp.Ok()
     assert world.destination.stored == [b"hello Bob"]
     assert not world.proxy.pending
 
 
 def test_destination_errors_come_back_as_responses(world: World) -> None:
     sender = connect(world)
-    world.destination.answer = cmd.ErrorResponse(414)
+    world.destination.answer = rsp.ErrorResponse(414)
     reply = world.send(sender.send(SENDER_ID, SENDER_AUTH, b"full"))
-    assert reply == cmd.ErrorResponse(414)
+    assert reply == rsp.ErrorResponse(414)
 
 
 def test_a_proxy_substituting_the_destination_key_is_caught(world: World) -> None:
@@ -226,7 +227,7 @@ def test_retry_after_a_lost_answer_is_a_fresh_envelope_but_a_proxy_replay_is_ref
     lost = sender.send(SENDER_ID, SENDER_AUTH, b"once")
     world.exchange(lost.transmission)  # stored, but the answer never reached the client
     retried = sender.send(SENDER_ID, SENDER_AUTH, b"once")
-    assert world.send(retried) == cmd.Ok()
+    assert world.send(retried) == rsp.Ok()
     # The agent's message ids drop the duplicate; the relay layer must accept both.
     assert world.destination.stored == [b"once", b"once"]
     replayed = decode_routing_command(decode_transmission(world.proxy.outbound[0]).body)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from veil.crypto import X25519KeyPair
-from veil.relay.address import RelayAddress
+from veil.relay.protocol.address import RelayAddress
 from veil.routing import (
     ForwardReceiver,
     PendingCommand,

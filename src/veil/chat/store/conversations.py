@@ -1,26 +1,23 @@
 """Repositories for what flows over connections: connection state, messages with their
-reactions, and the outbox of sends waiting for a relay."""
+reactions, and the outbox of sends waiting for a relay.
+
+:class:`ConnectionRepository` and :class:`OutboxRepository` implement the agent's
+store protocols (:mod:`veil.agent.store`); the contact a connection belongs to is
+the chat layer's own column, which the agent never reads or writes."""
 
 from __future__ import annotations
 
+from veil.agent.store import ConnectionRecord, PendingSend
 from veil.chat.errors import RecordNotFound
 from veil.chat.store.base import Repository, Row
-from veil.chat.store.records import (
-    Connection,
-    Deletion,
-    Direction,
-    PendingSend,
-    Reaction,
-    Receipt,
-    StoredMessage,
-)
+from veil.chat.store.records import Deletion, Direction, MessageRecord, Reaction, Receipt
 
 __all__ = ["ConnectionRepository", "MessageRepository", "OutboxRepository"]
 
 _RECEIPT_LADDER = tuple(Receipt)
 
 _SELECT_CONNECTIONS = (
-    "SELECT connection_id, contact_id, phase, agent_version, receive_queue_id,"
+    "SELECT connection_id, phase, agent_version, receive_queue_id,"
     " ratchet_state, queue_state, envelope_state, updated_at FROM connections"
 )
 
@@ -29,17 +26,16 @@ def _optional_bytes(value: bytes | None) -> bytes | None:
     return None if value is None else bytes(value)
 
 
-def _connection(row: Row) -> Connection:
-    return Connection(
+def _connection(row: Row) -> ConnectionRecord:
+    return ConnectionRecord(
         connection_id=row[0],
-        contact_id=row[1],
-        phase=row[2],
-        agent_version=row[3],
-        receive_queue_id=bytes(row[4]),
-        ratchet_state=_optional_bytes(row[5]),
-        queue_state=bytes(row[6]),
-        envelope_state=bytes(row[7]),
-        updated_at=row[8],
+        phase=row[1],
+        agent_version=row[2],
+        receive_queue_id=bytes(row[3]),
+        ratchet_state=_optional_bytes(row[4]),
+        queue_state=bytes(row[5]),
+        envelope_state=bytes(row[6]),
+        updated_at=row[7],
     )
 
 
@@ -51,7 +47,6 @@ class ConnectionRepository(Repository):
     def add(
         self,
         *,
-        contact_id: int | None,
         phase: str,
         agent_version: int,
         receive_queue_id: bytes,
@@ -59,14 +54,14 @@ class ConnectionRepository(Repository):
         envelope_state: bytes,
         now: float,
         ratchet_state: bytes | None = None,
-    ) -> Connection:
-        """Insert a new connection; :class:`DuplicateRecord` if the queue id is known."""
+    ) -> ConnectionRecord:
+        """Insert a new connection (of no contact yet); :class:`DuplicateRecord` if the
+        queue id is known."""
         cursor = self._execute(
-            "INSERT INTO connections (contact_id, phase, agent_version, receive_queue_id,"
+            "INSERT INTO connections (phase, agent_version, receive_queue_id,"
             " ratchet_state, queue_state, envelope_state, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
-                contact_id,
                 phase,
                 agent_version,
                 receive_queue_id,
@@ -78,14 +73,13 @@ class ConnectionRepository(Repository):
         )
         return self.get(int(cursor.lastrowid))
 
-    def save(self, connection: Connection) -> None:
-        """Write back every mutable field (typically of a ``dataclasses.replace`` copy)."""
+    def save(self, connection: ConnectionRecord) -> None:
+        """Write back every state field (typically of a ``dataclasses.replace`` copy)."""
         self._changed(
-            "UPDATE connections SET contact_id = ?, phase = ?, agent_version = ?,"
+            "UPDATE connections SET phase = ?, agent_version = ?,"
             " receive_queue_id = ?, ratchet_state = ?, queue_state = ?, envelope_state = ?,"
             " updated_at = ? WHERE connection_id = ?",
             (
-                connection.contact_id,
                 connection.phase,
                 connection.agent_version,
                 connection.receive_queue_id,
@@ -98,22 +92,42 @@ class ConnectionRepository(Repository):
             f"connection {connection.connection_id}",
         )
 
-    def get(self, connection_id: int) -> Connection:
+    def get(self, connection_id: int) -> ConnectionRecord:
         """The connection with this id."""
         sql = _SELECT_CONNECTIONS + " WHERE connection_id = ?"
         return _connection(self._one(sql, (connection_id,), f"connection {connection_id}"))
 
-    def by_receive_queue(self, receive_queue_id: bytes) -> Connection:
+    def find(self, connection_id: int) -> ConnectionRecord | None:
+        """The connection with this id, or ``None``."""
+        sql = _SELECT_CONNECTIONS + " WHERE connection_id = ?"
+        rows = self._all(sql, (connection_id,))
+        return _connection(rows[0]) if rows else None
+
+    def by_receive_queue(self, receive_queue_id: bytes) -> ConnectionRecord:
         """The connection that receives on this queue."""
         sql = _SELECT_CONNECTIONS + " WHERE receive_queue_id = ?"
         return _connection(self._one(sql, (receive_queue_id,), "connection for that queue"))
 
-    def for_contact(self, contact_id: int) -> list[Connection]:
-        """The contact's connections, oldest first."""
-        sql = _SELECT_CONNECTIONS + " WHERE contact_id = ? ORDER BY connection_id"
-        return [_connection(row) for row in self._all(sql, (contact_id,))]
+    def for_contact(self, contact_id: int) -> list[int]:
+        """The ids of the contact's connections, oldest first."""
+        sql = "SELECT connection_id FROM connections WHERE contact_id = ? ORDER BY connection_id"
+        return [row[0] for row in self._all(sql, (contact_id,))]
 
-    def list(self) -> list[Connection]:
+    def contact_of(self, connection_id: int) -> int | None:
+        """The contact a connection belongs to (``None`` while an inviter waits)."""
+        sql = "SELECT contact_id FROM connections WHERE connection_id = ?"
+        contact_id: int | None = self._one(sql, (connection_id,), f"connection {connection_id}")[0]
+        return contact_id
+
+    def set_contact(self, connection_id: int, contact_id: int) -> None:
+        """Record which contact a connection belongs to."""
+        self._changed(
+            "UPDATE connections SET contact_id = ? WHERE connection_id = ?",
+            (contact_id, connection_id),
+            f"connection {connection_id}",
+        )
+
+    def list(self) -> list[ConnectionRecord]:
         """Every connection, oldest first (to resubscribe their queues at start-up)."""
         return [_connection(row) for row in self._all(_SELECT_CONNECTIONS)]
 
@@ -150,7 +164,7 @@ class MessageRepository(Repository):
         reply_to: bytes | None = None,
         received_at: float | None = None,
         integrity: str = "ok",
-    ) -> StoredMessage:
+    ) -> MessageRecord:
         """Append a message; :class:`DuplicateRecord` if this id was already stored."""
         cursor = self._execute(
             "INSERT INTO messages (contact_id, message_id, direction, sequence, text, reply_to,"
@@ -170,12 +184,12 @@ class MessageRepository(Repository):
         )
         return self.get(int(cursor.lastrowid))
 
-    def get(self, row_id: int) -> StoredMessage:
+    def get(self, row_id: int) -> MessageRecord:
         """The message in this row, with its reactions."""
         row = self._one(_SELECT_MESSAGES + " WHERE row_id = ?", (row_id,), f"message {row_id}")
         return self._message(row)
 
-    def find(self, contact_id: int, direction: Direction, message_id: bytes) -> StoredMessage:
+    def find(self, contact_id: int, direction: Direction, message_id: bytes) -> MessageRecord:
         """The message a chat event points at."""
         row = self._one(
             _SELECT_MESSAGES + " WHERE contact_id = ? AND direction = ? AND message_id = ?",
@@ -184,7 +198,7 @@ class MessageRepository(Repository):
         )
         return self._message(row)
 
-    def history(self, contact_id: int, limit: int | None = None) -> list[StoredMessage]:
+    def history(self, contact_id: int, limit: int | None = None) -> list[MessageRecord]:
         """The contact's messages in the order they were stored; the last ``limit`` if given."""
         sql = _SELECT_MESSAGES + " WHERE contact_id = ? ORDER BY row_id DESC LIMIT ?"
         rows = self._all(sql, (contact_id, -1 if limit is None else limit))
@@ -231,12 +245,12 @@ class MessageRepository(Repository):
         sql = f"UPDATE messages SET {assignments} WHERE row_id = ?"  # noqa: S608
         self._changed(sql, (*values, row_id), f"message {row_id}")
 
-    def _message(self, row: Row) -> StoredMessage:
+    def _message(self, row: Row) -> MessageRecord:
         reactions = self._all(
             "SELECT direction, emoji FROM reactions WHERE message_row = ? ORDER BY rowid",
             (row[0],),
         )
-        return StoredMessage(
+        return MessageRecord(
             row_id=row[0],
             contact_id=row[1],
             message_id=bytes(row[2]),

@@ -147,16 +147,32 @@ class ChatStore:
         if self._in_transaction:
             raise RuntimeError("store transactions do not nest")
         self._in_transaction = True
-        self._database.execute("BEGIN IMMEDIATE")
         try:
-            yield Transaction.bind(self._database)
-        except BaseException:
-            self._database.execute("ROLLBACK")
-            raise
-        else:
-            self._database.execute("COMMIT")
+            self._write("BEGIN IMMEDIATE")
+            try:
+                yield Transaction.bind(self._database)
+            except BaseException:
+                self._database.execute("ROLLBACK")
+                raise
+            try:
+                self._write("COMMIT")
+            except StoreError:
+                if self._database.in_transaction:
+                    self._database.execute("ROLLBACK")
+                raise
         finally:
             self._in_transaction = False
+
+    def _write(self, statement: str) -> None:
+        """Run BEGIN or COMMIT; a failure of this machine (a full disk, a locked or
+        read-only file) is a :class:`StoreError`, which says what to check."""
+        try:
+            self._database.execute(statement)
+        except sqlcipher.OperationalError as exc:
+            raise StoreError(
+                f"the store could not be written ({exc}): check free disk space and that "
+                "no other program holds the profile's database"
+            ) from exc
 
     def close(self) -> None:
         """Close the database; the store object is unusable afterwards."""

@@ -3,13 +3,13 @@ contact requests and the contact address."""
 
 from __future__ import annotations
 
+from veil.agent.store import AddressRecord
 from veil.chat.errors import DuplicateRecord, RecordNotFound
 from veil.chat.profile import Profile
 from veil.chat.store.base import Repository, Row, profile_columns, profile_from
 from veil.chat.store.records import (
     Contact,
-    ContactAddress,
-    ContactRequest,
+    ContactRequestRecord,
     ContactStatus,
     OwnProfile,
     RequestStatus,
@@ -169,8 +169,8 @@ _SELECT_REQUESTS = (
 )
 
 
-def _request(row: Row) -> ContactRequest:
-    return ContactRequest(
+def _request(row: Row) -> ContactRequestRecord:
+    return ContactRequestRecord(
         request_id=row[0],
         profile=profile_from(row[1:4]),
         invitation=bytes(row[4]),
@@ -184,7 +184,7 @@ class RequestRepository(Repository):
 
     __slots__ = ()
 
-    def add(self, profile: Profile, invitation: bytes, now: float) -> ContactRequest:
+    def add(self, profile: Profile, invitation: bytes, now: float) -> ContactRequestRecord:
         """Record a request carrying the requester's profile and one-time invitation."""
         cursor = self._execute(
             "INSERT INTO contact_requests"
@@ -192,16 +192,16 @@ class RequestRepository(Repository):
             " VALUES (?, ?, ?, ?, ?, ?)",
             (*profile_columns(profile), invitation, RequestStatus.PENDING.value, now),
         )
-        return ContactRequest(
+        return ContactRequestRecord(
             int(cursor.lastrowid), profile, invitation, RequestStatus.PENDING, now
         )
 
-    def get(self, request_id: int) -> ContactRequest:
+    def get(self, request_id: int) -> ContactRequestRecord:
         """The request with this id."""
         sql = _SELECT_REQUESTS + " WHERE request_id = ?"
         return _request(self._one(sql, (request_id,), f"request {request_id}"))
 
-    def list(self, status: RequestStatus | None = None) -> list[ContactRequest]:
+    def list(self, status: RequestStatus | None = None) -> list[ContactRequestRecord]:
         """Requests, oldest first, optionally only those with ``status``."""
         if status is None:
             rows = self._all(_SELECT_REQUESTS + " ORDER BY request_id")
@@ -227,7 +227,7 @@ class AddressRepository(Repository):
 
     def create(
         self, link: str, receive_queue_id: bytes, queue_state: bytes, now: float
-    ) -> ContactAddress:
+    ) -> AddressRecord:
         """Store a new address; :class:`DuplicateRecord` if one already exists."""
         if self.get() is not None:
             raise DuplicateRecord("a contact address already exists; delete it first")
@@ -235,9 +235,9 @@ class AddressRepository(Repository):
             "INSERT INTO contact_address VALUES (1, ?, ?, ?, ?)",
             (link, receive_queue_id, queue_state, now),
         )
-        return ContactAddress(link, receive_queue_id, queue_state, now)
+        return AddressRecord(link, receive_queue_id, queue_state, now)
 
-    def get(self) -> ContactAddress | None:
+    def get(self) -> AddressRecord | None:
         """The current address, or ``None``."""
         try:
             row = self._one(
@@ -247,7 +247,7 @@ class AddressRepository(Repository):
             )
         except RecordNotFound:
             return None
-        return ContactAddress(row[0], bytes(row[1]), bytes(row[2]), row[3])
+        return AddressRecord(row[0], bytes(row[1]), bytes(row[2]), row[3])
 
     def save_queue_state(self, queue_state: bytes) -> None:
         """Replace the address queue's opaque state."""

@@ -1,8 +1,8 @@
 """The rows of the client store, as frozen dataclasses, and the enums their columns hold.
 
-Agent-owned state (ratchet, queues, envelope tracker, the user's own keys) is kept as
-opaque bytes: each of those formats carries its own version and is migrated by the
-layer that owns it, so the store never has to understand it.
+The agent's rows (connections, the outbox, the contact address) are the agent's own
+records (:mod:`veil.agent.store`); their state is opaque bytes whose formats the
+agent versions and migrates, so the store never has to understand it.
 """
 
 from __future__ import annotations
@@ -13,19 +13,16 @@ from enum import StrEnum
 from veil.chat.profile import Profile
 
 __all__ = [
-    "Connection",
     "Contact",
-    "ContactAddress",
-    "ContactRequest",
+    "ContactRequestRecord",
     "ContactStatus",
     "Deletion",
     "Direction",
+    "MessageRecord",
     "OwnProfile",
-    "PendingSend",
     "Reaction",
     "Receipt",
     "RequestStatus",
-    "StoredMessage",
 ]
 
 
@@ -92,26 +89,6 @@ class Contact:
 
 
 @dataclass(frozen=True, slots=True)
-class Connection:
-    """The agent's state for one connection (a pair of one-way queues).
-
-    ``ratchet_state``, ``queue_state`` and ``envelope_state`` are opaque bytes owned by
-    the ratchet and the agent. ``receive_queue_id`` is the recipient id of the queue we
-    receive on, so an incoming message finds its connection.
-    """
-
-    connection_id: int
-    contact_id: int | None
-    phase: str
-    agent_version: int
-    receive_queue_id: bytes
-    ratchet_state: bytes | None
-    queue_state: bytes
-    envelope_state: bytes
-    updated_at: float
-
-
-@dataclass(frozen=True, slots=True)
 class Reaction:
     """One emoji set on a message by one side."""
 
@@ -120,7 +97,7 @@ class Reaction:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredMessage:
+class MessageRecord:
     """One chat message in a contact's history.
 
     ``message_id`` is the chat-layer id both sides use; ``sequence`` is the agent
@@ -146,19 +123,7 @@ class StoredMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class PendingSend:
-    """An encrypted message waiting for the relay to accept it; retried with backoff."""
-
-    send_id: int
-    connection_id: int
-    body: bytes
-    attempts: int
-    next_attempt_at: float
-    created_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ContactRequest:
+class ContactRequestRecord:
     """A stranger asking to connect through the user's contact address."""
 
     request_id: int
@@ -166,13 +131,3 @@ class ContactRequest:
     invitation: bytes
     status: RequestStatus
     received_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ContactAddress:
-    """The user's long-lived contact address: its link and its receive queue."""
-
-    link: str
-    receive_queue_id: bytes
-    queue_state: bytes
-    created_at: float
