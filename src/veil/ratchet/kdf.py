@@ -3,13 +3,14 @@
 Root KDF (Signal's KDF_RK, with the post-quantum hybrid of Veil):
 ``HKDF-SHA256(salt=root_key, ikm=dh_output [|| kem_secret], info=ROOT_KDF_INFO)``,
 64 bytes (root key, chain key), or 96 with header encryption (plus the next
-header key). Chain KDF (Signal's KDF_CK): message key ``HMAC(CK, 0x01)``, next
-chain key ``HMAC(CK, 0x02)``.
+header key). Version 2 (:func:`root_step_v2`) also binds the step's public
+values: ``info = ROOT_KDF_INFO_V2 || SHA-256(transcript)``. Chain KDF (Signal's
+KDF_CK): message key ``HMAC(CK, 0x01)``, next chain key ``HMAC(CK, 0x02)``.
 """
 
 from __future__ import annotations
 
-from veil.crypto.primitives import hkdf_sha256, hmac_sha256
+from veil.crypto.primitives import hkdf_sha256, hmac_sha256, sha256
 
 __all__ = [
     "CHAIN_KEY_CONSTANT",
@@ -17,14 +18,18 @@ __all__ = [
     "KEY_SIZE",
     "MESSAGE_KEY_CONSTANT",
     "ROOT_KDF_INFO",
+    "ROOT_KDF_INFO_V2",
     "RootStep",
     "chain_step",
     "initial_header_keys",
     "root_step",
+    "root_step_v2",
+    "root_transcript",
 ]
 
 KEY_SIZE = 32
 ROOT_KDF_INFO = b"Veil ratchet v1 root"
+ROOT_KDF_INFO_V2 = b"Veil ratchet v2 root"
 HEADER_KEYS_INFO = b"Veil ratchet v1 initial header keys"
 MESSAGE_KEY_CONSTANT = b"\x01"
 CHAIN_KEY_CONSTANT = b"\x02"
@@ -41,11 +46,49 @@ def root_step(
     The KEM secret is appended to the DH output, so the new keys stay secret as long
     as either X25519 or ML-KEM-768 holds.
     """
+    return _expand_root(root_key, dh_output, kem_secret, ROOT_KDF_INFO, header_key)
+
+
+def _expand_root(
+    root_key: bytes, dh_output: bytes, kem_secret: bytes | None, info: bytes, header_key: bool
+) -> RootStep:
     ikm = dh_output if kem_secret is None else dh_output + kem_secret
     length = 3 * KEY_SIZE if header_key else 2 * KEY_SIZE
-    output = hkdf_sha256(ikm, salt=root_key, info=ROOT_KDF_INFO, length=length)
+    output = hkdf_sha256(ikm, salt=root_key, info=info, length=length)
     next_header_key = output[2 * KEY_SIZE :] if header_key else None
     return output[:KEY_SIZE], output[KEY_SIZE : 2 * KEY_SIZE], next_header_key
+
+
+def root_transcript(
+    sender_ratchet_key: bytes,
+    receiver_ratchet_key: bytes,
+    kem_ciphertext: bytes | None = None,
+    receiver_kem_public: bytes | None = None,
+    sender_kem_public: bytes | None = None,
+) -> bytes:
+    """The public values of one DH ratchet step, in a fixed order.
+
+    The sender is the side that generated the new ratchet key (and encapsulated to
+    the receiver's KEM key). Every field has a fixed size for a configuration, so
+    the concatenation is unambiguous.
+    """
+    kem_fields = (kem_ciphertext, receiver_kem_public, sender_kem_public)
+    return sender_ratchet_key + receiver_ratchet_key + b"".join(f or b"" for f in kem_fields)
+
+
+def root_step_v2(
+    root_key: bytes,
+    dh_output: bytes,
+    kem_secret: bytes | None,
+    transcript: bytes,
+    *,
+    header_key: bool,
+) -> RootStep:
+    """Ratchet v2's root step: as :func:`root_step`, with ``info = ROOT_KDF_INFO_V2 ||
+    SHA-256(transcript)`` so the KEM ciphertext and both KEM public keys (and both
+    ratchet keys) are bound into the root key itself, not only through the AEAD."""
+    info = ROOT_KDF_INFO_V2 + sha256(transcript)
+    return _expand_root(root_key, dh_output, kem_secret, info, header_key)
 
 
 def chain_step(chain_key: bytes) -> tuple[bytes, bytes]:
