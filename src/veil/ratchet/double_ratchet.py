@@ -12,7 +12,7 @@ step's public values into the root KDF.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from veil.crypto.primitives import (
     AEAD_NONCE_SIZE,
@@ -31,7 +31,7 @@ from veil.ratchet.errors import (
     TooManySkippedMessages,
     UnsupportedRatchetVersion,
 )
-from veil.ratchet.header import Envelope, Header, body_associated_data
+from veil.ratchet.header import Envelope, Header, body_associated_data, decode_received_header
 from veil.ratchet.kdf import chain_step, initial_header_keys
 from veil.ratchet.persist import decode_session, encode_session
 from veil.ratchet.repair_keys import RepairKey, find, newest_shared
@@ -48,7 +48,6 @@ from veil.ratchet.versions import (
     RATCHET_V1,
     RATCHET_V2,
     mark_capable,
-    split_capability,
 )
 
 __all__ = ["Encapsulate", "Ratchet"]
@@ -258,7 +257,7 @@ class Ratchet:
         if config.header_encryption:
             plan = self._plan_sealed(envelope.header, version)
         else:
-            plan = self._plan_plain(*self._decode_header(envelope.header, version))
+            plan = self._plan_plain(*decode_received_header(envelope.header, config.pq, version))
         body_ad = body_associated_data(associated_data, envelope.prefix)
         if version >= RATCHET_V2:
             salt = envelope.header[:AEAD_NONCE_SIZE]
@@ -271,36 +270,28 @@ class Ratchet:
         self._skipped.commit(plan.added, plan.consumed, config.limits)
         return plaintext
 
-    def _decode_header(self, data: bytes, version: int) -> tuple[Header, int]:
-        """Decode a header; return it with its canonical ratchet key, and the highest
-        version its sender has shown it speaks (message version, capability bit)."""
-        header = Header.decode(data, pq=self._config.pq)
-        ratchet_key, capable = split_capability(header.ratchet_key)
-        peer_version = max(version, CAPABLE_VERSION if capable else RATCHET_V1)
-        return replace(header, ratchet_key=ratchet_key), peer_version
-
     def _plan_sealed(self, sealed: bytes, version: int) -> _Plan:
         """Header encryption: try HKr, then NHKr (a DH step), then skipped chains.
 
         The header's associated data is the message's version byte, so a changed
         version fails here."""
-        state = self._state
+        state, pq = self._state, self._config.pq
         header_ad = bytes([version])
         if state.header_recv is not None:
             opened = open_header(state.header_recv, sealed, header_ad)
             if opened is not None:
-                header, peer_version = self._decode_header(opened, version)
+                header, peer_version = decode_received_header(opened, pq, version)
                 return self._plan_current(header, state.header_recv, peer_version)
         if state.next_header_recv is not None:
             opened = open_header(state.next_header_recv, sealed, header_ad)
             if opened is not None:
-                return self._plan_new_chain(*self._decode_header(opened, version), version)
+                return self._plan_new_chain(*decode_received_header(opened, pq, version), version)
         for chain_id in self._skipped.chain_ids():
             if chain_id == state.header_recv:
                 continue  # already tried above
             opened = open_header(chain_id, sealed, header_ad)
             if opened is not None:
-                return self._plan_skipped(chain_id, *self._decode_header(opened, version))
+                return self._plan_skipped(chain_id, *decode_received_header(opened, pq, version))
         raise HeaderDecryptionFailed("no header key opens this message")
 
     def _plan_plain(self, header: Header, peer_version: int) -> _Plan:
