@@ -139,10 +139,12 @@ def start_versions(
 
 
 def note_peer_version(state: RatchetState, peer_version: int) -> None:
+    """Record that the peer speaks ``peer_version`` (what we know never goes down)."""
     state.peer_max_version = max(state.peer_max_version, peer_version)
 
 
 def exchange(key_pair: X25519KeyPair, peer_public: bytes) -> bytes:
+    """X25519; a low-order or malformed peer key is the peer's fault (InvalidPeerKey)."""
     try:
         return key_pair.exchange(peer_public)
     except InvalidKey as exc:
