@@ -31,7 +31,7 @@ PLAINTEXT = b"x" * 100
 FRAME_SIZE = 15_360
 """Size of the agent frame a ratchet message fills (the 16 KiB block's payload)."""
 REPEATS = 5
-SIDE_BY_SIDE_ROUNDS = 24
+SIDE_BY_SIDE_ROUNDS = 40
 RATCHET_VERSIONS = {1: VersionRange(1, 1), 2: VersionRange(1, 2)}
 
 
@@ -112,8 +112,8 @@ def versions_side_by_side(figures: dict[str, float]) -> None:
     scenarios: list[tuple[str, Callable[..., Callable[[int], None]], bool, int]] = [
         ("symmetric", veil_symmetric, False, 500),
         ("symmetric_pq", veil_symmetric, True, 500),
-        ("dh_turn", veil_turns, False, 200),
-        ("dh_turn_pq", veil_turns, True, 100),
+        ("dh_turn", veil_turns, False, 100),
+        ("dh_turn_pq", veil_turns, True, 60),
     ]
     for name, scenario, pq, count in scenarios:
         print(f"measuring full-frame {name}, ratchet v1 and v2", file=sys.stderr)

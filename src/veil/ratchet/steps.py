@@ -16,7 +16,7 @@ from veil.crypto.random import RandomSource
 from veil.ratchet.config import RatchetConfig
 from veil.ratchet.errors import InvalidPeerKey
 from veil.ratchet.header import Header
-from veil.ratchet.kdf import RootStep, root_step, root_step_v2, root_transcript
+from veil.ratchet.kdf import root_step, root_step_v2, root_transcript
 from veil.ratchet.repair_keys import push
 from veil.ratchet.state import RatchetState
 from veil.ratchet.versions import (
@@ -58,38 +58,30 @@ class DhRatchetSteps:
         state waits for."""
         assert state.dh_remote is not None  # a sending chain always follows a remote key
         version = next_sending_version(state.version, state.max_version, state.peer_max_version)
+        with_header_key = self._config.header_encryption
         kem_secret = kem_public = None
         if self._config.pq:
             assert state.kem_remote is not None  # PQ states always know the peer's KEM key
             state.kem_self = MlKem768KeyPair.generate(self._rng)
             kem_public = state.kem_self.public
             kem_secret, state.kem_ciphertext = self._encapsulate_to(state.kem_remote)
-        remote, _ = split_capability(state.dh_remote)  # a v1 peer may have stored it marked
-        transcript = root_transcript(
-            dh_self.public, remote, state.kem_ciphertext, state.kem_remote, kem_public
-        )
         dh_output = exchange(dh_self, state.dh_remote)
-        state.root_key, state.send_chain, next_header = self._root_step(
-            version, state.root_key, dh_output, kem_secret, transcript
-        )
+        if version >= RATCHET_V2:
+            remote, _ = split_capability(state.dh_remote)  # a v1 peer may have stored it marked
+            transcript = root_transcript(
+                dh_self.public, remote, state.kem_ciphertext, state.kem_remote, kem_public
+            )
+            step = root_step_v2(
+                state.root_key, dh_output, kem_secret, transcript, header_key=with_header_key
+            )
+        else:
+            step = root_step(state.root_key, dh_output, kem_secret, header_key=with_header_key)
+        state.root_key, state.send_chain, next_header = step
         state.version, state.restored = version, False
         state.repair_keys = push(state.repair_keys, state.root_key, shared=False)
         state.dh_self = dh_self
         state.previous_length, state.send_number = state.send_number, 0
         state.header_send, state.next_header_send = state.next_header_send, next_header
-
-    def _root_step(
-        self,
-        version: int,
-        root_key: bytes,
-        dh_output: bytes,
-        kem_secret: bytes | None,
-        transcript: bytes,
-    ) -> RootStep:
-        header_key = self._config.header_encryption
-        if version >= RATCHET_V2:
-            return root_step_v2(root_key, dh_output, kem_secret, transcript, header_key=header_key)
-        return root_step(root_key, dh_output, kem_secret, header_key=header_key)
 
     def _encapsulate_to(self, public_key: bytes) -> tuple[bytes, bytes]:
         try:
@@ -109,17 +101,22 @@ class DhRatchetSteps:
             except CryptoError as exc:
                 raise InvalidPeerKey("KEM ciphertext does not decapsulate") from exc
             draft.kem_remote = header.kem_public
-        transcript = root_transcript(
-            header.ratchet_key,
-            draft.dh_self.public,
-            header.kem_ciphertext,
-            own_kem_public,
-            header.kem_public,
-        )
         dh_output = exchange(draft.dh_self, header.ratchet_key)
-        draft.root_key, draft.recv_chain, next_header = self._root_step(
-            version, draft.root_key, dh_output, kem_secret, transcript
-        )
+        with_header_key = self._config.header_encryption
+        if version >= RATCHET_V2:
+            transcript = root_transcript(
+                header.ratchet_key,
+                draft.dh_self.public,
+                header.kem_ciphertext,
+                own_kem_public,
+                header.kem_public,
+            )
+            step = root_step_v2(
+                draft.root_key, dh_output, kem_secret, transcript, header_key=with_header_key
+            )
+        else:
+            step = root_step(draft.root_key, dh_output, kem_secret, header_key=with_header_key)
+        draft.root_key, draft.recv_chain, next_header = step
         draft.repair_keys = push(draft.repair_keys, draft.root_key, shared=True)
         draft.dh_remote, draft.recv_number = header.ratchet_key, 0
         draft.header_recv, draft.next_header_recv = draft.next_header_recv, next_header
