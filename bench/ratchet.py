@@ -8,10 +8,11 @@ every message starts a new chain) with PQ off and on, and the initial agreement
 
 The headline compares ratchet v1 and v2 on full-size messages: each ratchet
 message fills a 15,360-byte frame, as the agent's messages do. v1 and v2 run in
-many short alternating slices (the order flips every round) and each is timed in
-CPU seconds of this process, so time spent descheduled on a busy shared machine
-does not count; each figure is the best slice. Other figures are wall-clock, best
-of several repeats. The Olm comparison keeps its 100-byte messages.
+many short alternating slices (the order flips every round, each slice on a fresh
+session) and each is timed in CPU seconds of this process, so time spent
+descheduled on a busy shared machine does not count; each figure is the best
+slice. Other figures are wall-clock, best of several repeats. The Olm comparison
+keeps its 100-byte messages.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import vodozemac
 
@@ -52,15 +54,20 @@ def best_rates(runs: list[Callable[[int], None]], count: int) -> list[float]:
     return [count / seconds for seconds in best]
 
 
-def best_cpu_rates(runs: list[Callable[[int], None]], count: int) -> list[float]:
-    """Operations per CPU second of each ``run(count)``, best of
-    ``SIDE_BY_SIDE_ROUNDS`` slices, alternating which run goes first."""
-    best = [float("inf")] * len(runs)
+def best_cpu_rates(
+    makers: Sequence[Callable[[], Callable[[int], None]]], count: int
+) -> list[float]:
+    """Operations per CPU second of ``run(count)`` for a fresh run from each maker,
+    best of ``SIDE_BY_SIDE_ROUNDS`` slices, alternating which goes first. A fresh
+    session per slice (set up untimed) keeps one process's heap layout from
+    favouring whichever session happened to be built first."""
+    best = [float("inf")] * len(makers)
     for round_number in range(SIDE_BY_SIDE_ROUNDS):
-        order = range(len(runs)) if round_number % 2 == 0 else reversed(range(len(runs)))
+        order = range(len(makers)) if round_number % 2 == 0 else reversed(range(len(makers)))
         for index in order:
+            run = makers[index]()
             start = time.process_time()
-            runs[index](count)
+            run(count)
             best[index] = min(best[index], time.process_time() - start)
     return [count / seconds for seconds in best]
 
@@ -118,8 +125,8 @@ def versions_side_by_side(figures: dict[str, float]) -> None:
     for name, scenario, pq, count in scenarios:
         print(f"measuring full-frame {name}, ratchet v1 and v2", file=sys.stderr)
         plaintext = full_frame_plaintext(pq)
-        runs = [scenario(pq, version, plaintext) for version in (1, 2)]
-        v1_rate, v2_rate = best_cpu_rates(runs, count)
+        makers = [partial(scenario, pq, version, plaintext) for version in (1, 2)]
+        v1_rate, v2_rate = best_cpu_rates(makers, count)
         figures[f"full_frame_{name}_v1_round_trips_per_s"] = round(v1_rate)
         figures[f"full_frame_{name}_v2_round_trips_per_s"] = round(v2_rate)
         figures[f"full_frame_{name}_ratio_v2_over_v1"] = round(v2_rate / v1_rate, 3)

@@ -28,7 +28,7 @@ from veil.crypto.primitives import (
 )
 from veil.ratchet.ciphers import HEADER_SEAL_OVERHEAD
 from veil.ratchet.errors import MalformedMessage
-from veil.ratchet.versions import CAPABLE_VERSION, split_capability
+from veil.ratchet.versions import CAPABILITY_BIT, CAPABLE_VERSION, split_capability
 
 __all__ = [
     "MAX_MESSAGE_SIZE",
@@ -100,18 +100,12 @@ def decode_received_header(data: bytes, pq: bool, message_version: int) -> tuple
     """Decode a header a peer sent; return it with its canonical ratchet key (the
     capability bit cleared) and the highest ratchet version its sender has shown it
     speaks (the message's version, or :data:`CAPABLE_VERSION` if the bit is set)."""
-    header = Header.decode(data, pq=pq)
-    ratchet_key, capable = split_capability(header.ratchet_key)
-    if not capable:
-        return header, message_version
-    canonical = Header(
-        ratchet_key,
-        header.previous_length,
-        header.message_number,
-        header.kem_public,
-        header.kem_ciphertext,
-    )
-    return canonical, max(message_version, CAPABLE_VERSION)
+    key_end = X25519_KEY_SIZE
+    if len(data) < key_end or not data[key_end - 1] & CAPABILITY_BIT:
+        return Header.decode(data, pq=pq), message_version
+    canonical_key, _ = split_capability(data[:key_end])
+    header = Header.decode(canonical_key + data[key_end:], pq=pq)
+    return header, max(message_version, CAPABLE_VERSION)
 
 
 @dataclass(frozen=True, slots=True)

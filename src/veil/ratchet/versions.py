@@ -18,6 +18,7 @@ never go down.
 from __future__ import annotations
 
 __all__ = [
+    "CAPABILITY_BIT",
     "CAPABLE_VERSION",
     "MAX_RATCHET_VERSION",
     "RATCHET_V1",
@@ -33,18 +34,19 @@ MAX_RATCHET_VERSION = RATCHET_V2
 """Highest ratchet version this implementation speaks."""
 CAPABLE_VERSION = RATCHET_V2
 """The version the capability bit in a header's ratchet key announces."""
-_CAPABILITY_BIT = 0x80  # in the last byte of a little-endian X25519 u-coordinate
+CAPABILITY_BIT = 0x80
+"""The bit, in the last byte of a little-endian X25519 u-coordinate."""
 
 
 def mark_capable(public_key: bytes) -> bytes:
     """Set the capability bit of an X25519 public key (X25519 ignores that bit)."""
-    return public_key[:-1] + bytes([public_key[-1] | _CAPABILITY_BIT])
+    return public_key[:-1] + bytes([public_key[-1] | CAPABILITY_BIT])
 
 
 def split_capability(public_key: bytes) -> tuple[bytes, bool]:
     """Return the canonical key (bit cleared) and whether the bit was set."""
     last = public_key[-1]
-    return public_key[:-1] + bytes([last & ~_CAPABILITY_BIT]), bool(last & _CAPABILITY_BIT)
+    return public_key[:-1] + bytes([last & ~CAPABILITY_BIT]), bool(last & CAPABILITY_BIT)
 
 
 def next_sending_version(current: int, max_version: int, peer_max_version: int) -> int:
