@@ -7,21 +7,22 @@ every message starts a new chain) with PQ off and on, and the initial agreement
 (both sides, until each holds a working session).
 
 The headline compares ratchet v1 and v2 on full-size messages: each ratchet
-message fills a 15,360-byte frame, as the agent's messages do. v1 and v2 run in
-many short alternating slices (the order flips every round, each slice on a fresh
-session) and each is timed in CPU seconds of this process, so time spent
-descheduled on a busy shared machine does not count; each figure is the best
-slice. Other figures are wall-clock, best of several repeats. The Olm comparison
-keeps its 100-byte messages.
+message fills a 15,360-byte frame, as the agent's messages do. v1 and v2 round
+trips are interleaved one by one and each is timed in CPU seconds of this
+process; a figure is the rate of the median round trip, so both versions meet
+the same load on a busy shared machine and spikes do not count. Other figures
+are wall-clock, best of several repeats. The Olm comparison keeps its 100-byte
+messages.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from functools import partial
 
 import vodozemac
 
@@ -33,7 +34,6 @@ PLAINTEXT = b"x" * 100
 FRAME_SIZE = 15_360
 """Size of the agent frame a ratchet message fills (the 16 KiB block's payload)."""
 REPEATS = 5
-SIDE_BY_SIDE_ROUNDS = 40
 RATCHET_VERSIONS = {1: VersionRange(1, 1), 2: VersionRange(1, 2)}
 
 
@@ -54,22 +54,19 @@ def best_rates(runs: list[Callable[[int], None]], count: int) -> list[float]:
     return [count / seconds for seconds in best]
 
 
-def best_cpu_rates(
-    makers: Sequence[Callable[[], Callable[[int], None]]], count: int
-) -> list[float]:
-    """Operations per CPU second of ``run(count)`` for a fresh run from each maker,
-    best of ``SIDE_BY_SIDE_ROUNDS`` slices, alternating which goes first. A fresh
-    session per slice (set up untimed) keeps one process's heap layout from
-    favouring whichever session happened to be built first."""
-    best = [float("inf")] * len(makers)
-    for round_number in range(SIDE_BY_SIDE_ROUNDS):
-        order = range(len(makers)) if round_number % 2 == 0 else reversed(range(len(makers)))
+def interleaved_cpu_rates(runs: Sequence[Callable[[int], None]], count: int) -> list[float]:
+    """Round trips per CPU second of each run, from the median of ``count`` single
+    round trips per run, interleaved one by one (the order flips every time). Both
+    runs thus meet the same machine load, to the millisecond; CPU time of this
+    process ignores time spent descheduled, and the median ignores spikes."""
+    samples: list[list[float]] = [[] for _ in runs]
+    for step in range(count):
+        order = range(len(runs)) if step % 2 == 0 else reversed(range(len(runs)))
         for index in order:
-            run = makers[index]()
             start = time.process_time()
-            run(count)
-            best[index] = min(best[index], time.process_time() - start)
-    return [count / seconds for seconds in best]
+            runs[index](1)
+            samples[index].append(time.process_time() - start)
+    return [1 / statistics.median(times) for times in samples]
 
 
 def full_frame_plaintext(pq: bool) -> bytes:
@@ -104,9 +101,11 @@ def veil_symmetric(
 def veil_turns(pq: bool, version: int = 2, plaintext: bytes = PLAINTEXT) -> Callable[[int], None]:
     alice, bob, ad = veil_pair(pq, version)
     sides = [alice, bob]
+    messages = itertools.count()  # directions keep alternating across calls
 
     def run(count: int) -> None:
-        for index in range(count):
+        for _ in range(count):
+            index = next(messages)
             sender, receiver = sides[(index + 1) % 2], sides[index % 2]
             message = sender.encrypt(plaintext, ad)
             assert receiver.decrypt(message, ad) == plaintext
@@ -117,16 +116,16 @@ def veil_turns(pq: bool, version: int = 2, plaintext: bytes = PLAINTEXT) -> Call
 def versions_side_by_side(figures: dict[str, float]) -> None:
     """Ratchet v1 and v2 on full-frame messages, with the v2/v1 throughput ratio."""
     scenarios: list[tuple[str, Callable[..., Callable[[int], None]], bool, int]] = [
-        ("symmetric", veil_symmetric, False, 500),
-        ("symmetric_pq", veil_symmetric, True, 500),
-        ("dh_turn", veil_turns, False, 100),
-        ("dh_turn_pq", veil_turns, True, 60),
+        ("symmetric", veil_symmetric, False, 6000),
+        ("symmetric_pq", veil_symmetric, True, 6000),
+        ("dh_turn", veil_turns, False, 2000),
+        ("dh_turn_pq", veil_turns, True, 1200),
     ]
     for name, scenario, pq, count in scenarios:
         print(f"measuring full-frame {name}, ratchet v1 and v2", file=sys.stderr)
         plaintext = full_frame_plaintext(pq)
-        makers = [partial(scenario, pq, version, plaintext) for version in (1, 2)]
-        v1_rate, v2_rate = best_cpu_rates(makers, count)
+        runs = [scenario(pq, version, plaintext) for version in (1, 2)]
+        v1_rate, v2_rate = interleaved_cpu_rates(runs, count)
         figures[f"full_frame_{name}_v1_round_trips_per_s"] = round(v1_rate)
         figures[f"full_frame_{name}_v2_round_trips_per_s"] = round(v2_rate)
         figures[f"full_frame_{name}_ratio_v2_over_v1"] = round(v2_rate / v1_rate, 3)

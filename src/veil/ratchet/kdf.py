@@ -4,13 +4,14 @@ Root KDF (Signal's KDF_RK, with the post-quantum hybrid of Veil):
 ``HKDF-SHA256(salt=root_key, ikm=dh_output [|| kem_secret], info=ROOT_KDF_INFO)``,
 64 bytes (root key, chain key), or 96 with header encryption (plus the next
 header key). Version 2 (:func:`root_step_v2`) also binds the step's public
-values: ``info = ROOT_KDF_INFO_V2 || SHA-256(transcript)``. Chain KDF (Signal's
-KDF_CK): message key ``HMAC(CK, 0x01)``, next chain key ``HMAC(CK, 0x02)``.
+values: ``ikm = dh_output [|| kem_secret] || transcript``, ``info =
+ROOT_KDF_INFO_V2``. Chain KDF (Signal's KDF_CK): message key ``HMAC(CK, 0x01)``,
+next chain key ``HMAC(CK, 0x02)``.
 """
 
 from __future__ import annotations
 
-from veil.crypto.primitives import hkdf_sha256, hmac_sha256, sha256
+from veil.crypto.primitives import hkdf_sha256, hmac_sha256
 
 __all__ = [
     "CHAIN_KEY_CONSTANT",
@@ -50,9 +51,9 @@ def root_step(
 
 
 def _expand_root(
-    root_key: bytes, dh_output: bytes, kem_secret: bytes | None, info: bytes, header_key: bool
+    root_key: bytes, ikm_head: bytes, ikm_tail: bytes | None, info: bytes, header_key: bool
 ) -> RootStep:
-    ikm = dh_output if kem_secret is None else dh_output + kem_secret
+    ikm = ikm_head if ikm_tail is None else ikm_head + ikm_tail
     length = 3 * KEY_SIZE if header_key else 2 * KEY_SIZE
     output = hkdf_sha256(ikm, salt=root_key, info=info, length=length)
     next_header_key = output[2 * KEY_SIZE :] if header_key else None
@@ -72,8 +73,15 @@ def root_transcript(
     the receiver's KEM key). Every field has a fixed size for a configuration, so
     the concatenation is unambiguous.
     """
-    kem_fields = (kem_ciphertext, receiver_kem_public, sender_kem_public)
-    return sender_ratchet_key + receiver_ratchet_key + b"".join(f or b"" for f in kem_fields)
+    if kem_ciphertext is None or receiver_kem_public is None or sender_kem_public is None:
+        return sender_ratchet_key + receiver_ratchet_key
+    return (
+        sender_ratchet_key
+        + receiver_ratchet_key
+        + kem_ciphertext
+        + receiver_kem_public
+        + sender_kem_public
+    )
 
 
 def root_step_v2(
@@ -84,11 +92,12 @@ def root_step_v2(
     *,
     header_key: bool,
 ) -> RootStep:
-    """Ratchet v2's root step: as :func:`root_step`, with ``info = ROOT_KDF_INFO_V2 ||
-    SHA-256(transcript)`` so the KEM ciphertext and both KEM public keys (and both
-    ratchet keys) are bound into the root key itself, not only through the AEAD."""
-    info = ROOT_KDF_INFO_V2 + sha256(transcript)
-    return _expand_root(root_key, dh_output, kem_secret, info, header_key)
+    """Ratchet v2's root step: ``HKDF-SHA256(salt = root_key, ikm = dh_output [||
+    kem_secret] || transcript, info = ROOT_KDF_INFO_V2)``, so the KEM ciphertext and
+    both KEM public keys (and both ratchet keys) are bound into the root key itself,
+    not only through the AEAD. Every ikm field has a fixed size per configuration."""
+    secrets = dh_output if kem_secret is None else dh_output + kem_secret
+    return _expand_root(root_key, secrets, transcript, ROOT_KDF_INFO_V2, header_key)
 
 
 def chain_step(chain_key: bytes) -> tuple[bytes, bytes]:

@@ -24,7 +24,6 @@ from veil.ratchet.versions import (
     RATCHET_V1,
     RATCHET_V2,
     next_sending_version,
-    split_capability,
 )
 
 __all__ = ["DhRatchetSteps", "Encapsulate", "exchange", "note_peer_version", "start_versions"]
@@ -67,9 +66,8 @@ class DhRatchetSteps:
             kem_secret, state.kem_ciphertext = self._encapsulate_to(state.kem_remote)
         dh_output = exchange(dh_self, state.dh_remote)
         if version >= RATCHET_V2:
-            remote, _ = split_capability(state.dh_remote)  # a v1 peer may have stored it marked
             transcript = root_transcript(
-                dh_self.public, remote, state.kem_ciphertext, state.kem_remote, kem_public
+                dh_self.public, state.dh_remote, state.kem_ciphertext, state.kem_remote, kem_public
             )
             step = root_step_v2(
                 state.root_key, dh_output, kem_secret, transcript, header_key=with_header_key
