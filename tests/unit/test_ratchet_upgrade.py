@@ -7,6 +7,7 @@ import pytest
 from helpers.ratchet_pairs import agreed_pair, pinned_v1_sessions
 from veil.crypto import DeterministicRandom
 from veil.ratchet import InvitationSecrets, Ratchet, join
+from veil.ratchet.versions import mark_capable
 from veil.wire import VersionRange, Writer
 
 V1_ONLY, V1_V2 = VersionRange(1, 1), VersionRange(1, 2)
@@ -60,7 +61,8 @@ def test_a_v1_connection_upgrades_in_place_at_its_next_dh_turns(pq: bool) -> Non
 @pytest.mark.parametrize("pq", [False, True])
 def test_a_v1_only_peer_upgrading_later_brings_the_connection_to_v2(pq: bool) -> None:
     """A v2 client joins a v1-only inviter; the inviter's software is then updated (its
-    stored state is format 1, migrated on load): the connection moves to v2."""
+    stored state is format 1, migrated on load, holding the joiner's ratchet key with
+    the capability bit as old Veil stored it): the connection moves to v2."""
     rng = DeterministicRandom(b"late upgrade %d" % pq)
     secrets = InvitationSecrets.generate(rng, pq=pq, versions=V1_ONLY)
     reply, joiner_agreement = join(secrets.public, rng, pq=pq, versions=V1_V2)
@@ -75,8 +77,11 @@ def test_a_v1_only_peer_upgrading_later_brings_the_connection_to_v2(pq: bool) ->
 
 def as_format_1(ratchet: Ratchet) -> bytes:
     """What Veil before ratchet v2 stored for the same session (format 1: format 2
-    without its trailer). Reads the ratchet's private state: only a test needs to
-    write the old format."""
+    without its trailer, and the peer's ratchet key as received, so with the
+    capability bit of a v2-capable peer). Reads and edits the ratchet's private
+    state: only a test needs to write the old format."""
+    assert ratchet._state.dh_remote is not None
+    ratchet._state.dh_remote = mark_capable(ratchet._state.dh_remote)
     flags = int(ratchet.config.header_encryption) | int(ratchet.config.pq) << 1
     writer = Writer().u8(1).u16(ratchet.version).u8(flags).u8(ratchet.config.cipher.cipher_id)
     ratchet._state.encode(writer)

@@ -2,8 +2,7 @@
 
 Format 2 is written; format 1 (Veil before ratchet v2) is still read and migrated:
 its fields are a prefix of format 2's, and the fields format 2 added take the
-values an upgraded implementation starts from, and the peer's ratchet key loses
-any capability bit (3.13 of the spec). The session may now use the
+values an upgraded implementation starts from. The session may now use the
 highest version this implementation speaks (if its configuration allows v2), the
 peer is assumed to speak only v1 until one of its headers says otherwise, and no
 repair key is known until the next DH ratchet step (the agent keeps using the
@@ -23,7 +22,7 @@ from veil.ratchet.state import (
     STATE_FORMAT_VERSION,
     RatchetState,
 )
-from veil.ratchet.versions import MAX_RATCHET_VERSION, RATCHET_V1, split_capability
+from veil.ratchet.versions import MAX_RATCHET_VERSION, RATCHET_V1
 from veil.wire import Reader, WireError, Writer
 
 __all__ = ["decode_session", "encode_session"]
@@ -75,7 +74,3 @@ def _migrate_from_v1(config: RatchetConfig, state: RatchetState) -> None:
     if state.version != RATCHET_V1:
         raise CorruptRatchetState(f"format 1 state names ratchet version {state.version}")
     state.max_version = MAX_RATCHET_VERSION if config.supports_v2 else RATCHET_V1
-    if state.dh_remote is not None:
-        # Veil before v2 stored the peer's key as received: with the capability bit
-        # if the peer already spoke v2. Steps bind the canonical key (3.12).
-        state.dh_remote, _ = split_capability(state.dh_remote)
