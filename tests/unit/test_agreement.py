@@ -15,6 +15,7 @@ from veil.ratchet import (
     InvitationKeys,
     InvitationSecrets,
     MalformedHandshake,
+    PostQuantumDropped,
     ReplyKeys,
     UnsupportedRatchetVersion,
     join,
@@ -69,7 +70,7 @@ def test_version_ranges_are_bound_into_the_secret() -> None:
 
 
 def test_no_common_version_is_refused() -> None:
-    secrets = InvitationSecrets.generate(rng(), pq=False, versions=VersionRange(2, 3))
+    secrets = InvitationSecrets.generate(rng(), pq=False, versions=VersionRange(3, 4))
     with pytest.raises(UnsupportedRatchetVersion):
         join(secrets.public, rng())
 
@@ -125,3 +126,31 @@ def test_invitation_secrets_persist(pq: bool) -> None:
     for bad in (secrets.to_bytes()[:-1], secrets.to_bytes() + b"\x00", b"\x02" + bytes(70)):
         with pytest.raises(CorruptRatchetState):
             InvitationSecrets.from_bytes(bad)
+
+
+def test_an_inviter_requiring_pq_refuses_a_reply_without_kem() -> None:
+    """F5 (ratchet side): the agent passes ``require_pq=True`` on the first handshake."""
+    secrets = InvitationSecrets.generate(rng(), pq=True)
+    classical, _ = join(secrets.public, rng(b"joiner"), pq=False)
+    with pytest.raises(PostQuantumDropped):
+        secrets.accept(classical, require_pq=True)
+    hybrid, joiner = join(secrets.public, rng(b"joiner"))
+    assert secrets.accept(hybrid, require_pq=True).shared_secret == joiner.shared_secret
+    plain_secrets = InvitationSecrets.generate(rng(b"plain"), pq=False)
+    plain_reply, _ = join(plain_secrets.public, rng(b"joiner"))
+    assert not plain_secrets.accept(plain_reply, require_pq=True).pq
+
+
+@pytest.mark.parametrize(
+    ("inviter", "joiner", "agreed"),
+    [((1, 2), (1, 2), 2), ((1, 1), (1, 2), 1), ((1, 2), (1, 1), 1), ((1, 9), (1, 9), 9)],
+)
+def test_versions_agreed_and_the_tops_both_sides_learn(
+    inviter: tuple[int, int], joiner: tuple[int, int], agreed: int
+) -> None:
+    secrets = InvitationSecrets.generate(rng(), pq=False, versions=VersionRange(*inviter))
+    reply, joiner_side = join(secrets.public, rng(b"joiner"), versions=VersionRange(*joiner))
+    inviter_side = secrets.accept(reply)
+    assert joiner_side.version == inviter_side.version == agreed
+    assert (joiner_side.max_version, joiner_side.peer_max_version) == (joiner[1], inviter[1])
+    assert (inviter_side.max_version, inviter_side.peer_max_version) == (inviter[1], joiner[1])

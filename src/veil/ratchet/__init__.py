@@ -7,6 +7,13 @@ Typical use::
     inviter = secrets.accept(reply)                           # inviter
     alice, bob = joiner.ratchet(rng), inviter.ratchet(rng)
     bob.decrypt(alice.encrypt(b"hi", joiner.associated_data), inviter.associated_data)
+    code = joiner.security_code()                             # compare out of band
+
+Sessions negotiate the ratchet version (1 or 2) and upgrade in place; see
+:mod:`veil.ratchet.versions`. Agent-facing extras: :meth:`Ratchet.mark_restored`
+(restore rule), :meth:`Ratchet.repair_key` / :meth:`Ratchet.repair_key_for`
+(repair authentication that heals), ``InvitationSecrets.accept(reply,
+require_pq=True)`` (refuse a reply that drops ML-KEM).
 
 The package is pure: it never touches clocks, sockets or global randomness.
 """
@@ -30,15 +37,21 @@ from veil.ratchet.errors import (
     MalformedHandshake,
     MalformedMessage,
     MessageAuthenticationFailed,
+    PostQuantumDropped,
     RatchetError,
     RatchetProtocolError,
+    RekeyRequired,
     TooManySkippedMessages,
     UnsupportedRatchetVersion,
 )
+from veil.ratchet.repair_keys import REPAIR_KEY_WINDOW, RepairKey
 from veil.ratchet.security_code import SecurityCode, security_code
 from veil.ratchet.skipped import SkipLimits
+from veil.ratchet.versions import MAX_RATCHET_VERSION
 
 __all__ = [
+    "MAX_RATCHET_VERSION",
+    "REPAIR_KEY_WINDOW",
     "SUPPORTED_VERSIONS",
     "Agreement",
     "CannotSendYet",
@@ -52,10 +65,13 @@ __all__ = [
     "MalformedHandshake",
     "MalformedMessage",
     "MessageAuthenticationFailed",
+    "PostQuantumDropped",
     "Ratchet",
     "RatchetConfig",
     "RatchetError",
     "RatchetProtocolError",
+    "RekeyRequired",
+    "RepairKey",
     "ReplyKeys",
     "SecurityCode",
     "SkipLimits",

@@ -13,8 +13,10 @@ Both compute::
                       info = AGREEMENT_INFO || SHA-256(invitation || reply), L = 32)
 
 The ``0xFF`` prefix is X3DH's domain separator; hashing both encoded messages into
-``info`` binds every public key and both version ranges to the secret. The joiner
-then starts the ratchet as its initiator.
+``info`` binds every public key and both version ranges to the secret; the same
+hash (the *transcript hash*) goes into the security code of a v2 connection. The
+joiner then starts the ratchet as its initiator, at the agreed version, knowing the
+highest version each side speaks so the session can upgrade in place later.
 """
 
 from __future__ import annotations
@@ -40,9 +42,12 @@ from veil.ratchet.errors import (
     CorruptRatchetState,
     InvalidPeerKey,
     MalformedHandshake,
+    PostQuantumDropped,
     UnsupportedRatchetVersion,
 )
+from veil.ratchet.security_code import SecurityCode, security_code
 from veil.ratchet.skipped import SkipLimits
+from veil.ratchet.versions import MAX_RATCHET_VERSION, RATCHET_V2
 from veil.wire import NoCommonVersion, Reader, VersionRange, WireError, Writer
 
 __all__ = [
@@ -55,9 +60,10 @@ __all__ = [
     "ReplyKeys",
     "agreement_info",
     "join",
+    "transcript_hash",
 ]
 
-SUPPORTED_VERSIONS = VersionRange(1, 1)
+SUPPORTED_VERSIONS = VersionRange(1, MAX_RATCHET_VERSION)
 AGREEMENT_INFO = b"Veil PQXDH v1 X25519 SHA-256 ML-KEM-768"
 DOMAIN_SEPARATOR = b"\xff" * X25519_KEY_SIZE
 INVITATION_SECRETS_FORMAT = 1
@@ -141,6 +147,8 @@ class Agreement:
 
     ``associated_data`` is ``IK_joiner || IK_inviter`` (as in X3DH); the agent
     passes it (with anything else it binds) to every encrypt and decrypt.
+    ``max_version`` and ``peer_max_version`` are the tops of the two version
+    ranges; ``transcript_hash`` is ``SHA-256(invitation || reply)``.
     """
 
     version: int
@@ -154,6 +162,18 @@ class Agreement:
     remote_kem_public: bytes | None = None
     ratchet_key_pair: X25519KeyPair | None = None
     kem_key_pair: MlKem768KeyPair | None = None
+    max_version: int = 1
+    peer_max_version: int = 1
+    transcript_hash: bytes = b""
+
+    def security_code(self) -> SecurityCode:
+        """The code to compare: a v2 connection's covers the whole agreement
+        transcript (so the ML-KEM key and ciphertext too), a v1 connection's only
+        the identity keys, as before."""
+        transcript = self.transcript_hash if self.version >= RATCHET_V2 else None
+        return security_code(
+            self.local_identity_key, self.remote_identity_key, transcript_hash=transcript
+        )
 
     def ratchet(
         self,
@@ -164,6 +184,7 @@ class Agreement:
     ) -> Ratchet:
         """Start this side's Double Ratchet (Veil configuration, PQ as agreed)."""
         config = RatchetConfig.veil(pq=self.pq, limits=limits)
+        max_version = min(self.max_version, MAX_RATCHET_VERSION)
         if self.is_initiator:
             assert self.remote_ratchet_key is not None
             return Ratchet.initiate(
@@ -172,6 +193,8 @@ class Agreement:
                 self.remote_ratchet_key,
                 rng,
                 version=self.version,
+                max_version=max_version,
+                peer_max_version=self.peer_max_version,
                 remote_kem_public=self.remote_kem_public if self.pq else None,
                 encapsulate=encapsulate,
             )
@@ -182,6 +205,8 @@ class Agreement:
             self.ratchet_key_pair,
             rng,
             version=self.version,
+            max_version=max_version,
+            peer_max_version=self.peer_max_version,
             kem_key_pair=self.kem_key_pair if self.pq else None,
             encapsulate=encapsulate,
         )
@@ -197,9 +222,15 @@ def _agree_version(ours: VersionRange, theirs: VersionRange) -> int:
     return version
 
 
+def transcript_hash(invitation: InvitationKeys, reply: ReplyKeys) -> bytes:
+    """``SHA-256(encoded invitation || encoded reply)``: every public key, the KEM
+    ciphertext and both version ranges of the agreement."""
+    return sha256(invitation.encode() + reply.encode())
+
+
 def agreement_info(invitation: InvitationKeys, reply: ReplyKeys) -> bytes:
     """The HKDF info of the agreement: ``AGREEMENT_INFO || SHA-256(invitation || reply)``."""
-    return AGREEMENT_INFO + sha256(invitation.encode() + reply.encode())
+    return AGREEMENT_INFO + transcript_hash(invitation, reply)
 
 
 def _derive_secret(
@@ -260,6 +291,9 @@ def join(
         is_initiator=True,
         remote_ratchet_key=invitation.ratchet_key,
         remote_kem_public=invitation.kem_public,
+        max_version=versions.maximum,
+        peer_max_version=invitation.versions.maximum,
+        transcript_hash=transcript_hash(invitation, reply),
     )
     return reply, agreement
 
@@ -289,9 +323,16 @@ class InvitationSecrets:
             self.versions, self.identity.public, self.ratchet_key.public, kem_public
         )
 
-    def accept(self, reply: ReplyKeys) -> Agreement:
-        """The inviter's side: derive the shared secret from the joiner's reply."""
+    def accept(self, reply: ReplyKeys, *, require_pq: bool = False) -> Agreement:
+        """The inviter's side: derive the shared secret from the joiner's reply.
+
+        With ``require_pq``, a reply without a KEM ciphertext to an invitation that
+        offered ML-KEM-768 is :class:`PostQuantumDropped` (the agent passes it so a
+        first handshake cannot silently fall back to a classical session).
+        """
         version = _agree_version(self.versions, reply.versions)
+        if require_pq and self.kem is not None and reply.kem_ciphertext is None:
+            raise PostQuantumDropped("the invitation offered ML-KEM-768 but the reply has no KEM")
         kem_secret = None
         if reply.kem_ciphertext is not None:
             if self.kem is None:
@@ -315,6 +356,9 @@ class InvitationSecrets:
             is_initiator=False,
             ratchet_key_pair=self.ratchet_key,
             kem_key_pair=self.kem,
+            max_version=self.versions.maximum,
+            peer_max_version=reply.versions.maximum,
+            transcript_hash=transcript_hash(self.public, reply),
         )
 
     def to_bytes(self) -> bytes:

@@ -4,6 +4,12 @@ Veil's cipher is AES-256-GCM with key and nonce expanded from the message key.
 :class:`SignalCbcHmacCipher` is the cipher Signal's specification recommends
 (AES-256-CBC then HMAC-SHA256); the ratchet's plain configuration uses it to
 interoperate with other Double Ratchet implementations.
+
+Both derive the body's key and nonce from the message key alone, so a ratchet
+state that is rolled back (a restored backup) would encrypt a new plaintext under
+a (key, nonce) pair it already used. Ratchet version 2 uses
+:class:`SaltedAesGcmCipher` instead: key and nonce come from the message key *and*
+a random salt carried in the envelope, so a rollback never repeats the pair.
 """
 
 from __future__ import annotations
@@ -28,9 +34,11 @@ from veil.ratchet.kdf import KEY_SIZE
 __all__ = [
     "AES_GCM_MESSAGE_KEYS_INFO",
     "HEADER_SEAL_OVERHEAD",
+    "SALTED_MESSAGE_KEYS_INFO",
     "SIGNAL_MESSAGE_KEYS_INFO",
     "AesGcmCipher",
     "MessageCipher",
+    "SaltedAesGcmCipher",
     "SignalCbcHmacCipher",
     "open_header",
     "seal_header",
@@ -38,6 +46,7 @@ __all__ = [
 
 AES_GCM_MESSAGE_KEYS_INFO = b"Veil ratchet v1 message key"
 SIGNAL_MESSAGE_KEYS_INFO = b"Veil ratchet v1 signal message key"
+SALTED_MESSAGE_KEYS_INFO = b"Veil ratchet v2 message key"
 HEADER_SEAL_OVERHEAD = AEAD_NONCE_SIZE + AEAD_TAG_SIZE
 _AES_BLOCK = 16
 _HMAC_SIZE = 32
@@ -87,15 +96,45 @@ class AesGcmCipher:
 
     def open(self, message_key: bytes, body: bytes, associated_data: bytes) -> bytes:
         """Decrypt ``body``; :class:`MessageAuthenticationFailed` if forged."""
-        key, nonce = self._expand(message_key)
-        try:
-            return aead_decrypt(key, nonce, body, associated_data)
-        except AuthenticationFailed as exc:
-            raise MessageAuthenticationFailed("message body did not authenticate") from exc
+        return _open_gcm_body(*self._expand(message_key), body, associated_data)
 
     def overhead(self, plaintext_length: int) -> int:
         """GCM adds exactly its tag."""
         return AEAD_TAG_SIZE
+
+
+class SaltedAesGcmCipher:
+    """Ratchet v2's body cipher: AES-256-GCM under
+    ``key || nonce = HKDF-SHA256(salt = salt, ikm = message key, info =
+    SALTED_MESSAGE_KEYS_INFO, L = 44)``.
+
+    The salt is the sealed header's random 12-byte nonce, drawn fresh for every
+    message from the injected random source and carried in the envelope. A message
+    key that a rollback makes the ratchet use again is thus expanded under a new
+    salt into a new key and nonce (RFC 5869 section 3.1 allows a public random
+    salt; NIST SP 800-38D section 8 requires the (key, nonce) pair never to repeat).
+    """
+
+    @staticmethod
+    def _expand(message_key: bytes, salt: bytes) -> tuple[bytes, bytes]:
+        output = hkdf_sha256(
+            message_key,
+            salt=salt,
+            info=SALTED_MESSAGE_KEYS_INFO,
+            length=KEY_SIZE + AEAD_NONCE_SIZE,
+        )
+        return output[:KEY_SIZE], output[KEY_SIZE:]
+
+    def seal(
+        self, message_key: bytes, salt: bytes, plaintext: bytes, associated_data: bytes
+    ) -> bytes:
+        """Encrypt ``plaintext`` under the key and nonce of ``(message_key, salt)``."""
+        key, nonce = self._expand(message_key, salt)
+        return aead_encrypt(key, nonce, plaintext, associated_data)
+
+    def open(self, message_key: bytes, salt: bytes, body: bytes, associated_data: bytes) -> bytes:
+        """Decrypt ``body``; :class:`MessageAuthenticationFailed` if forged."""
+        return _open_gcm_body(*self._expand(message_key, salt), body, associated_data)
 
 
 class SignalCbcHmacCipher:
@@ -136,11 +175,19 @@ class SignalCbcHmacCipher:
         return padded - plaintext_length + _HMAC_SIZE
 
 
+def _open_gcm_body(key: bytes, nonce: bytes, body: bytes, associated_data: bytes) -> bytes:
+    try:
+        return aead_decrypt(key, nonce, body, associated_data)
+    except AuthenticationFailed as exc:
+        raise MessageAuthenticationFailed("message body did not authenticate") from exc
+
+
 def seal_header(header_key: bytes, nonce: bytes, header: bytes, associated_data: bytes) -> bytes:
     """Encrypt a header: ``nonce || AES-256-GCM(header_key, nonce, header, ad)``.
 
-    A header key protects a whole chain, so the nonce is random (from the
-    ratchet's injected random source) rather than derived.
+    A header key protects a whole chain (and a rolled-back state uses it again),
+    so the nonce is random (from the ratchet's injected random source) rather than
+    derived: a rollback never repeats a (header key, nonce) pair.
     """
     return nonce + aead_encrypt(header_key, nonce, header, associated_data)
 

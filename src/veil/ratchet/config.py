@@ -55,6 +55,12 @@ class RatchetConfig:
         return cls(header_encryption, pq, cipher, limits)
 
     @property
+    def supports_v2(self) -> bool:
+        """Ratchet v2 salts the body with the sealed header's nonce, so it needs
+        header encryption and the AES-256-GCM cipher."""
+        return self.header_encryption and self.cipher.cipher_id == AesGcmCipher.cipher_id
+
+    @property
     def header_field_size(self) -> int:
         """Exact size of the header field of every envelope in this configuration."""
         return sealed_header_size(self.pq, self.header_encryption)

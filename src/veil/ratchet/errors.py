@@ -21,8 +21,10 @@ __all__ = [
     "MalformedHandshake",
     "MalformedMessage",
     "MessageAuthenticationFailed",
+    "PostQuantumDropped",
     "RatchetError",
     "RatchetProtocolError",
+    "RekeyRequired",
     "TooManySkippedMessages",
     "UnsupportedRatchetVersion",
 ]
@@ -99,3 +101,17 @@ class CannotSendYet(RatchetError):
     """The responder must receive the initiator's first message before sending."""
 
     code: ClassVar[int] = 221
+
+
+class RekeyRequired(RatchetError):
+    """A state restored from a backup may not send before its next DH turn: its
+    current sending chain may already have been used after the backup was made."""
+
+    code: ClassVar[int] = 222
+
+
+class PostQuantumDropped(MalformedHandshake):
+    """The invitation offered ML-KEM-768 but the reply carries no KEM ciphertext, and
+    the inviter requires post-quantum connections."""
+
+    code: ClassVar[int] = 210

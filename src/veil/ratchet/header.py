@@ -28,12 +28,14 @@ from veil.crypto.primitives import (
 )
 from veil.ratchet.ciphers import HEADER_SEAL_OVERHEAD
 from veil.ratchet.errors import MalformedMessage
+from veil.ratchet.versions import CAPABILITY_BIT, CAPABLE_VERSION, split_capability
 
 __all__ = [
     "MAX_MESSAGE_SIZE",
     "Envelope",
     "Header",
     "body_associated_data",
+    "decode_received_header",
     "header_size",
     "sealed_header_size",
 ]
@@ -92,6 +94,18 @@ class Header:
             data[kem_start:ciphertext_start],
             data[ciphertext_start:],
         )
+
+
+def decode_received_header(data: bytes, pq: bool, message_version: int) -> tuple[Header, int]:
+    """Decode a header a peer sent; return it with its canonical ratchet key (the
+    capability bit cleared) and the highest ratchet version its sender has shown it
+    speaks (the message's version, or :data:`CAPABLE_VERSION` if the bit is set)."""
+    key_end = X25519_KEY_SIZE
+    if len(data) < key_end or not data[key_end - 1] & CAPABILITY_BIT:
+        return Header.decode(data, pq=pq), message_version
+    canonical_key, _ = split_capability(data[:key_end])
+    header = Header.decode(canonical_key + data[key_end:], pq=pq)
+    return header, max(message_version, CAPABLE_VERSION)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,11 @@ Everything is derived from ``veil.crypto.DeterministicRandom`` seeds, except
 ML-KEM-768 encapsulation, which ``cryptography`` randomises internally: the
 generator records each encapsulation's ``(public key, shared secret, ciphertext)``
 and the tests replay them (and check them by decapsulation on the receiving side).
+
+Ratchet v1 is frozen: ``kdf.json`` and ``header.json`` regenerate byte for byte,
+while ``sequence.json`` and ``state_v1.json`` (whose states are in persisted format
+1, no longer written) are pinned and never rewritten. The v2 files are
+``kdf_v2.json`` and ``sequence_v2.json``; ``state_v2.json`` pins format 2.
 """
 
 from __future__ import annotations
@@ -15,13 +20,22 @@ from pathlib import Path
 from typing import Any
 
 from veil.crypto import DeterministicRandom, mlkem768_encapsulate
-from veil.ratchet import InvitationSecrets, join
-from veil.ratchet.ciphers import AesGcmCipher, SignalCbcHmacCipher, seal_header
+from veil.ratchet import InvitationSecrets, join, security_code
+from veil.ratchet.agreement import SUPPORTED_VERSIONS
+from veil.ratchet.ciphers import (
+    AesGcmCipher,
+    SaltedAesGcmCipher,
+    SignalCbcHmacCipher,
+    seal_header,
+)
 from veil.ratchet.header import Header
-from veil.ratchet.kdf import chain_step, initial_header_keys, root_step
+from veil.ratchet.kdf import chain_step, initial_header_keys, root_step, root_step_v2
+from veil.ratchet.repair_keys import RepairKey
+from veil.wire import VersionRange
 
 HERE = Path(__file__).parent
 FOLLOW_UP = b"after restore"
+V1_ONLY = VersionRange(1, 1)
 
 # (sender, plaintext) to send, or ("deliver", index of a sent message).
 SCRIPT: list[tuple[str, Any]] = [
@@ -61,12 +75,15 @@ class RecordingKem:
 
 
 def run_sequence(
-    seed: bytes, pq: bool, encapsulate: Callable[[bytes], tuple[bytes, bytes]]
+    seed: bytes,
+    pq: bool,
+    encapsulate: Callable[[bytes], tuple[bytes, bytes]],
+    versions: VersionRange,
 ) -> dict[str, Any]:
     """Run the agreement and :data:`SCRIPT`; return everything the vectors pin."""
     rng = DeterministicRandom(seed)
-    secrets = InvitationSecrets.generate(rng, pq=pq)
-    reply, joiner = join(secrets.public, rng, pq=pq, encapsulate=encapsulate)
+    secrets = InvitationSecrets.generate(rng, pq=pq, versions=versions)
+    reply, joiner = join(secrets.public, rng, pq=pq, versions=versions, encapsulate=encapsulate)
     inviter = secrets.accept(reply)
     ad = joiner.associated_data
     sides = {
@@ -91,6 +108,9 @@ def run_sequence(
     return {
         "seed": seed.hex(),
         "pq": pq,
+        "versions": [versions.minimum, versions.maximum],
+        "version": joiner.version,
+        "security_code": str(joiner.security_code()),
         "invitation_secrets": secrets.to_bytes().hex(),
         "invitation": secrets.public.encode().hex(),
         "reply": reply.encode().hex(),
@@ -102,11 +122,11 @@ def run_sequence(
     }
 
 
-def sequences() -> list[dict[str, Any]]:
+def sequences(label: bytes, versions: VersionRange) -> list[dict[str, Any]]:
     out = []
     for pq in (False, True):
         recorder = RecordingKem()
-        vector = run_sequence(b"ratchet sequence pq=%d" % pq, pq, recorder)
+        vector = run_sequence(b"%s pq=%d" % (label, pq), pq, recorder, versions)
         vector["encapsulations"] = recorder.records
         out.append(vector)
     return out
@@ -165,6 +185,64 @@ def kdf_vectors() -> dict[str, Any]:
     }
 
 
+def kdf_vectors_v2() -> dict[str, Any]:
+    """Ratchet v2's new constructions: root step with transcript, salted body
+    cipher, repair-key export and the version 2 security code."""
+    rng = DeterministicRandom(b"ratchet v2 kdf vectors")
+    root = []
+    for kem in (False, True):
+        root_key, dh_output = rng.random_bytes(32), rng.random_bytes(32)
+        kem_secret = rng.random_bytes(32) if kem else None
+        transcript = rng.random_bytes(64 + (1088 + 2 * 1184 if kem else 0))
+        next_root, chain, next_header = root_step_v2(
+            root_key, dh_output, kem_secret, transcript, header_key=True
+        )
+        assert next_header is not None
+        root.append(
+            {
+                "root_key": root_key.hex(),
+                "dh_output": dh_output.hex(),
+                "kem_secret": None if kem_secret is None else kem_secret.hex(),
+                "transcript": transcript.hex(),
+                "next_root_key": next_root.hex(),
+                "chain_key": chain.hex(),
+                "next_header_key": next_header.hex(),
+            }
+        )
+    message_key, salt, plaintext, ad = (
+        rng.random_bytes(32),
+        rng.random_bytes(12),
+        b"known answer",
+        b"ad",
+    )
+    repair_root = rng.random_bytes(32)
+    repair = RepairKey.export(repair_root, shared=True)
+    local, remote, transcript_hash = (rng.random_bytes(32) for _ in range(3))
+    code = security_code(local, remote, transcript_hash=transcript_hash)
+    return {
+        "root_step": root,
+        "salted_message_cipher": {
+            "message_key": message_key.hex(),
+            "salt": salt.hex(),
+            "plaintext": plaintext.hex(),
+            "associated_data": ad.hex(),
+            "body": SaltedAesGcmCipher().seal(message_key, salt, plaintext, ad).hex(),
+        },
+        "repair_key": {
+            "root_key": repair_root.hex(),
+            "key": repair.key.hex(),
+            "key_id": repair.key_id.hex(),
+        },
+        "security_code": {
+            "local_identity_key": local.hex(),
+            "remote_identity_key": remote.hex(),
+            "transcript_hash": transcript_hash.hex(),
+            "digits": code.digits,
+            "qr_payload": code.qr_payload.hex(),
+        },
+    }
+
+
 def header_vectors() -> list[dict[str, Any]]:
     rng = DeterministicRandom(b"ratchet header vectors")
     out = []
@@ -201,20 +279,31 @@ def write(name: str, content: Any) -> None:
     (HERE / name).write_text(json.dumps(content, indent=1) + "\n")
 
 
-def pin_state_v1(sequence: list[dict[str, Any]]) -> None:
-    """Pin persisted states of format v1, once: later formats must keep reading them."""
-    if (HERE / "state_v1.json").exists() and "--repin-state-v1" not in sys.argv:
-        return
+def write_pinned(name: str, content: Any) -> None:
+    """Write a pinned file once: later code must keep reading it as it is.
+    ``--repin NAME`` rewrites it (only while its format is being corrected before
+    release)."""
+    arguments = sys.argv[1:]
+    repin = "--repin" in arguments and name in arguments
+    if not (HERE / name).exists() or repin:
+        write(name, content)
+
+
+def pinned_states(sequence: list[dict[str, Any]]) -> list[dict[str, Any]]:
     keys = ("pq", "associated_data", "final_state", "follow_up")
-    write("state_v1.json", [{key: vector[key] for key in keys} for vector in sequence])
+    return [{key: vector[key] for key in keys} for vector in sequence]
 
 
 def main() -> None:
     write("kdf.json", kdf_vectors())
     write("header.json", header_vectors())
-    sequence = sequences()
-    write("sequence.json", sequence)
-    pin_state_v1(sequence)
+    v1_sequence = sequences(b"ratchet sequence", V1_ONLY)
+    write_pinned("sequence.json", v1_sequence)
+    write_pinned("state_v1.json", pinned_states(v1_sequence))
+    write("kdf_v2.json", kdf_vectors_v2())
+    v2_sequence = sequences(b"ratchet v2 sequence", SUPPORTED_VERSIONS)
+    write("sequence_v2.json", v2_sequence)
+    write_pinned("state_v2.json", pinned_states(v2_sequence))
 
 
 if __name__ == "__main__":
