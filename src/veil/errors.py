@@ -13,6 +13,7 @@ range  layer
 4xx    relay protocol and transport
 5xx    agent (connections, delivery)
 6xx    chat (profiles, contacts, store, CLI)
+7xx    MLS groups (RFC 9420 encoding, suites, key schedule, framing, group operations)
 ====== =========================
 """
 

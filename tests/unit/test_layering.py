@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "veil"
-PURE_PACKAGES = ("crypto", "ratchet", "wire")
+PURE_PACKAGES = ("crypto", "mls", "ratchet", "wire")
 PURE_MODULES = {
     "relay": (
         "authorization",
