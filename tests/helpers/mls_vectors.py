@@ -20,7 +20,11 @@ import pytest
 from veil.mls.suites import SUITES
 
 VECTORS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "mls"
-CHECKER_MODULES = ("helpers.mls_checks_crypto",)
+CHECKER_MODULES = (
+    "helpers.mls_checks_crypto",
+    "helpers.mls_checks_tree",
+    "helpers.mls_checks_schedule",
+)
 
 Case = dict[str, Any]
 Checker = Callable[[Case], None]
