@@ -24,6 +24,7 @@ CHECKER_MODULES = (
     "helpers.mls_checks_crypto",
     "helpers.mls_checks_tree",
     "helpers.mls_checks_schedule",
+    "helpers.mls_checks_messages",
 )
 
 Case = dict[str, Any]
