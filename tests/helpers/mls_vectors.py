@@ -25,6 +25,7 @@ CHECKER_MODULES = (
     "helpers.mls_checks_tree",
     "helpers.mls_checks_schedule",
     "helpers.mls_checks_messages",
+    "helpers.mls_checks_framing",
 )
 
 Case = dict[str, Any]
