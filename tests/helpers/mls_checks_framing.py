@@ -1,4 +1,4 @@
-"""Checkers for the framing IETF vectors: message-protection and transcript-hashes."""
+"""Checkers for the framing IETF vectors: message-protection, transcript-hashes, welcome."""
 
 from __future__ import annotations
 
@@ -16,7 +16,13 @@ from veil.mls.framing import (
     Sender,
 )
 from veil.mls.group_context import GroupContext
-from veil.mls.key_schedule import confirmed_transcript_hash, interim_transcript_hash
+from veil.mls.key_schedule import (
+    confirmed_transcript_hash,
+    derive_epoch_secrets,
+    interim_transcript_hash,
+    welcome_secret,
+)
+from veil.mls.leaf_node import KeyPackage
 from veil.mls.proposals import Commit, decode_proposal
 from veil.mls.protection import (
     confirmation_tag,
@@ -28,6 +34,7 @@ from veil.mls.protection import (
 )
 from veil.mls.secret_tree import SecretTree
 from veil.mls.suites import CipherSuite, suite_by_id
+from veil.mls.welcome import Welcome
 
 _N_LEAVES = 2  # the vectors' sender is leaf 1 of a two-member group
 
@@ -106,3 +113,26 @@ def check_transcript_hashes(case: Case) -> None:
     assert tag == authenticated.confirmation_tag
     interim = interim_transcript_hash(suite, confirmed, tag)
     assert interim.hex() == case["interim_transcript_hash_after"]
+
+
+@checker("welcome.json")
+def check_welcome(case: Case) -> None:
+    """Open a Welcome with the init key, check the GroupInfo's signature and confirmation."""
+    suite = suite_by_id(case["cipher_suite"])
+    welcome = decode(hexb(case["welcome"]), MLSMessage.decode).body
+    key_package = decode(hexb(case["key_package"]), MLSMessage.decode).body
+    assert isinstance(welcome, Welcome) and isinstance(key_package, KeyPackage)
+    secrets = welcome.open_group_secrets(
+        suite, key_package.reference(suite), hexb(case["init_priv"])
+    )
+    assert secrets is not None and not secrets.psks
+    no_psk = bytes(suite.hash_size)
+    group_info = welcome.open_group_info(
+        suite, welcome_secret(suite, secrets.joiner_secret, no_psk)
+    )
+    group_info.verify(suite, hexb(case["signer_pub"]))
+    epoch = derive_epoch_secrets(
+        suite, secrets.joiner_secret, no_psk, group_info.group_context.to_bytes()
+    )
+    confirmed = group_info.group_context.confirmed_transcript_hash
+    assert confirmation_tag(suite, epoch.confirmation_key, confirmed) == group_info.confirmation_tag

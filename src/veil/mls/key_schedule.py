@@ -29,6 +29,7 @@ __all__ = [
     "interim_transcript_hash",
     "joiner_secret",
     "welcome_key_nonce",
+    "welcome_secret",
 ]
 
 PSK_EXTERNAL = 1
@@ -132,6 +133,11 @@ class EpochSecrets:
         return suite.derive_key_pair(self.external_secret)[1]
 
 
+def welcome_secret(suite: CipherSuite, joiner: bytes, psk_secret: bytes) -> bytes:
+    """The ``welcome_secret`` a joiner needs to open the GroupInfo in a Welcome."""
+    return suite.derive_secret(suite.extract(joiner, psk_secret), b"welcome")
+
+
 def derive_epoch_secrets(
     suite: CipherSuite, joiner: bytes, psk_secret: bytes, group_context: bytes
 ) -> EpochSecrets:
@@ -144,7 +150,7 @@ def derive_epoch_secrets(
 
     return EpochSecrets(
         joiner_secret=joiner,
-        welcome_secret=suite.derive_secret(member_prk, b"welcome"),
+        welcome_secret=welcome_secret(suite, joiner, psk_secret),
         epoch_secret=epoch_secret,
         sender_data_secret=derive(b"sender data"),
         encryption_secret=derive(b"encryption"),

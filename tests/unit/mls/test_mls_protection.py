@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.mls_checks_framing import check_message_protection, check_transcript_hashes
+from helpers.mls_checks_framing import (
+    check_message_protection,
+    check_transcript_hashes,
+    check_welcome,
+)
 from helpers.mls_vectors import Case, implemented_cases
 from veil.crypto import DeterministicRandom
 from veil.mls.codec import Writer, decode
@@ -89,3 +93,8 @@ def test_failed_decryption_leaves_the_tree_usable() -> None:
     with pytest.raises(DecryptionFailed):
         decrypt_private(SUITE, message, receiver, b"wrong" * 13)
     assert decrypt_private(SUITE, message, receiver, b"d" * 64).generation == 0
+
+
+@pytest.mark.parametrize("case", implemented_cases("welcome.json"), ids=str)
+def test_welcome_vector(case: Case) -> None:
+    check_welcome(case)
