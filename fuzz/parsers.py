@@ -38,6 +38,7 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.agent.links import decode_link
     from veil.agent.payloads import decode_payload
     from veil.chat.events import decode_event
+    from veil.mls.fuzzing import MLS_DECODERS
     from veil.ratchet.agreement import InvitationKeys, ReplyKeys
     from veil.ratchet.header import Header
     from veil.relay.address import RelayAddress
@@ -66,6 +67,7 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("invitation keys", InvitationKeys.decode),
         ("reply keys", ReplyKeys.decode),
         ("ratchet header", lambda data: Header.decode(data[1:], pq=bool(data[:1] == b"\x01"))),
+        *MLS_DECODERS,
     )
 
 
