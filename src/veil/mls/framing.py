@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from veil.mls.codec import Reader, Writer
 from veil.mls.errors import DecodeError, WrongContentType
-from veil.mls.group_context import MLS10, GroupContext, decode_protocol_version
+from veil.mls.group_context import MAX_GROUP_ID, MLS10, GroupContext, decode_protocol_version
 from veil.mls.leaf_node import MAX_SIGNATURE, KeyPackage
 from veil.mls.proposals import Commit, Proposal, decode_proposal, encode_proposal
 from veil.mls.welcome import GroupInfo, Welcome
@@ -34,7 +34,6 @@ APPLICATION, PROPOSAL, COMMIT = 1, 2, 3
 WIRE_PUBLIC, WIRE_PRIVATE, WIRE_WELCOME, WIRE_GROUP_INFO, WIRE_KEY_PACKAGE = 1, 2, 3, 4, 5
 SENDER_MEMBER, SENDER_EXTERNAL, SENDER_NEW_MEMBER_PROPOSAL, SENDER_NEW_MEMBER_COMMIT = 1, 2, 3, 4
 
-MAX_GROUP_ID = 256
 MAX_TAG = 64
 MAX_CONTENT = 1 << 26
 

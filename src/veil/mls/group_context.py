@@ -18,9 +18,9 @@ __all__ = [
 MLS10 = 1
 """ProtocolVersion mls10."""
 
-MAX_GROUP_ID = 255
+MAX_GROUP_ID = 256
 MAX_HASH = 64
-MAX_EXTENSION = 1 << 20
+MAX_EXTENSION = 1 << 27
 
 
 @dataclass(frozen=True, slots=True)

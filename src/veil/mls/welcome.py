@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 MAX_SECRET = 64
-MAX_ENCRYPTED_GROUP_INFO = 1 << 26
+MAX_ENCRYPTED_GROUP_INFO = 1 << 27
 
 
 @dataclass(frozen=True, slots=True)
