@@ -20,6 +20,8 @@ import pytest
 from veil.mls.suites import SUITES
 
 VECTORS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "mls"
+VEIL_VECTORS_DIR = Path(__file__).resolve().parents[1] / "vectors" / "mls"
+"""Veil's own X-Wing vectors in the IETF format (made by their ``generate.py``)."""
 CHECKER_MODULES = (
     "helpers.mls_checks_crypto",
     "helpers.mls_checks_tree",
@@ -51,21 +53,23 @@ def import_all_checkers() -> dict[str, Checker]:
 
 
 @cache
-def _load(file_name: str) -> tuple[Case, ...]:
-    data = json.loads((VECTORS_DIR / file_name).read_text())
+def _load(path: Path) -> tuple[Case, ...]:
+    data = json.loads(path.read_text())
     return tuple(data) if isinstance(data, list) else (data,)
 
 
-def vector_files() -> list[str]:
+def vector_files(directory: Path = VECTORS_DIR) -> list[str]:
     """The names of the vector files present (empty if the folder is absent)."""
-    return sorted(p.name for p in VECTORS_DIR.glob("*.json")) if VECTORS_DIR.is_dir() else []
+    return sorted(p.name for p in directory.glob("*.json")) if directory.is_dir() else []
 
 
-def cases(file_name: str) -> tuple[Case, ...]:
+def cases(file_name: str, directory: Path = VECTORS_DIR) -> tuple[Case, ...]:
     """Every case of a vector file; the test skips, saying why, if the file is absent."""
-    if not (VECTORS_DIR / file_name).is_file():
-        pytest.skip(f"IETF MLS vectors not found at {VECTORS_DIR} (shared/ beside the checkout)")
-    return _load(file_name)
+    if not (directory / file_name).is_file():
+        pytest.skip(
+            f"MLS vectors not found at {directory} (IETF ones: shared/ beside the checkout)"
+        )
+    return _load(directory / file_name)
 
 
 def suite_of(case: Case) -> int | None:
@@ -74,9 +78,9 @@ def suite_of(case: Case) -> int | None:
     return int(suite) if suite is not None else None
 
 
-def implemented_cases(file_name: str) -> list[Case]:
+def implemented_cases(file_name: str, directory: Path = VECTORS_DIR) -> list[Case]:
     """The cases whose suite Veil implements (pytest ids follow the list order)."""
-    return [c for c in cases(file_name) if suite_of(c) in (None, *SUITES)]
+    return [c for c in cases(file_name, directory) if suite_of(c) in (None, *SUITES)]
 
 
 def hexb(value: str) -> bytes:

@@ -4,7 +4,8 @@ Every registered checker runs over every case of its file. A case is skipped onl
 its suite is not implemented, and the skips are counted. Cases of files without a
 checker yet count in the total but not as passed ("not checked"). The table is
 printed (``pytest -s``) and written as JSON under the test's temporary directory; the
-test fails if any implemented case fails.
+test fails if any implemented case fails. Rows named ``veil/...`` are Veil's own
+X-Wing vectors (``tests/vectors/mls``), in the same format.
 """
 
 from __future__ import annotations
@@ -16,18 +17,25 @@ from pathlib import Path
 
 import pytest
 
-from helpers.mls_vectors import cases, import_all_checkers, suite_of, vector_files
+from helpers.mls_vectors import (
+    VECTORS_DIR,
+    VEIL_VECTORS_DIR,
+    cases,
+    import_all_checkers,
+    suite_of,
+    vector_files,
+)
 from veil.mls.suites import SUITES
 
 Row = dict[str, int]
 _UNIMPLEMENTED = "skipped: suites Veil does not implement"
 
 
-def _run_file(file_name: str) -> tuple[dict[str, Row], list[str]]:
+def _run_file(file_name: str, directory: Path) -> tuple[dict[str, Row], list[str]]:
     checkers = import_all_checkers()
     rows: dict[str, Row] = defaultdict(lambda: {"passed": 0, "failed": 0, "unchecked": 0})
     failures: list[str] = []
-    for index, case in enumerate(cases(file_name)):
+    for index, case in enumerate(cases(file_name, directory)):
         suite = suite_of(case)
         if suite is not None and suite not in SUITES:
             rows[_UNIMPLEMENTED]["unchecked"] += 1
@@ -65,9 +73,14 @@ def test_conformance_table(tmp_path_factory: pytest.TempPathFactory) -> None:
         pytest.skip("IETF MLS vectors not found (expected ../shared/vectors/mls)")
     table: dict[str, dict[str, Row]] = {}
     failures: list[str] = []
-    for file_name in files:
-        table[file_name], file_failures = _run_file(file_name)
-        failures += file_failures
+    sources = [
+        ("", VECTORS_DIR, files),
+        ("veil/", VEIL_VECTORS_DIR, vector_files(VEIL_VECTORS_DIR)),
+    ]
+    for prefix, directory, names in sources:
+        for file_name in names:
+            table[prefix + file_name], file_failures = _run_file(file_name, directory)
+            failures += file_failures
     out: Path = tmp_path_factory.mktemp("mls-conformance") / "conformance.json"
     out.write_text(json.dumps(table, indent=1, sort_keys=True))
     print(f"\nMLS conformance (written to {out}):\n{_format(table)}")
