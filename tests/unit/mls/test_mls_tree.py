@@ -1,4 +1,5 @@
-"""The ratchet tree: tree-validation and tree-operations IETF vectors, tampering."""
+"""The ratchet tree and TreeKEM: tree-validation, tree-operations and treekem IETF
+vectors (and our own UpdatePaths applied by every member), tampering."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from helpers.mls_checks_tree import check_tree_operations, check_tree_validation
+from helpers.mls_checks_tree import check_tree_operations, check_tree_validation, check_treekem
 from helpers.mls_vectors import Case, hexb, implemented_cases
 from veil.mls.codec import decode
 from veil.mls.errors import InvalidTree
@@ -23,6 +24,11 @@ def test_tree_validation_vector(case: Case) -> None:
 @pytest.mark.parametrize("case", implemented_cases("tree-operations.json"), ids=str)
 def test_tree_operations_vector(case: Case) -> None:
     check_tree_operations(case)
+
+
+@pytest.mark.parametrize("case", implemented_cases("treekem.json"), ids=str)
+def test_treekem_vector(case: Case) -> None:
+    check_treekem(case)
 
 
 def test_a_tampered_parent_node_fails_parent_hash_validation() -> None:
