@@ -28,6 +28,7 @@ CHECKER_MODULES = (
     "helpers.mls_checks_schedule",
     "helpers.mls_checks_messages",
     "helpers.mls_checks_framing",
+    "helpers.mls_checks_group",
 )
 
 Case = dict[str, Any]
