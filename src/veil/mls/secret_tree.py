@@ -15,7 +15,6 @@ authenticated the message, so a forged message cannot burn keys.
 
 from __future__ import annotations
 
-import copy
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
@@ -71,7 +70,14 @@ class SecretTree:
 
     def copy(self) -> SecretTree:
         """An independent copy, for transactional processing."""
-        return copy.deepcopy(self)
+        other = SecretTree.__new__(SecretTree)
+        other._suite, other._n_leaves, other.config = self._suite, self._n_leaves, self.config
+        other._node_secrets = dict(self._node_secrets)
+        other._ratchets = {
+            key: _HashRatchet(r.generation, r.secret, OrderedDict(r.retained))
+            for key, r in self._ratchets.items()
+        }
+        return other
 
     # --- reading keys (no state change) --------------------------------------------
 

@@ -1,0 +1,255 @@
+"""Processing handshake messages: proposals and commits (RFC 9420 §12.1-§12.4.2).
+
+:func:`process_message` takes a state and an MLSMessage and returns a new state; the
+given state is never modified, so a rejected message (each rule its own error) leaves
+the member exactly where it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from veil.mls.codec import Writer
+from veil.mls.errors import (
+    InvalidCommit,
+    InvalidConfirmationTag,
+    InvalidMembership,
+    InvalidProposal,
+    MissingProposal,
+    WrongContentType,
+    WrongEpoch,
+    WrongGroup,
+)
+from veil.mls.framing import (
+    APPLICATION,
+    COMMIT,
+    SENDER_MEMBER,
+    AuthenticatedContent,
+    MLSMessage,
+    PrivateMessage,
+    PublicMessage,
+    Sender,
+)
+from veil.mls.group_state import GroupState
+from veil.mls.key_schedule import (
+    PreSharedKeyID,
+    confirmed_transcript_hash,
+    derive_epoch_secrets,
+    interim_transcript_hash,
+    joiner_secret,
+)
+from veil.mls.proposals import (
+    Add,
+    Commit,
+    ExternalInit,
+    GroupContextExtensions,
+    PreSharedKey,
+    Proposal,
+    ReInit,
+    Remove,
+    Update,
+)
+from veil.mls.protection import (
+    confirmation_tag,
+    decrypt_private,
+    public_authenticated,
+    verify_content,
+    verify_membership_tag,
+)
+from veil.mls.secret_tree import SecretTree
+from veil.mls.treekem import apply_update_path
+
+__all__ = ["Processed", "process_message", "proposal_reference"]
+
+
+@dataclass(frozen=True, slots=True)
+class Processed:
+    """The outcome of one message: the new state and what the message carried."""
+
+    state: GroupState
+    content: bytes | Proposal | Commit
+    sender: Sender
+    removed: bool = False
+
+
+def proposal_reference(state: GroupState, authenticated: AuthenticatedContent) -> bytes:
+    """``ProposalRef``: ``RefHash("MLS 1.0 Proposal Reference", AuthenticatedContent)``."""
+    writer = Writer()
+    authenticated.encode(writer)
+    return state.suite.ref_hash(b"MLS 1.0 Proposal Reference", writer.build())
+
+
+def _open(state: GroupState, message: MLSMessage) -> AuthenticatedContent:
+    """Check group and epoch, decrypt or check the membership tag, verify the signature."""
+    body = message.body
+    if not isinstance(body, PublicMessage | PrivateMessage):
+        raise WrongContentType("only Public and Private messages are processed in a group")
+    group_id = body.content.group_id if isinstance(body, PublicMessage) else body.group_id
+    epoch = body.content.epoch if isinstance(body, PublicMessage) else body.epoch
+    if group_id != state.context.group_id:
+        raise WrongGroup("the message is for another group")
+    if epoch != state.context.epoch:
+        raise WrongEpoch(f"the message is for epoch {epoch}, we are in {state.context.epoch}")
+    if isinstance(body, PublicMessage):
+        verify_membership_tag(state.suite, state.secrets.membership_key, body, state.context)
+        authenticated = public_authenticated(body)
+    else:
+        opened = decrypt_private(
+            state.suite, body, state.secret_tree, state.secrets.sender_data_secret
+        )
+        authenticated = opened.authenticated
+    sender = authenticated.content.sender
+    if sender.sender_type != SENDER_MEMBER:
+        raise InvalidMembership("only members' messages are accepted (no external senders)")
+    leaf = state.tree.member_leaf(sender.index)
+    verify_content(state.suite, leaf.signature_key, authenticated, state.context)
+    if isinstance(body, PrivateMessage):
+        opened.consume(state.secret_tree)
+    return authenticated
+
+
+def process_message(
+    state: GroupState, message: MLSMessage, external_psks: Mapping[bytes, bytes] | None = None
+) -> Processed:
+    """Process one message from the group; ``state`` itself is left unchanged."""
+    work = state.copy()
+    authenticated = _open(work, message)
+    content = authenticated.content
+    if content.content_type == APPLICATION:
+        return Processed(work, content.content, content.sender)
+    if content.content_type != COMMIT:
+        proposal = content.content
+        assert not isinstance(proposal, bytes | Commit)
+        work.proposals[proposal_reference(work, authenticated)] = (proposal, content.sender)
+        return Processed(work, proposal, content.sender)
+    return _process_commit(work, authenticated, external_psks or {})
+
+
+def _resolve(state: GroupState, commit: Commit, committer: int) -> list[tuple[Proposal, int]]:
+    resolved: list[tuple[Proposal, int]] = []
+    for entry in commit.proposals:
+        if entry.proposal is not None:
+            resolved.append((entry.proposal, committer))
+            continue
+        found = state.proposals.get(entry.reference)
+        if found is None:
+            raise MissingProposal(f"proposal {entry.reference.hex()} was never received")
+        resolved.append((found[0], found[1].index))
+    return resolved
+
+
+def _validate(state: GroupState, proposals: list[tuple[Proposal, int]], committer: int) -> None:
+    """The RFC 9420 §12.2 rules a passive member can check."""
+    kinds = [type(p) for p, _ in proposals]
+    touched: set[int] = set()
+    for proposal, sender in proposals:
+        if isinstance(proposal, Update | Remove):
+            leaf = sender if isinstance(proposal, Update) else proposal.removed
+            if leaf in touched:
+                raise InvalidProposal(f"leaf {leaf} is updated or removed twice")
+            touched.add(leaf)
+        if isinstance(proposal, Update) and sender == committer:
+            raise InvalidProposal("a committer may not commit its own Update")
+        if isinstance(proposal, Remove):
+            if proposal.removed == committer:
+                raise InvalidProposal("a committer may not remove itself")
+            state.tree.member_leaf(proposal.removed)
+        if isinstance(proposal, ExternalInit):
+            raise InvalidProposal("ExternalInit is only valid in an external commit")
+    if ReInit in kinds and len(kinds) > 1:
+        raise InvalidProposal("a ReInit must be the only proposal in a commit")
+    if kinds.count(GroupContextExtensions) > 1:
+        raise InvalidProposal("at most one GroupContextExtensions per commit")
+
+
+def _path_required(proposals: list[tuple[Proposal, int]]) -> bool:
+    return not proposals or any(
+        isinstance(p, Update | Remove | GroupContextExtensions) for p, _ in proposals
+    )
+
+
+def _apply(
+    state: GroupState, proposals: list[tuple[Proposal, int]]
+) -> tuple[set[int], list[PreSharedKeyID]]:
+    """Apply the proposals to the tree and context in RFC order; return the new leaves
+    and the PSK ids."""
+    for proposal, _ in proposals:
+        if isinstance(proposal, GroupContextExtensions):
+            state.context = replace(state.context, extensions=proposal.extensions)
+    for proposal, sender in proposals:
+        if isinstance(proposal, Update):
+            proposal.leaf_node.verify(state.suite, state.context.group_id, sender)
+            state.tree.update_leaf(sender, proposal.leaf_node)
+    for proposal, _ in proposals:
+        if isinstance(proposal, Remove):
+            state.tree.remove_leaf(proposal.removed)
+    added: set[int] = set()
+    for proposal, _ in proposals:
+        if isinstance(proposal, Add):
+            proposal.key_package.verify(state.suite)
+            added.add(state.tree.add_leaf(proposal.key_package.leaf_node))
+    psks = [p.psk for p, _ in proposals if isinstance(p, PreSharedKey)]
+    return added, psks
+
+
+def _process_commit(
+    state: GroupState, authenticated: AuthenticatedContent, external_psks: Mapping[bytes, bytes]
+) -> Processed:
+    content = authenticated.content
+    commit = content.content
+    assert isinstance(commit, Commit)
+    committer = content.sender.index
+    if committer == state.leaf_index:
+        raise InvalidCommit("our own commit comes back: apply it with the pending state")
+    proposals = _resolve(state, commit, committer)
+    _validate(state, proposals, committer)
+    if commit.path is None and _path_required(proposals):
+        raise InvalidCommit("this commit must carry an UpdatePath")
+    old_secrets, old_context = state.secrets, state.context
+    added, psks = _apply(state, proposals)
+    if state.tree.leaf(state.leaf_index) is None:
+        return Processed(state, commit, content.sender, removed=True)
+    state.private.prune(state.tree)
+    commit_secret = bytes(state.suite.hash_size)
+    if commit.path is not None:
+        provisional = replace(state.context, epoch=old_context.epoch + 1)
+        secrets = apply_update_path(
+            state.tree,
+            committer,
+            commit.path,
+            group_id=old_context.group_id,
+            excluded=added,
+            context_for=lambda tree_hash: replace(provisional, tree_hash=tree_hash).to_bytes(),
+            private=state.private,
+        )
+        commit_secret = secrets.commit_secret
+    confirmed = confirmed_transcript_hash(
+        state.suite, state.interim_transcript_hash, authenticated.confirmed_transcript_input()
+    )
+    state.context = replace(
+        state.context,
+        epoch=old_context.epoch + 1,
+        tree_hash=state.tree.tree_hash(),
+        confirmed_transcript_hash=confirmed,
+    )
+    psk_secret = state.psk_secret(psks, external_psks)
+    context_bytes = state.context.to_bytes()
+    joiner = joiner_secret(state.suite, old_secrets.init_secret, commit_secret, context_bytes)
+    state.secrets = derive_epoch_secrets(state.suite, joiner, psk_secret, context_bytes)
+    tag = confirmation_tag(state.suite, state.secrets.confirmation_key, confirmed)
+    if tag != authenticated.confirmation_tag:
+        raise InvalidConfirmationTag("the commit's confirmation tag is wrong")
+    state.interim_transcript_hash = interim_transcript_hash(state.suite, confirmed, tag)
+    state.secret_tree = SecretTree(
+        state.suite, state.secrets.encryption_secret, state.tree.n_leaves, state.config.secret_tree
+    )
+    state.proposals = {}
+    _remember_resumption_psk(state)
+    return Processed(state, commit, content.sender)
+
+
+def _remember_resumption_psk(state: GroupState) -> None:
+    state.resumption_psks[state.context.epoch] = state.secrets.resumption_psk
+    for epoch in sorted(state.resumption_psks)[: -state.config.resumption_epochs]:
+        del state.resumption_psks[epoch]
