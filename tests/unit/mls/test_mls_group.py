@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from helpers.mls_checks_group import (
-    join_case,
     check_passive_client_handling_commit,
     check_passive_client_random,
     check_passive_client_welcome,
+    join_case,
 )
 from helpers.mls_vectors import Case, hexb, implemented_cases
 from veil.mls.codec import decode
