@@ -48,6 +48,7 @@ __all__ = [
     "GroupConfig",
     "GroupState",
     "JoinKeys",
+    "common_ancestor",
     "join_from_welcome",
     "resolve_psks",
 ]
@@ -150,7 +151,8 @@ def _validate_tree(tree: RatchetTree, context: GroupContext) -> None:
         tree.member_leaf(index).verify(tree.suite, context.group_id, index)
 
 
-def _common_ancestor(first: int, second: int, n_leaves: int) -> int:
+def common_ancestor(first: int, second: int, n_leaves: int) -> int:
+    """The lowest node whose subtree holds both leaves."""
     node = tree_math.node_of_leaf(first)
     target = tree_math.node_of_leaf(second)
     while True:
@@ -164,7 +166,7 @@ def _install_path_secret(
     tree: RatchetTree, private: TreePrivateKeys, signer: int, path_secret: bytes
 ) -> None:
     suite = tree.suite
-    start = _common_ancestor(private.leaf_index, signer, tree.n_leaves)
+    start = common_ancestor(private.leaf_index, signer, tree.n_leaves)
     nodes = [start, *tree_math.direct_path(start, tree.n_leaves)] if tree.n_leaves > 1 else []
     for node in nodes:
         value = tree.nodes[node]

@@ -60,7 +60,16 @@ from veil.mls.protection import (
 from veil.mls.secret_tree import SecretTree
 from veil.mls.treekem import apply_update_path
 
-__all__ = ["Processed", "process_message", "proposal_reference"]
+__all__ = [
+    "Processed",
+    "advance_epoch",
+    "apply_proposals",
+    "path_required",
+    "process_message",
+    "proposal_reference",
+    "resolve_proposals",
+    "validate_proposals",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +135,9 @@ def process_message(
     return _process_commit(work, authenticated, external_psks or {})
 
 
-def _resolve(state: GroupState, commit: Commit, committer: int) -> list[tuple[Proposal, int]]:
+def resolve_proposals(
+    state: GroupState, commit: Commit, committer: int
+) -> list[tuple[Proposal, int]]:
     resolved: list[tuple[Proposal, int]] = []
     for entry in commit.proposals:
         if entry.proposal is not None:
@@ -139,7 +150,9 @@ def _resolve(state: GroupState, commit: Commit, committer: int) -> list[tuple[Pr
     return resolved
 
 
-def _validate(state: GroupState, proposals: list[tuple[Proposal, int]], committer: int) -> None:
+def validate_proposals(
+    state: GroupState, proposals: list[tuple[Proposal, int]], committer: int
+) -> None:
     """The RFC 9420 §12.2 rules a passive member can check."""
     kinds = [type(p) for p, _ in proposals]
     touched: set[int] = set()
@@ -163,13 +176,13 @@ def _validate(state: GroupState, proposals: list[tuple[Proposal, int]], committe
         raise InvalidProposal("at most one GroupContextExtensions per commit")
 
 
-def _path_required(proposals: list[tuple[Proposal, int]]) -> bool:
+def path_required(proposals: list[tuple[Proposal, int]]) -> bool:
     return not proposals or any(
         isinstance(p, Update | Remove | GroupContextExtensions) for p, _ in proposals
     )
 
 
-def _apply(
+def apply_proposals(
     state: GroupState, proposals: list[tuple[Proposal, int]]
 ) -> tuple[set[int], list[PreSharedKeyID]]:
     """Apply the proposals to the tree and context in RFC order; return the new leaves
@@ -202,12 +215,12 @@ def _process_commit(
     committer = content.sender.index
     if committer == state.leaf_index:
         raise InvalidCommit("our own commit comes back: apply it with the pending state")
-    proposals = _resolve(state, commit, committer)
-    _validate(state, proposals, committer)
-    if commit.path is None and _path_required(proposals):
+    proposals = resolve_proposals(state, commit, committer)
+    validate_proposals(state, proposals, committer)
+    if commit.path is None and path_required(proposals):
         raise InvalidCommit("this commit must carry an UpdatePath")
-    old_secrets, old_context = state.secrets, state.context
-    added, psks = _apply(state, proposals)
+    old_context = state.context
+    added, psks = apply_proposals(state, proposals)
     if state.tree.leaf(state.leaf_index) is None:
         return Processed(state, commit, content.sender, removed=True)
     state.private.prune(state.tree)
@@ -224,28 +237,7 @@ def _process_commit(
             private=state.private,
         )
         commit_secret = secrets.commit_secret
-    confirmed = confirmed_transcript_hash(
-        state.suite, state.interim_transcript_hash, authenticated.confirmed_transcript_input()
-    )
-    state.context = replace(
-        state.context,
-        epoch=old_context.epoch + 1,
-        tree_hash=state.tree.tree_hash(),
-        confirmed_transcript_hash=confirmed,
-    )
-    psk_secret = state.psk_secret(psks, external_psks)
-    context_bytes = state.context.to_bytes()
-    joiner = joiner_secret(state.suite, old_secrets.init_secret, commit_secret, context_bytes)
-    state.secrets = derive_epoch_secrets(state.suite, joiner, psk_secret, context_bytes)
-    tag = confirmation_tag(state.suite, state.secrets.confirmation_key, confirmed)
-    if tag != authenticated.confirmation_tag:
-        raise InvalidConfirmationTag("the commit's confirmation tag is wrong")
-    state.interim_transcript_hash = interim_transcript_hash(state.suite, confirmed, tag)
-    state.secret_tree = SecretTree(
-        state.suite, state.secrets.encryption_secret, state.tree.n_leaves, state.config.secret_tree
-    )
-    state.proposals = {}
-    _remember_resumption_psk(state)
+    advance_epoch(state, authenticated, commit_secret, state.psk_secret(psks, external_psks))
     return Processed(state, commit, content.sender)
 
 
@@ -253,3 +245,37 @@ def _remember_resumption_psk(state: GroupState) -> None:
     state.resumption_psks[state.context.epoch] = state.secrets.resumption_psk
     for epoch in sorted(state.resumption_psks)[: -state.config.resumption_epochs]:
         del state.resumption_psks[epoch]
+
+
+def advance_epoch(
+    state: GroupState,
+    authenticated: AuthenticatedContent,
+    commit_secret: bytes,
+    psk_secret: bytes,
+) -> bytes:
+    """Move ``state`` (already holding the new tree) to the next epoch for this commit:
+    transcript hashes, GroupContext, key schedule, secret tree. Returns the confirmation
+    tag; if the commit carries one, it must match (InvalidConfirmationTag)."""
+    old_init_secret = state.secrets.init_secret
+    confirmed = confirmed_transcript_hash(
+        state.suite, state.interim_transcript_hash, authenticated.confirmed_transcript_input()
+    )
+    state.context = replace(
+        state.context,
+        epoch=state.context.epoch + 1,
+        tree_hash=state.tree.tree_hash(),
+        confirmed_transcript_hash=confirmed,
+    )
+    context_bytes = state.context.to_bytes()
+    joiner = joiner_secret(state.suite, old_init_secret, commit_secret, context_bytes)
+    state.secrets = derive_epoch_secrets(state.suite, joiner, psk_secret, context_bytes)
+    tag = confirmation_tag(state.suite, state.secrets.confirmation_key, confirmed)
+    if authenticated.confirmation_tag is not None and tag != authenticated.confirmation_tag:
+        raise InvalidConfirmationTag("the commit's confirmation tag is wrong")
+    state.interim_transcript_hash = interim_transcript_hash(state.suite, confirmed, tag)
+    state.secret_tree = SecretTree(
+        state.suite, state.secrets.encryption_secret, state.tree.n_leaves, state.config.secret_tree
+    )
+    state.proposals = {}
+    _remember_resumption_psk(state)
+    return tag
