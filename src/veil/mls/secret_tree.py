@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from veil.mls import tree_math
-from veil.mls.errors import InvalidMembership, SecretAlreadyUsed, SecretTooFarAhead
+from veil.mls.codec import Reader, Writer
+from veil.mls.errors import DecodeError, InvalidMembership, SecretAlreadyUsed, SecretTooFarAhead
 from veil.mls.suites import CipherSuite
 
 __all__ = ["ContentKind", "RatchetKey", "SecretTree", "SecretTreeConfig", "sender_data_key_nonce"]
 
 ContentKind = Literal["handshake", "application"]
+_KINDS: tuple[ContentKind, ...] = ("handshake", "application")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,23 @@ class SecretTree:
             for key, r in self._ratchets.items()
         }
         return other
+
+    def encode(self, writer: Writer) -> None:
+        """Append the tree's remaining secrets and ratchets (for persisted state)."""
+        writer.u32(self._n_leaves).u32(self.config.max_forward_gap)
+        writer.u32(self.config.max_retained_keys)
+        writer.vector(sorted(self._node_secrets.items()), lambda w, e: w.u32(e[0]).opaque(e[1]))
+        writer.vector(sorted(self._ratchets.items()), _encode_ratchet)
+
+    @classmethod
+    def decode(cls, suite: CipherSuite, reader: Reader) -> SecretTree:
+        """Read a tree written by :meth:`encode`."""
+        n_leaves = reader.u32()
+        config = SecretTreeConfig(reader.u32(), reader.u32())
+        tree = cls(suite, b"", n_leaves, config)
+        tree._node_secrets = dict(reader.vector(lambda r: (r.u32(), r.opaque(64))))
+        tree._ratchets = dict(reader.vector(_decode_ratchet))
+        return tree
 
     # --- reading keys (no state change) --------------------------------------------
 
@@ -186,6 +205,25 @@ class SecretTree:
         left = self._suite.expand_with_label(secret, b"tree", b"left", size)
         right = self._suite.expand_with_label(secret, b"tree", b"right", size)
         return (left, right) if wanted == tree_math.left(parent) else (right, left)
+
+
+def _encode_ratchet(writer: Writer, entry: tuple[tuple[int, ContentKind], _HashRatchet]) -> None:
+    (leaf, kind), ratchet = entry
+    writer.u32(leaf).u8(_KINDS.index(kind)).u32(ratchet.generation).opaque(ratchet.secret)
+    writer.vector(
+        ratchet.retained.values(),
+        lambda w, k: w.u32(k.generation).opaque(k.key).opaque(k.nonce),
+    )
+
+
+def _decode_ratchet(reader: Reader) -> tuple[tuple[int, ContentKind], _HashRatchet]:
+    leaf, kind_index = reader.u32(), reader.u8()
+    if kind_index >= len(_KINDS):
+        raise DecodeError(f"unknown ratchet kind {kind_index}")
+    generation, secret = reader.u32(), reader.opaque(64)
+    retained = reader.vector(lambda r: RatchetKey(r.u32(), r.opaque(64), r.opaque(64)))
+    ratchet = _HashRatchet(generation, secret, OrderedDict((k.generation, k) for k in retained))
+    return (leaf, _KINDS[kind_index]), ratchet
 
 
 def sender_data_key_nonce(

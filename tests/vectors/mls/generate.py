@@ -10,6 +10,7 @@ and checked by decryption.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from veil.mls.framing import (
     Sender,
 )
 from veil.mls.group_context import GroupContext
+from veil.mls.group_state import join_from_welcome
 from veil.mls.key_schedule import (
     PSK_EXTERNAL,
     PreSharedKeyID,
@@ -43,7 +45,8 @@ from veil.mls.leaf_node import (
     LeafNode,
     Lifetime,
 )
-from veil.mls.proposals import Commit, ProposalOrRef, Remove, encode_proposal
+from veil.mls.operations import create_commit, create_group, encrypt_application, new_key_package
+from veil.mls.proposals import Add, Commit, ProposalOrRef, Remove, encode_proposal
 from veil.mls.protection import (
     confirmation_tag,
     encrypt_private,
@@ -51,6 +54,7 @@ from veil.mls.protection import (
     sign_content,
 )
 from veil.mls.secret_tree import SecretTree, sender_data_key_nonce
+from veil.mls.state_codec import encode_state
 from veil.mls.suites import MLS_256_XWING_AES256GCM_SHA512_ED25519 as SUITE
 from veil.mls.welcome import (
     EncryptedGroupSecrets,
@@ -343,10 +347,37 @@ GENERATORS = {
 }
 
 
+PINNED_STATE = HERE / "pinned" / "state_v1.json"
+
+
+def state_v1() -> Case:
+    """A member's persisted state (format v1) in a 3-member X-Wing group, and a message
+    from another member to decrypt after restoring it."""
+    lifetime = Lifetime(0, 2**63)
+    creator = create_group(SUITE, b"pinned-state-v1", RNG, lifetime)
+    joining = [new_key_package(SUITE, RNG, lifetime) for _ in range(2)]
+    result = create_commit(creator, RNG, by_value=tuple(Add(p) for p, _ in joining))
+    assert result.welcome is not None and isinstance(result.welcome.body, Welcome)
+    member = join_from_welcome(result.welcome.body, joining[0][0], joining[0][1])
+    message, _ = encrypt_application(result.state, b"read me after restoring", RNG)
+    return {
+        "format_version": 1,
+        "state": encode_state(member).hex(),
+        "epoch_authenticator": member.epoch_authenticator.hex(),
+        "message": message.to_bytes().hex(),
+        "plaintext": b"read me after restoring".hex(),
+    }
+
+
 def main() -> None:
-    """Write every file (one case each, as a one-element list like the IETF files)."""
+    """Write every file (one case each, as a one-element list like the IETF files). The
+    pinned state fixture is written only if absent (``--repin-state-v1`` to overwrite,
+    only while format v1 itself is being corrected before release)."""
     for name, generate in GENERATORS.items():
         (HERE / name).write_text(json.dumps([generate()], indent=1) + "\n")
+    if not PINNED_STATE.exists() or "--repin-state-v1" in sys.argv:
+        PINNED_STATE.parent.mkdir(exist_ok=True)
+        PINNED_STATE.write_text(json.dumps(state_v1(), indent=1) + "\n")
 
 
 if __name__ == "__main__":
