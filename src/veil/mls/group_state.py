@@ -51,6 +51,7 @@ __all__ = [
     "common_ancestor",
     "join_from_welcome",
     "resolve_psks",
+    "validate_tree",
 ]
 
 EXTENSION_RATCHET_TREE = 2
@@ -143,7 +144,8 @@ def _tree_from(
     return supplied
 
 
-def _validate_tree(tree: RatchetTree, context: GroupContext) -> None:
+def validate_tree(tree: RatchetTree, context: GroupContext) -> None:
+    """Tree hash, parent hashes and every leaf signature (RFC 9420 §12.4.3.1)."""
     if tree.tree_hash() != context.tree_hash:
         raise InvalidTree("the ratchet tree does not match the GroupContext's tree hash")
     tree.verify_parent_hashes()
@@ -219,7 +221,7 @@ def join_from_welcome(
         None,
     )
     tree = RatchetTree(suite, _tree_from(embedded, ratchet_tree))
-    _validate_tree(tree, context)
+    validate_tree(tree, context)
     group_info.verify(suite, tree.member_leaf(group_info.signer).signature_key)
     leaf_index = next((i for i in tree.members() if tree.leaf(i) == key_package.leaf_node), None)
     if leaf_index is None:

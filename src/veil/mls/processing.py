@@ -21,10 +21,13 @@ from veil.mls.errors import (
     WrongEpoch,
     WrongGroup,
 )
+from veil.mls.external import external_init_secret, validate_external_proposals
 from veil.mls.framing import (
     APPLICATION,
     COMMIT,
     SENDER_MEMBER,
+    SENDER_NEW_MEMBER_COMMIT,
+    WIRE_PUBLIC,
     AuthenticatedContent,
     MLSMessage,
     PrivateMessage,
@@ -108,14 +111,23 @@ def _open(state: GroupState, message: MLSMessage) -> AuthenticatedContent:
             state.suite, body, state.secret_tree, state.secrets.sender_data_secret
         )
         authenticated = opened.authenticated
-    sender = authenticated.content.sender
-    if sender.sender_type != SENDER_MEMBER:
-        raise InvalidMembership("only members' messages are accepted (no external senders)")
-    leaf = state.tree.member_leaf(sender.index)
-    verify_content(state.suite, leaf.signature_key, authenticated, state.context)
+    verify_content(state.suite, _signer_key(state, authenticated), authenticated, state.context)
     if isinstance(body, PrivateMessage):
         opened.consume(state.secret_tree)
     return authenticated
+
+
+def _signer_key(state: GroupState, authenticated: AuthenticatedContent) -> bytes:
+    """Members sign with their leaf's key; an external joiner with its new leaf's."""
+    sender, body = authenticated.content.sender, authenticated.content.content
+    if sender.sender_type == SENDER_MEMBER:
+        return state.tree.member_leaf(sender.index).signature_key
+    is_public = authenticated.wire_format == WIRE_PUBLIC
+    if sender.sender_type == SENDER_NEW_MEMBER_COMMIT and is_public and isinstance(body, Commit):
+        if body.path is None:
+            raise InvalidCommit("an external commit must carry an UpdatePath")
+        return body.path.leaf_node.signature_key
+    raise InvalidMembership("only members and external committers are accepted")
 
 
 def process_message(
@@ -212,17 +224,24 @@ def _process_commit(
     content = authenticated.content
     commit = content.content
     assert isinstance(commit, Commit)
-    committer = content.sender.index
+    external = content.sender.sender_type == SENDER_NEW_MEMBER_COMMIT
+    committer = -1 if external else content.sender.index
     if committer == state.leaf_index:
         raise InvalidCommit("our own commit comes back: apply it with the pending state")
     proposals = resolve_proposals(state, commit, committer)
-    validate_proposals(state, proposals, committer)
+    init_secret = None
+    if external:
+        init_secret = external_init_secret(state, validate_external_proposals(proposals))
+    else:
+        validate_proposals(state, proposals, committer)
     if commit.path is None and path_required(proposals):
         raise InvalidCommit("this commit must carry an UpdatePath")
     old_context = state.context
     added, psks = apply_proposals(state, proposals)
     if state.tree.leaf(state.leaf_index) is None:
         return Processed(state, commit, content.sender, removed=True)
+    if external and commit.path is not None:
+        committer = state.tree.add_leaf(commit.path.leaf_node)
     state.private.prune(state.tree)
     commit_secret = bytes(state.suite.hash_size)
     if commit.path is not None:
@@ -237,7 +256,8 @@ def _process_commit(
             private=state.private,
         )
         commit_secret = secrets.commit_secret
-    advance_epoch(state, authenticated, commit_secret, state.psk_secret(psks, external_psks))
+    psk_secret = state.psk_secret(psks, external_psks)
+    advance_epoch(state, authenticated, commit_secret, psk_secret, init_secret=init_secret)
     return Processed(state, commit, content.sender)
 
 
@@ -252,11 +272,14 @@ def advance_epoch(
     authenticated: AuthenticatedContent,
     commit_secret: bytes,
     psk_secret: bytes,
+    *,
+    init_secret: bytes | None = None,
 ) -> bytes:
     """Move ``state`` (already holding the new tree) to the next epoch for this commit:
     transcript hashes, GroupContext, key schedule, secret tree. Returns the confirmation
-    tag; if the commit carries one, it must match (InvalidConfirmationTag)."""
-    old_init_secret = state.secrets.init_secret
+    tag; if the commit carries one, it must match (InvalidConfirmationTag). An external
+    commit supplies the ``init_secret`` its ExternalInit yields."""
+    old_init_secret = state.secrets.init_secret if init_secret is None else init_secret
     confirmed = confirmed_transcript_hash(
         state.suite, state.interim_transcript_hash, authenticated.confirmed_transcript_input()
     )
