@@ -42,6 +42,8 @@ from veil.mls.key_schedule import (
     interim_transcript_hash,
     joiner_secret,
 )
+from veil.mls.leaf_node import SOURCE_UPDATE
+from veil.mls.leaf_validation import check_key_package, check_leaf_node
 from veil.mls.proposals import (
     Add,
     Commit,
@@ -205,6 +207,7 @@ def apply_proposals(
     for proposal, sender in proposals:
         if isinstance(proposal, Update):
             proposal.leaf_node.verify(state.suite, state.context.group_id, sender)
+            check_leaf_node(state.tree, proposal.leaf_node, SOURCE_UPDATE, sender)
             state.tree.update_leaf(sender, proposal.leaf_node)
     for proposal, _ in proposals:
         if isinstance(proposal, Remove):
@@ -212,7 +215,7 @@ def apply_proposals(
     added: set[int] = set()
     for proposal, _ in proposals:
         if isinstance(proposal, Add):
-            proposal.key_package.verify(state.suite)
+            check_key_package(state.tree, proposal.key_package)
             added.add(state.tree.add_leaf(proposal.key_package.leaf_node))
     psks = [p.psk for p, _ in proposals if isinstance(p, PreSharedKey)]
     return added, psks

@@ -8,14 +8,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers.mls_groups import Harness
+from helpers.mls_groups import LIFETIME, Harness
 from veil.crypto import DeterministicRandom
-from veil.mls.errors import DecryptionFailed, SecretAlreadyUsed, WrongEpoch
+from veil.mls.errors import DecryptionFailed, InvalidLeafNode, SecretAlreadyUsed, WrongEpoch
 from veil.mls.framing import PrivateMessage
-from veil.mls.operations import encrypt_application
+from veil.mls.operations import create_commit, encrypt_application, new_key_package
 from veil.mls.processing import process_message
-from veil.mls.proposals import Commit, HPKECiphertext
+from veil.mls.proposals import Add, Commit, HPKECiphertext
 from veil.mls.protection import decrypt_private
+from veil.mls.state_codec import encode_state
 from veil.mls.suites import SUITES, CipherSuite, suite_by_id
 
 
@@ -122,3 +123,15 @@ def test_forward_secrecy_of_used_keys_and_past_epochs() -> None:
     group.commit("m0", ())
     with pytest.raises(WrongEpoch):
         process_message(group.members["m1"], message)
+
+
+def test_adding_a_key_package_twice_is_refused_and_changes_nothing() -> None:
+    group = Harness.start(suite_by_id(1), b"twice")
+    package, _ = new_key_package(group.suite, group.rng, LIFETIME)
+    group.members["m0"] = create_commit(
+        group.members["m0"], group.rng, by_value=(Add(package),)
+    ).state
+    before = encode_state(group.members["m0"])
+    with pytest.raises(InvalidLeafNode, match="already used"):
+        create_commit(group.members["m0"], group.rng, by_value=(Add(package),))
+    assert encode_state(group.members["m0"]) == before
