@@ -1,7 +1,8 @@
 """Every MLS decoder that reads untrusted bytes, as ``(name, parser)`` pairs.
 
 The fuzz harness (``fuzz/parsers.py``) and the hypothesis fuzz tests run these; each
-must reject bad input only with :class:`veil.mls.errors.MLSError` subclasses.
+must reject bad input only with :class:`veil.mls.errors.MLSError` subclasses (protocol
+errors, or ``CorruptGroupState`` for the persisted state).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from veil.mls.key_schedule import PreSharedKeyID
 from veil.mls.leaf_node import KeyPackage, LeafNode
 from veil.mls.nodes import decode_ratchet_tree
 from veil.mls.proposals import Commit, decode_proposal
+from veil.mls.state_codec import decode_state
 from veil.mls.welcome import GroupInfo, GroupSecrets
 
 __all__ = ["MLS_DECODERS"]
@@ -36,4 +38,5 @@ MLS_DECODERS: tuple[tuple[str, Callable[[bytes], object]], ...] = (
     ("mls commit", _whole(Commit.decode)),
     ("mls authenticated content", _whole(AuthenticatedContent.decode)),
     ("mls psk id", _whole(PreSharedKeyID.decode)),
+    ("mls group state", decode_state),
 )
