@@ -15,29 +15,39 @@ from veil.mls.leaf_node import (
 )
 from veil.mls.ratchet_tree import RatchetTree
 
-__all__ = ["check_key_package", "check_leaf_node"]
+__all__ = ["check_key_package", "check_leaf_node", "member_keys"]
 
 
-def check_leaf_node(tree: RatchetTree, leaf: LeafNode, source: int, replacing: int | None) -> None:
+def member_keys(tree: RatchetTree) -> set[bytes]:
+    """Every encryption and signature key the members' leaves hold."""
+    keys: set[bytes] = set()
+    for index in tree.members():
+        leaf = tree.member_leaf(index)
+        keys.update((leaf.encryption_key, leaf.signature_key))
+    return keys
+
+
+def check_leaf_node(
+    tree: RatchetTree, leaf: LeafNode, source: int, replacing: int | None, used: set[bytes]
+) -> None:
     """The leaf has the expected source, a supported credential, and keys no other
-    member uses (``replacing`` is the leaf it replaces, whose own keys may repeat)."""
+    member uses (``used``, from :func:`member_keys`, is updated with the new keys;
+    ``replacing`` is the leaf it replaces, whose own keys may repeat)."""
     if leaf.leaf_node_source != source:
         raise InvalidLeafNode(f"leaf node source {leaf.leaf_node_source}, expected {source}")
     if leaf.credential.credential_type not in leaf.capabilities.credentials:
         raise InvalidLeafNode("the leaf's credential type is not among its capabilities")
     if leaf.credential.credential_type != CREDENTIAL_BASIC:
         raise InvalidLeafNode("Veil groups accept only basic credentials")
-    for index in tree.members():
-        if index == replacing:
-            continue
-        other = tree.member_leaf(index)
-        if leaf.encryption_key == other.encryption_key:
-            raise InvalidLeafNode(f"the encryption key is already used by leaf {index}")
-        if leaf.signature_key == other.signature_key:
-            raise InvalidLeafNode(f"the signature key is already used by leaf {index}")
+    own = tree.leaf(replacing) if replacing is not None else None
+    allowed = {own.encryption_key, own.signature_key} if own is not None else set()
+    for key in (leaf.encryption_key, leaf.signature_key):
+        if key in used and key not in allowed:
+            raise InvalidLeafNode("a key of this leaf is already used by another member")
+    used.update((leaf.encryption_key, leaf.signature_key))
 
 
-def check_key_package(tree: RatchetTree, package: KeyPackage) -> None:
+def check_key_package(tree: RatchetTree, package: KeyPackage, used: set[bytes]) -> None:
     """A key package for this group: its suite, signatures, distinct keys, fresh leaf."""
     suite = tree.suite
     if package.cipher_suite != suite.suite_id:
@@ -46,4 +56,4 @@ def check_key_package(tree: RatchetTree, package: KeyPackage) -> None:
     package.leaf_node.verify(suite, b"", 0)
     if package.init_key == package.leaf_node.encryption_key:
         raise InvalidKeyPackage("the init key equals the leaf's encryption key")
-    check_leaf_node(tree, package.leaf_node, SOURCE_KEY_PACKAGE, None)
+    check_leaf_node(tree, package.leaf_node, SOURCE_KEY_PACKAGE, None, used)

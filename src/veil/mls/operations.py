@@ -186,7 +186,7 @@ def encrypt_application(
     state: GroupState, data: bytes, rng: RandomSource, padding: Padding | None = None
 ) -> tuple[MLSMessage, GroupState]:
     """A PrivateMessage carrying application data; the new state has moved its ratchet."""
-    work = state.copy()
+    work = state.copy(with_tree=False)
     message, _ = _frame(work, data, WIRE_PRIVATE, rng, padding)
     return message, work
 
@@ -195,7 +195,7 @@ def propose(
     state: GroupState, proposal: Proposal, rng: RandomSource, *, private: bool = False
 ) -> tuple[MLSMessage, GroupState, bytes]:
     """Send a proposal; returns the message, the new state and the ProposalRef."""
-    work = state.copy()
+    work = state.copy(with_tree=False)
     message, authenticated = _frame(
         work, proposal, WIRE_PRIVATE if private else WIRE_PUBLIC, rng, None
     )

@@ -43,7 +43,7 @@ from veil.mls.key_schedule import (
     joiner_secret,
 )
 from veil.mls.leaf_node import SOURCE_UPDATE
-from veil.mls.leaf_validation import check_key_package, check_leaf_node
+from veil.mls.leaf_validation import check_key_package, check_leaf_node, member_keys
 from veil.mls.proposals import (
     Add,
     Commit,
@@ -136,7 +136,7 @@ def process_message(
     state: GroupState, message: MLSMessage, external_psks: Mapping[bytes, bytes] | None = None
 ) -> Processed:
     """Process one message from the group; ``state`` itself is left unchanged."""
-    work = state.copy()
+    work = state.copy(with_tree=False)
     authenticated = _open(work, message)
     content = authenticated.content
     if content.content_type == APPLICATION:
@@ -146,6 +146,7 @@ def process_message(
         assert not isinstance(proposal, bytes | Commit)
         work.proposals[proposal_reference(work, authenticated)] = (proposal, content.sender)
         return Processed(work, proposal, content.sender)
+    work.tree, work.private = state.tree.copy(), state.private.copy()
     return _process_commit(work, authenticated, external_psks or {})
 
 
@@ -204,10 +205,13 @@ def apply_proposals(
     for proposal, _ in proposals:
         if isinstance(proposal, GroupContextExtensions):
             state.context = replace(state.context, extensions=proposal.extensions)
+    used = (
+        member_keys(state.tree) if any(isinstance(p, Add | Update) for p, _ in proposals) else set()
+    )
     for proposal, sender in proposals:
         if isinstance(proposal, Update):
             proposal.leaf_node.verify(state.suite, state.context.group_id, sender)
-            check_leaf_node(state.tree, proposal.leaf_node, SOURCE_UPDATE, sender)
+            check_leaf_node(state.tree, proposal.leaf_node, SOURCE_UPDATE, sender, used)
             state.tree.update_leaf(sender, proposal.leaf_node)
     for proposal, _ in proposals:
         if isinstance(proposal, Remove):
@@ -215,7 +219,7 @@ def apply_proposals(
     added: set[int] = set()
     for proposal, _ in proposals:
         if isinstance(proposal, Add):
-            check_key_package(state.tree, proposal.key_package)
+            check_key_package(state.tree, proposal.key_package, used)
             added.add(state.tree.add_leaf(proposal.key_package.leaf_node))
     psks = [p.psk for p, _ in proposals if isinstance(p, PreSharedKey)]
     return added, psks

@@ -33,11 +33,13 @@ class RatchetTree:
         self.suite = suite
         self.nodes: list[Node | None] = [*nodes, *([None] * (width - len(nodes)))]
         self._hashes: dict[int, bytes] = {}
+        self._free_hint = 0  # no blank leaf lies left of it
 
     def copy(self) -> RatchetTree:
         """An independent copy (nodes are immutable, so the list copy suffices)."""
         other = RatchetTree(self.suite, list(self.nodes))
         other._hashes = dict(self._hashes)
+        other._free_hint = self._free_hint
         return other
 
     # --- shape -----------------------------------------------------------------
@@ -97,6 +99,8 @@ class RatchetTree:
         """Replace one node, invalidating the cached hashes that depend on it."""
         self.nodes[node] = value
         self._hashes.pop(node, None)
+        if value is None and tree_math.is_leaf(node):
+            self._free_hint = min(self._free_hint, tree_math.leaf_of_node(node))
         if self.n_leaves > 1 and node != tree_math.root(self.n_leaves):
             for above in tree_math.direct_path(node, self.n_leaves):
                 self._hashes.pop(above, None)
@@ -110,7 +114,9 @@ class RatchetTree:
     def add_leaf(self, leaf: LeafNode) -> int:
         """Put a new member in the leftmost blank leaf (growing the tree if full) and
         mark it unmerged at every non-blank parent above it (RFC 9420 §12.1.1)."""
-        index = next((i for i in range(self.n_leaves) if self.leaf(i) is None), self.n_leaves)
+        candidates = range(self._free_hint, self.n_leaves)
+        index = next((i for i in candidates if self.leaf(i) is None), self.n_leaves)
+        self._free_hint = index + 1
         if index == self.n_leaves:
             self.nodes += [None] * len(self.nodes) + [None]
             self._hashes.clear()
@@ -204,6 +210,7 @@ class RatchetTree:
         """Raise InvalidTree unless every non-blank parent is covered by exactly one
         parent-hash chain starting at a leaf (RFC 9420 §7.9.2)."""
         coverage: dict[int, int] = {}
+        memo: dict[tuple[int, int], bytes] = {}
         top = tree_math.root(self.n_leaves)
         for leaf in self.members():
             node: int = tree_math.node_of_leaf(leaf)
@@ -212,7 +219,9 @@ class RatchetTree:
                 if self.nodes[above] is None:
                     break
                 sibling = tree_math.right(above) if node < above else tree_math.left(above)
-                if _stated_parent_hash(self.nodes[node]) != self.parent_hash_of(above, sibling):
+                if (above, sibling) not in memo:
+                    memo[(above, sibling)] = self.parent_hash_of(above, sibling)
+                if _stated_parent_hash(self.nodes[node]) != memo[(above, sibling)]:
                     break
                 coverage[above] = coverage.get(above, 0) + 1
                 node = above

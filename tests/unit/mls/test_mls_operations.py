@@ -132,6 +132,6 @@ def test_adding_a_key_package_twice_is_refused_and_changes_nothing() -> None:
         group.members["m0"], group.rng, by_value=(Add(package),)
     ).state
     before = encode_state(group.members["m0"])
-    with pytest.raises(InvalidLeafNode, match="already used"):
+    with pytest.raises(InvalidLeafNode, match="already used by another member"):
         create_commit(group.members["m0"], group.rng, by_value=(Add(package),))
     assert encode_state(group.members["m0"]) == before
