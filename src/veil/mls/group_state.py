@@ -80,6 +80,8 @@ class GroupState:
     config: GroupConfig = field(default_factory=GroupConfig)
     proposals: dict[bytes, tuple[Proposal, Sender]] = field(default_factory=dict)
     resumption_psks: dict[int, bytes] = field(default_factory=dict)
+    pending_leaf_keys: dict[bytes, bytes] = field(default_factory=dict)
+    """Private keys of leaves we proposed in an Update this epoch, by public key."""
 
     @property
     def leaf_index(self) -> int:
@@ -107,6 +109,7 @@ class GroupState:
             self.config,
             dict(self.proposals),
             dict(self.resumption_psks),
+            dict(self.pending_leaf_keys),
         )
 
     def psk_secret(self, psks: list[PreSharedKeyID], external: Mapping[bytes, bytes]) -> bytes:

@@ -43,6 +43,7 @@ from veil.mls.key_schedule import (
 from veil.mls.leaf_node import (
     CREDENTIAL_BASIC,
     SOURCE_KEY_PACKAGE,
+    SOURCE_UPDATE,
     Capabilities,
     Credential,
     KeyPackage,
@@ -56,7 +57,7 @@ from veil.mls.processing import (
     proposal_reference,
     validate_proposals,
 )
-from veil.mls.proposals import Add, Commit, Proposal, ProposalOrRef
+from veil.mls.proposals import Add, Commit, Proposal, ProposalOrRef, Update
 from veil.mls.protection import (
     Padding,
     confirmation_tag,
@@ -84,6 +85,7 @@ __all__ = [
     "encrypt_application",
     "new_key_package",
     "propose",
+    "propose_update",
 ]
 
 HANDLE_SIZE = 16
@@ -201,6 +203,22 @@ def propose(
     )
     reference = proposal_reference(work, authenticated)
     work.proposals[reference] = (proposal, authenticated.content.sender)
+    return message, work, reference
+
+
+def propose_update(state: GroupState, rng: RandomSource) -> tuple[MLSMessage, GroupState, bytes]:
+    """Propose a fresh encryption key for our own leaf; whoever commits it, we keep its
+    private key until the epoch ends."""
+    private, public = state.suite.generate_key_pair(rng)
+    leaf = replace(
+        state.tree.member_leaf(state.leaf_index),
+        encryption_key=public,
+        leaf_node_source=SOURCE_UPDATE,
+        lifetime=None,
+        parent_hash=b"",
+    ).signed(state.suite, state.signature_key, state.context.group_id, state.leaf_index)
+    message, work, reference = propose(state, Update(leaf), rng)
+    work.pending_leaf_keys[public] = private
     return message, work, reference
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from veil.mls import tree_math
 from veil.mls.codec import Writer
 from veil.mls.errors import (
     InvalidCommit,
@@ -245,8 +246,13 @@ def _process_commit(
         raise InvalidCommit("this commit must carry an UpdatePath")
     old_context = state.context
     added, psks = apply_proposals(state, proposals)
-    if state.tree.leaf(state.leaf_index) is None:
+    own_leaf = state.tree.leaf(state.leaf_index)
+    if own_leaf is None:
         return Processed(state, commit, content.sender, removed=True)
+    if own_leaf.encryption_key in state.pending_leaf_keys:  # our Update was committed
+        own_private = state.pending_leaf_keys[own_leaf.encryption_key]
+        own_node = tree_math.node_of_leaf(state.leaf_index)
+        state.private.keys[own_node] = (own_private, own_leaf.encryption_key)
     if external and commit.path is not None:
         committer = state.tree.add_leaf(commit.path.leaf_node)
     state.private.prune(state.tree)
@@ -307,5 +313,6 @@ def advance_epoch(
         state.suite, state.secrets.encryption_secret, state.tree.n_leaves, state.config.secret_tree
     )
     state.proposals = {}
+    state.pending_leaf_keys = {}
     _remember_resumption_psk(state)
     return tag

@@ -11,6 +11,7 @@ Layout (version 1), in the RFC 9420 presentation language::
     uint32 resumption_epochs;
     { opaque reference<V>; Proposal proposal; Sender sender; } proposals<V>;
     { uint64 epoch; opaque psk<V>; } resumption_psks<V>;
+    { opaque public<V>; opaque private<V>; } pending_leaf_keys<V>;  // our proposed Updates
 
 Only the current epoch's secrets are stored: a restored member cannot read past epochs
 either. Damaged bytes raise CorruptGroupState, an unknown version
@@ -61,6 +62,7 @@ def encode_state(state: GroupState) -> bytes:
         lambda w, e: _encode_proposal_entry(w, e[0], e[1]),
     )
     writer.vector(sorted(state.resumption_psks.items()), lambda w, e: w.u64(e[0]).opaque(e[1]))
+    writer.vector(sorted(state.pending_leaf_keys.items()), lambda w, e: w.opaque(e[0]).opaque(e[1]))
     return writer.build()
 
 
@@ -98,6 +100,7 @@ def _decode_state(reader: Reader) -> GroupState:
         )
     }
     resumption = dict(reader.vector(lambda r: (r.u64(), r.opaque(64))))
+    pending_leaf_keys = dict(reader.vector(lambda r: (r.opaque(4096), r.opaque(64))))
     return GroupState(
         suite,
         context,
@@ -110,6 +113,7 @@ def _decode_state(reader: Reader) -> GroupState:
         config,
         proposals,
         resumption,
+        pending_leaf_keys,
     )
 
 

@@ -12,11 +12,16 @@ from helpers.mls_groups import LIFETIME, Harness
 from veil.crypto import DeterministicRandom
 from veil.mls.errors import DecryptionFailed, InvalidLeafNode, SecretAlreadyUsed, WrongEpoch
 from veil.mls.framing import PrivateMessage
-from veil.mls.operations import create_commit, encrypt_application, new_key_package
+from veil.mls.operations import (
+    create_commit,
+    encrypt_application,
+    new_key_package,
+    propose_update,
+)
 from veil.mls.processing import process_message
 from veil.mls.proposals import Add, Commit, HPKECiphertext
 from veil.mls.protection import decrypt_private
-from veil.mls.state_codec import encode_state
+from veil.mls.state_codec import decode_state, encode_state
 from veil.mls.suites import SUITES, CipherSuite, suite_by_id
 
 
@@ -135,3 +140,18 @@ def test_adding_a_key_package_twice_is_refused_and_changes_nothing() -> None:
     with pytest.raises(InvalidLeafNode, match="already used by another member"):
         create_commit(group.members["m0"], group.rng, by_value=(Add(package),))
     assert encode_state(group.members["m0"]) == before
+
+
+def test_an_update_proposal_committed_by_another_member_keeps_the_proposer_in_the_group() -> None:
+    group = Harness.start(suite_by_id(0xF00D), b"update")
+    group.commit("m0", (), new=2)
+    message, group.members["m1"], reference = propose_update(group.members["m1"], group.rng)
+    group.deliver("m1", message)
+    result = create_commit(group.members["m0"], group.rng, by_reference=(reference,))
+    group.deliver("m0", result.message)
+    group.members["m0"] = result.state
+    assert len(group.authenticators()) == 1
+    group.commit("m2", ())  # m1 must decrypt this path with its new leaf key
+    assert len(group.authenticators()) == 1
+    restored = decode_state(encode_state(group.members["m1"]))
+    assert restored.epoch_authenticator == group.members["m1"].epoch_authenticator
