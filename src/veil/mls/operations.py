@@ -11,6 +11,7 @@ a committer adopts the returned state once its commit is accepted by the group's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from veil.crypto import RandomSource
@@ -51,9 +52,11 @@ from veil.mls.leaf_node import (
     Lifetime,
 )
 from veil.mls.processing import (
+    Processed,
     advance_epoch,
     apply_proposals,
     path_required,
+    process_message,
     proposal_reference,
     validate_proposals,
 )
@@ -84,6 +87,7 @@ __all__ = [
     "create_group",
     "encrypt_application",
     "new_key_package",
+    "process_from_log",
     "propose",
     "propose_update",
 ]
@@ -229,6 +233,21 @@ class CommitResult:
     message: MLSMessage
     welcome: MLSMessage | None
     state: GroupState
+    commit: Commit
+
+
+def process_from_log(
+    state: GroupState,
+    message: MLSMessage,
+    pending: CommitResult | None = None,
+    external_psks: Mapping[bytes, bytes] | None = None,
+) -> Processed:
+    """Process the next message of the group's ordered log. If it is our own pending
+    commit coming back (byte for byte), adopt the state prepared with it; if another
+    commit won the epoch, ``pending`` is simply dropped by the caller."""
+    if pending is not None and message.to_bytes() == pending.message.to_bytes():
+        return Processed(pending.state, pending.commit, Sender(SENDER_MEMBER, state.leaf_index))
+    return process_message(state, message, external_psks)
 
 
 def create_commit(
@@ -278,7 +297,7 @@ def create_commit(
     authenticated = replace(unconfirmed, confirmation_tag=tag)
     message = _wrap(old.copy(), authenticated, rng, None)
     welcome = _welcome(work, resolved, added, tag, path_secrets=path_secrets, psks=psks)
-    return CommitResult(message, welcome, work)
+    return CommitResult(message, welcome, work, commit)
 
 
 def _welcome(

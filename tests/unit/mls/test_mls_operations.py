@@ -16,6 +16,7 @@ from veil.mls.operations import (
     create_commit,
     encrypt_application,
     new_key_package,
+    process_from_log,
     propose_update,
 )
 from veil.mls.processing import process_message
@@ -155,3 +156,18 @@ def test_an_update_proposal_committed_by_another_member_keeps_the_proposer_in_th
     assert len(group.authenticators()) == 1
     restored = decode_state(encode_state(group.members["m1"]))
     assert restored.epoch_authenticator == group.members["m1"].epoch_authenticator
+
+
+def test_the_log_decides_which_of_two_concurrent_commits_wins() -> None:
+    group = Harness.start(suite_by_id(1), b"race")
+    group.commit("m0", (), new=2)
+    first = create_commit(group.members["m1"], group.rng)
+    second = create_commit(group.members["m2"], group.rng)
+    # The log accepted m2's commit first: everyone, m2 included, follows it.
+    states = {
+        name: process_from_log(state, second.message, second if name == "m2" else None).state
+        for name, state in group.members.items()
+    }
+    assert len({state.epoch_authenticator for state in states.values()}) == 1
+    with pytest.raises(WrongEpoch):  # m1's losing commit is stale for everyone
+        process_from_log(states["m0"], first.message)
