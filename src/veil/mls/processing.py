@@ -86,6 +86,9 @@ class Processed:
     content: bytes | Proposal | Commit
     sender: Sender
     removed: bool = False
+    reinit: ReInit | None = None
+    """Set when the commit ends the group for a ReInit: send nothing more in it; the
+    caller starts the successor group (with a resumption PSK of usage ``reinit``)."""
 
 
 def proposal_reference(state: GroupState, authenticated: AuthenticatedContent) -> bytes:
@@ -271,7 +274,8 @@ def _process_commit(
         commit_secret = secrets.commit_secret
     psk_secret = state.psk_secret(psks, external_psks)
     advance_epoch(state, authenticated, commit_secret, psk_secret, init_secret=init_secret)
-    return Processed(state, commit, content.sender)
+    reinit = next((p for p, _ in proposals if isinstance(p, ReInit)), None)
+    return Processed(state, commit, content.sender, reinit=reinit)
 
 
 def _remember_resumption_psk(state: GroupState) -> None:

@@ -20,7 +20,7 @@ from veil.mls.operations import (
     propose_update,
 )
 from veil.mls.processing import process_message
-from veil.mls.proposals import Add, Commit, HPKECiphertext
+from veil.mls.proposals import Add, Commit, HPKECiphertext, ReInit
 from veil.mls.protection import decrypt_private
 from veil.mls.state_codec import decode_state, encode_state
 from veil.mls.suites import SUITES, CipherSuite, suite_by_id
@@ -171,3 +171,11 @@ def test_the_log_decides_which_of_two_concurrent_commits_wins() -> None:
     assert len({state.epoch_authenticator for state in states.values()}) == 1
     with pytest.raises(WrongEpoch):  # m1's losing commit is stale for everyone
         process_from_log(states["m0"], first.message)
+
+
+def test_a_reinit_commit_tells_every_member_the_group_ends() -> None:
+    group = Harness.start(suite_by_id(1), b"reinit")
+    group.commit("m0", (), new=1)
+    plan = ReInit(b"successor", 0xF00D)
+    result = create_commit(group.members["m0"], group.rng, by_value=(plan,))
+    assert process_message(group.members["m1"], result.message).reinit == plan
