@@ -27,6 +27,7 @@ __all__ = [
     "InvalidMembershipTag",
     "InvalidPadding",
     "InvalidProposal",
+    "InvalidPublicKey",
     "InvalidSignature",
     "InvalidTree",
     "InvalidVarint",
@@ -126,6 +127,12 @@ class InvalidConfirmationTag(MLSProtocolError):
     """A commit's or GroupInfo's confirmation tag disagrees with the new key schedule."""
 
     code: ClassVar[int] = 713
+
+
+class InvalidPublicKey(MLSProtocolError):
+    """An HPKE or signature public key from the group is malformed (length, encoding)."""
+
+    code: ClassVar[int] = 715
 
 
 class InvalidPadding(MLSProtocolError):

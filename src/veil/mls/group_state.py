@@ -34,7 +34,7 @@ from veil.mls.key_schedule import (
     welcome_secret,
 )
 from veil.mls.leaf_node import KeyPackage
-from veil.mls.nodes import Node, decode_ratchet_tree
+from veil.mls.nodes import Node, ParentNode, decode_ratchet_tree
 from veil.mls.proposals import Proposal
 from veil.mls.protection import confirmation_tag
 from veil.mls.ratchet_tree import RatchetTree
@@ -154,8 +154,13 @@ def validate_tree(tree: RatchetTree, context: GroupContext) -> None:
     if tree.tree_hash() != context.tree_hash:
         raise InvalidTree("the ratchet tree does not match the GroupContext's tree hash")
     tree.verify_parent_hashes()
+    for node in tree.nodes:
+        if isinstance(node, ParentNode):
+            tree.suite.check_public_keys(node.encryption_key)
     for index in tree.members():
-        tree.member_leaf(index).verify(tree.suite, context.group_id, index)
+        leaf = tree.member_leaf(index)
+        tree.suite.check_public_keys(leaf.encryption_key, leaf.signature_key)
+        leaf.verify(tree.suite, context.group_id, index)
 
 
 def common_ancestor(first: int, second: int, n_leaves: int) -> int:

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 from veil.crypto import RandomSource
-from veil.mls.errors import DecryptionFailed
+from veil.mls.errors import DecryptionFailed, InvalidPublicKey
 
 __all__ = [
     "DHKEM_X25519",
@@ -123,12 +123,15 @@ class HpkeKem:
     def public_key_object(self, public_key: bytes) -> object:
         """The ``cryptography`` key object ``hpke.Suite.encrypt`` takes."""
         if len(public_key) != self.public_key_size:
-            raise ValueError(f"HPKE public key must be {self.public_key_size} bytes")
-        if self.is_xwing:
-            ml_kem = mlkem.MLKEM768PublicKey.from_public_bytes(public_key[:1184])
-            x_key = x25519.X25519PublicKey.from_public_bytes(public_key[1184:])
-            return hpke.MLKEM768X25519PublicKey(ml_kem, x_key)
-        return x25519.X25519PublicKey.from_public_bytes(public_key)
+            raise InvalidPublicKey(f"an HPKE public key must be {self.public_key_size} bytes")
+        try:
+            if self.is_xwing:
+                ml_kem = mlkem.MLKEM768PublicKey.from_public_bytes(public_key[:1184])
+                x_key = x25519.X25519PublicKey.from_public_bytes(public_key[1184:])
+                return hpke.MLKEM768X25519PublicKey(ml_kem, x_key)
+            return x25519.X25519PublicKey.from_public_bytes(public_key)
+        except ValueError as error:
+            raise InvalidPublicKey("the HPKE public key does not decode") from error
 
     def encap(self, public_key: bytes, rng: RandomSource) -> tuple[bytes, bytes]:
         """``Encap(pkR)`` -> ``(shared_secret, enc)``."""

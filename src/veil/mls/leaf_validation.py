@@ -33,6 +33,7 @@ def check_leaf_node(
     """The leaf has the expected source, a supported credential, and keys no other
     member uses (``used``, from :func:`member_keys`, is updated with the new keys;
     ``replacing`` is the leaf it replaces, whose own keys may repeat)."""
+    tree.suite.check_public_keys(leaf.encryption_key, leaf.signature_key)
     if leaf.leaf_node_source != source:
         raise InvalidLeafNode(f"leaf node source {leaf.leaf_node_source}, expected {source}")
     if leaf.credential.credential_type not in leaf.capabilities.credentials:
@@ -54,6 +55,7 @@ def check_key_package(tree: RatchetTree, package: KeyPackage, used: set[bytes]) 
         raise InvalidKeyPackage("the key package is for another cipher suite")
     package.verify(suite)
     package.leaf_node.verify(suite, b"", 0)
+    suite.check_public_keys(package.init_key)
     if package.init_key == package.leaf_node.encryption_key:
         raise InvalidKeyPackage("the init key equals the leaf's encryption key")
     check_leaf_node(tree, package.leaf_node, SOURCE_KEY_PACKAGE, None, used)

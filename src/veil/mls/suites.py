@@ -25,7 +25,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from veil.crypto import RandomSource
 from veil.mls.codec import Writer
-from veil.mls.errors import DecryptionFailed, InvalidSignature, UnsupportedCipherSuite
+from veil.mls.errors import (
+    DecryptionFailed,
+    InvalidPublicKey,
+    InvalidSignature,
+    UnsupportedCipherSuite,
+)
 from veil.mls.hpke import (
     DHKEM_X25519,
     XWING,
@@ -142,6 +147,15 @@ class CipherSuite:
     def derive_key_pair(self, ikm: bytes) -> tuple[bytes, bytes]:
         """HPKE ``DeriveKeyPair(ikm)`` -> ``(private_key, public_key)``."""
         return self.hpke.kem.derive_key_pair(ikm)
+
+    def check_public_keys(self, encryption_key: bytes, signature_key: bytes | None = None) -> None:
+        """Raise InvalidPublicKey unless the keys are well-formed for this suite."""
+        self.hpke.kem.public_key_object(encryption_key)
+        if signature_key is not None:
+            try:
+                ed25519.Ed25519PublicKey.from_public_bytes(signature_key)
+            except ValueError as error:
+                raise InvalidPublicKey("the signature public key is malformed") from error
 
     def generate_key_pair(self, rng: RandomSource) -> tuple[bytes, bytes]:
         """A fresh HPKE key pair from ``Nh`` bytes of injected randomness."""

@@ -168,6 +168,9 @@ def apply_update_path(
     if leaf.leaf_node_source != SOURCE_COMMIT:
         raise InvalidLeafNode("an UpdatePath's leaf must have source commit")
     leaf.verify(suite, group_id, sender)
+    for node in path.nodes:
+        suite.check_public_keys(node.encryption_key)
+    suite.check_public_keys(leaf.encryption_key, leaf.signature_key)
     filtered = tree.filtered_direct_path(sender)
     copath = [_copath_child(node, tree_math.node_of_leaf(sender))[1] for node in filtered]
     recipients = [_recipients(tree, other, excluded) for other in copath]

@@ -7,7 +7,12 @@ import pytest
 from helpers.mls_checks_crypto import check_crypto_basics
 from helpers.mls_vectors import Case, implemented_cases
 from veil.crypto import DeterministicRandom
-from veil.mls.errors import DecryptionFailed, InvalidSignature, UnsupportedCipherSuite
+from veil.mls.errors import (
+    DecryptionFailed,
+    InvalidPublicKey,
+    InvalidSignature,
+    UnsupportedCipherSuite,
+)
 from veil.mls.suites import SUITES, CipherSuite, suite_by_id
 
 ALL_SUITES = list(SUITES.values())
@@ -69,3 +74,15 @@ def test_signatures_verify_only_their_own_label_and_content() -> None:
 def test_unknown_suite_is_a_protocol_error() -> None:
     with pytest.raises(UnsupportedCipherSuite, match="0x0002"):
         suite_by_id(2)
+
+
+@pytest.mark.parametrize("suite", ALL_SUITES, ids=_ids)
+def test_malformed_public_keys_are_protocol_errors(suite: CipherSuite) -> None:
+    _, public = suite.generate_key_pair(DeterministicRandom(b"keys"))
+    suite.check_public_keys(public, bytes(range(32)))
+    with pytest.raises(InvalidPublicKey):
+        suite.check_public_keys(public[:-1])
+    with pytest.raises(InvalidPublicKey):
+        suite.check_public_keys(public, b"short")
+    with pytest.raises(InvalidPublicKey):
+        suite.encrypt_with_label(public + b"\x00", b"L", b"", b"")
