@@ -258,6 +258,7 @@ def create_commit(
     by_reference: tuple[bytes, ...] = (),
     with_path: bool = True,
     private: bool = False,
+    external_psks: Mapping[bytes, bytes] | None = None,
 ) -> CommitResult:
     """Commit proposals (by value, and received ones by reference), with or without a path."""
     old, work = state, state.copy()
@@ -292,7 +293,7 @@ def create_commit(
     )
     signature = sign_content(old.suite, old.signature_key, wire_format, content, old.context)
     unconfirmed = AuthenticatedContent(wire_format, content, signature)
-    psk_secret = work.psk_secret(psks, {})
+    psk_secret = work.psk_secret(psks, external_psks or {})
     tag = advance_epoch(work, unconfirmed, commit_secret, psk_secret)
     authenticated = replace(unconfirmed, confirmation_tag=tag)
     message = _wrap(old.copy(), authenticated, rng, None)

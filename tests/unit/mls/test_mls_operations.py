@@ -10,8 +10,15 @@ from hypothesis import strategies as st
 
 from helpers.mls_groups import LIFETIME, Harness
 from veil.crypto import DeterministicRandom
-from veil.mls.errors import DecryptionFailed, InvalidLeafNode, SecretAlreadyUsed, WrongEpoch
+from veil.mls.errors import (
+    DecryptionFailed,
+    InvalidLeafNode,
+    MissingPskSecret,
+    SecretAlreadyUsed,
+    WrongEpoch,
+)
 from veil.mls.framing import PrivateMessage
+from veil.mls.key_schedule import PSK_EXTERNAL, PSK_RESUMPTION, PreSharedKeyID
 from veil.mls.operations import (
     create_commit,
     encrypt_application,
@@ -20,7 +27,7 @@ from veil.mls.operations import (
     propose_update,
 )
 from veil.mls.processing import process_message
-from veil.mls.proposals import Add, Commit, HPKECiphertext, ReInit
+from veil.mls.proposals import Add, Commit, HPKECiphertext, PreSharedKey, ReInit
 from veil.mls.protection import decrypt_private
 from veil.mls.state_codec import decode_state, encode_state
 from veil.mls.suites import SUITES, CipherSuite, suite_by_id
@@ -179,3 +186,25 @@ def test_a_reinit_commit_tells_every_member_the_group_ends() -> None:
     plan = ReInit(b"successor", 0xF00D)
     result = create_commit(group.members["m0"], group.rng, by_value=(plan,))
     assert process_message(group.members["m1"], result.message).reinit == plan
+
+
+def test_external_and_resumption_psks_enter_the_key_schedule() -> None:
+    group = Harness.start(suite_by_id(1), b"psk")
+    group.commit("m0", (), new=1)
+    store = {b"psk-id": b"s" * 32}
+    external = PreSharedKey(PreSharedKeyID(PSK_EXTERNAL, b"n" * 32, psk_id=b"psk-id"))
+    epoch = group.members["m0"].context.epoch
+    resumption = PreSharedKey(
+        PreSharedKeyID(
+            PSK_RESUMPTION, b"r" * 32, usage=1, psk_group_id=b"group-psk", psk_epoch=epoch
+        )
+    )
+    with pytest.raises(MissingPskSecret):
+        create_commit(group.members["m0"], group.rng, by_value=(external,))
+    result = create_commit(
+        group.members["m0"], group.rng, by_value=(external, resumption), external_psks=store
+    )
+    with pytest.raises(MissingPskSecret):
+        process_message(group.members["m1"], result.message)
+    processed = process_message(group.members["m1"], result.message, store)
+    assert processed.state.epoch_authenticator == result.state.epoch_authenticator
