@@ -14,17 +14,19 @@ trailing bytes. Each failure raises its own :mod:`veil.mls.errors` type.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from veil.mls.errors import DecodeError, InvalidVarint, LengthExceedsCap, TrailingBytes
 
 __all__ = [
     "DEFAULT_VECTOR_CAP",
     "MAX_VARINT",
+    "Encodable",
     "Reader",
     "Writer",
     "decode",
     "encode_varint",
+    "to_bytes",
 ]
 
 T = TypeVar("T")
@@ -200,6 +202,20 @@ class Reader:
         """Assert the structure consumed every byte."""
         if self.remaining:
             raise TrailingBytes(f"{self.remaining} bytes left after the structure")
+
+
+class Encodable(Protocol):
+    """A structure that appends itself to a :class:`Writer`."""
+
+    def encode(self, writer: Writer) -> None:
+        """Append the structure."""
+
+
+def to_bytes(value: Encodable) -> bytes:
+    """The serialised form of one structure."""
+    writer = Writer()
+    value.encode(writer)
+    return writer.build()
 
 
 def decode(data: bytes, decode_item: Callable[[Reader], T]) -> T:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from veil.mls.codec import Reader, Writer
+from veil.mls.codec import Reader, Writer, to_bytes
 from veil.mls.errors import DecodeError, WrongContentType
 from veil.mls.group_context import MAX_GROUP_ID, MLS10, GroupContext, decode_protocol_version
 from veil.mls.leaf_node import MAX_SIGNATURE, KeyPackage
@@ -278,9 +278,7 @@ class MLSMessage:
 
     def to_bytes(self) -> bytes:
         """The serialised MLSMessage."""
-        writer = Writer()
-        self.encode(writer)
-        return writer.build()
+        return to_bytes(self)
 
     @classmethod
     def decode(cls, reader: Reader) -> MLSMessage:

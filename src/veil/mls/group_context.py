@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from veil.mls.codec import Reader, Writer
+from veil.mls.codec import Reader, Writer, to_bytes
 from veil.mls.errors import UnsupportedProtocolVersion
 
 __all__ = [
@@ -68,9 +68,7 @@ class GroupContext:
 
     def to_bytes(self) -> bytes:
         """The serialised GroupContext."""
-        writer = Writer()
-        self.encode(writer)
-        return writer.build()
+        return to_bytes(self)
 
     @classmethod
     def decode(cls, reader: Reader) -> GroupContext:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from veil.mls.codec import Reader, Writer
+from veil.mls.codec import Reader, Writer, to_bytes
 from veil.mls.errors import DecodeError
 from veil.mls.group_context import (
     MLS10,
@@ -226,9 +226,7 @@ class KeyPackage:
 
     def to_bytes(self) -> bytes:
         """The serialised KeyPackage."""
-        writer = Writer()
-        self.encode(writer)
-        return writer.build()
+        return to_bytes(self)
 
     @classmethod
     def decode(cls, reader: Reader) -> KeyPackage:

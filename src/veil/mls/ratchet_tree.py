@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from veil.mls import tree_math
-from veil.mls.codec import Writer
+from veil.mls.codec import Writer, to_bytes
 from veil.mls.errors import InvalidMembership, InvalidTree
 from veil.mls.leaf_node import SOURCE_COMMIT, LeafNode
 from veil.mls.nodes import Node, ParentNode, encode_ratchet_tree
@@ -235,9 +235,7 @@ class RatchetTree:
 
     def to_bytes(self) -> bytes:
         """The serialised tree."""
-        writer = Writer()
-        self.encode(writer)
-        return writer.build()
+        return to_bytes(self)
 
 
 def _stated_parent_hash(node: Node | None) -> bytes | None:

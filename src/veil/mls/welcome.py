@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from veil.mls.codec import Reader, Writer, decode
+from veil.mls.codec import Reader, Writer, decode, to_bytes
 from veil.mls.errors import DecryptionFailed, InvalidWelcome, MLSProtocolError
 from veil.mls.group_context import Extension, GroupContext, decode_extension, encode_extension
 from veil.mls.key_schedule import PreSharedKeyID, welcome_key_nonce
@@ -62,9 +62,7 @@ class GroupInfo:
 
     def to_bytes(self) -> bytes:
         """The serialised GroupInfo."""
-        writer = Writer()
-        self.encode(writer)
-        return writer.build()
+        return to_bytes(self)
 
     @classmethod
     def decode(cls, reader: Reader) -> GroupInfo:

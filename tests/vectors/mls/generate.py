@@ -38,11 +38,6 @@ from veil.mls.key_schedule import (
     joiner_secret,
 )
 from veil.mls.leaf_node import (
-    SOURCE_KEY_PACKAGE,
-    Capabilities,
-    Credential,
-    KeyPackage,
-    LeafNode,
     Lifetime,
 )
 from veil.mls.operations import create_commit, create_group, encrypt_application, new_key_package
@@ -294,25 +289,10 @@ def transcript_hashes() -> Case:
     }
 
 
-def _key_package() -> tuple[KeyPackage, bytes]:
-    init_private, init_public = SUITE.derive_key_pair(_bytes())
-    _, encryption_public = SUITE.derive_key_pair(_bytes())
-    signature_private, signature_public = SUITE.generate_signature_key(RNG)
-    leaf = LeafNode(
-        encryption_public,
-        signature_public,
-        Credential(1, identity=_bytes(16)),
-        Capabilities(cipher_suites=(SUITE.suite_id,)),
-        SOURCE_KEY_PACKAGE,
-        Lifetime(0, 2**63),
-    ).signed(SUITE, signature_private, b"", 0)
-    package = KeyPackage(SUITE.suite_id, init_public, leaf).signed(SUITE, signature_private)
-    return package, init_private
-
-
 def welcome() -> Case:
     """A welcome case: GroupInfo signed by member 0, secrets for one key package."""
-    package, init_private = _key_package()
+    package, keys = new_key_package(SUITE, RNG, Lifetime(0, 2**63))
+    init_private = keys.init_private
     signer_private, signer_public = SUITE.generate_signature_key(RNG)
     joiner = _bytes()
     context = GroupContext(SUITE.suite_id, _bytes(16), 1, _bytes(), _bytes())
