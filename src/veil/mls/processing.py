@@ -43,7 +43,7 @@ from veil.mls.key_schedule import (
     interim_transcript_hash,
     joiner_secret,
 )
-from veil.mls.leaf_node import SOURCE_UPDATE
+from veil.mls.leaf_node import SOURCE_COMMIT, SOURCE_UPDATE
 from veil.mls.leaf_validation import check_key_package, check_leaf_node, member_keys
 from veil.mls.proposals import (
     Add,
@@ -257,7 +257,9 @@ def _process_commit(
         own_node = tree_math.node_of_leaf(state.leaf_index)
         state.private.keys[own_node] = (own_private, own_leaf.encryption_key)
     if external and commit.path is not None:
-        committer = state.tree.add_leaf(commit.path.leaf_node)
+        joiner = commit.path.leaf_node
+        check_leaf_node(state.tree, joiner, SOURCE_COMMIT, None, member_keys(state.tree))
+        committer = state.tree.add_leaf(joiner)
     state.private.prune(state.tree)
     commit_secret = bytes(state.suite.hash_size)
     if commit.path is not None:
