@@ -91,7 +91,13 @@ class RatchetTree:
             return []
         path = tree_math.direct_path(start, self.n_leaves)
         copath = tree_math.copath(start, self.n_leaves)
-        return [node for node, other in zip(path, copath, strict=True) if self.resolution(other)]
+        return [node for node, other in zip(path, copath, strict=True) if self._has_nodes(other)]
+
+    def _has_nodes(self, node: int) -> bool:
+        """Whether the subtree under ``node`` holds any non-blank node (its resolution is
+        non-empty), by one scan of the subtree's index range."""
+        span = (1 << tree_math.level(node)) - 1
+        return any(value is not None for value in self.nodes[node - span : node + span + 1])
 
     # --- changes ---------------------------------------------------------------
 

@@ -173,7 +173,6 @@ def apply_update_path(
     suite.check_public_keys(leaf.encryption_key, leaf.signature_key)
     filtered = tree.filtered_direct_path(sender)
     copath = [_copath_child(node, tree_math.node_of_leaf(sender))[1] for node in filtered]
-    recipients = [_recipients(tree, other, excluded) for other in copath]
     expected = _merge(tree, sender, leaf, [node.encryption_key for node in path.nodes])
     if expected != leaf.parent_hash:
         raise InvalidCommit("the UpdatePath's leaf carries the wrong parent hash")
@@ -182,9 +181,8 @@ def apply_update_path(
     me = tree_math.node_of_leaf(private.leaf_index)
     for position, other in enumerate(copath):
         if _covers(other, me):
-            path_secret = _decrypt(
-                suite, path.nodes[position], recipients[position], private, context
-            )
+            recipients = _recipients(tree, other, excluded)  # copath subtrees: unchanged
+            path_secret = _decrypt(suite, path.nodes[position], recipients, private, context)
             return _climb(
                 suite,
                 filtered[position:],
