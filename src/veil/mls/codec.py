@@ -38,19 +38,17 @@ DEFAULT_VECTOR_CAP = 1 << 24
 """The default cap on one vector's length in bytes (16 MiB); fields lower it."""
 
 _VARINT_LIMITS = ((1, 0x3F), (2, 0x3FFF), (4, MAX_VARINT))
-_VARINT_PREFIX = {1: 0x00, 2: 0x40, 4: 0x80}
 
 
 def encode_varint(value: int) -> bytes:
     """Encode ``value`` in the shortest variable-length form RFC 9420 allows."""
-    if value < 0 or value > MAX_VARINT:
-        raise ValueError(f"varint out of range: {value}")
-    for size, limit in _VARINT_LIMITS:
-        if value <= limit:
-            encoded = bytearray(value.to_bytes(size, "big"))
-            encoded[0] |= _VARINT_PREFIX[size]
-            return bytes(encoded)
-    raise AssertionError("unreachable: MAX_VARINT bounds the last size")
+    if 0 <= value <= 0x3F:
+        return bytes((value,))
+    if 0 <= value <= 0x3FFF:
+        return (value | 0x4000).to_bytes(2, "big")
+    if 0 <= value <= MAX_VARINT:
+        return (value | 0x8000_0000).to_bytes(4, "big")
+    raise ValueError(f"varint out of range: {value}")
 
 
 class Writer:
