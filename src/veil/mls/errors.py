@@ -37,6 +37,7 @@ __all__ = [
     "MLSProtocolError",
     "MissingProposal",
     "MissingPskSecret",
+    "MustCommitFirst",
     "NoMatchingKeyPackage",
     "SecretAlreadyUsed",
     "SecretTooFarAhead",
@@ -250,6 +251,13 @@ class UnsupportedStateVersion(MLSError):
     """Persisted group state has a version this build cannot read. Upgrade Veil."""
 
     code: ClassVar[int] = 781
+
+
+class MustCommitFirst(MLSError):
+    """This state was restored from storage: its sending keys may have been used before
+    the backup was taken. Commit (an Update with a path, sent as a PublicMessage) first."""
+
+    code: ClassVar[int] = 783
 
 
 class MissingPskSecret(MLSError):

@@ -82,6 +82,8 @@ class GroupState:
     resumption_psks: dict[int, bytes] = field(default_factory=dict)
     pending_leaf_keys: dict[bytes, bytes] = field(default_factory=dict)
     """Private keys of leaves we proposed in an Update this epoch, by public key."""
+    restored: bool = False
+    """Set by ``decode_state``: no PrivateMessage may be sent until the next epoch."""
 
     @property
     def leaf_index(self) -> int:
@@ -110,6 +112,7 @@ class GroupState:
             dict(self.proposals),
             dict(self.resumption_psks),
             dict(self.pending_leaf_keys),
+            self.restored,
         )
 
     def psk_secret(self, psks: list[PreSharedKeyID], external: Mapping[bytes, bytes]) -> bytes:

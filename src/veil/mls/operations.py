@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from veil.crypto import RandomSource
-from veil.mls.errors import InvalidCommit
+from veil.mls.errors import InvalidCommit, MustCommitFirst
 from veil.mls.framing import (
     SENDER_MEMBER,
     WIRE_PRIVATE,
@@ -172,6 +172,8 @@ def _wrap(
     padding: Padding | None,
 ) -> MLSMessage:
     if authenticated.wire_format == WIRE_PRIVATE:
+        if state.restored:
+            raise MustCommitFirst("restored state: commit (as a PublicMessage) before sending")
         sealed = encrypt_private(
             state.suite,
             authenticated,

@@ -320,5 +320,6 @@ def advance_epoch(
     )
     state.proposals = {}
     state.pending_leaf_keys = {}
+    state.restored = False
     _remember_resumption_psk(state)
     return tag

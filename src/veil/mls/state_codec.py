@@ -14,8 +14,9 @@ Layout (version 1), in the RFC 9420 presentation language::
     { opaque public<V>; opaque private<V>; } pending_leaf_keys<V>;  // our proposed Updates
 
 Only the current epoch's secrets are stored: a restored member cannot read past epochs
-either. Damaged bytes raise CorruptGroupState, an unknown version
-UnsupportedStateVersion (both local errors: the store, not a peer, is at fault).
+either. A restored state is marked ``restored``: it may receive, but sends no
+PrivateMessage until it has moved to a new epoch (see ``MustCommitFirst``). Damaged
+bytes raise CorruptGroupState, an unknown version UnsupportedStateVersion (both local errors: the store, not a peer, is at fault).
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def _decode_state(reader: Reader) -> GroupState:
         proposals,
         resumption,
         pending_leaf_keys,
+        restored=True,
     )
 
 

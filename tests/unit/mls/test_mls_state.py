@@ -9,7 +9,7 @@ import pytest
 
 from helpers.mls_groups import Harness
 from veil.mls.codec import decode
-from veil.mls.errors import CorruptGroupState, UnsupportedStateVersion
+from veil.mls.errors import CorruptGroupState, MustCommitFirst, UnsupportedStateVersion
 from veil.mls.framing import MLSMessage
 from veil.mls.operations import encrypt_application
 from veil.mls.processing import process_message
@@ -47,3 +47,15 @@ def test_damaged_or_future_states_are_local_errors() -> None:
         decode_state(b"XXXX" + data[4:])
     with pytest.raises(UnsupportedStateVersion):
         decode_state(data[:4] + b"\x00\x02" + data[6:])
+
+
+def test_a_restored_member_commits_before_it_sends_again() -> None:
+    group = Harness.start(suite_by_id(1), b"restore-send")
+    group.commit("m0", (), new=1)
+    restored = decode_state(encode_state(group.members["m1"]))
+    with pytest.raises(MustCommitFirst):
+        encrypt_application(restored, b"could reuse a nonce", group.rng)
+    group.members["m1"] = restored
+    group.commit("m1", ())  # a public commit: no ratchet key used
+    message, _ = encrypt_application(group.members["m1"], b"fresh epoch", group.rng)
+    assert process_message(group.members["m0"], message).content == b"fresh epoch"
