@@ -16,7 +16,8 @@ Layout (version 1), in the RFC 9420 presentation language::
 Only the current epoch's secrets are stored: a restored member cannot read past epochs
 either. A restored state is marked ``restored``: it may receive, but sends no
 PrivateMessage until it has moved to a new epoch (see ``MustCommitFirst``). Damaged
-bytes raise CorruptGroupState, an unknown version UnsupportedStateVersion (both local errors: the store, not a peer, is at fault).
+bytes raise CorruptGroupState, an unknown version UnsupportedStateVersion (both local
+errors: the store, not a peer, is at fault).
 """
 
 from __future__ import annotations
