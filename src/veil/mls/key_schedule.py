@@ -146,6 +146,7 @@ def derive_epoch_secrets(
     epoch_secret = suite.expand_with_label(member_prk, b"epoch", group_context, suite.hash_size)
 
     def derive(label: bytes) -> bytes:
+        """``DeriveSecret(epoch_secret, label)``."""
         return suite.derive_secret(epoch_secret, label)
 
     return EpochSecrets(

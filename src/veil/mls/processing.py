@@ -157,6 +157,8 @@ def process_message(
 def resolve_proposals(
     state: GroupState, commit: Commit, committer: int
 ) -> list[tuple[Proposal, int]]:
+    """The commit's proposals with their senders: by value from the committer, by
+    reference from this epoch's received proposals (MissingProposal if unknown)."""
     resolved: list[tuple[Proposal, int]] = []
     for entry in commit.proposals:
         if entry.proposal is not None:
@@ -196,6 +198,8 @@ def validate_proposals(
 
 
 def path_required(proposals: list[tuple[Proposal, int]]) -> bool:
+    """Whether RFC 9420 §12.4 requires an UpdatePath: an empty commit, or one with an
+    Update, Remove or GroupContextExtensions."""
     return not proposals or any(
         isinstance(p, Update | Remove | GroupContextExtensions) for p, _ in proposals
     )
