@@ -127,6 +127,15 @@ class Reader:
         self._offset = 0
 
     @property
+    def offset(self) -> int:
+        """How many bytes were read so far."""
+        return self._offset
+
+    def read_since(self, start: int) -> bytes:
+        """The bytes read from offset ``start`` up to now."""
+        return self._data[start : self._offset]
+
+    @property
     def remaining(self) -> int:
         """How many bytes are left to read."""
         return len(self._data) - self._offset

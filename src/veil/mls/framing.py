@@ -6,7 +6,7 @@ Protection (signatures, membership tags, PrivateMessage encryption) lives in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from veil.mls.codec import Reader, Writer, to_bytes
 from veil.mls.errors import DecodeError, WrongContentType
@@ -102,6 +102,10 @@ class FramedContent:
     sender: Sender
     authenticated_data: bytes
     content: Content
+    wire: bytes = field(default=b"", compare=False, repr=False)
+    """The bytes this was decoded from (the codec is canonical, so they equal the
+    encoding): a large commit is signed, MACed and hashed without re-encoding it.
+    Never set by hand and never carried over by ``dataclasses.replace``."""
 
     @property
     def content_type(self) -> int:
@@ -110,6 +114,9 @@ class FramedContent:
 
     def encode(self, writer: Writer) -> None:
         """Append the FramedContent."""
+        if self.wire:
+            writer.raw(self.wire)
+            return
         writer.opaque(self.group_id).u64(self.epoch)
         self.sender.encode(writer)
         writer.opaque(self.authenticated_data).u8(self.content_type)
@@ -118,11 +125,13 @@ class FramedContent:
     @classmethod
     def decode(cls, reader: Reader) -> FramedContent:
         """Read a FramedContent."""
+        start = reader.offset
         group_id, epoch = reader.opaque(MAX_GROUP_ID), reader.u64()
         sender = Sender.decode(reader)
         authenticated_data = reader.opaque(MAX_CONTENT)
         content = decode_content(reader, reader.u8())
-        return cls(group_id, epoch, sender, authenticated_data, content)
+        wire = reader.read_since(start)
+        return cls(group_id, epoch, sender, authenticated_data, content, wire)
 
     def to_be_signed(self, wire_format: int, context: GroupContext | None) -> bytes:
         """FramedContentTBS; members and new-member committers bind the GroupContext."""
