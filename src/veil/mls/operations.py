@@ -298,7 +298,7 @@ def create_commit(
     psk_secret = work.psk_secret(psks, external_psks or {})
     tag = advance_epoch(work, unconfirmed, commit_secret, psk_secret)
     authenticated = replace(unconfirmed, confirmation_tag=tag)
-    message = _wrap(old.copy(), authenticated, rng, None)
+    message = _wrap(old.copy(with_tree=False), authenticated, rng, None)
     welcome = _welcome(work, resolved, added, tag, path_secrets=path_secrets, psks=psks)
     return CommitResult(message, welcome, work, commit)
 
