@@ -40,7 +40,15 @@ from veil.mls.key_schedule import (
 from veil.mls.leaf_node import (
     Lifetime,
 )
-from veil.mls.operations import create_commit, create_group, encrypt_application, new_key_package
+from veil.mls.operations import (
+    CommitResult,
+    create_commit,
+    create_group,
+    encrypt_application,
+    new_key_package,
+    propose,
+)
+from veil.mls.processing import process_message
 from veil.mls.proposals import Add, Commit, ProposalOrRef, Remove, encode_proposal
 from veil.mls.protection import (
     confirmation_tag,
@@ -316,6 +324,58 @@ def welcome() -> Case:
     }
 
 
+def passive_client() -> Case:
+    """A passive client joins a 4-member group by Welcome, then follows commits: an
+    empty update, an Add, a Remove with a path, a private commit, and a commit of a
+    proposal by reference (IETF passive-client format)."""
+    lifetime = Lifetime(0, 2**63)
+    creator = create_group(SUITE, b"passive-client", RNG, lifetime)
+    me, my_keys = new_key_package(SUITE, RNG, lifetime)
+    others = [new_key_package(SUITE, RNG, lifetime) for _ in range(2)]
+    first = create_commit(creator, RNG, by_value=(Add(me), *(Add(p) for p, _ in others)))
+    assert first.welcome is not None and isinstance(first.welcome.body, Welcome)
+    member = join_from_welcome(first.welcome.body, others[0][0], others[0][1])
+    mine = join_from_welcome(first.welcome.body, me, my_keys)
+    states, epochs = [first.state, member], []
+
+    def commit(index: int, proposals: list[MLSMessage], result: CommitResult) -> None:
+        for position, before in enumerate(states):
+            if position != index:
+                current = before
+                for proposal in proposals:
+                    current = process_message(current, proposal).state
+                states[position] = process_message(current, result.message).state
+        states[index] = result.state
+        epochs.append(
+            {
+                "proposals": [p.to_bytes().hex() for p in proposals],
+                "commit": result.message.to_bytes().hex(),
+                "epoch_authenticator": result.state.epoch_authenticator.hex(),
+            }
+        )
+
+    commit(0, [], create_commit(states[0], RNG))
+    newcomer, _ = new_key_package(SUITE, RNG, lifetime)
+    commit(1, [], create_commit(states[1], RNG, by_value=(Add(newcomer),)))
+    commit(0, [], create_commit(states[0], RNG, by_value=(Remove(4),)))
+    commit(1, [], create_commit(states[1], RNG, private=True))
+    proposal, states[1], reference = propose(states[1], Remove(3), RNG)
+    states[0] = process_message(states[0], proposal).state
+    commit(0, [proposal], create_commit(states[0], RNG, by_reference=(reference,)))
+    return {
+        "cipher_suite": SUITE.suite_id,
+        "external_psks": [],
+        "key_package": MLSMessage(me).to_bytes().hex(),
+        "signature_priv": my_keys.signature_private.hex(),
+        "encryption_priv": my_keys.encryption_private.hex(),
+        "init_priv": my_keys.init_private.hex(),
+        "welcome": first.welcome.to_bytes().hex(),
+        "ratchet_tree": None,
+        "initial_epoch_authenticator": mine.epoch_authenticator.hex(),
+        "epochs": epochs,
+    }
+
+
 GENERATORS = {
     "crypto-basics.json": crypto_basics,
     "key-schedule.json": key_schedule,
@@ -324,6 +384,7 @@ GENERATORS = {
     "message-protection.json": message_protection,
     "transcript-hashes.json": transcript_hashes,
     "welcome.json": welcome,
+    "passive-client-handling-commit.json": passive_client,
 }
 
 
