@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import fcntl
 import json
+import select
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -145,18 +146,27 @@ class TsMls:
         self.close()
 
     def close(self) -> None:
-        """End the driver (closing stdin ends its read loop)."""
+        """End the driver: closing stdin ends its read loop; a busy one is killed."""
         stdin: IO[str] | None = self._process.stdin
         if stdin is not None and not stdin.closed:
             stdin.close()
-        self._process.wait(timeout=30)
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
 
-    def request(self, op: str, **arguments: object) -> dict[str, Any]:
-        """Send one request and return the reply; a refusal raises ``TsMlsError``."""
+    def request(
+        self, op: str, timeout_s: float | None = None, **arguments: object
+    ) -> dict[str, Any]:
+        """Send one request and return the reply; a refusal raises ``TsMlsError``,
+        no reply within ``timeout_s`` raises ``TimeoutError`` (the driver is busy)."""
         stdin, stdout = self._process.stdin, self._process.stdout
         assert stdin is not None and stdout is not None
         stdin.write(json.dumps({"op": op, **arguments}) + "\n")
         stdin.flush()
+        if timeout_s is not None and not select.select([stdout], [], [], timeout_s)[0]:
+            raise TimeoutError(f"ts-mls gave no answer to {op!r} within {timeout_s} s")
         line = stdout.readline()
         if not line:
             raise TsMlsError(f"the driver exited during {op!r}")
@@ -215,7 +225,9 @@ class TsMls:
         """The size of ``name``'s serialised ts-mls ClientState."""
         return int(self.request("state", name=name)["state_size"])
 
-    def bench(self, suite: int, size: int, messages: int) -> dict[str, float]:
+    def bench(self, suite: int, size: int, messages: int, timeout_s: float) -> dict[str, float]:
         """ts-mls's side of bench/mls.py, timed inside Node."""
-        reply = self.request("bench", suite=suite, size=size, messages=messages)
+        reply = self.request(
+            "bench", timeout_s=timeout_s, suite=suite, size=size, messages=messages
+        )
         return {key: float(value) for key, value in reply.items()}

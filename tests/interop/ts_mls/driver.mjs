@@ -240,6 +240,10 @@ async function bench({ suite, size, messages = 200, message_size = 1024 }) {
   const [processMs, processed] = await millis(() =>
     processMessage({ context, state: joined, message: updated.commit }),
   )
+  const agreed = Buffer.from(processed.newState.keySchedule.epochAuthenticator).equals(
+    Buffer.from(updated.newState.keySchedule.epochAuthenticator),
+  )
+  if (!agreed) throw new Error("bench: the joiner's epoch authenticator differs")
   let sender = updated.newState
   let receiver = processed.newState
   const payload = new Uint8Array(message_size)
