@@ -35,7 +35,8 @@ from veil.mls.treekem import create_update_path
 
 SUITE = suite_by_id(0x0001)
 UNCHECKED = pytest.mark.xfail(
-    strict=True, reason="not yet checked by veil.mls: reported to M1 in coord/mls.md 11:54"
+    strict=True,
+    reason="not yet checked by veil.mls: reported to M1 in coord/mls.md (M2, 11:54 and 11:58)",
 )
 """A rule veil.mls does not enforce yet; strict, so the test fails once it does."""
 

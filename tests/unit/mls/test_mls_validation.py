@@ -21,6 +21,7 @@ from helpers.mls_forge import (
     valid_commit,
 )
 from helpers.mls_groups import Harness
+from veil.crypto import DeterministicRandom
 from veil.mls.errors import (
     InvalidCommit,
     InvalidConfirmationTag,
@@ -36,13 +37,15 @@ from veil.mls.errors import (
     WrongGroup,
 )
 from veil.mls.framing import (
+    SENDER_EXTERNAL,
     SENDER_MEMBER,
+    SENDER_NEW_MEMBER_PROPOSAL,
     MLSMessage,
     PublicMessage,
     Sender,
 )
 from veil.mls.group_state import GroupState
-from veil.mls.leaf_node import SOURCE_COMMIT, SOURCE_UPDATE
+from veil.mls.leaf_node import SOURCE_COMMIT, SOURCE_UPDATE, LeafNode
 from veil.mls.operations import propose, propose_update
 from veil.mls.processing import process_message
 from veil.mls.proposals import (
@@ -191,20 +194,58 @@ def test_update_and_remove_of_one_leaf_are_rejected(group: Harness) -> None:
     assert_rejected(receiver, publish(committer, commit), InvalidProposal)
 
 
-def test_update_leaf_with_wrong_source_is_rejected(group: Harness) -> None:
-    """An Update proposal's leaf must have source ``update`` (RFC 9420 §12.1.2)."""
-    member = group.members["m2"]
-    leaf = replace(member.tree.member_leaf(2), leaf_node_source=SOURCE_COMMIT, lifetime=None)
-    leaf = leaf.signed(SUITE, member.signature_key, member.context.group_id, 2)
-    proposal, _, reference = propose(member, Update(leaf), group.rng)
+def update_leaf(member: GroupState, source: int = SOURCE_UPDATE) -> LeafNode:
+    """``member``'s leaf with a fresh encryption key and ``source``, signed for an Update."""
+    public = member.suite.generate_key_pair(DeterministicRandom(b"update"))[1]
+    leaf = replace(
+        member.tree.member_leaf(member.leaf_index),
+        encryption_key=public,
+        leaf_node_source=source,
+        lifetime=None,
+        parent_hash=b"",
+    )
+    group_id = member.context.group_id
+    return leaf.signed(member.suite, member.signature_key, group_id, member.leaf_index)
+
+
+def commit_update_of_m2(group: Harness, leaf: LeafNode) -> tuple[GroupState, MLSMessage]:
+    """m2 proposes an Update to ``leaf``; m0 commits it by reference with a path.
+    Returns m1's state (having received the proposal) and the commit."""
+    proposal, _, reference = propose(group.members["m2"], Update(leaf), group.rng)
     committer = process_message(group.members["m0"], proposal).state
     receiver = process_message(group.members["m1"], proposal).state
-    commit = commit_with_path(committer, (), group.rng)
-    body = commit.body
-    assert isinstance(body, PublicMessage) and isinstance(body.content.content, Commit)
-    path = body.content.content.path
-    forged = publish(committer, Commit((ProposalOrRef(reference=reference),), path))
-    assert_rejected(receiver, forged, InvalidLeafNode)
+    path = path_of(commit_with_path(committer, (), group.rng))
+    return receiver, publish(committer, Commit((ProposalOrRef(reference=reference),), path))
+
+
+def test_update_leaf_with_wrong_source_is_rejected(group: Harness) -> None:
+    """An Update proposal's leaf must have source ``update`` (RFC 9420 §12.1.2)."""
+    leaf = update_leaf(group.members["m2"], SOURCE_COMMIT)
+    assert_rejected(*commit_update_of_m2(group, leaf), InvalidLeafNode)
+
+
+def test_update_leaf_with_a_bad_signature_is_rejected(group: Harness) -> None:
+    leaf = update_leaf(group.members["m2"])
+    leaf = replace(leaf, signature=bytes(len(leaf.signature)))
+    assert_rejected(*commit_update_of_m2(group, leaf), InvalidSignature)
+
+
+def test_update_by_value_from_the_committer_is_rejected(group: Harness) -> None:
+    """RFC 9420 §12.2: a commit may not carry an Update from the committer itself."""
+    leaf = update_leaf(group.members["m0"])
+    forged = publish(group.members["m0"], by_value(Update(leaf)))
+    assert_rejected(group.members["m1"], forged, InvalidProposal)
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [Sender(SENDER_EXTERNAL, 0), Sender(SENDER_NEW_MEMBER_PROPOSAL)],
+    ids=["external-sender", "new-member-proposal"],
+)
+def test_proposal_from_a_non_member_is_rejected(group: Harness, sender: Sender) -> None:
+    """Veil groups configure no external senders and take no external proposals."""
+    forged = publish(group.members["m0"], Remove(2), sender=sender)
+    assert_rejected(group.members["m1"], forged, InvalidMembership)
 
 
 # --- the UpdatePath (RFC 9420 §7.3, §7.5, §12.4.2) -------------------------------------

@@ -24,6 +24,7 @@ from veil.mls.errors import (
     InvalidCommit,
     InvalidKeyPackage,
     InvalidLeafNode,
+    InvalidMembership,
     InvalidProposal,
     InvalidSignature,
     InvalidTree,
@@ -38,7 +39,7 @@ from veil.mls.framing import (
 )
 from veil.mls.group_context import Extension
 from veil.mls.group_state import EXTENSION_RATCHET_TREE, GroupState, JoinKeys, join_from_welcome
-from veil.mls.key_schedule import PSK_EXTERNAL, PreSharedKeyID
+from veil.mls.key_schedule import PSK_EXTERNAL, PSK_RESUMPTION, PreSharedKeyID
 from veil.mls.leaf_node import CREDENTIAL_X509, Credential, KeyPackage
 from veil.mls.nodes import decode_ratchet_tree
 from veil.mls.operations import create_commit, new_key_package
@@ -153,11 +154,60 @@ def test_psk_nonce_of_wrong_length_is_rejected(group: Harness) -> None:
 
 
 @UNCHECKED
-def test_group_context_extension_no_member_supports_is_rejected(group: Harness) -> None:
-    """RFC 9420 §12.1.7: every member must support each new group context extension."""
-    proposal = GroupContextExtensions((Extension(0xFF00, b"unknown"),))
+def test_resumption_psk_for_reinit_in_an_ordinary_commit_is_rejected(group: Harness) -> None:
+    """RFC 9420 §12.1.4: outside a ReInit or branch, a resumption PSK has usage
+    ``application``; here it claims ``reinit`` (m0 holds the epoch-1 secret)."""
+    member = group.members["m0"]
+    psk = PreSharedKeyID(
+        PSK_RESUMPTION,
+        bytes(SUITE.hash_size),
+        usage=2,
+        psk_group_id=member.context.group_id,
+        psk_epoch=member.context.epoch,
+    )
+    forged = commit_with_path(member, (PreSharedKey(psk),), group.rng)
+    assert_rejected(group.members["m1"], forged, InvalidProposal)
+
+
+REQUIRED_CAPABILITIES = 3
+EXTERNAL_SENDERS = 5
+EMPTY_REQUIREMENTS = b"\x00\x00\x00"  # no extension, proposal or credential types
+
+
+@UNCHECKED
+@pytest.mark.parametrize(
+    "extensions",
+    [
+        (Extension(0xFF00, b"unknown"),),
+        (Extension(REQUIRED_CAPABILITIES, EMPTY_REQUIREMENTS),) * 2,
+        (Extension(REQUIRED_CAPABILITIES, b"\x00\x02\x00\x09\x00"),),
+        (Extension(REQUIRED_CAPABILITIES, b"\x01"),),
+        (Extension(EXTERNAL_SENDERS, b"\x05garbage"),),
+    ],
+    ids=[
+        "type-no-member-supports",
+        "type-twice",
+        "requires-unsupported-proposal-type",
+        "undecodable-required-capabilities",
+        "undecodable-external-senders",
+    ],
+)
+def test_invalid_group_context_extensions_are_rejected(
+    group: Harness, extensions: tuple[Extension, ...]
+) -> None:
+    """RFC 9420 §11.1, §12.1.7, §13: members support every new extension and every
+    required capability, no type appears twice, and known extensions decode."""
+    proposal = GroupContextExtensions(extensions)
     forged = commit_with_path(group.members["m0"], (proposal,), group.rng)
     assert_rejected(group.members["m1"], forged, InvalidProposal)
+
+
+def test_group_context_extensions_members_support_are_accepted(group: Harness) -> None:
+    """The control case: well-formed, empty required capabilities pass."""
+    proposal = GroupContextExtensions((Extension(REQUIRED_CAPABILITIES, EMPTY_REQUIREMENTS),))
+    message = commit_with_path(group.members["m0"], (proposal,), group.rng)
+    outcome = process_message(group.members["m1"], message)
+    assert outcome.state.context.extensions == proposal.extensions
 
 
 # --- joining: Welcome and external commits (RFC 9420 §12.4.3) ----------------------------
@@ -191,6 +241,13 @@ def public_group_info(group: Harness) -> GroupInfo:
     info = group_info_for_joiners(group.members["m0"]).body
     assert isinstance(info, GroupInfo)
     return info
+
+
+def test_group_info_signed_by_no_member_is_rejected(group: Harness) -> None:
+    info = replace(public_group_info(group), signer=9)
+    forged = info.signed(SUITE, group.members["m0"].signature_key)
+    with pytest.raises(InvalidMembership):
+        join_by_external_commit(forged, group.rng, LIFETIME)
 
 
 def test_group_info_with_a_bad_signature_is_rejected(group: Harness) -> None:
