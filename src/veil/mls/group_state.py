@@ -235,7 +235,10 @@ def join_from_welcome(
     )
     tree = RatchetTree(suite, _tree_from(embedded, ratchet_tree))
     validate_tree(tree, context)
-    group_info.verify(suite, tree.member_leaf(group_info.signer).signature_key)
+    signer = tree.leaf(group_info.signer)
+    if signer is None:
+        raise InvalidGroupInfo("the GroupInfo's signer is not a member")
+    group_info.verify(suite, signer.signature_key)
     leaf_index = next((i for i in tree.members() if tree.leaf(i) == key_package.leaf_node), None)
     if leaf_index is None:
         raise InvalidWelcome("our leaf is not in the group's tree")
@@ -250,8 +253,6 @@ def join_from_welcome(
     tag = confirmation_tag(suite, epoch.confirmation_key, context.confirmed_transcript_hash)
     if tag != group_info.confirmation_tag:
         raise InvalidConfirmationTag("the GroupInfo's confirmation tag is wrong")
-    if not tree.leaf(group_info.signer):
-        raise InvalidGroupInfo("the GroupInfo's signer is not a member")
     config = config or GroupConfig()
     return GroupState(
         suite=suite,

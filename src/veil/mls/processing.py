@@ -45,6 +45,7 @@ from veil.mls.key_schedule import (
 )
 from veil.mls.leaf_node import SOURCE_COMMIT, SOURCE_UPDATE
 from veil.mls.leaf_validation import check_key_package, check_leaf_node, member_keys
+from veil.mls.proposal_rules import check_group_context_extensions, check_psk_proposals
 from veil.mls.proposals import (
     Add,
     Commit,
@@ -195,6 +196,10 @@ def validate_proposals(
         raise InvalidProposal("a ReInit must be the only proposal in a commit")
     if kinds.count(GroupContextExtensions) > 1:
         raise InvalidProposal("at most one GroupContextExtensions per commit")
+    check_psk_proposals(proposals, state.suite.hash_size)
+    for proposal, _ in proposals:
+        if isinstance(proposal, GroupContextExtensions):
+            check_group_context_extensions(state.tree, proposal)
 
 
 def path_required(proposals: list[tuple[Proposal, int]]) -> bool:
@@ -247,6 +252,7 @@ def _process_commit(
     init_secret = None
     if external:
         init_secret = external_init_secret(state, validate_external_proposals(proposals))
+        check_psk_proposals(proposals, state.suite.hash_size)
     else:
         validate_proposals(state, proposals, committer)
     if commit.path is None and path_required(proposals):
@@ -267,6 +273,9 @@ def _process_commit(
     state.private.prune(state.tree)
     commit_secret = bytes(state.suite.hash_size)
     if commit.path is not None:
+        if not external:
+            used = member_keys(state.tree)
+            check_leaf_node(state.tree, commit.path.leaf_node, SOURCE_COMMIT, committer, used)
         provisional = replace(state.context, epoch=old_context.epoch + 1)
         secrets = apply_update_path(
             state.tree,
