@@ -6,7 +6,10 @@ members (``--quick``: 10 and 100), each implementation:
 - creates the group with all members added in one commit (key packages are made
   beforehand and not timed);
 - lets one joiner join from the Welcome (its full tree validation is timed too);
-- has the creator commit an Update with a path, and the joiner process that commit;
+- has the creator commit an Update with a path, and the joiner process that commit:
+  once right after creation (parents blank: the path is sealed to O(n) leaves) and
+  once "warm", after the members at leaves 1, 2, 4, ... have committed paths (the
+  creator's copath filled: O(log n), MLS's steady state);
 - sends 1 KiB application messages creator -> joiner (encrypt + decrypt per message);
 - reports the joiner's state size serialised and in memory, and the Welcome size
   per new member.
@@ -56,6 +59,8 @@ MESSAGES = 500
 TARGETS = {
     "commit_update_ms": ("<", 100.0),
     "process_commit_ms": ("<", 50.0),
+    "commit_update_warm_ms": ("<", 100.0),
+    "process_commit_warm_ms": ("<", 50.0),
     "messages_per_s": (">=", 10_000.0),
     "create_group_ms": ("<", 60_000.0),
     "state_serialised_bytes": ("<", 40 * 2**20),
@@ -92,6 +97,29 @@ def in_memory_bytes(serialised: bytes) -> int:
     return current
 
 
+def warm_leaves(size: int) -> list[int]:
+    """The leftmost leaf under each copath node of leaf 0 (leaves 1, 2, 4, ...), except
+    the joiner's last leaf: once each has committed a path, the creator's copath is
+    populated and its next commit costs O(log n), MLS's steady state. A group made in
+    one commit has blank parents, so its first commits encrypt to O(n) leaves."""
+    return [1 << level for level in range(size.bit_length()) if (1 << level) < size - 1]
+
+
+def warm_up(
+    creator: GroupState, joiner: GroupState, warm: dict[int, GroupState], rng: SystemRandom
+) -> tuple[GroupState, GroupState]:
+    """Each warm member commits an Update with a path; everyone else follows."""
+    for leaf in list(warm):
+        result = create_commit(warm[leaf], rng)
+        creator = process_message(creator, result.message).state
+        joiner = process_message(joiner, result.message).state
+        for other, state in list(warm.items()):
+            warm[other] = (
+                result.state if other == leaf else process_message(state, result.message).state
+            )
+    return creator, joiner
+
+
 def veil_case(suite_id: int, size: int, messages: int) -> dict[str, float]:
     """Veil's figures for one suite and group size."""
     suite, rng = suite_by_id(suite_id), SystemRandom()
@@ -104,17 +132,26 @@ def veil_case(suite_id: int, size: int, messages: int) -> dict[str, float]:
     assert created.welcome is not None and isinstance(created.welcome.body, Welcome)
     welcome, (package, keys) = created.welcome.body, packages[-1]
     join_ms, joined = timed(lambda: join_from_welcome(welcome, package, keys))
+    warm = {leaf: join_from_welcome(welcome, *packages[leaf - 1]) for leaf in warm_leaves(size)}
     commit_ms, updated = timed(lambda: create_commit(created.state, rng))
     process_ms, processed = timed(lambda: process_message(joined, updated.message))
     assert processed.state.epoch_authenticator == updated.state.epoch_authenticator
-    serialised = encode_state(processed.state)
+    warm = {leaf: process_message(state, updated.message).state for leaf, state in warm.items()}
+    sender, receiver = warm_up(updated.state, processed.state, warm, rng)
+    warm_commit_ms, warm_updated = timed(lambda: create_commit(sender, rng))
+    warm_process_ms, warm_processed = timed(lambda: process_message(receiver, warm_updated.message))
+    sender, receiver = warm_updated.state, warm_processed.state
+    assert sender.epoch_authenticator == receiver.epoch_authenticator
+    serialised = encode_state(receiver)
     welcome_bytes = len(created.welcome.to_bytes())
     return {
         "create_group_ms": create_ms,
         "join_ms": join_ms,
         "commit_update_ms": commit_ms,
         "process_commit_ms": process_ms,
-        "messages_per_s": message_rate(updated.state, processed.state, messages),
+        "commit_update_warm_ms": warm_commit_ms,
+        "process_commit_warm_ms": warm_process_ms,
+        "messages_per_s": message_rate(sender, receiver, messages),
         "state_serialised_bytes": len(serialised),
         "state_in_memory_bytes": in_memory_bytes(serialised),
         "welcome_bytes": welcome_bytes,

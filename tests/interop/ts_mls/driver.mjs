@@ -204,6 +204,28 @@ const millis = async (work) => {
   return [performance.now() - start, value]
 }
 
+// Leaves 1, 2, 4, ... (not the joiner's): see warm_leaves in bench/mls.py.
+function warmLeaves(size) {
+  const leaves = []
+  for (let leaf = 1; leaf < size - 1; leaf *= 2) leaves.push(leaf)
+  return leaves
+}
+
+// Each warm member commits a path; the creator, the joiner and the others follow.
+async function warmUp(context, creator, joiner, warm) {
+  for (const [leaf, state] of warm) {
+    const made = await createCommit({ context, state })
+    warm.set(leaf, made.newState)
+    const follow = async (s) => (await processMessage({ context, state: s, message: made.commit })).newState
+    creator = await follow(creator)
+    joiner = await follow(joiner)
+    for (const [other, otherState] of warm) {
+      if (other !== leaf) warm.set(other, await follow(otherState))
+    }
+  }
+  return [creator, joiner]
+}
+
 // The bench's ts-mls column: the same operations as bench/mls.py measures for Veil,
 // timed inside this process so the pipe's cost is not charged to ts-mls.
 async function bench({ suite, size, messages = 200, message_size = 1024 }) {
@@ -240,12 +262,28 @@ async function bench({ suite, size, messages = 200, message_size = 1024 }) {
   const [processMs, processed] = await millis(() =>
     processMessage({ context, state: joined, message: updated.commit }),
   )
-  const agreed = Buffer.from(processed.newState.keySchedule.epochAuthenticator).equals(
-    Buffer.from(updated.newState.keySchedule.epochAuthenticator),
+  const warm = new Map()
+  for (const leaf of warmLeaves(size)) {
+    const pkg = packages[leaf - 1]
+    const state = await joinGroup({
+      context,
+      welcome: created.welcome.welcome,
+      keyPackage: pkg.publicPackage,
+      privateKeys: pkg.privatePackage,
+    })
+    warm.set(leaf, (await processMessage({ context, state, message: updated.commit })).newState)
+  }
+  const [sender0, receiver0] = await warmUp(context, updated.newState, processed.newState, warm)
+  const [warmCommitMs, warmUpdated] = await millis(() => createCommit({ context, state: sender0 }))
+  const [warmProcessMs, warmProcessed] = await millis(() =>
+    processMessage({ context, state: receiver0, message: warmUpdated.commit }),
+  )
+  let sender = warmUpdated.newState
+  let receiver = warmProcessed.newState
+  const agreed = Buffer.from(receiver.keySchedule.epochAuthenticator).equals(
+    Buffer.from(sender.keySchedule.epochAuthenticator),
   )
   if (!agreed) throw new Error("bench: the joiner's epoch authenticator differs")
-  let sender = updated.newState
-  let receiver = processed.newState
   const payload = new Uint8Array(message_size)
   const [messagesMs] = await millis(async () => {
     for (let i = 0; i < messages; i++) {
@@ -260,6 +298,8 @@ async function bench({ suite, size, messages = 200, message_size = 1024 }) {
     join_ms: joinMs,
     commit_update_ms: commitMs,
     process_commit_ms: processMs,
+    commit_update_warm_ms: warmCommitMs,
+    process_commit_warm_ms: warmProcessMs,
     messages_per_s: (messages * 1000) / messagesMs,
     state_serialised_bytes: encode(clientStateEncoder, receiver).length,
     welcome_bytes: welcomeBytes.length,
