@@ -164,7 +164,7 @@ def ts_mls_case(
 ) -> dict[str, Any]:
     """ts-mls's figures for one case, in a fresh Node process (killed on timeout)."""
     if folder is None:
-        return {"error": "ts-mls unavailable"}
+        return {"error": "ts-mls not run"}
     with TsMls(folder) as driver:
         try:
             return driver.bench(suite_id, size, messages, timeout_s)
@@ -201,13 +201,16 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", help="group sizes to run")
     parser.add_argument("--messages", type=int, default=MESSAGES)
     parser.add_argument("--ts-timeout", type=float, default=900.0, help="seconds per case")
+    parser.add_argument("--no-ts-mls", action="store_true", help="measure Veil only")
     args = parser.parse_args()
     sizes = args.sizes or (QUICK_SIZES if args.quick else SIZES)
-    try:
-        folder: Path | None = install()
-        ts_mls_status = "ok"
-    except TsMlsUnavailable as reason:
-        folder, ts_mls_status = None, str(reason)
+    folder: Path | None = None
+    ts_mls_status = "not requested"
+    if not args.no_ts_mls:
+        try:
+            folder, ts_mls_status = install(), "ok"
+        except TsMlsUnavailable as reason:
+            ts_mls_status = str(reason)
     report: dict[str, Any] = {"cpus": os.cpu_count(), "ts_mls": ts_mls_status, "suites": {}}
     for suite_id, suite_name in SUITES.items():
         cases = report["suites"].setdefault(suite_name, {})
