@@ -159,17 +159,24 @@ def run(schedule: Schedule, steps: list[tuple[str, int, int]]) -> None:
         assert len(group.authenticators()) == 1
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(STEPS, st.binary(min_size=4, max_size=4))
+def play(suite_id: int, steps: list[tuple[str, int, int]], seed: bytes) -> None:
+    """A four-member group in ``suite_id`` plays ``steps``."""
+    schedule = Schedule(Harness.start(suite_by_id(suite_id), b"props-" + seed))
+    schedule.commit("m0", new=3)
+    run(schedule, steps)
+
+
+SEEDS = st.binary(min_size=4, max_size=4)
+SLOW = [HealthCheck.too_slow]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=SLOW)
+@given(STEPS, SEEDS)
 def test_random_schedules_in_suite_0x0001(steps: list[tuple[str, int, int]], seed: bytes) -> None:
-    schedule = Schedule(Harness.start(suite_by_id(0x0001), b"props-" + seed))
-    schedule.commit("m0", new=3)
-    run(schedule, steps)
+    play(0x0001, steps, seed)
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(STEPS, st.binary(min_size=4, max_size=4))
+@settings(max_examples=8, deadline=None, suppress_health_check=SLOW)  # X-Wing keys cost more
+@given(STEPS, SEEDS)
 def test_random_schedules_in_xwing(steps: list[tuple[str, int, int]], seed: bytes) -> None:
-    schedule = Schedule(Harness.start(suite_by_id(0xF00D), b"props-" + seed))
-    schedule.commit("m0", new=3)
-    run(schedule, steps)
+    play(0xF00D, steps, seed)
