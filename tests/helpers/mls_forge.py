@@ -34,11 +34,6 @@ from veil.mls.suites import CipherSuite, suite_by_id
 from veil.mls.treekem import create_update_path
 
 SUITE = suite_by_id(0x0001)
-UNCHECKED = pytest.mark.xfail(
-    strict=True,
-    reason="not yet checked by veil.mls: reported to M1 in coord/mls.md (M2, 11:54 and 11:58)",
-)
-"""A rule veil.mls does not enforce yet; strict, so the test fails once it does."""
 
 
 def four_members(suite: CipherSuite = SUITE) -> Harness:

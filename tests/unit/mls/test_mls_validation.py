@@ -10,7 +10,6 @@ import pytest
 
 from helpers.mls_forge import (
     SUITE,
-    UNCHECKED,
     assert_rejected,
     by_value,
     commit_with_path,
@@ -295,7 +294,6 @@ def test_path_leaf_with_a_bad_signature_is_rejected(group: Harness) -> None:
     assert_rejected(group.members["m1"], forged, InvalidSignature)
 
 
-@UNCHECKED
 def test_path_leaf_with_another_members_signature_key_is_rejected(group: Harness) -> None:
     """RFC 9420 §7.3: signature keys are unique among the members' leaves."""
     victim = group.members["m2"]

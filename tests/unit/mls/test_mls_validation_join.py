@@ -10,7 +10,6 @@ import pytest
 
 from helpers.mls_forge import (
     SUITE,
-    UNCHECKED,
     assert_rejected,
     by_value,
     commit_with_path,
@@ -134,7 +133,6 @@ def external_psk(nonce: bytes) -> PreSharedKey:
 PSKS = {b"psk": bytes(32)}
 
 
-@UNCHECKED
 def test_psk_named_twice_is_rejected(group: Harness) -> None:
     """RFC 9420 §12.2: no two PreSharedKey proposals may name the same PSK."""
     nonce = bytes(SUITE.hash_size)
@@ -144,7 +142,6 @@ def test_psk_named_twice_is_rejected(group: Harness) -> None:
     )
 
 
-@UNCHECKED
 def test_psk_nonce_of_wrong_length_is_rejected(group: Harness) -> None:
     """RFC 9420 §12.1.4: the psk_nonce is KDF.Nh bytes long."""
     commit = by_value(external_psk(b"short"))
@@ -153,7 +150,6 @@ def test_psk_nonce_of_wrong_length_is_rejected(group: Harness) -> None:
     )
 
 
-@UNCHECKED
 def test_resumption_psk_for_reinit_in_an_ordinary_commit_is_rejected(group: Harness) -> None:
     """RFC 9420 §12.1.4: outside a ReInit or branch, a resumption PSK has usage
     ``application``; here it claims ``reinit`` (m0 holds the epoch-1 secret)."""
@@ -174,7 +170,6 @@ EXTERNAL_SENDERS = 5
 EMPTY_REQUIREMENTS = b"\x00\x00\x00"  # no extension, proposal or credential types
 
 
-@UNCHECKED
 @pytest.mark.parametrize(
     "extensions",
     [
