@@ -9,7 +9,6 @@ from dataclasses import replace
 import pytest
 
 from helpers.mls_forge import (
-    SUITE,
     assert_rejected,
     by_value,
     commit_with_path,
@@ -57,12 +56,13 @@ from veil.mls.proposals import (
     Remove,
     Update,
 )
+from veil.mls.suites import SUITES, suite_by_id
 
 
-@pytest.fixture
-def group() -> Harness:
-    """Four members m0..m3 in epoch 1 of a 0x0001 group."""
-    return four_members()
+@pytest.fixture(params=sorted(SUITES), ids=lambda suite_id: f"{suite_id:#06x}")
+def group(request: pytest.FixtureRequest) -> Harness:
+    """Four members m0..m3 in epoch 1, in each suite Veil implements."""
+    return four_members(suite_by_id(request.param))
 
 
 # --- framing: who sent it, for which group and epoch --------------------------------
@@ -269,8 +269,8 @@ def test_path_leaf_with_wrong_parent_hash_is_rejected(group: Harness) -> None:
     member = group.members["m0"]
     good = commit_with_path(member, (), group.rng)
     path = path_of(good)
-    leaf = replace(path.leaf_node, parent_hash=bytes(SUITE.hash_size))
-    leaf = leaf.signed(SUITE, member.signature_key, member.context.group_id, 0)
+    leaf = replace(path.leaf_node, parent_hash=bytes(group.suite.hash_size))
+    leaf = leaf.signed(group.suite, member.signature_key, member.context.group_id, 0)
     forged = resigned(member, good, path=replace(path, leaf_node=leaf))
     assert_rejected(group.members["m1"], forged, InvalidCommit)
 
@@ -280,7 +280,7 @@ def test_path_leaf_with_wrong_source_is_rejected(group: Harness) -> None:
     good = commit_with_path(member, (), group.rng)
     path = path_of(good)
     leaf = replace(path.leaf_node, leaf_node_source=SOURCE_UPDATE)
-    leaf = leaf.signed(SUITE, member.signature_key, member.context.group_id, 0)
+    leaf = leaf.signed(group.suite, member.signature_key, member.context.group_id, 0)
     forged = resigned(member, good, path=replace(path, leaf_node=leaf))
     assert_rejected(group.members["m1"], forged, InvalidLeafNode)
 

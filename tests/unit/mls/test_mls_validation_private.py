@@ -33,12 +33,13 @@ from veil.mls.operations import encrypt_application
 from veil.mls.processing import process_message
 from veil.mls.proposals import Remove
 from veil.mls.protection import encrypt_private, sign_content
+from veil.mls.suites import SUITES, suite_by_id
 
 
-@pytest.fixture
-def group() -> Harness:
-    """Four members m0..m3 in epoch 1 of a 0x0001 group."""
-    return four_members()
+@pytest.fixture(params=sorted(SUITES), ids=lambda suite_id: f"{suite_id:#06x}")
+def group(request: pytest.FixtureRequest) -> Harness:
+    """Four members m0..m3 in epoch 1, in each suite Veil implements."""
+    return four_members(suite_by_id(request.param))
 
 
 def seal(
