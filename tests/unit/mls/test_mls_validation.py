@@ -4,6 +4,7 @@ byte for byte as it was (see helpers.mls_forge for how messages are forged)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -265,23 +266,24 @@ def test_path_with_a_node_too_few_is_rejected(group: Harness) -> None:
     )
 
 
-def test_path_leaf_with_wrong_parent_hash_is_rejected(group: Harness) -> None:
+def with_path_leaf(group: Harness, rework: Callable[[LeafNode], LeafNode]) -> MLSMessage:
+    """m0's commit with a path whose leaf ``rework`` changed, re-signed by m0."""
     member = group.members["m0"]
     good = commit_with_path(member, (), group.rng)
     path = path_of(good)
-    leaf = replace(path.leaf_node, parent_hash=bytes(group.suite.hash_size))
+    leaf = rework(path.leaf_node)
     leaf = leaf.signed(group.suite, member.signature_key, member.context.group_id, 0)
-    forged = resigned(member, good, path=replace(path, leaf_node=leaf))
+    return resigned(member, good, path=replace(path, leaf_node=leaf))
+
+
+def test_path_leaf_with_wrong_parent_hash_is_rejected(group: Harness) -> None:
+    zeros = bytes(group.suite.hash_size)
+    forged = with_path_leaf(group, lambda leaf: replace(leaf, parent_hash=zeros))
     assert_rejected(group.members["m1"], forged, InvalidCommit)
 
 
 def test_path_leaf_with_wrong_source_is_rejected(group: Harness) -> None:
-    member = group.members["m0"]
-    good = commit_with_path(member, (), group.rng)
-    path = path_of(good)
-    leaf = replace(path.leaf_node, leaf_node_source=SOURCE_UPDATE)
-    leaf = leaf.signed(group.suite, member.signature_key, member.context.group_id, 0)
-    forged = resigned(member, good, path=replace(path, leaf_node=leaf))
+    forged = with_path_leaf(group, lambda leaf: replace(leaf, leaf_node_source=SOURCE_UPDATE))
     assert_rejected(group.members["m1"], forged, InvalidLeafNode)
 
 
