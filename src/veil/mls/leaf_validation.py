@@ -15,24 +15,16 @@ from veil.mls.leaf_node import (
 )
 from veil.mls.ratchet_tree import RatchetTree
 
-__all__ = ["check_key_package", "check_leaf_node", "member_keys"]
-
-
-def member_keys(tree: RatchetTree) -> set[bytes]:
-    """Every encryption and signature key the members' leaves hold."""
-    keys: set[bytes] = set()
-    for index in tree.members():
-        leaf = tree.member_leaf(index)
-        keys.update((leaf.encryption_key, leaf.signature_key))
-    return keys
+__all__ = ["check_key_package", "check_leaf_node"]
 
 
 def check_leaf_node(
     tree: RatchetTree, leaf: LeafNode, source: int, replacing: int | None, used: set[bytes]
 ) -> None:
     """The leaf has the expected source, a supported credential, and keys no other
-    member uses (``used``, from :func:`member_keys`, is updated with the new keys;
-    ``replacing`` is the leaf it replaces, whose own keys may repeat)."""
+    member uses (looked up in the tree's key index, O(1); ``used`` collects the keys
+    of leaves added earlier in the same commit; ``replacing`` is the leaf it replaces,
+    whose own keys may repeat)."""
     tree.suite.check_public_keys(leaf.encryption_key, leaf.signature_key)
     if leaf.leaf_node_source != source:
         raise InvalidLeafNode(f"leaf node source {leaf.leaf_node_source}, expected {source}")
@@ -40,10 +32,8 @@ def check_leaf_node(
         raise InvalidLeafNode("the leaf's credential type is not among its capabilities")
     if leaf.credential.credential_type != CREDENTIAL_BASIC:
         raise InvalidLeafNode("Veil groups accept only basic credentials")
-    own = tree.leaf(replacing) if replacing is not None else None
-    allowed = {own.encryption_key, own.signature_key} if own is not None else set()
     for key in (leaf.encryption_key, leaf.signature_key):
-        if key in used and key not in allowed:
+        if key in used or tree.key_owner(key) not in (None, replacing):
             raise InvalidLeafNode("a key of this leaf is already used by another member")
     used.update((leaf.encryption_key, leaf.signature_key))
 

@@ -44,7 +44,7 @@ from veil.mls.key_schedule import (
     joiner_secret,
 )
 from veil.mls.leaf_node import SOURCE_COMMIT, SOURCE_UPDATE
-from veil.mls.leaf_validation import check_key_package, check_leaf_node, member_keys
+from veil.mls.leaf_validation import check_key_package, check_leaf_node
 from veil.mls.proposal_rules import check_group_context_extensions, check_psk_proposals
 from veil.mls.proposals import (
     Add,
@@ -218,9 +218,7 @@ def apply_proposals(
     for proposal, _ in proposals:
         if isinstance(proposal, GroupContextExtensions):
             state.context = replace(state.context, extensions=proposal.extensions)
-    used = (
-        member_keys(state.tree) if any(isinstance(p, Add | Update) for p, _ in proposals) else set()
-    )
+    used: set[bytes] = set()
     for proposal, sender in proposals:
         if isinstance(proposal, Update):
             proposal.leaf_node.verify(state.suite, state.context.group_id, sender)
@@ -268,14 +266,13 @@ def _process_commit(
         state.private.keys[own_node] = (own_private, own_leaf.encryption_key)
     if external and commit.path is not None:
         joiner = commit.path.leaf_node
-        check_leaf_node(state.tree, joiner, SOURCE_COMMIT, None, member_keys(state.tree))
+        check_leaf_node(state.tree, joiner, SOURCE_COMMIT, None, set())
         committer = state.tree.add_leaf(joiner)
     state.private.prune(state.tree)
     commit_secret = bytes(state.suite.hash_size)
     if commit.path is not None:
         if not external:
-            used = member_keys(state.tree)
-            check_leaf_node(state.tree, commit.path.leaf_node, SOURCE_COMMIT, committer, used)
+            check_leaf_node(state.tree, commit.path.leaf_node, SOURCE_COMMIT, committer, set())
         provisional = replace(state.context, epoch=old_context.epoch + 1)
         secrets = apply_update_path(
             state.tree,

@@ -34,13 +34,26 @@ class RatchetTree:
         self.nodes: list[Node | None] = [*nodes, *([None] * (width - len(nodes)))]
         self._hashes: dict[int, bytes] = {}
         self._free_hint = 0  # no blank leaf lies left of it
+        self._key_owners: dict[bytes, int] = {}  # members' encryption and signature keys
+        for index, node in enumerate(self.nodes):
+            if isinstance(node, LeafNode):
+                self._own_keys(node, tree_math.leaf_of_node(index))
 
     def copy(self) -> RatchetTree:
         """An independent copy (nodes are immutable, so the list copy suffices)."""
         other = RatchetTree(self.suite, list(self.nodes))
         other._hashes = dict(self._hashes)
         other._free_hint = self._free_hint
+        other._key_owners = dict(self._key_owners)
         return other
+
+    def _own_keys(self, leaf: LeafNode, index: int) -> None:
+        self._key_owners.setdefault(leaf.encryption_key, index)
+        self._key_owners.setdefault(leaf.signature_key, index)
+
+    def key_owner(self, key: bytes) -> int | None:
+        """The member leaf whose encryption or signature key ``key`` is, if any (O(1))."""
+        return self._key_owners.get(key)
 
     # --- shape -----------------------------------------------------------------
 
@@ -103,6 +116,8 @@ class RatchetTree:
 
     def set_node(self, node: int, value: Node | None) -> None:
         """Replace one node, invalidating the cached hashes that depend on it."""
+        if tree_math.is_leaf(node):
+            self._track_leaf(node, value)
         self.nodes[node] = value
         self._hashes.pop(node, None)
         if value is None and tree_math.is_leaf(node):
@@ -110,6 +125,16 @@ class RatchetTree:
         if self.n_leaves > 1 and node != tree_math.root(self.n_leaves):
             for above in tree_math.direct_path(node, self.n_leaves):
                 self._hashes.pop(above, None)
+
+    def _track_leaf(self, node: int, value: Node | None) -> None:
+        index = tree_math.leaf_of_node(node)
+        old = self.nodes[node] if node < len(self.nodes) else None
+        if isinstance(old, LeafNode):
+            for key in (old.encryption_key, old.signature_key):
+                if self._key_owners.get(key) == index:
+                    del self._key_owners[key]
+        if isinstance(value, LeafNode):
+            self._own_keys(value, index)
 
     def blank_direct_path(self, leaf: int) -> None:
         """Blank every parent on the leaf's direct path."""
