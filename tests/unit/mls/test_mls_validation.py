@@ -51,6 +51,7 @@ from veil.mls.proposals import (
     Commit,
     ExternalInit,
     GroupContextExtensions,
+    HPKECiphertext,
     Proposal,
     ProposalOrRef,
     ReInit,
@@ -264,6 +265,38 @@ def test_path_with_a_node_too_few_is_rejected(group: Harness) -> None:
     assert_rejected(
         group.members["m1"], resigned(group.members["m0"], good, path=short), InvalidCommit
     )
+
+
+Sealed = tuple[HPKECiphertext, ...]
+
+
+def with_ciphertexts(
+    group: Harness, position: int, rework: Callable[[Sealed], Sealed]
+) -> MLSMessage:
+    """m0's commit with a path whose node at ``position`` carries ``rework``'s ciphertexts."""
+    good = commit_with_path(group.members["m0"], (), group.rng)
+    path = path_of(good)
+    node = path.nodes[position]
+    node = replace(node, encrypted_path_secret=rework(node.encrypted_path_secret))
+    nodes = (*path.nodes[:position], node, *path.nodes[position + 1 :])
+    return resigned(group.members["m0"], good, path=replace(path, nodes=nodes))
+
+
+def test_path_node_with_a_ciphertext_too_few_is_rejected(group: Harness) -> None:
+    """m0's root node is sealed to the resolution of leaves 2 and 3 (two ciphertexts)."""
+    forged = with_ciphertexts(group, 1, lambda sealed: sealed[:-1])
+    assert_rejected(group.members["m2"], forged, InvalidCommit)
+
+
+def test_path_secret_that_does_not_decrypt_is_rejected(group: Harness) -> None:
+    """m1 opens the first node's only ciphertext; here it is corrupted."""
+
+    def corrupt(sealed: Sealed) -> Sealed:
+        first = sealed[0]
+        flipped = first.ciphertext[:-1] + bytes([first.ciphertext[-1] ^ 1])
+        return (replace(first, ciphertext=flipped), *sealed[1:])
+
+    assert_rejected(group.members["m1"], with_ciphertexts(group, 0, corrupt), InvalidCommit)
 
 
 def with_path_leaf(group: Harness, rework: Callable[[LeafNode], LeafNode]) -> MLSMessage:
