@@ -39,6 +39,7 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.agent.payloads import ContactRequest, decode_payload
     from veil.chat.events import decode_event
     from veil.chat.profile import Profile
+    from veil.mls.fuzzing import MLS_DECODERS
     from veil.ratchet.agreement import InvitationKeys, ReplyKeys
     from veil.ratchet.header import Header
     from veil.relay.protocol.address import RelayAddress
@@ -70,6 +71,7 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("invitation keys", InvitationKeys.decode),
         ("reply keys", ReplyKeys.decode),
         ("ratchet header", lambda data: Header.decode(data[1:], pq=bool(data[:1] == b"\x01"))),
+        *MLS_DECODERS,
     )
 
 

@@ -162,7 +162,7 @@ def test_checker_refuses_a_package_without_a_layer(tmp_path: Path) -> None:
         upward_imports(tmp_path)
 
 
-PURE_PACKAGES = ("crypto", "ratchet", "wire", "relay/protocol")
+PURE_PACKAGES = ("crypto", "mls", "ratchet", "wire", "relay/protocol")
 PURE_MODULES = {
     "relay/server": (
         "authorization",
