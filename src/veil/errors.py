@@ -13,6 +13,7 @@ range  layer
 4xx    relay protocol and transport
 5xx    agent (connections, delivery)
 6xx    chat (profiles, contacts, store, CLI)
+8xx    files (transfer core; 85x the relay's chunk store)
 ====== =========================
 """
 

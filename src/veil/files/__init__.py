@@ -1,0 +1,76 @@
+"""Veil's file transfer core: encryption, chunking, descriptions, resumable transfers.
+
+Where it sits. The layers run ``crypto/wire -> ratchet, mls -> relay -> routing ->
+agent -> chat``. ``files`` sits beside ``ratchet`` and ``mls``: it imports only
+``veil.crypto``, ``veil.wire`` and ``veil.errors``, never anything above. That lets
+both of its users import it: the relay (its chunk store,
+``veil.relay.file_store``, and the file commands) needs the chunk sizes and errors,
+and the agent drives uploads and downloads through the relay client. Nothing here
+does I/O: the modules are sans-I/O state machines and codecs with the randomness
+passed in, except :mod:`veil.files.images`, which calls Pillow on bytes in memory.
+
+Modules, in the order a file goes through them:
+
+- :mod:`~veil.files.images` removes metadata from photos and makes a preview;
+- :mod:`~veil.files.layout` chooses the size class, the chunk size and the relays;
+- :mod:`~veil.files.stream` encrypts the file in STREAM segments (bounded memory);
+- :mod:`~veil.files.upload` registers and uploads chunks, resumably, with failover;
+- :mod:`~veil.files.description` encodes what the recipient needs (and redirects);
+- :mod:`~veil.files.download` verifies, decrypts and resumes on the recipient.
+
+The protocol is specified in ``docs/protocol/files.md``.
+"""
+
+from veil.files.description import (
+    MAX_INLINE_DESCRIPTION,
+    ChunkLocation,
+    EncryptedBlob,
+    FileDescription,
+    RedirectDescription,
+    decode_description,
+    encode_description,
+    follow_redirect,
+)
+from veil.files.download import (
+    ChunkFetch,
+    ChunkPlaintext,
+    Download,
+    DownloadRecord,
+    decode_download_record,
+    encode_download_record,
+)
+from veil.files.layout import CHUNK_SIZES, ChunkLayout, place_chunks, plan_layout
+from veil.files.stream import FileSecret, SegmentCipher, encrypt_stream
+from veil.files.upload import ChunkDigests, PutChunk, RegisterChunk, Upload, UploadRecord
+from veil.files.upload_record import decode_upload_record, encode_upload_record
+
+__all__ = [
+    "CHUNK_SIZES",
+    "MAX_INLINE_DESCRIPTION",
+    "ChunkDigests",
+    "ChunkFetch",
+    "ChunkLayout",
+    "ChunkLocation",
+    "ChunkPlaintext",
+    "Download",
+    "DownloadRecord",
+    "EncryptedBlob",
+    "FileDescription",
+    "FileSecret",
+    "PutChunk",
+    "RedirectDescription",
+    "RegisterChunk",
+    "SegmentCipher",
+    "Upload",
+    "UploadRecord",
+    "decode_description",
+    "decode_download_record",
+    "decode_upload_record",
+    "encode_description",
+    "encode_download_record",
+    "encode_upload_record",
+    "encrypt_stream",
+    "follow_redirect",
+    "place_chunks",
+    "plan_layout",
+]
