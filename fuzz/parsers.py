@@ -38,10 +38,14 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.agent.links import decode_link
     from veil.agent.payloads import decode_payload
     from veil.chat.events import decode_event
+    from veil.files.description import decode_description
+    from veil.files.download import decode_download_record
+    from veil.files.upload_record import decode_upload_record
     from veil.ratchet.agreement import InvitationKeys, ReplyKeys
     from veil.ratchet.header import Header
     from veil.relay.address import RelayAddress
     from veil.relay.commands import decode_command, decode_response
+    from veil.relay.file_store_format import BODY_HEADER_SIZE, decode_body_header
     from veil.relay.handshake import decode_client_hello, decode_server_hello
     from veil.relay.transmission import decode_client_transmission, decode_transmission
     from veil.routing.codec import decode_routing_command, decode_routing_response
@@ -66,6 +70,10 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("invitation keys", InvitationKeys.decode),
         ("reply keys", ReplyKeys.decode),
         ("ratchet header", lambda data: Header.decode(data[1:], pq=bool(data[:1] == b"\x01"))),
+        ("file description", decode_description),
+        ("file upload record", decode_upload_record),
+        ("file download record", decode_download_record),
+        ("file chunk body header", _sized(decode_body_header, BODY_HEADER_SIZE)),
     )
 
 

@@ -8,6 +8,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from veil.crypto.random import DeterministicRandom
 from veil.files.errors import (
@@ -18,6 +20,7 @@ from veil.files.errors import (
     UploadMismatch,
 )
 from veil.relay.file_store import DEFAULT_RETENTION_SECONDS, FileChunkStore, RegisteredChunk
+from veil.relay.file_store_format import BODY_HEADER_SIZE, decode_body_header, encode_body_header
 
 SIZE = 64 * 1024
 START = 1_800_000_000.0
@@ -197,3 +200,12 @@ def test_a_newer_store_format_is_refused(tmp_path: Path) -> None:
         db.execute("PRAGMA user_version = 2")
     with pytest.raises(ValueError, match="newer"):
         open_store(tmp_path, Clock())
+
+
+@given(st.binary(max_size=BODY_HEADER_SIZE + 8))
+def test_body_header_decoder_only_raises_chunk_corrupted(data: bytes) -> None:
+    try:
+        header = decode_body_header(data)
+    except ChunkCorrupted:
+        return
+    assert encode_body_header(header) == data
