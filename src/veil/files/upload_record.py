@@ -39,6 +39,8 @@ _DIGEST_SIZE = 32
 def encode_upload_record(record: UploadRecord) -> bytes:
     """Serialise an upload's progress for the client store."""
     relays = list(dict.fromkeys(chunk.relay for chunk in record.chunks))
+    if len(record.chunks) != plan_layout(record.size).chunk_count:
+        raise ValueError("the record's chunks do not match its size")
     if len(relays) > MAX_RELAYS:
         raise ValueError(f"an upload spreads over at most {MAX_RELAYS} relays")
     writer = push_record(_RECORD_KIND, UPLOAD_RECORD_VERSION)
