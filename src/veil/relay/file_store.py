@@ -27,9 +27,7 @@ and the randomness are injected.
 
 from __future__ import annotations
 
-import errno
 import hashlib
-import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
@@ -42,12 +40,11 @@ from veil.crypto.random import RandomSource
 from veil.files.errors import (
     ChunkCorrupted,
     ChunkNotFound,
-    DiskFull,
     StoreQuotaExceeded,
-    UploadMismatch,
 )
 from veil.files.layout import CHUNK_SIZES
 from veil.files.upload import MAX_RECIPIENTS
+from veil.relay.file_store_body import BodyUpload, fsync_dir
 from veil.relay.file_store_format import (
     BODY_HEADER_SIZE,
     BODY_NAME_SIZE,
@@ -55,7 +52,6 @@ from veil.relay.file_store_format import (
     EntryFields,
     EntryRole,
     decode_body_header,
-    encode_body_header,
     lookup_key,
     open_entry,
     seal_entry,
@@ -131,7 +127,7 @@ class FileChunkStore:
         for path in self._bodies.iterdir():
             if path.suffix == ".part" or not _body_is_whole(path):
                 path.unlink(missing_ok=True)
-        _fsync_dir(self._bodies)
+        fsync_dir(self._bodies)
 
     def close(self) -> None:
         """Close the index (bodies need no closing)."""
@@ -194,32 +190,30 @@ class FileChunkStore:
 
     # -- bodies ---------------------------------------------------------------------------
 
-    def put(self, sender_id: bytes, pieces: Iterable[bytes]) -> None:
-        """Store a chunk's body, streamed in ``pieces``; durable before it returns.
-
-        The body must have the registered size and digest (:class:`UploadMismatch`
-        otherwise). Putting a body that is stored already is a no-op (a retry after a
-        lost answer), and ``pieces`` is then not read. A full disk raises
-        :class:`DiskFull`; nothing is kept, and the upload may be retried later.
-        """
+    def begin_put(self, sender_id: bytes) -> BodyUpload | None:
+        """Start receiving a chunk's body; ``None`` if it is stored already (a retry
+        after a lost answer, to be answered ``OK`` at once)."""
         fields, size = self._entry(sender_id, EntryRole.SENDER)
         final = self._bodies / fields.body_name
         if final.exists():
-            return
-        expires = _expiry_of(final)
+            return None
         temp = self._bodies / f"{fields.body_name}.{self._rng.random_bytes(8).hex()}.part"
-        try:
-            written = _write_body(temp, pieces, size, expires, fields.digest)
-            if not written:
-                raise UploadMismatch("the body does not match its registered size and digest")
-            os.replace(temp, final)
-            _fsync_dir(self._bodies)
-        except OSError as exc:
-            if exc.errno in {errno.ENOSPC, errno.EDQUOT}:
-                raise DiskFull("the relay's disk is full; retry the upload later") from exc
-            raise
-        finally:
-            temp.unlink(missing_ok=True)
+        return BodyUpload(temp, final, BodyHeader(_expiry_of(final), size, fields.digest))
+
+    def put(self, sender_id: bytes, pieces: Iterable[bytes]) -> None:
+        """Store a chunk's body streamed in ``pieces``; durable before it returns.
+
+        The body must have the registered size and digest (:class:`UploadMismatch`
+        otherwise). A body stored already is left as it is and ``pieces`` is not
+        read. A full disk raises :class:`DiskFull`; nothing is kept, and the upload
+        may be retried once space is freed.
+        """
+        upload = self.begin_put(sender_id)
+        if upload is None:
+            return
+        for piece in pieces:
+            upload.write(piece)
+        upload.finish()
 
     def read(self, recipient_id: bytes) -> Iterator[bytes]:
         """Stream a stored body in pieces; :class:`ChunkNotFound` if it is not there.
@@ -268,7 +262,7 @@ class FileChunkStore:
         """
         fields, size = self._entry(sender_id, EntryRole.SENDER)
         (self._bodies / fields.body_name).unlink(missing_ok=True)
-        _fsync_dir(self._bodies)
+        fsync_dir(self._bodies)
         with self._transaction():
             self._db.execute("DELETE FROM entries WHERE lookup = ?", (lookup_key(sender_id),))
         self.used_bytes -= size
@@ -302,25 +296,6 @@ class _Transaction:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
 
 
-def _write_body(
-    path: Path, pieces: Iterable[bytes], size: int, expires: int, digest: bytes
-) -> bool:
-    """Write header and body to ``path`` and fsync it; False if size or digest differ."""
-    hasher = hashlib.sha256()
-    written = 0
-    with path.open("wb") as handle:
-        handle.write(encode_body_header(BodyHeader(expires, size, digest)))
-        for piece in pieces:
-            written += len(piece)
-            if written > size:
-                return False
-            hasher.update(piece)
-            handle.write(piece)
-        handle.flush()
-        os.fsync(handle.fileno())
-    return written == size and constant_time_equal(hasher.digest(), digest)
-
-
 def _body_is_whole(path: Path) -> bool:
     try:
         with path.open("rb") as handle:
@@ -336,14 +311,6 @@ def _expiry_of(path: Path) -> int:
     """A body's expiry, from its name; a name the store never makes counts as expired."""
     prefix = path.name.split("-", 1)[0]
     return int(prefix) if prefix.isdigit() else 0
-
-
-def _fsync_dir(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _round_up_to_hour(seconds: float) -> int:

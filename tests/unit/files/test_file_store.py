@@ -116,7 +116,7 @@ def test_a_full_disk_is_reported_and_the_upload_can_be_retried(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     with monkeypatch.context() as patch:
-        patch.setattr("veil.relay.file_store.os.fsync", no_space)
+        patch.setattr("veil.relay.file_store_body.os.fsync", no_space)
         with pytest.raises(DiskFull, match="retry"):
             store.put(ids.sender_id, pieces(data))
     assert list((tmp_path / "bodies").iterdir()) == []
@@ -209,3 +209,35 @@ def test_body_header_decoder_only_raises_chunk_corrupted(data: bytes) -> None:
     except ChunkCorrupted:
         return
     assert encode_body_header(header) == data
+
+
+def test_piecewise_upload_as_the_relay_server_feeds_it(tmp_path: Path) -> None:
+    store = open_store(tmp_path, Clock())
+    data = body(1)
+    ids = register(store, data)
+    upload = store.begin_put(ids.sender_id)
+    assert upload is not None
+    for piece in pieces(data, 16000):
+        upload.write(piece)
+    assert upload.received == SIZE
+    with pytest.raises(ChunkNotFound):  # nothing is visible before finish()
+        store.read(ids.recipient_ids[0])
+    upload.finish()
+    assert store.begin_put(ids.sender_id) is None  # a retry is answered at once
+    assert b"".join(store.read(ids.recipient_ids[0])) == data
+
+
+def test_an_overlong_or_aborted_upload_leaves_nothing(tmp_path: Path) -> None:
+    store = open_store(tmp_path, Clock())
+    ids = register(store, body(1))
+    upload = store.begin_put(ids.sender_id)
+    assert upload is not None
+    upload.write(body(1))
+    with pytest.raises(UploadMismatch, match="longer"):
+        upload.write(b"x")
+    assert list((tmp_path / "bodies").iterdir()) == []
+    upload = store.begin_put(ids.sender_id)
+    assert upload is not None
+    upload.write(b"partial")
+    upload.abort()
+    assert list((tmp_path / "bodies").iterdir()) == []
