@@ -31,7 +31,7 @@ import hashlib
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -81,6 +81,13 @@ class RegisteredChunk:
 
     sender_id: bytes
     recipient_ids: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _FoundEntry:
+    fields: EntryFields
+    size: int
+    expires: int
 
 
 class FileChunkStore:
@@ -153,17 +160,46 @@ class FileChunkStore:
         name = f"{expires:010d}-{self._rng.random_bytes(BODY_NAME_SIZE).hex()}"
         sender_id = self._rng.random_bytes(CHUNK_ID_SIZE)
         recipient_ids = tuple(self._rng.random_bytes(CHUNK_ID_SIZE) for _ in recipient_auth_keys)
-        sender = EntryFields(name, sender_auth_key, digest)
+        sender = EntryFields(name, sender_auth_key, digest, len(recipient_ids))
         rows = [self._row(sender_id, EntryRole.SENDER, sender, size, expires)]
-        rows += [
-            self._row(rid, EntryRole.RECIPIENT, EntryFields(name, key), 0, expires)
-            for rid, key in zip(recipient_ids, recipient_auth_keys, strict=True)
-        ]
+        rows += self._recipient_rows(name, recipient_ids, recipient_auth_keys, expires)
         rows.sort()  # insertion order must not pair a sender with its recipients
         with self._transaction():
             self._db.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?)", rows)
         self.used_bytes += size
         return RegisteredChunk(sender_id, recipient_ids)
+
+    def add_recipients(
+        self, sender_id: bytes, recipient_auth_keys: Sequence[bytes]
+    ) -> tuple[bytes, ...]:
+        """Give a registered chunk more recipient ids (one per key); durable on return.
+
+        A chunk has at most ``MAX_RECIPIENTS`` in all (:class:`StoreQuotaExceeded`).
+        """
+        found = self._entry(sender_id, EntryRole.SENDER)
+        total = found.fields.recipients + len(recipient_auth_keys)
+        if not recipient_auth_keys or total > MAX_RECIPIENTS:
+            raise StoreQuotaExceeded(f"a chunk has at most {MAX_RECIPIENTS} recipients")
+        name = found.fields.body_name
+        recipient_ids = tuple(self._rng.random_bytes(CHUNK_ID_SIZE) for _ in recipient_auth_keys)
+        sender = replace(found.fields, recipients=total)
+        rows = self._recipient_rows(name, recipient_ids, recipient_auth_keys, found.expires)
+        rows.sort()
+        with self._transaction():
+            self._db.execute(
+                "UPDATE entries SET sealed = ? WHERE lookup = ?",
+                (seal_entry(sender_id, EntryRole.SENDER, sender, self._rng), lookup_key(sender_id)),
+            )
+            self._db.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?)", rows)
+        return recipient_ids
+
+    def _recipient_rows(
+        self, name: str, ids: Sequence[bytes], keys: Sequence[bytes], expires: int
+    ) -> list[tuple[bytes, int, int, int, bytes]]:
+        return [
+            self._row(rid, EntryRole.RECIPIENT, EntryFields(name, key), 0, expires)
+            for rid, key in zip(ids, keys, strict=True)
+        ]
 
     def _row(
         self, entity_id: bytes, role: EntryRole, fields: EntryFields, size: int, expires: int
@@ -171,29 +207,30 @@ class FileChunkStore:
         sealed = seal_entry(entity_id, role, fields, self._rng)
         return (lookup_key(entity_id), role, size, expires, sealed)
 
-    def _entry(self, entity_id: bytes, role: EntryRole) -> tuple[EntryFields, int]:
+    def _entry(self, entity_id: bytes, role: EntryRole) -> _FoundEntry:
         row = self._db.execute(
             "SELECT sealed, size, expires FROM entries WHERE lookup = ? AND role = ?",
             (lookup_key(entity_id), role),
         ).fetchone()
         if row is None or row[2] <= self._clock():
             raise ChunkNotFound("no such chunk (it may have expired or been deleted)")
-        return open_entry(entity_id, role, row[0]), row[1]
+        return _FoundEntry(open_entry(entity_id, role, row[0]), row[1], row[2])
 
     def sender_auth_key(self, sender_id: bytes) -> bytes:
         """The key that authorises commands on this sender id."""
-        return self._entry(sender_id, EntryRole.SENDER)[0].auth_key
+        return self._entry(sender_id, EntryRole.SENDER).fields.auth_key
 
     def recipient_auth_key(self, recipient_id: bytes) -> bytes:
         """The key that authorises commands on this recipient id."""
-        return self._entry(recipient_id, EntryRole.RECIPIENT)[0].auth_key
+        return self._entry(recipient_id, EntryRole.RECIPIENT).fields.auth_key
 
     # -- bodies ---------------------------------------------------------------------------
 
     def begin_put(self, sender_id: bytes) -> BodyUpload | None:
         """Start receiving a chunk's body; ``None`` if it is stored already (a retry
         after a lost answer, to be answered ``OK`` at once)."""
-        fields, size = self._entry(sender_id, EntryRole.SENDER)
+        found = self._entry(sender_id, EntryRole.SENDER)
+        fields, size = found.fields, found.size
         final = self._bodies / fields.body_name
         if final.exists():
             return None
@@ -222,8 +259,7 @@ class FileChunkStore:
         :class:`ChunkCorrupted` at the end (and is removed), so it is never served
         as good. Recipients check the digest too.
         """
-        fields, _ = self._entry(recipient_id, EntryRole.RECIPIENT)
-        path = self._bodies / fields.body_name
+        path = self._bodies / self._entry(recipient_id, EntryRole.RECIPIENT).fields.body_name
         try:
             handle = path.open("rb")
         except FileNotFoundError as exc:
@@ -260,12 +296,12 @@ class FileChunkStore:
         Recipient entries cannot be found from the sender's (nothing links them);
         they answer :class:`ChunkNotFound` from now on and expire with the chunk.
         """
-        fields, size = self._entry(sender_id, EntryRole.SENDER)
-        (self._bodies / fields.body_name).unlink(missing_ok=True)
+        found = self._entry(sender_id, EntryRole.SENDER)
+        (self._bodies / found.fields.body_name).unlink(missing_ok=True)
         fsync_dir(self._bodies)
         with self._transaction():
             self._db.execute("DELETE FROM entries WHERE lookup = ?", (lookup_key(sender_id),))
-        self.used_bytes -= size
+        self.used_bytes -= found.size
 
     def expire(self) -> int:
         """Remove every entry and body past its expiry; returns how many bodies went."""

@@ -56,11 +56,12 @@ class EntryRole(IntEnum):
 @dataclass(frozen=True, slots=True)
 class EntryFields:
     """What an entry hides: its body, the key that authorises its id, and (for a
-    sender) the digest the body must have."""
+    sender) the digest the body must have and how many recipient ids it was given."""
 
     body_name: str
     auth_key: bytes
     digest: bytes = b""
+    recipients: int = 0
 
 
 def lookup_key(entity_id: bytes) -> bytes:
@@ -76,7 +77,7 @@ def seal_entry(entity_id: bytes, role: EntryRole, fields: EntryFields, rng: Rand
     """Seal an entry's fields under a key only the id's holder can derive."""
     nonce = rng.random_bytes(_NONCE_SIZE)
     writer = Writer().bytes8(fields.body_name.encode("ascii")).raw(fields.auth_key)
-    plain = writer.bytes8(fields.digest).build()
+    plain = writer.bytes8(fields.digest).u8(fields.recipients).build()
     ad = lookup_key(entity_id) + bytes([role])
     return nonce + aead_encrypt(_entry_key(entity_id), nonce, plain, ad)
 
@@ -90,10 +91,11 @@ def open_entry(entity_id: bytes, role: EntryRole, sealed: bytes) -> EntryFields:
         name = reader.bytes8(64).decode("ascii")
         auth_key = reader.raw(32)
         digest = reader.bytes8(32)
+        recipients = reader.u8()
         reader.finish()
     except (AuthenticationFailed, WireError, UnicodeDecodeError) as exc:
         raise FileStoreError("a chunk index entry is damaged; the chunk is lost") from exc
-    return EntryFields(name, auth_key, digest)
+    return EntryFields(name, auth_key, digest, recipients)
 
 
 @dataclass(frozen=True, slots=True)

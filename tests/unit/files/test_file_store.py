@@ -241,3 +241,20 @@ def test_an_overlong_or_aborted_upload_leaves_nothing(tmp_path: Path) -> None:
     upload.write(b"partial")
     upload.abort()
     assert list((tmp_path / "bodies").iterdir()) == []
+
+
+def test_more_recipients_can_be_added_up_to_the_cap(tmp_path: Path) -> None:
+    store = open_store(tmp_path, Clock())
+    data = body(1)
+    ids = register(store, data, recipients=16)
+    store.put(ids.sender_id, pieces(data))
+    added = store.add_recipients(ids.sender_id, [b"\x07" * 32] * 16)
+    assert len(set(added) | set(ids.recipient_ids)) == 32
+    assert store.recipient_auth_key(added[3]) == b"\x07" * 32
+    assert b"".join(store.read(added[-1])) == data
+    for _ in range(6):
+        store.add_recipients(ids.sender_id, [b"\x08" * 32] * 16)
+    with pytest.raises(StoreQuotaExceeded, match="128"):
+        store.add_recipients(ids.sender_id, [b"\x09" * 32])
+    with pytest.raises(ChunkNotFound):
+        store.add_recipients(added[0], [b"\x09" * 32])  # a recipient id cannot add

@@ -61,9 +61,15 @@ def test_store_entry_matches_the_spec() -> None:
     plain = AESGCM(key).decrypt(sealed[:12], sealed[12:], lookup + bytes([int(entry["role"])]))
     name = entry["body_name"].encode()
     digest = bytes.fromhex(entry["digest"])
-    assert plain == bytes([len(name)]) + name + bytes.fromhex(entry["auth_key"]) + b"\x20" + digest
+    recipients = int(entry["recipients"])
+    auth_key = bytes.fromhex(entry["auth_key"])
+    assert plain == bytes([len(name)]) + name + auth_key + b"\x20" + digest + bytes([recipients])
     fields = open_entry(entity_id, EntryRole.SENDER, sealed)
-    assert (fields.body_name, fields.digest) == (entry["body_name"], digest)
+    assert (fields.body_name, fields.digest, fields.recipients) == (
+        entry["body_name"],
+        digest,
+        recipients,
+    )
 
 
 def test_pinned_v1_records_still_decode_and_encode_identically() -> None:

@@ -85,7 +85,7 @@ def records() -> dict[str, str]:
 
 def store_entry() -> dict[str, str]:
     entity_id = bytes.fromhex("99" * 24)
-    fields = EntryFields("0001234567-" + "ab" * 16, b"\x42" * 32, b"\x11" * 32)
+    fields = EntryFields("0001234567-" + "ab" * 16, b"\x42" * 32, b"\x11" * 32, 3)
     sealed = seal_entry(entity_id, EntryRole.SENDER, fields, DeterministicRandom(b"entry"))
     return {
         "entity_id": entity_id.hex(),
@@ -94,6 +94,7 @@ def store_entry() -> dict[str, str]:
         "body_name": fields.body_name,
         "auth_key": fields.auth_key.hex(),
         "digest": fields.digest.hex(),
+        "recipients": str(fields.recipients),
         "sealed": sealed.hex(),
     }
 
