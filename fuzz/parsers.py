@@ -38,6 +38,7 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.agent.links import decode_link
     from veil.agent.payloads import decode_payload
     from veil.chat.events import decode_event
+    from veil.files.commands import decode_file_command, decode_file_response
     from veil.files.description import decode_description
     from veil.files.download import decode_download_record
     from veil.files.upload_record import decode_upload_record
@@ -74,6 +75,8 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("file upload record", decode_upload_record),
         ("file download record", decode_download_record),
         ("file chunk body header", _sized(decode_body_header, BODY_HEADER_SIZE)),
+        ("file command", decode_file_command),
+        ("file response", decode_file_response),
     )
 
 

@@ -16,11 +16,21 @@ Modules, in the order a file goes through them:
 - :mod:`~veil.files.stream` encrypts the file in STREAM segments (bounded memory);
 - :mod:`~veil.files.upload` registers and uploads chunks, resumably, with failover;
 - :mod:`~veil.files.description` encodes what the recipient needs (and redirects);
-- :mod:`~veil.files.download` verifies, decrypts and resumes on the recipient.
+- :mod:`~veil.files.download` verifies, decrypts and resumes on the recipient;
+- :mod:`~veil.files.commands` and :mod:`~veil.files.pieces` are the file relay
+  commands' codec and how a chunk travels in pieces over 16 KiB blocks.
 
 The protocol is specified in ``docs/protocol/files.md``.
 """
 
+from veil.files.commands import (
+    FileCommand,
+    FileResponse,
+    decode_file_command,
+    decode_file_response,
+    encode_file_command,
+    encode_file_response,
+)
 from veil.files.description import (
     MAX_INLINE_DESCRIPTION,
     ChunkLocation,
@@ -40,6 +50,7 @@ from veil.files.download import (
     encode_download_record,
 )
 from veil.files.layout import CHUNK_SIZES, ChunkLayout, place_chunks, plan_layout
+from veil.files.pieces import ChunkAssembler, PieceReceiver, download_key, split_into_pieces
 from veil.files.stream import FileSecret, SegmentCipher, encrypt_stream
 from veil.files.upload import ChunkDigests, PutChunk, RegisterChunk, Upload, UploadRecord
 from veil.files.upload_record import decode_upload_record, encode_upload_record
@@ -47,6 +58,7 @@ from veil.files.upload_record import decode_upload_record, encode_upload_record
 __all__ = [
     "CHUNK_SIZES",
     "MAX_INLINE_DESCRIPTION",
+    "ChunkAssembler",
     "ChunkDigests",
     "ChunkFetch",
     "ChunkLayout",
@@ -55,8 +67,11 @@ __all__ = [
     "Download",
     "DownloadRecord",
     "EncryptedBlob",
+    "FileCommand",
     "FileDescription",
+    "FileResponse",
     "FileSecret",
+    "PieceReceiver",
     "PutChunk",
     "RedirectDescription",
     "RegisterChunk",
@@ -65,12 +80,18 @@ __all__ = [
     "UploadRecord",
     "decode_description",
     "decode_download_record",
+    "decode_file_command",
+    "decode_file_response",
     "decode_upload_record",
+    "download_key",
     "encode_description",
     "encode_download_record",
+    "encode_file_command",
+    "encode_file_response",
     "encode_upload_record",
     "encrypt_stream",
     "follow_redirect",
     "place_chunks",
     "plan_layout",
+    "split_into_pieces",
 ]

@@ -24,6 +24,7 @@ __all__ = [
     "FileTooLarge",
     "FilesError",
     "MalformedDescription",
+    "MalformedFileCommand",
     "NoRelayAvailable",
     "SourceChanged",
     "StoreQuotaExceeded",
@@ -91,6 +92,12 @@ class StreamAuthenticationFailed(FileProtocolError):
     """A segment failed authentication: the file was reordered, truncated, extended or forged."""
 
     code: ClassVar[int] = 813
+
+
+class MalformedFileCommand(FileProtocolError):
+    """A file command or answer does not decode; a relay answers ``ERR SYNTAX``."""
+
+    code: ClassVar[int] = 814
 
 
 class FileStoreError(VeilError):

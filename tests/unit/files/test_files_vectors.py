@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -70,6 +71,19 @@ def test_store_entry_matches_the_spec() -> None:
         digest,
         recipients,
     )
+
+
+def test_download_piece_matches_the_spec() -> None:
+    vector = VECTORS["download_piece"]
+    relay = X25519PrivateKey.from_private_bytes(bytes.fromhex(vector["relay_private"]))
+    recipient = X25519PrivateKey.from_private_bytes(bytes.fromhex(vector["recipient_private"]))
+    shared = relay.exchange(recipient.public_key())
+    key = HKDF(hashes.SHA256(), 32, b"", b"veil relay file download v1").derive(shared)
+    assert key.hex() == vector["download_key"]
+    counter = int(vector["index"]).to_bytes(4, "big")
+    ad = bytes.fromhex(vector["correlation_id"]) + counter
+    sealed = AESGCM(key).encrypt(counter + bytes(8), bytes.fromhex(vector["piece"]), ad)
+    assert sealed.hex() == vector["sealed"]
 
 
 def test_pinned_v1_records_still_decode_and_encode_identically() -> None:

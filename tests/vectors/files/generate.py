@@ -11,6 +11,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from veil.crypto.primitives import X25519KeyPair
 from veil.crypto.random import DeterministicRandom
 from veil.files.description import (
     ChunkLocation,
@@ -20,6 +21,7 @@ from veil.files.description import (
 )
 from veil.files.download import DownloadRecord, encode_download_record
 from veil.files.layout import SEGMENT_SIZE, plan_layout
+from veil.files.pieces import download_key, seal_piece
 from veil.files.stream import FileSecret, SegmentCipher, encrypt_stream
 from veil.files.upload import ChunkStage, ChunkUpload, RecipientCredential, UploadRecord
 from veil.files.upload_record import encode_upload_record
@@ -99,6 +101,22 @@ def store_entry() -> dict[str, str]:
     }
 
 
+def download_piece() -> dict[str, str]:
+    relay = X25519KeyPair(bytes([1]) * 32)
+    recipient = X25519KeyPair(bytes([2]) * 32)
+    key = download_key(relay, recipient.public)
+    correlation = bytes([3]) * 24
+    return {
+        "relay_private": relay.private.hex(),
+        "recipient_private": recipient.private.hex(),
+        "download_key": key.hex(),
+        "correlation_id": correlation.hex(),
+        "index": "7",
+        "piece": b"piece seven".hex(),
+        "sealed": seal_piece(key, correlation, 7, b"piece seven").hex(),
+    }
+
+
 def main() -> None:
     vectors = {
         "provenance": PROVENANCE,
@@ -109,6 +127,7 @@ def main() -> None:
         "stream": [stream_case(size) for size in SIZES],
         "records": records(),
         "store_entry": store_entry(),
+        "download_piece": download_piece(),
     }
     path = Path(__file__).with_name("files_v1.json")
     path.write_text(json.dumps(vectors, indent=2) + "\n")
