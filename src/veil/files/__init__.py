@@ -39,7 +39,9 @@ from veil.files.description import (
     RedirectDescription,
     decode_description,
     encode_description,
+    fits_inline,
     follow_redirect,
+    redirect_to,
 )
 from veil.files.download import (
     ChunkFetch,
@@ -90,8 +92,10 @@ __all__ = [
     "encode_file_response",
     "encode_upload_record",
     "encrypt_stream",
+    "fits_inline",
     "follow_redirect",
     "place_chunks",
     "plan_layout",
+    "redirect_to",
     "split_into_pieces",
 ]

@@ -38,7 +38,9 @@ __all__ = [
     "RedirectDescription",
     "decode_description",
     "encode_description",
+    "fits_inline",
     "follow_redirect",
+    "redirect_to",
 ]
 
 DESCRIPTION_VERSION = 1
@@ -208,6 +210,21 @@ def _read_chunk(reader: Reader) -> ChunkLocation:
     recipient_id = reader.raw(CHUNK_ID_SIZE)
     key = reader.raw(CHUNK_KEY_SIZE)
     return ChunkLocation(relay_index, recipient_id, key, reader.raw(DIGEST_SIZE))
+
+
+def fits_inline(encoded: bytes) -> bool:
+    """Whether an encoded description may travel in a chat message as it is."""
+    return len(encoded) <= MAX_INLINE_DESCRIPTION
+
+
+def redirect_to(target: bytes, blob: EncryptedBlob) -> RedirectDescription:
+    """The redirect to send instead of ``target`` (an encoded FILE description too large
+    for a message) once ``target`` itself was uploaded as the file ``blob``."""
+    if not isinstance(decode_description(target), FileDescription):
+        raise ValueError("a redirect leads to a plain file description")
+    if len(target) != blob.size:
+        raise ValueError("the blob does not hold the target description")
+    return RedirectDescription(sha256(target), blob)
 
 
 def follow_redirect(redirect: RedirectDescription, downloaded: bytes) -> FileDescription:

@@ -8,13 +8,25 @@ from hypothesis import strategies as st
 
 from helpers.files import RELAYS, FakeRelays, download_all, drive_upload, stage, upload_file
 from veil.crypto.random import DeterministicRandom
+from veil.files.description import (
+    ChunkLocation,
+    EncryptedBlob,
+    FileDescription,
+    RedirectDescription,
+    decode_description,
+    encode_description,
+    fits_inline,
+    follow_redirect,
+    redirect_to,
+)
 from veil.files.download import (
     Download,
     decode_download_record,
     encode_download_record,
 )
 from veil.files.errors import ChunkTampered, CorruptTransferState, NoRelayAvailable
-from veil.files.layout import place_chunks
+from veil.files.layout import place_chunks, plan_layout
+from veil.files.stream import FileSecret
 from veil.files.upload import ChunkStage, PutChunk, RegisterChunk, Upload
 from veil.files.upload_record import decode_upload_record, encode_upload_record
 
@@ -170,3 +182,29 @@ def test_record_decoders_only_raise_corrupt_transfer_state(data: bytes) -> None:
     except CorruptTransferState:
         return
     assert encode_download_record(download) == data
+
+
+def test_a_description_too_large_for_a_message_travels_as_a_file() -> None:
+    big = FileDescription("film.mkv", "video/x-matroska", many_chunk_blob())
+    target = encode_description(big)
+    assert not fits_inline(target)
+    (carrier,), relays = upload_file(target)  # the description's bytes, sent as a file
+    redirect = redirect_to(target, carrier.blob)
+    encoded = encode_description(redirect)
+    assert fits_inline(encoded)
+    received = decode_description(encoded)
+    assert isinstance(received, RedirectDescription)
+    downloaded = download_all(Download(received.blob), relays, received.blob.size)
+    assert follow_redirect(received, downloaded) == big
+    with pytest.raises(ValueError, match="plain file"):
+        redirect_to(encoded, carrier.blob)
+
+
+def many_chunk_blob() -> EncryptedBlob:
+    rng = DeterministicRandom(b"big")
+    size = 1 << 30
+    chunks = tuple(
+        ChunkLocation(0, rng.random_bytes(24), rng.random_bytes(32), rng.random_bytes(32))
+        for _ in range(plan_layout(size).chunk_count)
+    )
+    return EncryptedBlob(size, FileSecret.generate(rng), RELAYS[:1], chunks)
