@@ -1,7 +1,7 @@
 """Photos lose their metadata before they leave the device, and get a small preview.
 
-JPEG, PNG and WebP (and HEIC, where a Pillow plugin such as ``pillow-heif`` reads it)
-are decoded and encoded again from their pixels alone: EXIF (with GPS and maker
+JPEG, PNG, WebP and HEIC (read through the ``pillow-heif`` plugin, sent as JPEG) are
+decoded and encoded again from their pixels alone: EXIF (with GPS and maker
 notes), XMP, IPTC, ICC profiles, comments and text chunks are not carried over,
 wherever in the file they were. The EXIF orientation is *applied to the pixels*
 first rather than kept as a tag: the result then carries no EXIF block at all (a
@@ -16,9 +16,11 @@ The preview is always made from pixels, so it never carries metadata.
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 
+import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from veil.files.errors import UnsupportedImage
@@ -56,7 +58,7 @@ def clean_image(data: bytes, *, keep_metadata: bool = False) -> CleanedImage:
     """Strip an image's metadata (unless ``keep_metadata``) and make its preview.
 
     Raises :class:`UnsupportedImage` for anything that is not a still JPEG, PNG, WebP
-    or readable HEIC image within the size limits.
+    or HEIC image within the size limits.
     """
     if len(data) > MAX_IMAGE_BYTES:
         raise UnsupportedImage(f"images above {MAX_IMAGE_BYTES} bytes are sent as files")
@@ -70,7 +72,14 @@ def clean_image(data: bytes, *, keep_metadata: bool = False) -> CleanedImage:
     return CleanedImage(cleaned, mime_type, upright.width, upright.height, preview)
 
 
+@functools.cache
+def _register_heif() -> None:
+    """Teach Pillow to read HEIC/HEIF, once, on first use (not at import)."""
+    pillow_heif.register_heif_opener()
+
+
 def _open(data: bytes) -> Image.Image:
+    _register_heif()
     try:
         image = Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:

@@ -83,6 +83,18 @@ def test_webp_loses_exif_and_xmp() -> None:
         assert len(after.getexif()) == 0 and after.size == (64, 32)
 
 
+def test_heic_loses_exif_and_xmp_and_is_sent_as_jpeg() -> None:
+    clean_image(photo("PNG"))  # registers the HEIF plugin, as any first use does
+    original = photo("HEIF", exif=exif_with_gps(1), xmp=XMP)
+    assert b"SpyCam" in original and b"SECRET-XMP" in original
+    cleaned = clean_image(original)
+    assert cleaned.mime_type == "image/jpeg"
+    assert b"SpyCam" not in cleaned.data and b"SECRET-XMP" not in cleaned.data
+    with Image.open(io.BytesIO(cleaned.data)) as after:
+        assert after.format == "JPEG" and len(after.getexif()) == 0
+        assert after.size == (64, 32)
+
+
 def test_keep_metadata_returns_the_original_bytes() -> None:
     original = photo("JPEG", exif=exif_with_gps())
     kept = clean_image(original, keep_metadata=True)
