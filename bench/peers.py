@@ -45,7 +45,7 @@ from peer_support.mqtt_peer import MqttSession, mosquitto_broker  # noqa: E402
 from peer_support.nats_peer import NatsSession, nats_broker  # noqa: E402
 from peer_support.veil_peer import VeilSession  # noqa: E402
 from relay_support.proc import CpuMeter, init_relay  # noqa: E402
-from veil.relay.address import RelayAddress  # noqa: E402
+from veil.relay.protocol.address import RelayAddress  # noqa: E402
 
 FRAME_BYTES = 15_360
 LATENCY_RATE = 2_000.0

@@ -39,6 +39,10 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.agent.payloads import ContactRequest, decode_payload
     from veil.chat.events import decode_event
     from veil.chat.profile import Profile
+    from veil.files.commands import decode_file_command, decode_file_response
+    from veil.files.description import decode_description
+    from veil.files.download import decode_download_record
+    from veil.files.upload_record import decode_upload_record
     from veil.mls.fuzzing import MLS_DECODERS
     from veil.ratchet.agreement import InvitationKeys, ReplyKeys
     from veil.ratchet.header import Header
@@ -47,6 +51,7 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.relay.protocol.queue_commands import decode_command
     from veil.relay.protocol.queue_responses import decode_response
     from veil.relay.protocol.transmission import decode_client_transmission, decode_transmission
+    from veil.relay.server.file_store_format import BODY_HEADER_SIZE, decode_body_header
     from veil.routing.codec import decode_routing_command, decode_routing_response
     from veil.wire.blocks import BLOCK_SIZE, decode_block
 
@@ -72,6 +77,12 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("reply keys", ReplyKeys.decode),
         ("ratchet header", lambda data: Header.decode(data[1:], pq=bool(data[:1] == b"\x01"))),
         *MLS_DECODERS,
+        ("file description", decode_description),
+        ("file upload record", decode_upload_record),
+        ("file download record", decode_download_record),
+        ("file chunk body header", _sized(decode_body_header, BODY_HEADER_SIZE)),
+        ("file command", decode_file_command),
+        ("file response", decode_file_response),
     )
 
 

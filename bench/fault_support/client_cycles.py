@@ -12,8 +12,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+from helpers.relay_process import RelayProcess
 from helpers.veil_cli import VeilUser, connect, kill
-from veil.relay.launcher import RelayProcess
 
 MESSAGES_PER_CYCLE = 5
 RECEIVE_BEFORE_KILL_S = (0.3, 1.5)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from fault_support.ledger import Ledger, numbered_body
 from veil.crypto import SystemRandom, X25519KeyPair
-from veil.relay.address import RelayAddress
 from veil.relay.client import RelayClient
-from veil.relay.errors import CommandError, ConnectionLost
-from veil.relay.events import MessageReceived, RecipientQueue, SenderQueue
+from veil.relay.client.events import MessageReceived, RecipientQueue, SenderQueue
+from veil.relay.protocol.address import RelayAddress
+from veil.relay.protocol.errors import CommandError, ConnectionLost
 
 RETRY_S = 0.05
 QUIET_S = 3.0

@@ -11,8 +11,8 @@ import asyncio
 from collections.abc import Callable
 
 from relay_support.load import Lane, consume, open_lanes
-from veil.relay.address import RelayAddress
-from veil.relay.errors import QuotaExceeded
+from veil.relay.protocol.address import RelayAddress
+from veil.relay.protocol.errors import QuotaExceeded
 
 QUOTA_RETRY_S = 0.002
 

@@ -4,7 +4,24 @@ Every layer defines its errors as subclasses of :class:`VeilError` and gives eac
 one a numeric ``code`` that is stable on the wire and in ``--json`` output. Codes
 are grouped by layer so a code alone says where a failure came from:
 
-======= =================="""
+======= =========================
+range   layer
+======= =========================
+1xx     crypto primitives
+2xx     ratchet (agreement, double ratchet, security codes)
+3xx     wire codec, blocks, versions
+400-469 relay protocol and transport
+470-499 routing (the proxy hop)
+5xx     agent (connections, delivery)
+6xx     chat (profiles, contacts, store, CLI)
+7xx     MLS groups (RFC 9420 encoding, suites, key schedule, framing, group operations)
+8xx     files (transfer core; 85x the relay's chunk store)
+======= =========================
+
+Within a layer, one hierarchy separates :class:`LocalError` (the caller or this
+machine) from :class:`ProtocolError` (the remote side); each page of
+``docs/protocol/`` lists its layer's codes, and a test keeps both in step.
+"""
 
 from __future__ import annotations
 
