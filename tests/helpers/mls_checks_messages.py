@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from helpers.mls_vectors import Case, checker, hexb
-from veil.mls.codec import Reader, Writer, decode
+from veil.mls.codec import TlsReader, TlsWriter, decode
 from veil.mls.framing import MLSMessage, PublicMessage
 from veil.mls.group_context import decode_extension, encode_extension
 from veil.mls.key_schedule import PreSharedKeyID
@@ -25,17 +25,17 @@ def without_wire(value: Any) -> Any:
     return value
 
 
-def _reinit_body(writer: Writer, reinit: ReInit) -> None:
-    body = Writer()
+def _reinit_body(writer: TlsWriter, reinit: ReInit) -> None:
+    body = TlsWriter()
     encode_proposal(body, reinit)
     writer.raw(body.build()[2:])  # without the proposal type
 
 
-def _method(name: str) -> Callable[[Writer, Any], object]:
+def _method(name: str) -> Callable[[TlsWriter, Any], object]:
     return lambda writer, value: getattr(value, name)(writer)
 
 
-_CODECS: dict[str, tuple[Callable[[Reader], Any], Callable[[Writer, Any], object]]] = {
+_CODECS: dict[str, tuple[Callable[[TlsReader], Any], Callable[[TlsWriter, Any], object]]] = {
     "mls_welcome": (MLSMessage.decode, _method("encode")),
     "mls_group_info": (MLSMessage.decode, _method("encode")),
     "mls_key_package": (MLSMessage.decode, _method("encode")),
@@ -43,10 +43,10 @@ _CODECS: dict[str, tuple[Callable[[Reader], Any], Callable[[Writer, Any], object
     "group_secrets": (GroupSecrets.decode, lambda w, s: w.raw(s.to_bytes())),
     "add_proposal": (KeyPackage.decode, _method("encode")),
     "update_proposal": (LeafNode.decode, _method("encode")),
-    "remove_proposal": (Reader.u32, Writer.u32),
+    "remove_proposal": (TlsReader.u32, TlsWriter.u32),
     "pre_shared_key_proposal": (PreSharedKeyID.decode, _method("encode")),
     "re_init_proposal": (decode_reinit, _reinit_body),
-    "external_init_proposal": (Reader.opaque, Writer.opaque),
+    "external_init_proposal": (TlsReader.opaque, TlsWriter.opaque),
     "group_context_extensions_proposal": (
         lambda r: r.vector(decode_extension),
         lambda w, e: w.vector(e, encode_extension),
@@ -65,7 +65,7 @@ def check_messages(case: Case) -> None:
     assert set(case) == set(_CODECS), set(case) ^ set(_CODECS)
     for field, (decoder, encoder) in _CODECS.items():
         data = hexb(case[field])
-        writer = Writer()
+        writer = TlsWriter()
         encoder(writer, without_wire(decode(data, decoder)))
         assert writer.build() == data, field
 
@@ -74,4 +74,4 @@ def check_messages(case: Case) -> None:
 def check_deserialization(case: Case) -> None:
     """A vector length header decodes to the stated length."""
     header = hexb(case["vlbytes_header"])
-    assert decode(header, Reader.varint) == case["length"]
+    assert decode(header, TlsReader.varint) == case["length"]

@@ -25,7 +25,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("veil.errors",),
     ("veil.crypto", "veil.wire"),
-    ("veil.ratchet", "veil.mls"),
+    ("veil.ratchet", "veil.mls", "veil.files"),
     ("veil.relay.protocol",),
     ("veil.relay.transport",),
     ("veil.relay.server", "veil.relay.client"),

@@ -16,14 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Protocol, TypeVar
 
-from veil.mls.errors import DecodeError, InvalidVarint, LengthExceedsCap, TrailingBytes
+from veil.mls.errors import InvalidVarint, LengthExceedsCap, MLSDecodeError, MLSTrailingBytes
 
 __all__ = [
     "DEFAULT_VECTOR_CAP",
     "MAX_VARINT",
     "Encodable",
-    "Reader",
-    "Writer",
+    "TlsReader",
+    "TlsWriter",
     "decode",
     "encode_varint",
     "to_bytes",
@@ -51,7 +51,7 @@ def encode_varint(value: int) -> bytes:
     raise ValueError(f"varint out of range: {value}")
 
 
-class Writer:
+class TlsWriter:
     """Builds a structure field by field; every method returns the writer."""
 
     __slots__ = ("_parts",)
@@ -59,48 +59,50 @@ class Writer:
     def __init__(self) -> None:
         self._parts: list[bytes] = []
 
-    def _uint(self, value: int, size: int) -> Writer:
+    def _uint(self, value: int, size: int) -> TlsWriter:
         self._parts.append(value.to_bytes(size, "big"))
         return self
 
-    def u8(self, value: int) -> Writer:
+    def u8(self, value: int) -> TlsWriter:
         """Append a ``uint8``."""
         return self._uint(value, 1)
 
-    def u16(self, value: int) -> Writer:
+    def u16(self, value: int) -> TlsWriter:
         """Append a ``uint16``."""
         return self._uint(value, 2)
 
-    def u32(self, value: int) -> Writer:
+    def u32(self, value: int) -> TlsWriter:
         """Append a ``uint32``."""
         return self._uint(value, 4)
 
-    def u64(self, value: int) -> Writer:
+    def u64(self, value: int) -> TlsWriter:
         """Append a ``uint64``."""
         return self._uint(value, 8)
 
-    def varint(self, value: int) -> Writer:
+    def varint(self, value: int) -> TlsWriter:
         """Append a variable-length integer."""
         self._parts.append(encode_varint(value))
         return self
 
-    def raw(self, data: bytes) -> Writer:
+    def raw(self, data: bytes) -> TlsWriter:
         """Append bytes whose length the reader knows (fixed-size fields, nested structs)."""
         self._parts.append(bytes(data))
         return self
 
-    def opaque(self, data: bytes) -> Writer:
+    def opaque(self, data: bytes) -> TlsWriter:
         """Append ``opaque data<V>``: a varint length, then the bytes."""
         return self.varint(len(data)).raw(data)
 
-    def vector(self, items: Iterable[T], encode_item: Callable[[Writer, T], object]) -> Writer:
+    def vector(
+        self, items: Iterable[T], encode_item: Callable[[TlsWriter, T], object]
+    ) -> TlsWriter:
         """Append ``T items<V>``: the items encoded back to back, behind their byte length."""
-        inner = Writer()
+        inner = TlsWriter()
         for item in items:
             encode_item(inner, item)
         return self.opaque(inner.build())
 
-    def optional(self, value: T | None, encode_item: Callable[[Writer, T], object]) -> Writer:
+    def optional(self, value: T | None, encode_item: Callable[[TlsWriter, T], object]) -> TlsWriter:
         """Append ``optional<T>``: a presence byte, then the value if present."""
         if value is None:
             return self.u8(0)
@@ -108,7 +110,7 @@ class Writer:
         encode_item(self, value)
         return self
 
-    def boolean(self, value: bool) -> Writer:
+    def boolean(self, value: bool) -> TlsWriter:
         """Append a ``bool`` (one byte, 0 or 1)."""
         return self.u8(1 if value else 0)
 
@@ -117,7 +119,7 @@ class Writer:
         return b"".join(self._parts)
 
 
-class Reader:
+class TlsReader:
     """Consumes a structure field by field; any fault raises an MLS decode error."""
 
     __slots__ = ("_data", "_offset")
@@ -143,7 +145,7 @@ class Reader:
     def raw(self, length: int) -> bytes:
         """Read exactly ``length`` bytes."""
         if length > self.remaining:
-            raise DecodeError(f"truncated: need {length} bytes, {self.remaining} left")
+            raise MLSDecodeError(f"truncated: need {length} bytes, {self.remaining} left")
         start = self._offset
         self._offset += length
         return self._data[start : self._offset]
@@ -186,15 +188,17 @@ class Reader:
             raise LengthExceedsCap(f"vector of {length} bytes exceeds the cap of {cap}")
         return self.raw(length)
 
-    def vector(self, decode_item: Callable[[Reader], T], cap: int = DEFAULT_VECTOR_CAP) -> list[T]:
+    def vector(
+        self, decode_item: Callable[[TlsReader], T], cap: int = DEFAULT_VECTOR_CAP
+    ) -> list[T]:
         """Read ``T items<V>``: items decoded until the vector's bytes are used up exactly."""
-        inner = Reader(self.opaque(cap))
+        inner = TlsReader(self.opaque(cap))
         items: list[T] = []
         while inner.remaining:
             items.append(decode_item(inner))
         return items
 
-    def optional(self, decode_item: Callable[[Reader], T]) -> T | None:
+    def optional(self, decode_item: Callable[[TlsReader], T]) -> T | None:
         """Read ``optional<T>``."""
         return decode_item(self) if self.boolean() else None
 
@@ -202,32 +206,32 @@ class Reader:
         """Read a ``bool``; bytes other than 0 and 1 are rejected."""
         flag = self.u8()
         if flag > 1:
-            raise DecodeError(f"boolean or presence byte is {flag}, not 0 or 1")
+            raise MLSDecodeError(f"boolean or presence byte is {flag}, not 0 or 1")
         return flag == 1
 
     def finish(self) -> None:
         """Assert the structure consumed every byte."""
         if self.remaining:
-            raise TrailingBytes(f"{self.remaining} bytes left after the structure")
+            raise MLSTrailingBytes(f"{self.remaining} bytes left after the structure")
 
 
 class Encodable(Protocol):
-    """A structure that appends itself to a :class:`Writer`."""
+    """A structure that appends itself to a :class:`TlsWriter`."""
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the structure."""
 
 
 def to_bytes(value: Encodable) -> bytes:
     """The serialised form of one structure."""
-    writer = Writer()
+    writer = TlsWriter()
     value.encode(writer)
     return writer.build()
 
 
-def decode(data: bytes, decode_item: Callable[[Reader], T]) -> T:
+def decode(data: bytes, decode_item: Callable[[TlsReader], T]) -> T:
     """Decode one whole structure from ``data``; trailing bytes are an error."""
-    reader = Reader(data)
+    reader = TlsReader(data)
     value = decode_item(reader)
     reader.finish()
     return value

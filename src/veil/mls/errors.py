@@ -16,7 +16,6 @@ from veil.errors import ProtocolError, VeilError
 
 __all__ = [
     "CorruptGroupState",
-    "DecodeError",
     "DecryptionFailed",
     "InvalidCommit",
     "InvalidConfirmationTag",
@@ -25,7 +24,7 @@ __all__ = [
     "InvalidLeafNode",
     "InvalidMembership",
     "InvalidMembershipTag",
-    "InvalidPadding",
+    "InvalidMessagePadding",
     "InvalidProposal",
     "InvalidPublicKey",
     "InvalidSignature",
@@ -33,15 +32,16 @@ __all__ = [
     "InvalidVarint",
     "InvalidWelcome",
     "LengthExceedsCap",
+    "MLSDecodeError",
     "MLSError",
     "MLSProtocolError",
+    "MLSTrailingBytes",
     "MissingProposal",
     "MissingPskSecret",
     "MustCommitFirst",
     "NoMatchingKeyPackage",
     "SecretAlreadyUsed",
     "SecretTooFarAhead",
-    "TrailingBytes",
     "UnsupportedCipherSuite",
     "UnsupportedProtocolVersion",
     "UnsupportedStateVersion",
@@ -67,13 +67,13 @@ class MLSProtocolError(MLSError, ProtocolError):
 # --- encoding (RFC 9420 §2.1) -------------------------------------------------------
 
 
-class DecodeError(MLSProtocolError):
+class MLSDecodeError(MLSProtocolError):
     """A structure is truncated or holds an impossible value (unknown enum, bad flag)."""
 
     code: ClassVar[int] = 702
 
 
-class TrailingBytes(MLSProtocolError):
+class MLSTrailingBytes(MLSProtocolError):
     """A structure decoded but bytes were left over; strict parsers reject that."""
 
     code: ClassVar[int] = 703
@@ -136,7 +136,7 @@ class InvalidPublicKey(MLSProtocolError):
     code: ClassVar[int] = 715
 
 
-class InvalidPadding(MLSProtocolError):
+class InvalidMessagePadding(MLSProtocolError):
     """A PrivateMessage's padding holds a byte other than zero."""
 
     code: ClassVar[int] = 714

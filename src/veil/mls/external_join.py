@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from veil.crypto import RandomSource
-from veil.mls.codec import Reader, Writer, decode
+from veil.mls.codec import TlsReader, TlsWriter, decode
 from veil.mls.errors import InvalidGroupInfo
 from veil.mls.external import EXTENSION_EXTERNAL_PUB, EXTERNAL_INIT_LABEL
 from veil.mls.framing import (
@@ -49,7 +49,7 @@ def group_info_for_joiners(state: GroupState) -> MLSMessage:
     tag = confirmation_tag(
         suite, state.secrets.confirmation_key, state.context.confirmed_transcript_hash
     )
-    external_pub = Writer().opaque(state.secrets.external_public_key(suite)).build()
+    external_pub = TlsWriter().opaque(state.secrets.external_public_key(suite)).build()
     extensions = (
         Extension(EXTENSION_RATCHET_TREE, state.tree.to_bytes()),
         Extension(EXTENSION_EXTERNAL_PUB, external_pub),
@@ -80,7 +80,7 @@ def join_by_external_commit(
     )
     validate_tree(tree, context)
     group_info.verify(suite, tree.member_leaf(group_info.signer).signature_key)
-    external_pub = decode(_extension(group_info, EXTENSION_EXTERNAL_PUB), Reader.opaque)
+    external_pub = decode(_extension(group_info, EXTENSION_EXTERNAL_PUB), TlsReader.opaque)
     kem_output, hpke_context = suite.setup_base_sender(external_pub, b"", rng)
     init_secret = hpke_context.export(EXTERNAL_INIT_LABEL, suite.hash_size)
     package, keys = new_key_package(suite, rng, lifetime)

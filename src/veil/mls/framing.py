@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from veil.mls.codec import Reader, Writer, to_bytes
-from veil.mls.errors import DecodeError, WrongContentType
+from veil.mls.codec import TlsReader, TlsWriter, to_bytes
+from veil.mls.errors import MLSDecodeError, WrongContentType
 from veil.mls.group_context import MAX_GROUP_ID, MLS10, GroupContext, decode_protocol_version
 from veil.mls.leaf_node import MAX_SIGNATURE, KeyPackage
 from veil.mls.proposals import Commit, Proposal, decode_proposal, encode_proposal
@@ -48,21 +48,21 @@ class Sender:
     sender_type: int
     index: int = 0
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the Sender."""
         writer.u8(self.sender_type)
         if self.sender_type in (SENDER_MEMBER, SENDER_EXTERNAL):
             writer.u32(self.index)
 
     @classmethod
-    def decode(cls, reader: Reader) -> Sender:
+    def decode(cls, reader: TlsReader) -> Sender:
         """Read a Sender of a known type."""
         sender_type = reader.u8()
         if sender_type in (SENDER_MEMBER, SENDER_EXTERNAL):
             return cls(sender_type, reader.u32())
         if sender_type in (SENDER_NEW_MEMBER_PROPOSAL, SENDER_NEW_MEMBER_COMMIT):
             return cls(sender_type)
-        raise DecodeError(f"unknown sender type {sender_type}")
+        raise MLSDecodeError(f"unknown sender type {sender_type}")
 
 
 def content_type_of(content: Content) -> int:
@@ -72,7 +72,7 @@ def content_type_of(content: Content) -> int:
     return COMMIT if isinstance(content, Commit) else PROPOSAL
 
 
-def encode_content(writer: Writer, content: Content) -> None:
+def encode_content(writer: TlsWriter, content: Content) -> None:
     """Append a content body (without its type byte)."""
     if isinstance(content, bytes):
         writer.opaque(content)
@@ -82,7 +82,7 @@ def encode_content(writer: Writer, content: Content) -> None:
         encode_proposal(writer, content)
 
 
-def decode_content(reader: Reader, content_type: int) -> Content:
+def decode_content(reader: TlsReader, content_type: int) -> Content:
     """Read a content body of the given type."""
     if content_type == APPLICATION:
         return reader.opaque(MAX_CONTENT)
@@ -90,7 +90,7 @@ def decode_content(reader: Reader, content_type: int) -> Content:
         return decode_proposal(reader)
     if content_type == COMMIT:
         return Commit.decode(reader)
-    raise DecodeError(f"unknown content type {content_type}")
+    raise MLSDecodeError(f"unknown content type {content_type}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +112,7 @@ class FramedContent:
         """The ContentType of the body."""
         return content_type_of(self.content)
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the FramedContent."""
         if self.wire:
             writer.raw(self.wire)
@@ -123,7 +123,7 @@ class FramedContent:
         encode_content(writer, self.content)
 
     @classmethod
-    def decode(cls, reader: Reader) -> FramedContent:
+    def decode(cls, reader: TlsReader) -> FramedContent:
         """Read a FramedContent."""
         start = reader.offset
         group_id, epoch = reader.opaque(MAX_GROUP_ID), reader.u64()
@@ -135,7 +135,7 @@ class FramedContent:
 
     def to_be_signed(self, wire_format: int, context: GroupContext | None) -> bytes:
         """FramedContentTBS; members and new-member committers bind the GroupContext."""
-        writer = Writer().u16(MLS10).u16(wire_format)
+        writer = TlsWriter().u16(MLS10).u16(wire_format)
         self.encode(writer)
         if self.sender.sender_type in (SENDER_MEMBER, SENDER_NEW_MEMBER_COMMIT):
             if context is None:
@@ -144,7 +144,7 @@ class FramedContent:
         return writer.build()
 
 
-def encode_auth(writer: Writer, content_type: int, signature: bytes, tag: bytes | None) -> None:
+def encode_auth(writer: TlsWriter, content_type: int, signature: bytes, tag: bytes | None) -> None:
     """Append FramedContentAuthData: the signature, and the confirmation tag of a commit."""
     writer.opaque(signature)
     if content_type == COMMIT:
@@ -153,7 +153,7 @@ def encode_auth(writer: Writer, content_type: int, signature: bytes, tag: bytes 
         writer.opaque(tag)
 
 
-def decode_auth(reader: Reader, content_type: int) -> tuple[bytes, bytes | None]:
+def decode_auth(reader: TlsReader, content_type: int) -> tuple[bytes, bytes | None]:
     """Read FramedContentAuthData -> ``(signature, confirmation_tag or None)``."""
     signature = reader.opaque(MAX_SIGNATURE)
     return signature, reader.opaque(MAX_TAG) if content_type == COMMIT else None
@@ -168,14 +168,14 @@ class AuthenticatedContent:
     signature: bytes
     confirmation_tag: bytes | None = None
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the AuthenticatedContent."""
         writer.u16(self.wire_format)
         self.content.encode(writer)
         encode_auth(writer, self.content.content_type, self.signature, self.confirmation_tag)
 
     @classmethod
-    def decode(cls, reader: Reader) -> AuthenticatedContent:
+    def decode(cls, reader: TlsReader) -> AuthenticatedContent:
         """Read an AuthenticatedContent."""
         wire_format = reader.u16()
         content = FramedContent.decode(reader)
@@ -186,7 +186,7 @@ class AuthenticatedContent:
         """ConfirmedTranscriptHashInput: wire format, content and signature (RFC 9420 §8.2)."""
         if self.content.content_type != COMMIT:
             raise WrongContentType("only a commit enters the transcript")
-        writer = Writer().u16(self.wire_format)
+        writer = TlsWriter().u16(self.wire_format)
         self.content.encode(writer)
         return writer.opaque(self.signature).build()
 
@@ -200,7 +200,7 @@ class PublicMessage:
     confirmation_tag: bytes | None = None
     membership_tag: bytes | None = None
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the PublicMessage."""
         self.content.encode(writer)
         encode_auth(writer, self.content.content_type, self.signature, self.confirmation_tag)
@@ -208,7 +208,7 @@ class PublicMessage:
             writer.opaque(self.membership_tag or b"")
 
     @classmethod
-    def decode(cls, reader: Reader) -> PublicMessage:
+    def decode(cls, reader: TlsReader) -> PublicMessage:
         """Read a PublicMessage."""
         content = FramedContent.decode(reader)
         signature, tag = decode_auth(reader, content.content_type)
@@ -235,18 +235,18 @@ class PrivateMessage:
     encrypted_sender_data: bytes
     ciphertext: bytes
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the PrivateMessage."""
         writer.opaque(self.group_id).u64(self.epoch).u8(self.content_type)
         writer.opaque(self.authenticated_data).opaque(self.encrypted_sender_data)
         writer.opaque(self.ciphertext)
 
     @classmethod
-    def decode(cls, reader: Reader) -> PrivateMessage:
+    def decode(cls, reader: TlsReader) -> PrivateMessage:
         """Read a PrivateMessage."""
         group_id, epoch, content_type = reader.opaque(MAX_GROUP_ID), reader.u64(), reader.u8()
         if content_type not in (APPLICATION, PROPOSAL, COMMIT):
-            raise DecodeError(f"unknown content type {content_type}")
+            raise MLSDecodeError(f"unknown content type {content_type}")
         return cls(
             group_id,
             epoch,
@@ -280,7 +280,7 @@ class MLSMessage:
         """The WireFormat of the body."""
         return _WIRE_FORMATS[type(self.body)]
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the MLSMessage."""
         writer.u16(MLS10).u16(self.wire_format)
         self.body.encode(writer)
@@ -290,12 +290,12 @@ class MLSMessage:
         return to_bytes(self)
 
     @classmethod
-    def decode(cls, reader: Reader) -> MLSMessage:
+    def decode(cls, reader: TlsReader) -> MLSMessage:
         """Read an MLSMessage of a known wire format."""
         decode_protocol_version(reader)
         wire_format = reader.u16()
         body_type = _DECODERS.get(wire_format)
         if body_type is None:
-            raise DecodeError(f"unknown wire format {wire_format}")
+            raise MLSDecodeError(f"unknown wire format {wire_format}")
         body: Body = body_type.decode(reader)  # type: ignore[attr-defined]
         return cls(body)

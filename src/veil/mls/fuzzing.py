@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from veil.mls.codec import Reader, decode
+from veil.mls.codec import TlsReader, decode
 from veil.mls.framing import AuthenticatedContent, MLSMessage
 from veil.mls.group_context import GroupContext
 from veil.mls.key_schedule import PreSharedKeyID
@@ -22,7 +22,7 @@ from veil.mls.welcome import GroupInfo, GroupSecrets
 __all__ = ["MLS_DECODERS"]
 
 
-def _whole(decoder: Callable[[Reader], object]) -> Callable[[bytes], object]:
+def _whole(decoder: Callable[[TlsReader], object]) -> Callable[[bytes], object]:
     return lambda data: decode(data, decoder)
 
 

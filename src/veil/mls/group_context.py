@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from veil.mls.codec import Reader, Writer, to_bytes
+from veil.mls.codec import TlsReader, TlsWriter, to_bytes
 from veil.mls.errors import UnsupportedProtocolVersion
 
 __all__ = [
@@ -31,17 +31,17 @@ class Extension:
     extension_data: bytes
 
 
-def encode_extension(writer: Writer, extension: Extension) -> None:
+def encode_extension(writer: TlsWriter, extension: Extension) -> None:
     """Append an Extension."""
     writer.u16(extension.extension_type).opaque(extension.extension_data)
 
 
-def decode_extension(reader: Reader) -> Extension:
+def decode_extension(reader: TlsReader) -> Extension:
     """Read an Extension."""
     return Extension(reader.u16(), reader.opaque(MAX_EXTENSION))
 
 
-def decode_protocol_version(reader: Reader) -> int:
+def decode_protocol_version(reader: TlsReader) -> int:
     """Read a ProtocolVersion; anything but mls10 is rejected."""
     version = reader.u16()
     if version != MLS10:
@@ -60,7 +60,7 @@ class GroupContext:
     confirmed_transcript_hash: bytes
     extensions: tuple[Extension, ...] = ()
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the GroupContext."""
         writer.u16(MLS10).u16(self.cipher_suite).opaque(self.group_id).u64(self.epoch)
         writer.opaque(self.tree_hash).opaque(self.confirmed_transcript_hash)
@@ -71,7 +71,7 @@ class GroupContext:
         return to_bytes(self)
 
     @classmethod
-    def decode(cls, reader: Reader) -> GroupContext:
+    def decode(cls, reader: TlsReader) -> GroupContext:
         """Read a GroupContext."""
         decode_protocol_version(reader)
         return cls(

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from veil.mls.codec import Reader, Writer
-from veil.mls.errors import DecodeError
+from veil.mls.codec import TlsReader, TlsWriter
+from veil.mls.errors import MLSDecodeError
 from veil.mls.suites import CipherSuite
 
 __all__ = [
@@ -50,7 +50,7 @@ class PreSharedKeyID:
     psk_group_id: bytes = b""
     psk_epoch: int = 0
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the PreSharedKeyID."""
         writer.u8(self.psk_type)
         if self.psk_type == PSK_EXTERNAL:
@@ -60,17 +60,17 @@ class PreSharedKeyID:
         writer.opaque(self.psk_nonce)
 
     @classmethod
-    def decode(cls, reader: Reader) -> PreSharedKeyID:
+    def decode(cls, reader: TlsReader) -> PreSharedKeyID:
         """Read a PreSharedKeyID; unknown types and usages are rejected."""
         psk_type = reader.u8()
         if psk_type == PSK_EXTERNAL:
             psk_id = reader.opaque(MAX_PSK_ID)
             return cls(psk_type, psk_nonce=reader.opaque(MAX_NONCE), psk_id=psk_id)
         if psk_type != PSK_RESUMPTION:
-            raise DecodeError(f"unknown PSK type {psk_type}")
+            raise MLSDecodeError(f"unknown PSK type {psk_type}")
         usage = reader.u8()
         if usage not in RESUMPTION_USAGES:
-            raise DecodeError(f"unknown resumption PSK usage {usage}")
+            raise MLSDecodeError(f"unknown resumption PSK usage {usage}")
         group_id, epoch = reader.opaque(MAX_PSK_ID), reader.u64()
         return cls(
             psk_type,
@@ -86,7 +86,7 @@ def derive_psk_secret(suite: CipherSuite, psks: list[tuple[PreSharedKeyID, bytes
     zero = bytes(suite.hash_size)
     secret = zero
     for index, (psk_id, psk) in enumerate(psks):
-        label = Writer()
+        label = TlsWriter()
         psk_id.encode(label)
         label.u16(index).u16(len(psks))
         extracted = suite.extract(zero, psk)
@@ -174,7 +174,7 @@ def confirmed_transcript_hash(
 
 def interim_transcript_hash(suite: CipherSuite, confirmed: bytes, confirmation_tag: bytes) -> bytes:
     """``Hash(confirmed_[n] || InterimTranscriptHashInput_[n])``; the input is the tag<V>."""
-    return suite.hash(confirmed + Writer().opaque(confirmation_tag).build())
+    return suite.hash(confirmed + TlsWriter().opaque(confirmation_tag).build())
 
 
 def welcome_key_nonce(suite: CipherSuite, welcome_secret: bytes) -> tuple[bytes, bytes]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from veil.mls.codec import Reader, Writer, to_bytes
-from veil.mls.errors import DecodeError
+from veil.mls.codec import TlsReader, TlsWriter, to_bytes
+from veil.mls.errors import MLSDecodeError
 from veil.mls.group_context import (
     MLS10,
     Extension,
@@ -53,16 +53,16 @@ class Credential:
     identity: bytes = b""
     certificates: tuple[bytes, ...] = ()
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the Credential."""
         writer.u16(self.credential_type)
         if self.credential_type == CREDENTIAL_X509:
-            writer.vector(self.certificates, Writer.opaque)
+            writer.vector(self.certificates, TlsWriter.opaque)
         else:
             writer.opaque(self.identity)
 
     @classmethod
-    def decode(cls, reader: Reader) -> Credential:
+    def decode(cls, reader: TlsReader) -> Credential:
         """Read a Credential of a known type."""
         credential_type = reader.u16()
         if credential_type == CREDENTIAL_BASIC:
@@ -70,11 +70,11 @@ class Credential:
         if credential_type == CREDENTIAL_X509:
             certificates = reader.vector(lambda r: r.opaque(MAX_CERTIFICATES), MAX_CERTIFICATES)
             return cls(credential_type, certificates=tuple(certificates))
-        raise DecodeError(f"unknown credential type {credential_type}")
+        raise MLSDecodeError(f"unknown credential type {credential_type}")
 
 
-def _u16_list(reader: Reader) -> tuple[int, ...]:
-    return tuple(reader.vector(Reader.u16, MAX_LIST))
+def _u16_list(reader: TlsReader) -> tuple[int, ...]:
+    return tuple(reader.vector(TlsReader.u16, MAX_LIST))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +87,7 @@ class Capabilities:
     proposals: tuple[int, ...] = ()
     credentials: tuple[int, ...] = (CREDENTIAL_BASIC,)
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the Capabilities."""
         for values in (
             self.versions,
@@ -96,10 +96,10 @@ class Capabilities:
             self.proposals,
             self.credentials,
         ):
-            writer.vector(values, Writer.u16)
+            writer.vector(values, TlsWriter.u16)
 
     @classmethod
-    def decode(cls, reader: Reader) -> Capabilities:
+    def decode(cls, reader: TlsReader) -> Capabilities:
         """Read Capabilities."""
         return cls(*(_u16_list(reader) for _ in range(5)))
 
@@ -126,7 +126,7 @@ class LeafNode:
     extensions: tuple[Extension, ...] = ()
     signature: bytes = b""
 
-    def _encode_content(self, writer: Writer) -> None:
+    def _encode_content(self, writer: TlsWriter) -> None:
         writer.opaque(self.encryption_key).opaque(self.signature_key)
         self.credential.encode(writer)
         self.capabilities.encode(writer)
@@ -140,7 +140,7 @@ class LeafNode:
 
     def to_be_signed(self, group_id: bytes, leaf_index: int) -> bytes:
         """LeafNodeTBS; ``group_id`` and ``leaf_index`` count only for update/commit leaves."""
-        writer = Writer()
+        writer = TlsWriter()
         self._encode_content(writer)
         if self.leaf_node_source in (SOURCE_UPDATE, SOURCE_COMMIT):
             writer.opaque(group_id).u32(leaf_index)
@@ -156,13 +156,13 @@ class LeafNode:
         tbs = self.to_be_signed(group_id, leaf_index)
         suite.verify_with_label(self.signature_key, b"LeafNodeTBS", tbs, self.signature)
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the LeafNode."""
         self._encode_content(writer)
         writer.opaque(self.signature)
 
     @classmethod
-    def decode(cls, reader: Reader) -> LeafNode:
+    def decode(cls, reader: TlsReader) -> LeafNode:
         """Read a LeafNode."""
         encryption_key, signature_key = reader.opaque(MAX_KEY), reader.opaque(MAX_KEY)
         credential = Credential.decode(reader)
@@ -174,7 +174,7 @@ class LeafNode:
         elif source == SOURCE_COMMIT:
             parent_hash = reader.opaque(MAX_KEY)
         elif source != SOURCE_UPDATE:
-            raise DecodeError(f"unknown leaf node source {source}")
+            raise MLSDecodeError(f"unknown leaf node source {source}")
         extensions = tuple(reader.vector(decode_extension))
         return cls(
             encryption_key,
@@ -201,7 +201,7 @@ class KeyPackage:
 
     def to_be_signed(self) -> bytes:
         """KeyPackageTBS."""
-        writer = Writer().u16(MLS10).u16(self.cipher_suite).opaque(self.init_key)
+        writer = TlsWriter().u16(MLS10).u16(self.cipher_suite).opaque(self.init_key)
         self.leaf_node.encode(writer)
         return writer.vector(self.extensions, encode_extension).build()
 
@@ -220,7 +220,7 @@ class KeyPackage:
         """``KeyPackageRef``: ``RefHash("MLS 1.0 KeyPackage Reference", KeyPackage)``."""
         return suite.ref_hash(b"MLS 1.0 KeyPackage Reference", self.to_bytes())
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the KeyPackage."""
         writer.raw(self.to_be_signed()).opaque(self.signature)
 
@@ -229,7 +229,7 @@ class KeyPackage:
         return to_bytes(self)
 
     @classmethod
-    def decode(cls, reader: Reader) -> KeyPackage:
+    def decode(cls, reader: TlsReader) -> KeyPackage:
         """Read a KeyPackage (any protocol version but mls10 is rejected)."""
         decode_protocol_version(reader)
         return cls(

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from veil.mls import tree_math
-from veil.mls.codec import Writer
+from veil.mls.codec import TlsWriter
 from veil.mls.errors import (
     InvalidCommit,
     InvalidConfirmationTag,
@@ -94,7 +94,7 @@ class Processed:
 
 def proposal_reference(state: GroupState, authenticated: AuthenticatedContent) -> bytes:
     """``ProposalRef``: ``RefHash("MLS 1.0 Proposal Reference", AuthenticatedContent)``."""
-    writer = Writer()
+    writer = TlsWriter()
     authenticated.encode(writer)
     return state.suite.ref_hash(b"MLS 1.0 Proposal Reference", writer.build())
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from veil.mls.codec import Reader, decode
+from veil.mls.codec import TlsReader, decode
 from veil.mls.errors import InvalidProposal, MLSProtocolError
 from veil.mls.group_context import Extension
 from veil.mls.key_schedule import PSK_RESUMPTION, PreSharedKeyID
@@ -36,8 +36,8 @@ def check_psk_proposals(proposals: list[tuple[Proposal, int]], hash_size: int) -
         seen.add(psk)
 
 
-def _u16_lists(reader: Reader) -> tuple[list[int], list[int], list[int]]:
-    return reader.vector(Reader.u16), reader.vector(Reader.u16), reader.vector(Reader.u16)
+def _u16_lists(reader: TlsReader) -> tuple[list[int], list[int], list[int]]:
+    return reader.vector(TlsReader.u16), reader.vector(TlsReader.u16), reader.vector(TlsReader.u16)
 
 
 def _check_required(tree: RatchetTree, data: bytes) -> None:
@@ -56,7 +56,7 @@ def _check_required(tree: RatchetTree, data: bytes) -> None:
 
 
 def _check_external_senders(data: bytes) -> None:
-    def sender(reader: Reader) -> Credential:
+    def sender(reader: TlsReader) -> Credential:
         reader.opaque(4096)
         return Credential.decode(reader)
 

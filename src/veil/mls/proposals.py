@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from veil.mls.codec import Reader, Writer
-from veil.mls.errors import DecodeError
+from veil.mls.codec import TlsReader, TlsWriter
+from veil.mls.errors import MLSDecodeError
 from veil.mls.group_context import (
     Extension,
     decode_extension,
@@ -47,12 +47,12 @@ class HPKECiphertext:
     kem_output: bytes
     ciphertext: bytes
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the HPKECiphertext."""
         writer.opaque(self.kem_output).opaque(self.ciphertext)
 
     @classmethod
-    def decode(cls, reader: Reader) -> HPKECiphertext:
+    def decode(cls, reader: TlsReader) -> HPKECiphertext:
         """Read an HPKECiphertext."""
         return cls(reader.opaque(MAX_KEY), reader.opaque(MAX_CIPHERTEXT))
 
@@ -126,7 +126,7 @@ def proposal_type(proposal: Proposal) -> int:
     return _TYPES[type(proposal)]
 
 
-def encode_proposal(writer: Writer, proposal: Proposal) -> None:
+def encode_proposal(writer: TlsWriter, proposal: Proposal) -> None:
     """Append a Proposal."""
     writer.u16(proposal_type(proposal))
     match proposal:
@@ -147,14 +147,14 @@ def encode_proposal(writer: Writer, proposal: Proposal) -> None:
             writer.vector(extensions, encode_extension)
 
 
-def decode_reinit(reader: Reader) -> ReInit:
+def decode_reinit(reader: TlsReader) -> ReInit:
     """Read the body of a ReInit proposal."""
     group_id = reader.opaque(MAX_REFERENCE * 4)
     decode_protocol_version(reader)
     return ReInit(group_id, reader.u16(), tuple(reader.vector(decode_extension)))
 
 
-_DECODERS: dict[int, Callable[[Reader], Proposal]] = {
+_DECODERS: dict[int, Callable[[TlsReader], Proposal]] = {
     1: lambda r: Add(KeyPackage.decode(r)),
     2: lambda r: Update(LeafNode.decode(r)),
     3: lambda r: Remove(r.u32()),
@@ -165,12 +165,12 @@ _DECODERS: dict[int, Callable[[Reader], Proposal]] = {
 }
 
 
-def decode_proposal(reader: Reader) -> Proposal:
+def decode_proposal(reader: TlsReader) -> Proposal:
     """Read a Proposal of a known type."""
     kind = reader.u16()
     decoder = _DECODERS.get(kind)
     if decoder is None:
-        raise DecodeError(f"unknown proposal type {kind}")
+        raise MLSDecodeError(f"unknown proposal type {kind}")
     return decoder(reader)
 
 
@@ -181,7 +181,7 @@ class ProposalOrRef:
     proposal: Proposal | None = None
     reference: bytes = b""
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the ProposalOrRef."""
         if self.proposal is not None:
             encode_proposal(writer.u8(1), self.proposal)
@@ -189,14 +189,14 @@ class ProposalOrRef:
             writer.u8(2).opaque(self.reference)
 
     @classmethod
-    def decode(cls, reader: Reader) -> ProposalOrRef:
+    def decode(cls, reader: TlsReader) -> ProposalOrRef:
         """Read a ProposalOrRef."""
         kind = reader.u8()
         if kind == 1:
             return cls(proposal=decode_proposal(reader))
         if kind == 2:
             return cls(reference=reader.opaque(MAX_REFERENCE))
-        raise DecodeError(f"unknown ProposalOrRef type {kind}")
+        raise MLSDecodeError(f"unknown ProposalOrRef type {kind}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,13 +206,13 @@ class UpdatePathNode:
     encryption_key: bytes
     encrypted_path_secret: tuple[HPKECiphertext, ...]
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the UpdatePathNode."""
         writer.opaque(self.encryption_key)
         writer.vector(self.encrypted_path_secret, lambda w, c: c.encode(w))
 
     @classmethod
-    def decode(cls, reader: Reader) -> UpdatePathNode:
+    def decode(cls, reader: TlsReader) -> UpdatePathNode:
         """Read an UpdatePathNode."""
         key = reader.opaque(MAX_KEY)
         return cls(key, tuple(reader.vector(HPKECiphertext.decode)))
@@ -225,13 +225,13 @@ class UpdatePath:
     leaf_node: LeafNode
     nodes: tuple[UpdatePathNode, ...]
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the UpdatePath."""
         self.leaf_node.encode(writer)
         writer.vector(self.nodes, lambda w, n: n.encode(w))
 
     @classmethod
-    def decode(cls, reader: Reader) -> UpdatePath:
+    def decode(cls, reader: TlsReader) -> UpdatePath:
         """Read an UpdatePath."""
         return cls(LeafNode.decode(reader), tuple(reader.vector(UpdatePathNode.decode)))
 
@@ -243,13 +243,13 @@ class Commit:
     proposals: tuple[ProposalOrRef, ...]
     path: UpdatePath | None = None
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the Commit."""
         writer.vector(self.proposals, lambda w, p: p.encode(w))
         writer.optional(self.path, lambda w, p: p.encode(w))
 
     @classmethod
-    def decode(cls, reader: Reader) -> Commit:
+    def decode(cls, reader: TlsReader) -> Commit:
         """Read a Commit."""
         proposals = tuple(reader.vector(ProposalOrRef.decode))
         return cls(proposals, reader.optional(UpdatePath.decode))

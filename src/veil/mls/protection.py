@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from veil.crypto import RandomSource, constant_time_equal
-from veil.mls.codec import Reader, Writer, decode
+from veil.mls.codec import TlsReader, TlsWriter, decode
 from veil.mls.errors import (
     InvalidMembershipTag,
-    InvalidPadding,
+    InvalidMessagePadding,
     WrongContentType,
 )
 from veil.mls.framing import (
@@ -95,7 +95,7 @@ def verify_content(
 
 def _to_be_maced(authenticated: AuthenticatedContent, context: GroupContext) -> bytes:
     content = authenticated.content
-    writer = Writer().raw(content.to_be_signed(authenticated.wire_format, context))
+    writer = TlsWriter().raw(content.to_be_signed(authenticated.wire_format, context))
     encode_auth(
         writer, content.content_type, authenticated.signature, authenticated.confirmation_tag
     )
@@ -129,11 +129,11 @@ def confirmation_tag(suite: CipherSuite, confirmation_key: bytes, confirmed_hash
 
 
 def _sender_data_aad(group_id: bytes, epoch: int, content_type: int) -> bytes:
-    return Writer().opaque(group_id).u64(epoch).u8(content_type).build()
+    return TlsWriter().opaque(group_id).u64(epoch).u8(content_type).build()
 
 
 def _content_aad(content: FramedContent | PrivateMessage, content_type: int) -> bytes:
-    writer = Writer().opaque(content.group_id).u64(content.epoch).u8(content_type)
+    writer = TlsWriter().opaque(content.group_id).u64(content.epoch).u8(content_type)
     return writer.opaque(content.authenticated_data).build()
 
 
@@ -160,7 +160,7 @@ def encrypt_private(
     if content.sender.sender_type != SENDER_MEMBER or authenticated.wire_format != WIRE_PRIVATE:
         raise ValueError("only members' content signed for a PrivateMessage is encrypted")
     content_type = content.content_type
-    writer = Writer()
+    writer = TlsWriter()
     encode_content(writer, content.content)
     encode_auth(writer, content_type, authenticated.signature, authenticated.confirmation_tag)
     body = writer.build()
@@ -170,7 +170,7 @@ def encrypt_private(
     ciphertext = suite.aead_seal(
         key.key, _guarded(key.nonce, reuse_guard), _content_aad(content, content_type), plaintext
     )
-    sender_data = Writer().u32(content.sender.index).u32(key.generation).raw(reuse_guard)
+    sender_data = TlsWriter().u32(content.sender.index).u32(key.generation).raw(reuse_guard)
     data_key, data_nonce = sender_data_key_nonce(suite, sender_data_secret, ciphertext)
     aad = _sender_data_aad(content.group_id, content.epoch, content_type)
     encrypted_sender_data = suite.aead_seal(data_key, data_nonce, aad, sender_data.build())
@@ -208,11 +208,11 @@ def _open_sender_data(
 
 
 def _parse_plaintext(plaintext: bytes, content_type: int) -> tuple[Content, bytes, bytes | None]:
-    reader = Reader(plaintext)
+    reader = TlsReader(plaintext)
     body = decode_content(reader, content_type)
     signature, tag = decode_auth(reader, content_type)
     if any(reader.raw(reader.remaining)):
-        raise InvalidPadding("PrivateMessage padding holds a non-zero byte")
+        raise InvalidMessagePadding("PrivateMessage padding holds a non-zero byte")
     return body, signature, tag
 
 

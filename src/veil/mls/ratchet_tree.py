@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from veil.mls import tree_math
-from veil.mls.codec import Writer, to_bytes
+from veil.mls.codec import TlsWriter, to_bytes
 from veil.mls.errors import InvalidMembership, InvalidTree
 from veil.mls.leaf_node import SOURCE_COMMIT, LeafNode
 from veil.mls.nodes import Node, ParentNode, encode_ratchet_tree
@@ -191,7 +191,7 @@ class RatchetTree:
         return cached
 
     def _hash_of(self, node: int, nodes: list[Node | None], cache: bool = True) -> bytes:
-        writer = Writer()
+        writer = TlsWriter()
         value = nodes[node]
         if tree_math.is_leaf(node):
             writer.u8(1).u32(tree_math.leaf_of_node(node))
@@ -228,7 +228,7 @@ class RatchetTree:
         if parent is None:
             raise InvalidTree(f"node {parent_index} is blank")
         original = self.original_sibling_hash(sibling, parent.unmerged_leaves)
-        data = Writer().opaque(parent.encryption_key).opaque(parent.parent_hash)
+        data = TlsWriter().opaque(parent.encryption_key).opaque(parent.parent_hash)
         return self.suite.hash(data.opaque(original).build())
 
     def _first_non_blank_ancestor(self, node: int) -> int:
@@ -260,7 +260,7 @@ class RatchetTree:
             if isinstance(value, ParentNode) and coverage.get(index) != 1:
                 raise InvalidTree(f"parent node {index} is not covered by one parent-hash chain")
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the tree in its ``ratchet_tree`` extension form."""
         encode_ratchet_tree(writer, self.nodes)
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from veil.mls import tree_math
-from veil.mls.codec import Reader, Writer
-from veil.mls.errors import DecodeError, InvalidMembership, SecretAlreadyUsed, SecretTooFarAhead
+from veil.mls.codec import TlsReader, TlsWriter
+from veil.mls.errors import InvalidMembership, MLSDecodeError, SecretAlreadyUsed, SecretTooFarAhead
 from veil.mls.suites import CipherSuite
 
 __all__ = ["ContentKind", "RatchetKey", "SecretTree", "SecretTreeConfig", "sender_data_key_nonce"]
@@ -81,7 +81,7 @@ class SecretTree:
         }
         return other
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the tree's remaining secrets and ratchets (for persisted state)."""
         writer.u32(self._n_leaves).u32(self.config.max_forward_gap)
         writer.u32(self.config.max_retained_keys)
@@ -89,7 +89,7 @@ class SecretTree:
         writer.vector(sorted(self._ratchets.items()), _encode_ratchet)
 
     @classmethod
-    def decode(cls, suite: CipherSuite, reader: Reader) -> SecretTree:
+    def decode(cls, suite: CipherSuite, reader: TlsReader) -> SecretTree:
         """Read a tree written by :meth:`encode`."""
         n_leaves = reader.u32()
         config = SecretTreeConfig(reader.u32(), reader.u32())
@@ -207,7 +207,7 @@ class SecretTree:
         return (left, right) if wanted == tree_math.left(parent) else (right, left)
 
 
-def _encode_ratchet(writer: Writer, entry: tuple[tuple[int, ContentKind], _HashRatchet]) -> None:
+def _encode_ratchet(writer: TlsWriter, entry: tuple[tuple[int, ContentKind], _HashRatchet]) -> None:
     (leaf, kind), ratchet = entry
     writer.u32(leaf).u8(_KINDS.index(kind)).u32(ratchet.generation).opaque(ratchet.secret)
     writer.vector(
@@ -216,10 +216,10 @@ def _encode_ratchet(writer: Writer, entry: tuple[tuple[int, ContentKind], _HashR
     )
 
 
-def _decode_ratchet(reader: Reader) -> tuple[tuple[int, ContentKind], _HashRatchet]:
+def _decode_ratchet(reader: TlsReader) -> tuple[tuple[int, ContentKind], _HashRatchet]:
     leaf, kind_index = reader.u32(), reader.u8()
     if kind_index >= len(_KINDS):
-        raise DecodeError(f"unknown ratchet kind {kind_index}")
+        raise MLSDecodeError(f"unknown ratchet kind {kind_index}")
     generation, secret = reader.u32(), reader.opaque(64)
     retained = reader.vector(lambda r: RatchetKey(r.u32(), r.opaque(64), r.opaque(64)))
     ratchet = _HashRatchet(generation, secret, OrderedDict((k.generation, k) for k in retained))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from veil.mls.codec import Reader, Writer, decode
+from veil.mls.codec import TlsReader, TlsWriter, decode
 from veil.mls.errors import CorruptGroupState, MLSProtocolError, UnsupportedStateVersion
 from veil.mls.framing import Sender
 from veil.mls.group_context import GroupContext
@@ -46,7 +46,7 @@ _SECRET_FIELDS = [f.name for f in fields(EpochSecrets)]
 
 def encode_state(state: GroupState) -> bytes:
     """Serialise a member's group state."""
-    writer = Writer().raw(MAGIC).u16(STATE_VERSION).u16(state.suite.suite_id)
+    writer = TlsWriter().raw(MAGIC).u16(STATE_VERSION).u16(state.suite.suite_id)
     state.context.encode(writer)
     state.tree.encode(writer)
     writer.u32(state.leaf_index)
@@ -69,7 +69,7 @@ def encode_state(state: GroupState) -> bytes:
 
 
 def _encode_proposal_entry(
-    writer: Writer, reference: bytes, entry: tuple[Proposal, Sender]
+    writer: TlsWriter, reference: bytes, entry: tuple[Proposal, Sender]
 ) -> None:
     proposal, sender = entry
     writer.opaque(reference)
@@ -77,7 +77,7 @@ def _encode_proposal_entry(
     sender.encode(writer)
 
 
-def _decode_state(reader: Reader) -> GroupState:
+def _decode_state(reader: TlsReader) -> GroupState:
     if reader.raw(4) != MAGIC:
         raise CorruptGroupState("not a Veil MLS group state")
     version = reader.u16()

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from veil.crypto import RandomSource
-from veil.mls.codec import Writer
+from veil.mls.codec import TlsWriter
 from veil.mls.errors import (
     DecryptionFailed,
     InvalidPublicKey,
@@ -55,7 +55,7 @@ _LABEL_PREFIX = b"MLS 1.0 "
 
 def _labelled(label: bytes, content: bytes) -> bytes:
     """``struct { opaque label<V> = "MLS 1.0 " + Label; opaque content<V>; }``."""
-    return Writer().opaque(_LABEL_PREFIX + label).opaque(content).build()
+    return TlsWriter().opaque(_LABEL_PREFIX + label).opaque(content).build()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,7 @@ class CipherSuite:
 
     def expand_with_label(self, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
         """``ExpandWithLabel`` (RFC 9420 §5.1.3)."""
-        kdf_label = Writer().u16(length).opaque(_LABEL_PREFIX + label).opaque(context).build()
+        kdf_label = TlsWriter().u16(length).opaque(_LABEL_PREFIX + label).opaque(context).build()
         return self.expand(secret, kdf_label, length)
 
     def derive_secret(self, secret: bytes, label: bytes) -> bytes:
@@ -118,7 +118,7 @@ class CipherSuite:
 
     def ref_hash(self, label: bytes, value: bytes) -> bytes:
         """``RefHash(label, value)`` (RFC 9420 §5.2); ``label`` is the full label."""
-        return self.hash(Writer().opaque(label).opaque(value).build())
+        return self.hash(TlsWriter().opaque(label).opaque(value).build())
 
     def mac(self, key: bytes, data: bytes) -> bytes:
         """``MAC(key, data)``: HMAC with the suite's hash (RFC 9420 §5.1)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from veil.mls.codec import Reader, Writer, decode, to_bytes
+from veil.mls.codec import TlsReader, TlsWriter, decode, to_bytes
 from veil.mls.errors import DecryptionFailed, InvalidWelcome, MLSProtocolError
 from veil.mls.group_context import Extension, GroupContext, decode_extension, encode_extension
 from veil.mls.key_schedule import PreSharedKeyID, welcome_key_nonce
@@ -42,7 +42,7 @@ class GroupInfo:
 
     def to_be_signed(self) -> bytes:
         """GroupInfoTBS."""
-        writer = Writer()
+        writer = TlsWriter()
         self.group_context.encode(writer)
         writer.vector(self.extensions, encode_extension)
         return writer.opaque(self.confirmation_tag).u32(self.signer).build()
@@ -56,7 +56,7 @@ class GroupInfo:
         """Raise InvalidSignature unless the signer's key signed it."""
         suite.verify_with_label(signer_key, b"GroupInfoTBS", self.to_be_signed(), self.signature)
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the GroupInfo."""
         writer.raw(self.to_be_signed()).opaque(self.signature)
 
@@ -65,7 +65,7 @@ class GroupInfo:
         return to_bytes(self)
 
     @classmethod
-    def decode(cls, reader: Reader) -> GroupInfo:
+    def decode(cls, reader: TlsReader) -> GroupInfo:
         """Read a GroupInfo."""
         return cls(
             group_context=GroupContext.decode(reader),
@@ -86,12 +86,12 @@ class GroupSecrets:
 
     def to_bytes(self) -> bytes:
         """The serialised GroupSecrets."""
-        writer = Writer().opaque(self.joiner_secret)
-        writer.optional(self.path_secret, Writer.opaque)
+        writer = TlsWriter().opaque(self.joiner_secret)
+        writer.optional(self.path_secret, TlsWriter.opaque)
         return writer.vector(self.psks, lambda w, p: p.encode(w)).build()
 
     @classmethod
-    def decode(cls, reader: Reader) -> GroupSecrets:
+    def decode(cls, reader: TlsReader) -> GroupSecrets:
         """Read GroupSecrets."""
         joiner = reader.opaque(MAX_SECRET)
         path_secret = reader.optional(lambda r: r.opaque(MAX_SECRET))
@@ -105,13 +105,13 @@ class EncryptedGroupSecrets:
     new_member: bytes
     encrypted_group_secrets: HPKECiphertext
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the EncryptedGroupSecrets."""
         writer.opaque(self.new_member)
         self.encrypted_group_secrets.encode(writer)
 
     @classmethod
-    def decode(cls, reader: Reader) -> EncryptedGroupSecrets:
+    def decode(cls, reader: TlsReader) -> EncryptedGroupSecrets:
         """Read EncryptedGroupSecrets."""
         return cls(reader.opaque(MAX_REFERENCE), HPKECiphertext.decode(reader))
 
@@ -124,13 +124,13 @@ class Welcome:
     secrets: tuple[EncryptedGroupSecrets, ...]
     encrypted_group_info: bytes
 
-    def encode(self, writer: Writer) -> None:
+    def encode(self, writer: TlsWriter) -> None:
         """Append the Welcome."""
         writer.u16(self.cipher_suite).vector(self.secrets, lambda w, s: s.encode(w))
         writer.opaque(self.encrypted_group_info)
 
     @classmethod
-    def decode(cls, reader: Reader) -> Welcome:
+    def decode(cls, reader: TlsReader) -> Welcome:
         """Read a Welcome."""
         suite = reader.u16()
         secrets = tuple(reader.vector(EncryptedGroupSecrets.decode, MAX_ENCRYPTED_GROUP_INFO))

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from helpers.mls_checks_messages import without_wire
 from helpers.mls_groups import Harness
 from helpers.mls_vectors import cases
-from veil.mls.codec import Writer, decode
+from veil.mls.codec import TlsWriter, decode
 from veil.mls.errors import CorruptGroupState, MLSProtocolError
 from veil.mls.framing import MLSMessage
 from veil.mls.fuzzing import MLS_DECODERS
@@ -61,7 +61,7 @@ def test_mutated_messages_are_rejected_cleanly_or_re_encode_exactly(data: st.Dat
         message = decode(mutated, MLSMessage.decode)
     except MLSProtocolError:
         return
-    writer = Writer()
+    writer = TlsWriter()
     without_wire(message).encode(writer)
     assert writer.build() == mutated
 

@@ -6,8 +6,8 @@ import pytest
 
 from helpers.mls_checks_schedule import check_key_schedule, check_psk_secret, check_secret_tree
 from helpers.mls_vectors import Case, implemented_cases
-from veil.mls.codec import Writer, decode
-from veil.mls.errors import DecodeError, InvalidMembership, SecretAlreadyUsed, SecretTooFarAhead
+from veil.mls.codec import TlsWriter, decode
+from veil.mls.errors import InvalidMembership, MLSDecodeError, SecretAlreadyUsed, SecretTooFarAhead
 from veil.mls.key_schedule import PSK_RESUMPTION, PreSharedKeyID
 from veil.mls.secret_tree import SecretTree, SecretTreeConfig
 from veil.mls.suites import suite_by_id
@@ -30,12 +30,12 @@ def test_secret_tree_vector(case: Case) -> None:
 
 def test_resumption_psk_id_round_trips_and_unknown_types_are_rejected() -> None:
     psk = PreSharedKeyID(PSK_RESUMPTION, b"n" * 32, usage=1, psk_group_id=b"g", psk_epoch=7)
-    writer = Writer()
+    writer = TlsWriter()
     psk.encode(writer)
     assert decode(writer.build(), PreSharedKeyID.decode) == psk
-    with pytest.raises(DecodeError, match="PSK type"):
+    with pytest.raises(MLSDecodeError, match="PSK type"):
         decode(b"\x03", PreSharedKeyID.decode)
-    with pytest.raises(DecodeError, match="usage"):
+    with pytest.raises(MLSDecodeError, match="usage"):
         decode(b"\x02\x09", PreSharedKeyID.decode)
 
 

@@ -11,7 +11,7 @@ from helpers.mls_checks_framing import (
 )
 from helpers.mls_vectors import Case, implemented_cases
 from veil.crypto import DeterministicRandom
-from veil.mls.codec import Writer, decode
+from veil.mls.codec import TlsWriter, decode
 from veil.mls.errors import DecryptionFailed, InvalidSignature, SecretAlreadyUsed
 from veil.mls.framing import (
     WIRE_PRIVATE,
@@ -76,7 +76,7 @@ def test_a_message_opens_once_and_tampering_is_rejected() -> None:
     with pytest.raises(SecretAlreadyUsed):
         decrypt_private(SUITE, message, receiver, b"d" * 64)
     forged = _sealed(b"hello", _tree())
-    writer = Writer()
+    writer = TlsWriter()
     forged.encode(writer)
     flipped = bytearray(writer.build())
     flipped[-1] ^= 1

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from veil.crypto import DeterministicRandom
-from veil.mls.codec import Writer
+from veil.mls.codec import TlsWriter
 from veil.mls.framing import (
     WIRE_PRIVATE,
     WIRE_PUBLIC,
@@ -223,7 +223,7 @@ def secret_tree() -> Case:
 
 
 def _encoded(encode: Any) -> str:
-    writer = Writer()
+    writer = TlsWriter()
     encode(writer)
     return writer.build().hex()
 
