@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from fault_support.ledger import Ledger, numbered_body
 from veil.crypto import SystemRandom, X25519KeyPair
-from veil.relay.client import RelayClient
 from veil.relay.client.events import MessageReceived, RecipientQueue, SenderQueue
+from veil.relay.client.relay_client import RelayClient
 from veil.relay.protocol.address import RelayAddress
 from veil.relay.protocol.errors import CommandError, ConnectionLost
 

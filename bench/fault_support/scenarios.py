@@ -18,7 +18,7 @@ from fault_support.ledger import Ledger, numbered_body
 from fault_support.relay_load import Queues, Sender, Subscriber, make_queues, stop
 from helpers.relay_process import RelayProcess
 from relay_support.proc import rss_kib
-from veil.relay.client import RelayClient
+from veil.relay.client.relay_client import RelayClient
 
 QUEUES = 16
 LOAD_BETWEEN_KILLS_S = (0.2, 0.8)
