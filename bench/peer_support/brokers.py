@@ -6,9 +6,13 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
+
+import relay_support  # noqa: F401 (puts tests/ on the path for helpers)
+from helpers.relay_process import free_port
+
+__all__ = ["BROKER_CORE", "LOAD_CORE", "Broker", "free_port", "pin_all_threads", "wait_for_port"]
 
 BROKER_CORE = 0
 LOAD_CORE = 1
@@ -18,13 +22,6 @@ START_TIMEOUT = 30.0
 def pin_all_threads(pid: int, core: int) -> None:
     """Pin every thread of ``pid`` to ``core`` (``taskset -a``), so brokers get one core."""
     subprocess.run(["taskset", "-a", "-cp", str(core), str(pid)], check=True, capture_output=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def wait_for_port(port: int) -> None:
