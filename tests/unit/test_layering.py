@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("veil.routing",),
     ("veil.agent",),
     ("veil.chat",),
-    ("veil.relayd",),
+    ("veil.cli", "veil.relayd"),
     ("veil.demo",),
 )
 """Packages from the bottom layer up; the packages of one layer are siblings.

@@ -13,10 +13,10 @@ from typing import Any
 import click
 
 from veil.chat.app import Messenger
-from veil.chat.chat_loop import run_chat
-from veil.chat.cli_support import Output, common_options, with_messenger
 from veil.chat.conversation import Incoming
 from veil.chat.store import MessageRecord
+from veil.cli.chat_loop import run_chat
+from veil.cli.support import Output, common_options, with_messenger
 
 __all__ = ["MESSAGE_COMMANDS", "incoming_json", "incoming_text"]
 

@@ -14,8 +14,8 @@ import click
 
 from veil.agent.links import render_qr
 from veil.chat.app import ConnectionRelays, Messenger
-from veil.chat.cli_support import Output, common_options, with_messenger
 from veil.chat.store import Contact
+from veil.cli.support import Output, common_options, with_messenger
 
 __all__ = ["CONTACT_COMMANDS"]
 

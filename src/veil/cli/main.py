@@ -1,9 +1,9 @@
 """The ``veil`` command: a private messenger with no user identifiers.
 
 This module holds the command group and profile set-up; the commands that talk
-to relays live in :mod:`veil.chat.contact_commands` and
-:mod:`veil.chat.message_commands`, the shared options and output in
-:mod:`veil.chat.cli_support`.
+to relays live in :mod:`veil.cli.contact_commands` and
+:mod:`veil.cli.message_commands`, the shared options and output in
+:mod:`veil.cli.support`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from typing import Any
 import click
 
 from veil.chat.app import STORE_FILE, Messenger
-from veil.chat.cli_support import (
+from veil.chat.routing import initial_policy, load_policy, policy_file
+from veil.cli.contact_commands import CONTACT_COMMANDS
+from veil.cli.message_commands import MESSAGE_COMMANDS
+from veil.cli.support import (
     FAST_KDF,
     Output,
     common_options,
@@ -23,9 +26,6 @@ from veil.chat.cli_support import (
     passphrase,
     run_command,
 )
-from veil.chat.contact_commands import CONTACT_COMMANDS
-from veil.chat.message_commands import MESSAGE_COMMANDS
-from veil.chat.routing import initial_policy, load_policy, policy_file
 from veil.routing.cli import routing_commands
 from veil.routing.config_file import PolicyStore
 from veil.routing.policy import SocksSettings
