@@ -16,9 +16,9 @@ from pathlib import Path
 
 from veil.crypto import SystemRandom
 from veil.relay.server.config import STORE_FILE, RelayConfig
+from veil.relay.server.log_sqlite import LOG_STORE_FILE, SqliteLogStore
 from veil.relay.server.logging_setup import configure_logging, fields
 from veil.relay.server.metrics_http import MetricsServer, relay_families
-from veil.relay.server.log_sqlite import LOG_STORE_FILE, SqliteLogStore
 from veil.relay.server.store.sqlite import SqliteStore
 from veil.relay.server.tls_server import RelayServer
 from veil.relay.transport.identity import CERTIFICATE_FILE, IDENTITY_KEY_FILE, RelayIdentity

@@ -33,7 +33,7 @@ async def next_event(client: RelayClient) -> LogEvent:
 
 
 async def received(client: RelayClient, count: int) -> list[LogEntryReceived]:
-    entries = []
+    entries: list[LogEntryReceived] = []
     while len(entries) < count:
         event = await next_event(client)
         assert isinstance(event, LogEntryReceived), event
