@@ -44,7 +44,9 @@ def relay_service(
         group_logs = GroupLogService(
             core, wake, log_store or MemoryLogStore(), settings, rng=rng, clock=clock
         )
-        group_logs.inner = RoutingRoles(core, proxy, settings.max_cached_auth_keys)
+        group_logs.inner = RoutingRoles(
+            core, proxy, settings.max_cached_auth_keys, log_posts=group_logs.handle
+        )
         logs.append(group_logs)
         return group_logs
 

@@ -12,6 +12,7 @@ from helpers.relay import RunningTestRelay, make_identity, start_test_relay
 from veil.crypto import SystemRandom
 from veil.relay.client.relay_client import RelayClient
 from veil.relay.protocol.address import RelayAddress
+from veil.relay.server.log_service import GroupLogService
 from veil.routing.destination import RoutingRoles
 from veil.routing.errors import DestinationUnreachable
 from veil.routing.proxied_path import ProxiedPath
@@ -35,7 +36,9 @@ async def test_idle_destination_sessions_are_closed_and_reopened_on_demand(
     pair: tuple[RunningTestRelay, RunningTestRelay],
 ) -> None:
     proxy, destination = pair
-    roles = proxy.service.extension
+    logs = proxy.service.extension
+    assert isinstance(logs, GroupLogService)  # private routing sits behind group logs
+    roles = logs.inner
     assert isinstance(roles, RoutingRoles)
     relay_proxy = roles.proxy
     assert isinstance(relay_proxy, RelayProxy)

@@ -38,29 +38,21 @@ from veil.relay.client.log_events import (
     LogWriter,
     ReaderGrant,
 )
+from veil.relay.client.log_wire import (
+    log_transmission,
+    new_correlation_id,
+    read_log_answer,
+    read_log_ok,
+)
 from veil.relay.client.session import ClientSession, QueueKeys, Reply
 from veil.relay.protocol import log_commands as lc
-from veil.relay.protocol import queue_responses as rsp
-from veil.relay.protocol.errors import (
-    CommandError,
-    LogsUnsupported,
-    UnexpectedResponse,
-    error_for_code,
-)
+from veil.relay.protocol.errors import CommandError, LogsUnsupported, UnexpectedResponse
 from veil.relay.protocol.log_crypto import open_entry
-from veil.relay.protocol.queue_crypto import authenticate, derive_auth_key
-from veil.relay.protocol.transmission import (
-    CORRELATION_ID_SIZE,
-    PUSH_CORRELATION_ID,
-    attach_authenticator,
-    authorized_part,
-)
+from veil.relay.protocol.queue_crypto import derive_auth_key
 
 __all__ = ["GroupLogClient"]
 
 _A = TypeVar("_A", bound=lc.LogResponse)
-_ERR = rsp.ErrorResponse.tag
-_OK = rsp.Ok.tag
 
 
 class GroupLogClient:
@@ -223,26 +215,16 @@ class GroupLogClient:
         self, command: lc.LogCommand, entity_id: bytes, auth: X25519KeyPair, answer: type[_A]
     ) -> _A:
         """Send one command; return its answer, which must be an ``answer``."""
-        response = lc.decode_log_response(await self._exchange(command, entity_id, auth))
-        if not isinstance(response, answer):
-            raise UnexpectedResponse(f"expected {answer.__name__}, got {type(response).__name__}")
-        return response
+        return read_log_answer(await self._exchange(command, entity_id, auth), answer)
 
     async def _ok(self, command: lc.LogCommand, entity_id: bytes, auth: X25519KeyPair) -> None:
         """Send one command answered ``OK``."""
-        if await self._exchange(command, entity_id, auth) != bytes((_OK,)):
-            raise UnexpectedResponse("expected OK")
+        read_log_ok(await self._exchange(command, entity_id, auth))
 
     async def _exchange(
         self, command: lc.LogCommand, entity_id: bytes, auth: X25519KeyPair
     ) -> bytes:
-        """Send one command; return the answer's body, or raise the ``ERR`` it carries."""
-        body = await self._link.exchange(lambda: self._build(command, entity_id, auth))
-        if body[:1] == bytes((_ERR,)):
-            error = rsp.decode_response(body)
-            assert isinstance(error, rsp.ErrorResponse)
-            raise error_for_code(error.code)(f"relay answered ERR {error.code}")
-        return body
+        return await self._link.exchange(lambda: self._build(command, entity_id, auth))
 
     def _build(
         self, command: lc.LogCommand, entity_id: bytes, auth: X25519KeyPair
@@ -253,18 +235,11 @@ class GroupLogClient:
             raise UnexpectedResponse("no session")  # exchange() builds only when connected
         if session.version < lc.LOG_VERSION:
             raise LogsUnsupported(f"relay speaks protocol version {session.version}, logs need 4")
-        correlation_id = self._correlation_id()
-        authorized = authorized_part(correlation_id, entity_id, lc.encode_log_command(command))
+        correlation_id = new_correlation_id(self._rng)
         mac_key = self._mac_key(session, auth)
-        return correlation_id, attach_authenticator(
-            authenticate(mac_key, session.session_id, authorized), authorized
+        return correlation_id, log_transmission(
+            session, command, entity_id, mac_key, correlation_id
         )
-
-    def _correlation_id(self) -> bytes:
-        while True:
-            correlation_id = self._rng.random_bytes(CORRELATION_ID_SIZE)
-            if correlation_id != PUSH_CORRELATION_ID:
-                return correlation_id
 
     def _mac_key(self, session: ClientSession, auth: X25519KeyPair) -> bytes:
         if self._mac_session != session.session_id:
