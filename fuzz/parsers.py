@@ -49,7 +49,8 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.relay.client.log_events import LogAdmin, LogReader, LogWriter
     from veil.relay.protocol.address import RelayAddress
     from veil.relay.protocol.handshake import decode_client_hello, decode_server_hello
-    from veil.relay.protocol.log_commands import decode_log_command, decode_log_response
+    from veil.relay.protocol.log_commands import decode_log_command
+    from veil.relay.protocol.log_responses import decode_log_response
     from veil.relay.protocol.queue_commands import decode_command
     from veil.relay.protocol.queue_responses import decode_response
     from veil.relay.protocol.transmission import decode_client_transmission, decode_transmission

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from helpers.relay import START_TIME
 from veil.crypto import DeterministicRandom, X25519KeyPair
 from veil.relay.protocol import log_commands as lc
+from veil.relay.protocol import log_responses as lr
 from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.log_crypto import OpenedEntry, open_entry, reader_delivery_key
 from veil.relay.protocol.queue_crypto import authenticate, derive_auth_key
@@ -38,9 +39,9 @@ class Sent:
     body: bytes
 
     @property
-    def response(self) -> lc.LogResponse | rsp.Response:
+    def response(self) -> lr.LogResponse | rsp.Response:
         if self.body[0] in lc.LOG_RESPONSE_TAGS:
-            return lc.decode_log_response(self.body)
+            return lr.decode_log_response(self.body)
         return rsp.decode_response(self.body)
 
 
@@ -114,7 +115,7 @@ class LogCore:
         command: lc.LogCommand,
         entity_id: bytes = b"",
         auth: X25519KeyPair | None = None,
-    ) -> lc.LogResponse | rsp.Response:
+    ) -> lr.LogResponse | rsp.Response:
         """Handle, commit durably, and return the command's answer."""
         transmission = self.transmission(session, command, entity_id, auth)
         step = self.handle(session, transmission)
@@ -150,19 +151,19 @@ class LogCore:
     async def new_log(self, session: SessionState) -> Log:
         admin = X25519KeyPair.generate(self.rng)
         created = await self.run(session, lc.CreateLog(admin.public), auth=admin)
-        assert isinstance(created, lc.LogCreated), created
+        assert isinstance(created, lr.LogCreated), created
         return Log(created.log_id, admin)
 
     async def new_writer(self, session: SessionState, log: Log) -> tuple[bytes, X25519KeyPair]:
         auth = X25519KeyPair.generate(self.rng)
         added = await self.run(session, lc.AddWriter(auth.public), log.log_id, log.admin)
-        assert isinstance(added, lc.WriterAdded), added
+        assert isinstance(added, lr.WriterAdded), added
         return added.writer_id, auth
 
     async def new_reader(self, session: SessionState, log: Log) -> Reader:
         auth, dh = X25519KeyPair.generate(self.rng), X25519KeyPair.generate(self.rng)
         added = await self.run(session, lc.AddReader(auth.public, dh.public), log.log_id, log.admin)
-        assert isinstance(added, lc.ReaderAdded), added
+        assert isinstance(added, lr.ReaderAdded), added
         return Reader(added.reader_id, auth, reader_delivery_key(dh, added.relay_dh_key))
 
     def entries(self, session: SessionState, reader: Reader) -> list[OpenedEntry]:
@@ -171,7 +172,7 @@ class LogCore:
         for push in self.pushes(session):
             delivered = push.response
             assert push.entity_id == reader.reader_id
-            assert isinstance(delivered, lc.EntryDelivered), delivered
+            assert isinstance(delivered, lr.EntryDelivered), delivered
             opened.append(
                 open_entry(
                     reader.key, reader.reader_id, delivered.seq, delivered.nonce, delivered.sealed

@@ -19,7 +19,7 @@ from veil.relay.client.relay_client import RelayClient
 from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.address import RelayAddress
 from veil.relay.protocol.errors import UnexpectedResponse, error_for_code
-from veil.relay.protocol.log_commands import EntryPosted
+from veil.relay.protocol.log_responses import EntryPosted
 from veil.routing.errors import ProxySessionUnknown
 from veil.routing.proxied_sender import Forward, ProxiedSender, proxy_request, read_proxy_key
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from veil.crypto import AuthenticationFailed, DeterministicRandom, X25519KeyPair
 from veil.relay.client.log_events import LogAdmin, LogReader, LogWriter
 from veil.relay.protocol import log_commands as lc
+from veil.relay.protocol import log_responses as lr
 from veil.relay.protocol.errors import (
     BadCommand,
     InvalidLogCredentials,
@@ -45,14 +46,14 @@ COMMAND_TABLE: list[tuple[lc.LogCommand, bytes]] = [
     (lc.AcknowledgeEntries(7), b"\x38" + SEQ),
 ]
 
-RESPONSE_TABLE: list[tuple[lc.LogResponse, bytes]] = [
-    (lc.LogCreated(ID_A), b"\xb0" + ID_A),
-    (lc.ReaderAdded(ID_A, KEY_A, 7), b"\xb1" + ID_A + KEY_A + SEQ),
-    (lc.WriterAdded(ID_A), b"\xb2" + ID_A),
-    (lc.EntryPosted(7), b"\xb3" + SEQ),
-    (lc.SubscriptionPosition(7, 7), b"\xb4" + SEQ + SEQ),
-    (lc.EntryDelivered(7, b"n" * 12, b"sealed"), b"\xb5" + SEQ + b"n" * 12 + b"\x00\x06sealed"),
-    (lc.LogSubscriptionEnded(lc.EndReason.REMOVED), b"\xb6\x02"),
+RESPONSE_TABLE: list[tuple[lr.LogResponse, bytes]] = [
+    (lr.LogCreated(ID_A), b"\xb0" + ID_A),
+    (lr.ReaderAdded(ID_A, KEY_A, 7), b"\xb1" + ID_A + KEY_A + SEQ),
+    (lr.WriterAdded(ID_A), b"\xb2" + ID_A),
+    (lr.EntryPosted(7), b"\xb3" + SEQ),
+    (lr.SubscriptionPosition(7, 7), b"\xb4" + SEQ + SEQ),
+    (lr.EntryDelivered(7, b"n" * 12, b"sealed"), b"\xb5" + SEQ + b"n" * 12 + b"\x00\x06sealed"),
+    (lr.LogSubscriptionEnded(lc.EndReason.REMOVED), b"\xb6\x02"),
 ]
 
 
@@ -68,13 +69,13 @@ def test_command_table(command: lc.LogCommand, encoded: bytes) -> None:
 
 
 @pytest.mark.parametrize(("response", "encoded"), RESPONSE_TABLE)
-def test_response_table(response: lc.LogResponse, encoded: bytes) -> None:
-    assert lc.encode_log_response(response) == encoded
-    assert lc.decode_log_response(encoded) == response
+def test_response_table(response: lr.LogResponse, encoded: bytes) -> None:
+    assert lr.encode_log_response(response) == encoded
+    assert lr.decode_log_response(encoded) == response
     with pytest.raises(UnexpectedResponse):
-        lc.decode_log_response(encoded + b"\x00")
+        lr.decode_log_response(encoded + b"\x00")
     with pytest.raises(UnexpectedResponse):
-        lc.decode_log_response(encoded[:-1])
+        lr.decode_log_response(encoded[:-1])
 
 
 def test_caps_and_unknown_values() -> None:
@@ -85,17 +86,17 @@ def test_caps_and_unknown_values() -> None:
     with pytest.raises(BadCommand):
         lc.decode_log_command(b"\x37\x00")  # window zero
     with pytest.raises(UnexpectedResponse):
-        lc.decode_log_response(b"\xb6\x04")  # unknown LEND reason
-    oversized = lc.MAX_SEALED_ENTRY + 1
+        lr.decode_log_response(b"\xb6\x04")  # unknown LEND reason
+    oversized = lr.MAX_SEALED_ENTRY + 1
     with pytest.raises(UnexpectedResponse):
-        lc.decode_log_response(
+        lr.decode_log_response(
             b"\xb5" + SEQ + bytes(12) + oversized.to_bytes(2, "big") + bytes(oversized)
         )
 
 
 @given(st.binary(max_size=200))
 def test_random_commands_and_answers_raise_only_relay_errors(data: bytes) -> None:
-    for decode in (lc.decode_log_command, lc.decode_log_response):
+    for decode in (lc.decode_log_command, lr.decode_log_response):
         with contextlib.suppress(RelayError):
             decode(bytes((0x30 + data[0] % 16,)) + data[1:] if data else data)
         with contextlib.suppress(RelayError):
@@ -105,8 +106,8 @@ def test_random_commands_and_answers_raise_only_relay_errors(data: bytes) -> Non
 @given(st.binary(max_size=16_000), st.integers(0, 2**64 - 1))
 def test_post_and_delivery_round_trip(body: bytes, seq: int) -> None:
     assert lc.decode_log_command(lc.encode_log_command(lc.PostEntry(body))) == lc.PostEntry(body)
-    delivered = lc.EntryDelivered(seq, bytes(12), body)
-    assert lc.decode_log_response(lc.encode_log_response(delivered)) == delivered
+    delivered = lr.EntryDelivered(seq, bytes(12), body)
+    assert lr.decode_log_response(lr.encode_log_response(delivered)) == delivered
 
 
 def test_sealing_binds_key_entity_and_place() -> None:

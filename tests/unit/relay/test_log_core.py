@@ -7,6 +7,7 @@ import pytest
 from helpers.log_core import Log, LogCore, Reader
 from veil.crypto import X25519KeyPair
 from veil.relay.protocol import log_commands as lc
+from veil.relay.protocol import log_responses as lr
 from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.errors import (
     AuthFailed,
@@ -35,7 +36,7 @@ async def setup(core: LogCore) -> tuple[SessionState, Log, bytes, X25519KeyPair]
 async def subscribe(core: LogCore, reader: Reader, window: int = 8) -> SessionState:
     session = core.session()
     position = await core.run(session, lc.SubscribeLog(window), reader.reader_id, reader.auth)
-    assert isinstance(position, lc.SubscriptionPosition)
+    assert isinstance(position, lr.SubscriptionPosition)
     return session
 
 
@@ -45,7 +46,7 @@ async def test_post_is_delivered_to_each_reader_sealed_differently() -> None:
     readers = [await core.new_reader(admin_session, log) for _ in range(2)]
     sessions = [await subscribe(core, reader) for reader in readers]
     posted = await core.run(core.session(), lc.PostEntry(b"hello"), writer_id, writer_auth)
-    assert posted == lc.EntryPosted(0)
+    assert posted == lr.EntryPosted(0)
     raw = [core.pushes(session) for session in sessions]
     assert raw[0][0].body != raw[1][0].body
     for session, reader, pushes in zip(sessions, readers, raw, strict=True):
@@ -83,7 +84,7 @@ async def test_removed_writer_cannot_post_and_removed_reader_is_told() -> None:
     removal = lc.RemoveReader(reader.reader_id)
     assert await core.run(admin_session, removal, log.log_id, log.admin) == rsp.Ok()
     (ended,) = core.pushes(reader_session)
-    assert ended.response == lc.LogSubscriptionEnded(lc.EndReason.REMOVED)
+    assert ended.response == lr.LogSubscriptionEnded(lc.EndReason.REMOVED)
     again = lc.SubscribeLog(1)
     assert await core.run(reader_session, again, reader.reader_id, reader.auth) == err(
         AuthFailed.code
@@ -119,7 +120,7 @@ async def test_quota_refuses_posts_until_readers_acknowledge() -> None:
     writer_session = core.session()
     for n in range(2):
         posted = await core.run(writer_session, lc.PostEntry(b"%d" % n), writer_id, writer_auth)
-        assert posted == lc.EntryPosted(n)
+        assert posted == lr.EntryPosted(n)
     full = await core.run(writer_session, lc.PostEntry(b"2"), writer_id, writer_auth)
     assert full == err(LogFull.code)
     assert [e.seq for e in core.entries(reader_session, reader)] == [0, 1]
@@ -127,7 +128,7 @@ async def test_quota_refuses_posts_until_readers_acknowledge() -> None:
     assert await core.run(reader_session, ack, reader.reader_id, reader.auth) == rsp.Ok()
     assert core.store.logs[log.log_id].entries == []  # every reader acknowledged: deleted
     again = await core.run(writer_session, lc.PostEntry(b"2"), writer_id, writer_auth)
-    assert again == lc.EntryPosted(2)
+    assert again == lr.EntryPosted(2)
 
 
 async def test_acknowledgements_repeat_and_future_ones_fail() -> None:
@@ -163,7 +164,7 @@ async def test_readers_keep_their_own_cursors_and_resubscribing_redelivers() -> 
     await core.run(early_session, ack, early.reader_id, early.auth)
     replaced_session = await subscribe(core, early)
     (ended,) = core.pushes(early_session)
-    assert ended.response == lc.LogSubscriptionEnded(lc.EndReason.REPLACED)
+    assert ended.response == lr.LogSubscriptionEnded(lc.EndReason.REPLACED)
     assert [e.seq for e in core.entries(replaced_session, early)] == [1]
 
 
@@ -180,7 +181,7 @@ async def test_retention_expires_unacknowledged_entries() -> None:
     assert [e.seq for e in core.store.logs[log.log_id].entries] == [1]
     session = core.session()
     position = await core.run(session, lc.SubscribeLog(4), reader.reader_id, reader.auth)
-    assert position == lc.SubscriptionPosition(cursor=0, oldest=1)
+    assert position == lr.SubscriptionPosition(cursor=0, oldest=1)
     assert [e.body for e in core.entries(session, reader)] == [b"new"]
 
 
@@ -194,7 +195,7 @@ async def test_failed_commits_are_undone() -> None:
     )
     core.logs.undo(failed)
     posted = await core.run(core.session(), lc.PostEntry(b"kept"), writer_id, writer_auth)
-    assert posted == lc.EntryPosted(0)  # the failed post left no gap
+    assert posted == lr.EntryPosted(0)  # the failed post left no gap
     assert [e.body for e in core.entries(session, reader)] == [b"kept"]
     ack = core.handle(
         session, core.transmission(session, lc.AcknowledgeEntries(0), reader.reader_id, reader.auth)
@@ -211,7 +212,7 @@ async def test_deleting_a_log_ends_subscriptions_and_forgets_it() -> None:
     session = await subscribe(core, reader)
     assert await core.run(admin_session, lc.DeleteLog(), log.log_id, log.admin) == rsp.Ok()
     (ended,) = core.pushes(session)
-    assert ended.response == lc.LogSubscriptionEnded(lc.EndReason.DELETED)
+    assert ended.response == lr.LogSubscriptionEnded(lc.EndReason.DELETED)
     assert core.store.logs == {}
     post = lc.PostEntry(b"x")
     assert await core.run(core.session(), post, writer_id, writer_auth) == err(AuthFailed.code)
@@ -240,7 +241,7 @@ async def test_a_restart_restores_logs_members_entries_and_cursors() -> None:
     fresh = await subscribe(restarted, reader)
     assert [e.body for e in restarted.entries(fresh, reader)] == [b"1", b"2"]
     posted = await restarted.run(restarted.session(), lc.PostEntry(b"3"), writer_id, writer_auth)
-    assert posted == lc.EntryPosted(3)
+    assert posted == lr.EntryPosted(3)
 
 
 @pytest.mark.parametrize("window", [0, 256])

@@ -46,13 +46,14 @@ from veil.relay.client.log_wire import (
 )
 from veil.relay.client.session import ClientSession, QueueKeys, Reply
 from veil.relay.protocol import log_commands as lc
+from veil.relay.protocol import log_responses as lr
 from veil.relay.protocol.errors import CommandError, LogsUnsupported, UnexpectedResponse
 from veil.relay.protocol.log_crypto import open_entry
 from veil.relay.protocol.queue_crypto import derive_auth_key
 
 __all__ = ["GroupLogClient"]
 
-_A = TypeVar("_A", bound=lc.LogResponse)
+_A = TypeVar("_A", bound=lr.LogResponse)
 
 
 class GroupLogClient:
@@ -88,7 +89,7 @@ class GroupLogClient:
         """``LNEW``: make a log; ``AuthFailed`` if the relay's password is wrong."""
         auth = X25519KeyPair.generate(self._rng)
         secret = b"" if password is None else password.encode()
-        created = await self._request(lc.CreateLog(auth.public, secret), b"", auth, lc.LogCreated)
+        created = await self._request(lc.CreateLog(auth.public, secret), b"", auth, lr.LogCreated)
         return LogAdmin(created.log_id, auth)
 
     async def grant_reader(
@@ -96,7 +97,7 @@ class GroupLogClient:
     ) -> ReaderGrant:
         """``LRADD`` for a member that made its own keys (it sent their public halves)."""
         command = lc.AddReader(auth_public, dh_public)
-        added = await self._request(command, admin.log_id, admin.auth, lc.ReaderAdded)
+        added = await self._request(command, admin.log_id, admin.auth, lr.ReaderAdded)
         return ReaderGrant(added.reader_id, added.relay_dh_key, added.cursor)
 
     async def add_reader(self, admin: LogAdmin) -> LogReader:
@@ -108,7 +109,7 @@ class GroupLogClient:
     async def grant_writer(self, admin: LogAdmin, auth_public: bytes) -> bytes:
         """``LWADD`` for a member that made its own auth key; returns the writer id."""
         command = lc.AddWriter(auth_public)
-        return (await self._request(command, admin.log_id, admin.auth, lc.WriterAdded)).writer_id
+        return (await self._request(command, admin.log_id, admin.auth, lr.WriterAdded)).writer_id
 
     async def add_writer(self, admin: LogAdmin) -> LogWriter:
         """``LWADD`` with a fresh key; hand the returned credentials to the member."""
@@ -135,7 +136,7 @@ class GroupLogClient:
         if len(body) > lc.MAX_ENTRY_BODY:
             raise ValueError(f"entry body exceeds {lc.MAX_ENTRY_BODY} bytes")
         command = lc.PostEntry(body)
-        return (await self._request(command, writer.writer_id, writer.auth, lc.EntryPosted)).seq
+        return (await self._request(command, writer.writer_id, writer.auth, lr.EntryPosted)).seq
 
     async def subscribe(self, reader: LogReader) -> LogPosition:
         """``LSUB``: receive ``reader``'s entries from its cursor as :class:`LogEntryReceived`.
@@ -166,10 +167,10 @@ class GroupLogClient:
         reader = self._readers.get(reply.entity_id)
         if reader is None:
             return  # a reader we dropped meanwhile
-        push = lc.decode_log_response(reply.body)
-        if isinstance(push, lc.EntryDelivered):
+        push = lr.decode_log_response(reply.body)
+        if isinstance(push, lr.EntryDelivered):
             self._entry(reader, push)
-        elif isinstance(push, lc.LogSubscriptionEnded):
+        elif isinstance(push, lr.LogSubscriptionEnded):
             self.forget(reader)
             self._events.put_nowait(LogSubscriptionEnded(reader, push.reason))
 
@@ -194,11 +195,11 @@ class GroupLogClient:
     async def _subscribe(self, reader: LogReader) -> LogPosition:
         command = lc.SubscribeLog(self._window)
         position = await self._request(
-            command, reader.reader_id, reader.auth, lc.SubscriptionPosition
+            command, reader.reader_id, reader.auth, lr.SubscriptionPosition
         )
         return LogPosition(position.cursor, position.oldest)
 
-    def _entry(self, reader: LogReader, push: lc.EntryDelivered) -> None:
+    def _entry(self, reader: LogReader, push: lr.EntryDelivered) -> None:
         if push.seq <= self._reported.get(reader.reader_id, -1):
             return  # redelivered after a reconnection; reported already
         self._reported[reader.reader_id] = push.seq

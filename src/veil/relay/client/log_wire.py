@@ -12,6 +12,7 @@ from typing import TypeVar
 from veil.crypto import RandomSource
 from veil.relay.client.session import ClientSession
 from veil.relay.protocol import log_commands as lc
+from veil.relay.protocol import log_responses as lr
 from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.errors import UnexpectedResponse, error_for_code
 from veil.relay.protocol.queue_crypto import authenticate
@@ -24,7 +25,7 @@ from veil.relay.protocol.transmission import (
 
 __all__ = ["log_transmission", "new_correlation_id", "read_log_answer", "read_log_ok"]
 
-_A = TypeVar("_A", bound=lc.LogResponse)
+_A = TypeVar("_A", bound=lr.LogResponse)
 _ERR = bytes((rsp.ErrorResponse.tag,))
 _OK = bytes((rsp.Ok.tag,))
 
@@ -62,7 +63,7 @@ def read_log_answer(body: bytes, answer: type[_A]) -> _A:
     """The relay's answer as an ``answer``; its ``ERR`` raised as the error's class,
     :class:`UnexpectedResponse` for anything else."""
     _raise_error(body)
-    response = lc.decode_log_response(body)
+    response = lr.decode_log_response(body)
     if not isinstance(response, answer):
         raise UnexpectedResponse(f"expected {answer.__name__}, got {type(response).__name__}")
     return response

@@ -1,4 +1,5 @@
-"""Group-log commands and their answers (relay protocol version 4), one dataclass each.
+"""Group-log commands (relay protocol version 4), one dataclass each; answers are in
+``log_responses``.
 
 A group log is an append-only list of entries with one total order: an admin
 makes it and names its writers and readers, writers post, each reader reads from
@@ -17,7 +18,6 @@ from typing import ClassVar
 from veil.relay.protocol.errors import (
     BadCommand,
     MessageTooLarge,
-    UnexpectedResponse,
     UnknownCommand,
 )
 from veil.relay.protocol.queue_commands import (
@@ -32,50 +32,36 @@ from veil.wire import DecodeError, Reader, WireError, Writer
 __all__ = [
     "LOG_COMMAND_TAGS",
     "LOG_ID_SIZE",
-    "LOG_NONCE_SIZE",
     "LOG_RESPONSE_TAGS",
     "LOG_VERSION",
     "MAX_ENTRY_BODY",
-    "MAX_SEALED_ENTRY",
+    "SEQ_SIZE",
     "AcknowledgeEntries",
     "AddReader",
     "AddWriter",
     "CreateLog",
     "DeleteLog",
     "EndReason",
-    "EntryDelivered",
-    "EntryPosted",
     "LogCommand",
-    "LogCreated",
-    "LogResponse",
-    "LogSubscriptionEnded",
     "LogTag",
     "PostEntry",
-    "ReaderAdded",
     "RemoveReader",
     "RemoveWriter",
     "SubscribeLog",
-    "SubscriptionPosition",
-    "WriterAdded",
     "decode_log_command",
-    "decode_log_response",
     "encode_log_command",
-    "encode_log_response",
+    "read_seq",
 ]
 
 LOG_VERSION = 4
 """The first relay protocol version with group-log commands."""
 LOG_ID_SIZE = 24
 """Log, reader and writer ids are 24 random bytes, like queue ids."""
-LOG_NONCE_SIZE = 12
 MAX_ENTRY_BODY = 16_000
 """Largest posted body: a post and its delivery fit one block with room for a proxy."""
-_DELIVERY_OVERHEAD = 8 + 16
-MAX_SEALED_ENTRY = MAX_ENTRY_BODY + _DELIVERY_OVERHEAD
-"""Cap on a delivered entry's sealed frame (``u64 timestamp || body`` plus the GCM tag)."""
 LOG_COMMAND_TAGS = range(0x30, 0x40)
 LOG_RESPONSE_TAGS = range(0xB0, 0xC0)
-_SEQ_SIZE = 8
+SEQ_SIZE = 8
 
 
 class LogTag(IntEnum):
@@ -110,8 +96,9 @@ class EndReason(IntEnum):
     """The admin deleted the log."""
 
 
-def _seq(fields: bytes) -> int:
-    return int.from_bytes(exact_fields(fields, _SEQ_SIZE), "big")
+def read_seq(fields: bytes) -> int:
+    """A ``u64`` sequence number that is the whole of ``fields``."""
+    return int.from_bytes(exact_fields(fields, SEQ_SIZE), "big")
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +258,7 @@ class AcknowledgeEntries:
     @classmethod
     def decode(cls, fields: bytes) -> AcknowledgeEntries:
         """Read the fields."""
-        return cls(_seq(fields))
+        return cls(read_seq(fields))
 
 
 LogCommand = (
@@ -320,184 +307,3 @@ def decode_log_command(data: bytes) -> LogCommand:
         return command_class.decode(data[1:])
     except WireError as exc:
         raise BadCommand(f"malformed {command_class.tag.name}: {exc}") from exc
-
-
-# -- answers --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LogCreated:
-    """``LIDS``: answer to ``LNEW``: the log's admin id."""
-
-    tag: ClassVar[LogTag] = LogTag.LIDS
-    log_id: bytes
-
-    def encode(self, writer: Writer) -> None:
-        """Append the fields."""
-        writer.raw(self.log_id)
-
-    @classmethod
-    def decode(cls, fields: bytes) -> LogCreated:
-        """Read the fields."""
-        return cls(exact_fields(fields, LOG_ID_SIZE))
-
-
-@dataclass(frozen=True, slots=True)
-class ReaderAdded:
-    """``LRDR``: answer to ``LRADD``: the reader's id, the relay's DH key for it, and
-    its first cursor (the sequence number of the next entry to be posted)."""
-
-    tag: ClassVar[LogTag] = LogTag.LRDR
-    reader_id: bytes
-    relay_dh_key: bytes
-    cursor: int
-
-    def encode(self, writer: Writer) -> None:
-        """Append the fields."""
-        writer.raw(self.reader_id).raw(self.relay_dh_key).u64(self.cursor)
-
-    @classmethod
-    def decode(cls, fields: bytes) -> ReaderAdded:
-        """Read the fields."""
-        key_end = LOG_ID_SIZE + KEY_SIZE
-        exact_fields(fields, key_end + _SEQ_SIZE)
-        return cls(fields[:LOG_ID_SIZE], fields[LOG_ID_SIZE:key_end], _seq(fields[key_end:]))
-
-
-@dataclass(frozen=True, slots=True)
-class WriterAdded:
-    """``LWRT``: answer to ``LWADD``: the writer's id."""
-
-    tag: ClassVar[LogTag] = LogTag.LWRT
-    writer_id: bytes
-
-    def encode(self, writer: Writer) -> None:
-        """Append the fields."""
-        writer.raw(self.writer_id)
-
-    @classmethod
-    def decode(cls, fields: bytes) -> WriterAdded:
-        """Read the fields."""
-        return cls(exact_fields(fields, LOG_ID_SIZE))
-
-
-@dataclass(frozen=True, slots=True)
-class EntryPosted:
-    """``LSEQ``: answer to ``LPOST`` once the entry is durable: its place in the order."""
-
-    tag: ClassVar[LogTag] = LogTag.LSEQ
-    seq: int
-
-    def encode(self, writer: Writer) -> None:
-        """Append the fields."""
-        writer.u64(self.seq)
-
-    @classmethod
-    def decode(cls, fields: bytes) -> EntryPosted:
-        """Read the fields."""
-        return cls(_seq(fields))
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionPosition:
-    """``LPOS``: answer to ``LSUB``: the reader's ``cursor`` and the ``oldest`` entry
-    the log still holds (``oldest > cursor``: entries the reader never acknowledged
-    are gone, past retention)."""
-
-    tag: ClassVar[LogTag] = LogTag.LPOS
-    cursor: int
-    oldest: int
-
-    def encode(self, writer: Writer) -> None:
-        """Append the fields."""
-        writer.u64(self.cursor).u64(self.oldest)
-
-    @classmethod
-    def decode(cls, fields: bytes) -> SubscriptionPosition:
-        """Read the fields."""
-        exact_fields(fields, 2 * _SEQ_SIZE)
-        return cls(_seq(fields[:_SEQ_SIZE]), _seq(fields[_SEQ_SIZE:]))
-
-
-@dataclass(frozen=True, slots=True)
-class EntryDelivered:
-    """``LENT`` (push): entry ``seq`` sealed for this reader under a fresh ``nonce``."""
-
-    tag: ClassVar[LogTag] = LogTag.LENT
-    seq: int
-    nonce: bytes
-    sealed: bytes
-
-    def encode(self, writer: Writer) -> None:
-        """Append the fields."""
-        writer.u64(self.seq).raw(self.nonce).bytes16(self.sealed)
-
-    @classmethod
-    def decode(cls, fields: bytes) -> EntryDelivered:
-        """Read the fields."""
-        reader = Reader(fields)
-        seq, nonce = reader.u64(), reader.raw(LOG_NONCE_SIZE)
-        sealed = reader.bytes16(MAX_SEALED_ENTRY)
-        reader.finish()
-        return cls(seq, nonce, sealed)
-
-
-@dataclass(frozen=True, slots=True)
-class LogSubscriptionEnded:
-    """``LEND`` (push): this connection no longer receives the reader's entries."""
-
-    tag: ClassVar[LogTag] = LogTag.LEND
-    reason: EndReason
-
-    def encode(self, writer: Writer) -> None:
-        """Append the fields."""
-        writer.u8(self.reason)
-
-    @classmethod
-    def decode(cls, fields: bytes) -> LogSubscriptionEnded:
-        """Read the fields."""
-        try:
-            return cls(EndReason(exact_fields(fields, 1)[0]))
-        except ValueError as exc:
-            raise DecodeError(f"unknown LEND reason {fields[0]}") from exc
-
-
-LogResponse = (
-    LogCreated
-    | ReaderAdded
-    | WriterAdded
-    | EntryPosted
-    | SubscriptionPosition
-    | EntryDelivered
-    | LogSubscriptionEnded
-)
-_RESPONSES: dict[int, type[LogResponse]] = {
-    cls.tag: cls
-    for cls in (
-        LogCreated,
-        ReaderAdded,
-        WriterAdded,
-        EntryPosted,
-        SubscriptionPosition,
-        EntryDelivered,
-        LogSubscriptionEnded,
-    )
-}
-
-
-def encode_log_response(response: LogResponse) -> bytes:
-    """Encode an answer as ``tag || fields``."""
-    writer = Writer().u8(response.tag)
-    response.encode(writer)
-    return writer.build()
-
-
-def decode_log_response(data: bytes) -> LogResponse:
-    """Decode a group-log answer; :class:`UnexpectedResponse` if invalid."""
-    response_class = _RESPONSES.get(data[0]) if data else None
-    if response_class is None:
-        raise UnexpectedResponse("empty answer or unknown group-log answer tag")
-    try:
-        return response_class.decode(data[1:])
-    except WireError as exc:
-        raise UnexpectedResponse(f"malformed {response_class.tag.name}: {exc}") from exc

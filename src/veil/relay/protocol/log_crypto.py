@@ -25,7 +25,7 @@ from veil.crypto import (
     hkdf_sha256,
 )
 from veil.relay.protocol.errors import UnexpectedResponse
-from veil.relay.protocol.log_commands import LOG_NONCE_SIZE
+from veil.relay.protocol.log_responses import LOG_NONCE_SIZE
 from veil.wire import Writer
 
 __all__ = [

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from veil.crypto import AuthenticationFailed, RandomSource
 from veil.relay.protocol import log_commands as lc
+from veil.relay.protocol import log_responses as lr
 from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.errors import InternalError, StoreFailed
 from veil.relay.protocol.log_crypto import open_at_rest, seal_for_reader
@@ -201,7 +202,7 @@ class LogState:
             nonce, sealed = seal_for_reader(
                 reader.delivery_key, reader.reader_id, entry.seq, entry.frame, self._rng
             )
-            body = lc.encode_log_response(lc.EntryDelivered(entry.seq, nonce, sealed))
+            body = lr.encode_log_response(lr.EntryDelivered(entry.seq, nonce, sealed))
             self.metrics.messages_delivered += 1
             self._answer(subscriber, PUSH_CORRELATION_ID, reader.reader_id, body)
 
@@ -226,7 +227,7 @@ class LogState:
         if subscriber is None:
             return
         self._subscriptions.get(subscriber, set()).discard(reader.reader_id)
-        body = lc.encode_log_response(lc.LogSubscriptionEnded(reason))
+        body = lr.encode_log_response(lr.LogSubscriptionEnded(reason))
         self._answer(subscriber, PUSH_CORRELATION_ID, reader.reader_id, body)
 
     def _send(self, answer: LogAnswer) -> None:

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from veil.crypto import InvalidKey, RandomSource, X25519KeyPair, constant_time_equal
 from veil.relay.protocol import log_commands as lc
+from veil.relay.protocol import log_responses as lr
 from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.errors import (
     AuthFailed,
@@ -166,7 +167,7 @@ class LogProtocol(LogState):
             storage_key=self._rng.random_bytes(32),
             created=coarse_time(now),
         )
-        body = lc.encode_log_response(lc.LogCreated(record.log_id))
+        body = lr.encode_log_response(lr.LogCreated(record.log_id))
         answer = LogAnswer(session, transmission.correlation_id, b"", body)
         return LogStep((PutLog(record),), LogMade(answer, LiveLog(record, 0)))
 
@@ -185,8 +186,8 @@ class LogProtocol(LogState):
             self._rng.random_bytes(ENTITY_ID_SIZE), command.reader_auth_key, key, log.next_seq, log
         )
         record = ReaderRecord(reader.reader_id, reader.auth_key, key, reader.cursor)
-        added = lc.ReaderAdded(reader.reader_id, relay_dh.public, reader.cursor)
-        answer = _answer(session, transmission, lc.encode_log_response(added))
+        added = lr.ReaderAdded(reader.reader_id, relay_dh.public, reader.cursor)
+        answer = _answer(session, transmission, lr.encode_log_response(added))
         return LogStep((PutReader(log.log_id, record),), MemberAdded(answer, reader))
 
     def _add_writer(
@@ -197,7 +198,7 @@ class LogProtocol(LogState):
         self._reserve_member(log)
         writer = LiveWriter(self._rng.random_bytes(ENTITY_ID_SIZE), command.writer_auth_key, log)
         record = WriterRecord(writer.writer_id, writer.auth_key)
-        body = lc.encode_log_response(lc.WriterAdded(writer.writer_id))
+        body = lr.encode_log_response(lr.WriterAdded(writer.writer_id))
         answer = _answer(session, transmission, body)
         return LogStep((PutWriter(log.log_id, record),), MemberAdded(answer, writer))
 
@@ -243,7 +244,7 @@ class LogProtocol(LogState):
         stored = coarse_time(now)
         frame = entry_frame(stored, command.body)
         sealed = seal_at_rest(log.record.storage_key, log.log_id, seq, frame, self._rng)
-        answer = _answer(session, transmission, lc.encode_log_response(lc.EntryPosted(seq)))
+        answer = _answer(session, transmission, lr.encode_log_response(lr.EntryPosted(seq)))
         change = PutEntry(log.log_id, StoredEntry(seq, stored, sealed))
         return LogStep((change,), EntryAccepted(answer, log, LiveEntry(seq, stored, frame)))
 
@@ -253,8 +254,8 @@ class LogProtocol(LogState):
         assert isinstance(command, lc.SubscribeLog)
         reader = self._member(session, transmission, LiveReader)
         window = min(command.window, self._settings.max_delivery_window)
-        position = lc.SubscriptionPosition(reader.cursor, reader.log.oldest)
-        answer = _answer(session, transmission, lc.encode_log_response(position))
+        position = lr.SubscriptionPosition(reader.cursor, reader.log.oldest)
+        answer = _answer(session, transmission, lr.encode_log_response(position))
         return LogStep((), LogSubscribed(answer, reader, window))
 
     def _acknowledge(
