@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from helpers.forwarder import RecordingForwarder
-from helpers.relay import RunningTestRelay, make_identity, start_test_relay
+from helpers.relay import RunningTestRelay
 from veil.crypto import SystemRandom
 from veil.relay.client.log_events import LogEntryReceived
 from veil.relay.client.relay_client import RelayClient
 from veil.relay.protocol.address import RelayAddress
 from veil.relay.protocol.errors import AuthFailed
 from veil.routing.proxied_path import ProxiedPath
-
-
-@pytest.fixture
-async def pair(tmp_path: Path) -> AsyncIterator[tuple[RunningTestRelay, RunningTestRelay]]:
-    for name in ("proxy", "destination"):
-        (tmp_path / name).mkdir()
-        make_identity(tmp_path / name, seed=name.encode())
-    proxy = await start_test_relay(tmp_path / "proxy")
-    destination = await start_test_relay(tmp_path / "destination")
-    yield proxy, destination
-    await proxy.stop()
-    await destination.stop()
 
 
 async def test_a_post_through_the_proxy_reaches_readers_and_hides_the_writer(
