@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from pathlib import Path
 
 import pytest
 
-from helpers.relay import RunningTestRelay
+from helpers.relay import RunningTestRelay, start_test_relay
 from veil.relay.client.log_events import (
     LogEntryReceived,
     LogEvent,
     LogReader,
+    LogsRestored,
     LogSubscriptionEnded,
     LogWriter,
 )
-from veil.relay.client.relay_client import RelayClient
-from veil.relay.protocol.errors import AuthFailed, EntryNotPosted
+from veil.relay.client.relay_client import ReconnectPolicy, RelayClient
+from veil.relay.protocol.errors import AuthFailed, EntryNotPosted, InternalError, StoreFailed
 from veil.relay.protocol.log_commands import EndReason
+from veil.relay.server.log_sqlite import SqliteLogStore
+from veil.relay.server.log_store import LogChange, MemoryLogStore
+from veil.relay.server.store.sqlite import SqliteStore
+
+FAST_RECONNECT = ReconnectPolicy(first_delay=0.02, maximum_delay=0.2)
 
 
 @pytest.fixture
@@ -98,3 +105,64 @@ async def test_removed_members_can_neither_read_nor_post(
     await client.logs.remove_writer(admin, writer.writer_id)
     with pytest.raises(AuthFailed):
         await member.logs.post(writer, b"after removal")
+
+
+async def test_restart_resubscribes_readers_without_repeating_reported_entries(
+    tmp_path: Path,
+) -> None:
+    def start(port: int = 0) -> Awaitable[RunningTestRelay]:
+        logs = SqliteLogStore(tmp_path / "logs.db")
+        return start_test_relay(
+            tmp_path, store=SqliteStore(tmp_path / "relay.db"), port=port, log_store=logs
+        )
+
+    relay = await start()
+    client = await RelayClient.connect(relay.address, reconnect=FAST_RECONNECT, delivery_window=8)
+    try:
+        admin = await client.logs.create_log()
+        writer = await client.logs.add_writer(admin)
+        reader = await client.logs.add_reader(admin)
+        await client.logs.subscribe(reader)
+        await client.logs.post(writer, b"before")
+        assert [e.body for e in await received(client, 1)] == [b"before"]  # not acknowledged
+        await relay.stop()
+        relay = await start(relay.port)
+        assert await next_event(client) == LogsRestored(resubscribing=1)
+        await client.logs.post(writer, b"after")
+        # "before" comes again from the relay but was reported already: only "after" is new.
+        assert [(e.seq, e.body) for e in await received(client, 1)] == [(1, b"after")]
+        await client.logs.acknowledge(reader, 1)
+        await client.logs.delete_log(admin)
+        assert await next_event(client) == LogSubscriptionEnded(reader, EndReason.DELETED)
+    finally:
+        await client.close()
+        await relay.stop()
+
+
+class FailingLogStore(MemoryLogStore):
+    """Fails its next ``failures`` commits."""
+
+    failures = 0
+
+    async def apply(self, changes: Sequence[LogChange]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise StoreFailed("disk on fire")
+        await super().apply(changes)
+
+
+async def test_a_failed_commit_answers_internal_error_and_changes_nothing(tmp_path: Path) -> None:
+    store = FailingLogStore()
+    relay = await start_test_relay(tmp_path, log_store=store)
+    try:
+        async with await RelayClient.connect(relay.address) as client:
+            admin = await client.logs.create_log()
+            writer = await client.logs.add_writer(admin)
+            store.failures = 1
+            with pytest.raises(InternalError):
+                await client.logs.post(writer, b"lost")
+            assert await client.logs.post(writer, b"kept") == 0  # the failed one left no gap
+            reader = await client.logs.add_reader(admin)
+            assert reader.reader_id in {r.reader_id for r in store.logs[admin.log_id].readers}
+    finally:
+        await relay.stop()
