@@ -248,3 +248,19 @@ async def test_a_restart_restores_logs_members_entries_and_cursors() -> None:
 def test_subscribe_window_is_bounded(window: int) -> None:
     with pytest.raises(ValueError, match="delivery window"):
         lc.SubscribeLog(window)
+
+
+async def test_a_sweep_never_deletes_a_post_committing_in_the_same_batch() -> None:
+    core = LogCore()
+    _, log, writer_id, writer_auth = await setup(core)
+    await core.run(core.session(), lc.PostEntry(b"old"), writer_id, writer_auth)
+    core.now += core.settings.retention_seconds + 7200
+    session = core.session()
+    post = core.handle(
+        session, core.transmission(session, lc.PostEntry(b"new"), writer_id, writer_auth)
+    )
+    sweep = core.logs.expire(core.now)  # while the post is still committing
+    await core.store.apply(post.changes + sweep.changes)  # one batch, in this order
+    core.logs.commit(post)
+    core.logs.commit(sweep)
+    assert [e.seq for e in core.store.logs[log.log_id].entries] == [1]

@@ -120,7 +120,7 @@ class LogState:
         # The commonest outcomes first: every entry is one post and one ack per reader.
         match step.outcome:
             case EntryAccepted(answer=answer, log=log, entry=entry):
-                log.posts_in_flight -= 1
+                log.committing.discard(entry.seq)
                 self._send(answer)
                 if not log.deleted:
                     log.add_entry(entry)
@@ -163,7 +163,7 @@ class LogState:
         """Revert what ``step`` changed in memory; its changes never became durable."""
         match step.outcome:
             case EntryAccepted(log=log, entry=entry):
-                log.posts_in_flight -= 1
+                log.committing.discard(entry.seq)
                 if log.next_seq == entry.seq + 1:
                     log.next_seq = entry.seq  # nothing later took a number: leave no gap
             case CursorMoved(reader=reader, previous=previous):

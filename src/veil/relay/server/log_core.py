@@ -140,7 +140,8 @@ class LogProtocol(LogState):
                 self.metrics.messages_expired += expired
                 touched.append(log)
         changes: list[LogChange] = [
-            DeleteEntriesBefore(log.log_id, log.oldest, log.next_seq) for log in touched
+            DeleteEntriesBefore(log.log_id, log.deletable_below(log.oldest), log.next_seq)
+            for log in touched
         ]
         floors = tuple((log.log_id, log.next_seq) for log in touched)
         changes.append(ExpireEntries(cutoff, floors))
@@ -235,11 +236,11 @@ class LogProtocol(LogState):
         assert isinstance(command, lc.PostEntry)
         writer = self._member(session, transmission, LiveWriter)
         log = writer.log
-        if len(log.entries) + log.posts_in_flight >= self._log_settings.log_quota:
+        if len(log.entries) + len(log.committing) >= self._log_settings.log_quota:
             raise LogFull("the log holds its quota of entries")
         seq = log.next_seq
         log.next_seq += 1
-        log.posts_in_flight += 1
+        log.committing.add(seq)
         # The store holds the storage key, so the sealed time is as coarse as any date at rest.
         stored = coarse_time(now)
         frame = entry_frame(stored, command.body)
@@ -281,8 +282,8 @@ class LogProtocol(LogState):
         lowest = log.lowest_cursor()
         trim_below = None
         if lowest is not None and lowest != lowest_before and log.oldest < lowest:
-            trim_below = lowest
-            changes.append(DeleteEntriesBefore(log.log_id, lowest, log.next_seq))
+            trim_below = log.deletable_below(lowest)
+            changes.append(DeleteEntriesBefore(log.log_id, trim_below, log.next_seq))
         return LogStep(tuple(changes), CursorMoved(answer, reader, previous, trim_below))
 
     # -- helpers -------------------------------------------------------------------------

@@ -101,9 +101,10 @@ class LiveLog:
     """A log in memory.
 
     ``cursors`` counts readers per cursor, so the lowest cursor (below which every
-    reader acknowledged) is cheap to find. ``posts_in_flight`` and
-    ``members_in_flight`` count accepted commands still committing, so the quota and
-    the member limit hold while they wait.
+    reader acknowledged) is cheap to find. ``committing`` holds the sequence numbers
+    of accepted posts still committing and ``members_in_flight`` counts accepted
+    member additions, so the quota and the member limit hold while they wait, and no
+    deletion in the store reaches an entry that is not in memory yet.
     """
 
     record: LogRecord
@@ -112,7 +113,7 @@ class LiveLog:
     readers: dict[bytes, LiveReader] = field(default_factory=dict)
     writers: dict[bytes, LiveWriter] = field(default_factory=dict)
     cursors: dict[int, int] = field(default_factory=dict)
-    posts_in_flight: int = 0
+    committing: set[int] = field(default_factory=set)
     members_in_flight: int = 0
     deleted: bool = False
 
@@ -152,6 +153,11 @@ class LiveLog:
             self.entries.insert(self.index_of(entry.seq), entry)
         else:
             self.entries.append(entry)
+
+    def deletable_below(self, seq: int) -> int:
+        """``seq``, or lower if a post below it is still committing (its insert must
+        not meet a deletion in the same commit)."""
+        return min(seq, *self.committing) if self.committing else seq
 
     def drop_before(self, seq: int) -> int:
         """Drop entries below ``seq``; return how many."""
