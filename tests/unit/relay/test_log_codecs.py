@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from veil.crypto import AuthenticationFailed, DeterministicRandom, X25519KeyPair
+from veil.crypto import AuthenticationFailed, DeterministicRandom, SystemRandom, X25519KeyPair
+from veil.relay.client.log_client import GroupLogClient
 from veil.relay.client.log_events import LogAdmin, LogReader, LogWriter
+from veil.relay.client.session import ClientSession
 from veil.relay.protocol import log_commands as lc
 from veil.relay.protocol import log_responses as lr
 from veil.relay.protocol.errors import (
     BadCommand,
     InvalidLogCredentials,
+    LogsUnsupported,
     MessageTooLarge,
     RelayError,
     UnexpectedResponse,
@@ -135,3 +139,21 @@ def test_credentials_round_trip_and_reject_wrong_sizes() -> None:
     for decode, size in ((LogAdmin.decode, 56), (LogWriter.decode, 56), (LogReader.decode, 88)):
         with pytest.raises(InvalidLogCredentials):
             decode(bytes(size + 1))
+
+
+class _OldRelayLink:
+    """A link whose session agreed version 3: no group logs there."""
+
+    def __init__(self) -> None:
+        self.session = ClientSession(bytes(32), X25519KeyPair(KEY_B).public, 3, SystemRandom())
+
+    async def exchange(self, build: Callable[[], tuple[bytes, bytes]]) -> bytes:
+        build()
+        raise AssertionError("nothing may be sent")
+
+
+async def test_log_commands_refuse_a_relay_before_version_4() -> None:
+    link = _OldRelayLink()
+    logs = GroupLogClient(link, SystemRandom(), 1)  # type: ignore[arg-type]  # a fake link
+    with pytest.raises(LogsUnsupported):
+        await logs.create_log()
