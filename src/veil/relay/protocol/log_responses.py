@@ -21,7 +21,7 @@ from veil.relay.protocol.log_commands import (
     read_seq,
 )
 from veil.relay.protocol.queue_commands import KEY_SIZE, exact_fields
-from veil.wire import DecodeError, Reader, WireError, Writer
+from veil.wire import DecodeError, WireError, Writer
 
 __all__ = [
     "LOG_NONCE_SIZE",
@@ -153,12 +153,16 @@ class EntryDelivered:
 
     @classmethod
     def decode(cls, fields: bytes) -> EntryDelivered:
-        """Read the fields."""
-        reader = Reader(fields)
-        seq, nonce = reader.u64(), reader.raw(LOG_NONCE_SIZE)
-        sealed = reader.bytes16(MAX_SEALED_ENTRY)
-        reader.finish()
-        return cls(seq, nonce, sealed)
+        """Read the fields (slicing: every reader decodes one per entry)."""
+        header = SEQ_SIZE + LOG_NONCE_SIZE + 2
+        if len(fields) < header:
+            raise DecodeError("LENT is shorter than its header")
+        length = int.from_bytes(fields[header - 2 : header], "big")
+        if length > MAX_SEALED_ENTRY:
+            raise DecodeError(f"sealed entry of {length} bytes exceeds its cap")
+        exact_fields(fields, header + length)
+        nonce = fields[SEQ_SIZE : SEQ_SIZE + LOG_NONCE_SIZE]
+        return cls(read_seq(fields[:SEQ_SIZE]), nonce, fields[header:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,8 +208,15 @@ _RESPONSES: dict[int, type[LogResponse]] = {
 }
 
 
+_LENT_TAG = bytes((LogTag.LENT,))
+
+
 def encode_log_response(response: LogResponse) -> bytes:
     """Encode an answer as ``tag || fields``."""
+    if isinstance(response, EntryDelivered):  # one per reader per entry: skip the writer
+        seq = response.seq.to_bytes(SEQ_SIZE, "big")
+        length = len(response.sealed).to_bytes(2, "big")
+        return _LENT_TAG + seq + response.nonce + length + response.sealed
     writer = Writer().u8(response.tag)
     response.encode(writer)
     return writer.build()
