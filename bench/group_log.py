@@ -16,7 +16,8 @@ Figures (targets from issue #10's table, relay part):
   reader receiving it [p50 < 1 s for 1,000 readers].
 - ``sustained``: ``sustained_readers`` readers, writers keeping posts in flight for
   ``seconds``: entries delivered to every reader per second, and deliveries per
-  second [>= 200 posts/s, 20,000 deliveries/s for 100 readers].
+  second [>= 200 posts/s, 20,000 deliveries/s for 100 readers]; with the relay's CPU
+  per delivery and the deliveries one relay core would carry at that cost.
 
 With each: the CPU the relay and this load generator used (one core is 100 %), and
 the machine's load average, since the machine is shared.
@@ -169,6 +170,17 @@ async def sustained(relay: RelayProcess, options: argparse.Namespace) -> dict[st
         "posts_delivered_to_all_per_s": round(len(everyone) / elapsed, 1),
         "deliveries_per_s": round(len(everyone) * readers_count / elapsed),
         **meter.utilisation(),
+        **per_core(meter.relay_seconds, len(everyone) * readers_count),
+    }
+
+
+def per_core(relay_seconds: float, deliveries: int) -> dict[str, float]:
+    """The relay's CPU per delivery (posts, acknowledgements and TLS included), and what
+    one relay core busy with nothing else would carry: the shared machine hides it."""
+    cost = relay_seconds / max(1, deliveries)
+    return {
+        "relay_cpu_us_per_delivery": round(cost * 1e6, 1),
+        "projected_deliveries_per_s_per_relay_core": round(1 / cost) if cost else 0,
     }
 
 
