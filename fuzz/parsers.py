@@ -46,8 +46,11 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.mls.fuzzing import MLS_DECODERS
     from veil.ratchet.agreement import InvitationKeys, ReplyKeys
     from veil.ratchet.header import Header
+    from veil.relay.client.log_events import LogAdmin, LogReader, LogWriter
     from veil.relay.protocol.address import RelayAddress
     from veil.relay.protocol.handshake import decode_client_hello, decode_server_hello
+    from veil.relay.protocol.log_commands import decode_log_command
+    from veil.relay.protocol.log_responses import decode_log_response
     from veil.relay.protocol.queue_commands import decode_command
     from veil.relay.protocol.queue_responses import decode_response
     from veil.relay.protocol.transmission import decode_client_transmission, decode_transmission
@@ -83,6 +86,11 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("file chunk body header", _sized(decode_body_header, BODY_HEADER_SIZE)),
         ("file command", decode_file_command),
         ("file response", decode_file_response),
+        ("log command", decode_log_command),
+        ("log response", decode_log_response),
+        ("log admin credentials", LogAdmin.decode),
+        ("log writer credentials", LogWriter.decode),
+        ("log reader credentials", LogReader.decode),
     )
 
 

@@ -11,8 +11,27 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
+from veil.wire.blocks import BLOCK_SIZE
+
 TLS_HEADER_SIZE = 5
 APPLICATION_DATA = 23
+# TLS 1.3 record: 5-byte header, then the block, 1 byte of inner content type, 16-byte tag.
+BLOCK_RECORD_LENGTH = BLOCK_SIZE + 1 + 16
+# Encrypted handshake messages: the relay's EncryptedExtensions, Certificate,
+# CertificateVerify and Finished (one record each, or fewer if coalesced); the client's Finished.
+MAX_HANDSHAKE_RECORDS = 4
+
+
+def records_after_handshake(stream: RecordStream) -> list[int]:
+    """Lengths of the application-data records after the encrypted handshake flight.
+
+    In TLS 1.3 the handshake's own encrypted messages also travel as application
+    data records; they are the ones before the first block.
+    """
+    lengths = [r.length for r in stream.records if r.content_type == APPLICATION_DATA]
+    first_block = lengths.index(BLOCK_RECORD_LENGTH)
+    assert 1 <= first_block <= MAX_HANDSHAKE_RECORDS, "unexpected records before the first block"
+    return lengths[first_block:]
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from veil.crypto import DeterministicRandom, SystemRandom
 from veil.relay.protocol.address import RelayAddress
+from veil.relay.server.log_store import LogStore
 from veil.relay.server.service import RelayService
 from veil.relay.server.settings import RelaySettings
 from veil.relay.server.store.base import QueueStore
@@ -70,13 +71,17 @@ async def start_test_relay(
     store: QueueStore | None = None,
     clock: FakeClock | None = None,
     port: int = 0,
+    log_store: LogStore | None = None,
 ) -> RunningTestRelay:
-    """Start a relay on ``127.0.0.1:port`` with its identity in ``data_dir``."""
+    """Start a relay on ``127.0.0.1:port`` with its identity in ``data_dir`` (group logs
+    in ``log_store``, in memory if ``None``)."""
     identity = make_identity(data_dir)
     settings = settings or RelaySettings()
     store = store if store is not None else MemoryStore()
     clock = clock or FakeClock()
-    service = relay_service(store, settings, identity.key_pair, clock=clock, rng=SystemRandom())
+    service = relay_service(
+        store, settings, identity.key_pair, clock=clock, rng=SystemRandom(), log_store=log_store
+    )
     await service.start()
     context = server_context(data_dir / CERTIFICATE_FILE, data_dir / IDENTITY_KEY_FILE)
     server = RelayServer(service, context)

@@ -8,8 +8,8 @@ protocol:
   :class:`~veil.routing.ForwardReceiver`, run the client's inner transmission
   through :class:`~veil.relay.server.core.RelayProtocol` exactly like a direct one
   (same authenticator check against this session, same store commit), but only if
-  it is a sender command (``SKEY``, ``SEND``, ``PING``); its answer is sealed back
-  into an ``RRES``.
+  it is a sender command (``SKEY``, ``SEND``, ``PING``, or a group-log ``LPOST``,
+  which goes to the log service); its answer is sealed back into an ``RRES``.
 * ``PRXY`` and ``PFWD`` (this relay is the proxy) go to
   :class:`veil.routing.proxy.RelayProxy`, which does the network half.
 
@@ -20,12 +20,14 @@ touches sockets or the event loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from veil.relay.protocol import queue_commands as cmd
 from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.errors import CommandProhibited, RelayError
+from veil.relay.protocol.log_commands import LogTag
 from veil.relay.protocol.transmission import Transmission, decode_client_transmission, encode_reply
 from veil.relay.server.core import RelayProtocol
 from veil.relay.server.session import SessionState
@@ -43,6 +45,7 @@ from veil.routing.forward_crypto import ForwardReceiver, OpenedForward
 __all__ = [
     "ROUTING_COMMAND_TAGS",
     "SENDER_COMMAND_TAGS",
+    "ForwardedHandler",
     "ProxyCommandTaken",
     "ProxyRole",
     "RoutingRoles",
@@ -51,8 +54,11 @@ __all__ = [
 
 ROUTING_COMMAND_TAGS = range(0x10, 0x20)
 """Command tags of private routing; everything else is a queue command."""
-SENDER_COMMAND_TAGS = frozenset({cmd.Tag.SKEY, cmd.Tag.SEND, cmd.Tag.PING})
-"""The only commands a forward may carry: recipients talk to their relay directly."""
+SENDER_COMMAND_TAGS = frozenset({cmd.Tag.SKEY, cmd.Tag.SEND, cmd.Tag.PING, LogTag.LPOST})
+"""The only commands a forward may carry: recipients (and log readers and admins) talk
+to their relay directly."""
+ForwardedHandler = Callable[[SessionState, Transmission, float], Step]
+"""Runs a forwarded command of another command set (a group-log post) at this relay."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +136,16 @@ class RoutingRoles:
     """
 
     def __init__(
-        self, protocol: RelayProtocol, proxy: ProxyRole, max_cached_auth_keys: int
+        self,
+        protocol: RelayProtocol,
+        proxy: ProxyRole,
+        max_cached_auth_keys: int,
+        *,
+        log_posts: ForwardedHandler | None = None,
     ) -> None:
         self._protocol = protocol
+        self._log_posts = log_posts
+        """Runs forwarded ``LPOST``; its steps are committed by whoever made the handler."""
         self.proxy = proxy
         self._max_cached = max_cached_auth_keys
         self._receivers: dict[SessionState, ForwardReceiver] = {}
@@ -195,6 +208,10 @@ class RoutingRoles:
         state = _ForwardedSession(session, opened, transmission.correlation_id, self._max_cached)
         if inner.body[0] not in SENDER_COMMAND_TAGS:
             return _prohibited(state, inner)
+        if inner.body[0] == LogTag.LPOST:
+            if self._log_posts is None:
+                return _prohibited(state, inner)
+            return self._log_posts(state, inner, now)
         return self._protocol.handle(state, inner, now)
 
 

@@ -14,10 +14,12 @@ import asyncio
 from collections.abc import Callable
 
 from veil.crypto import RandomSource, X25519KeyPair
+from veil.relay.client.log_wire import read_log_answer
 from veil.relay.client.relay_client import RelayClient
 from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.address import RelayAddress
 from veil.relay.protocol.errors import UnexpectedResponse, error_for_code
+from veil.relay.protocol.log_responses import EntryPosted
 from veil.routing.errors import ProxySessionUnknown
 from veil.routing.proxied_sender import Forward, ProxiedSender, proxy_request, read_proxy_key
 
@@ -44,21 +46,30 @@ class ProxiedPath:
         """``SKEY`` through the proxy."""
         await self._ok(lambda sender: sender.sender_secure(sender_id, auth))
 
+    async def post(self, writer_id: bytes, auth: X25519KeyPair, body: bytes) -> int:
+        """``LPOST`` to a group log at the destination through the proxy; returns the
+        entry's sequence number once the destination stored it durably. The log's
+        relay sees the proxy, never this client."""
+        answer = await self._run(lambda sender: sender.post(writer_id, auth, body))
+        return read_log_answer(answer, EntryPosted).seq
+
     async def ping(self) -> None:
         """``PING`` the destination through the proxy: checks the whole path."""
-        response = await self._run(lambda sender: sender.ping())
+        response = rsp.decode_response(await self._run(lambda sender: sender.ping()))
         if not isinstance(response, rsp.Pong):
             raise UnexpectedResponse(f"expected PONG, got {type(response).__name__}")
 
     async def _ok(self, build: Callable[[ProxiedSender], Forward]) -> None:
-        response = await self._run(build)
+        response = rsp.decode_response(await self._run(build))
         if isinstance(response, rsp.ErrorResponse):
             raise error_for_code(response.code)(f"destination answered ERR {response.code}")
         if not isinstance(response, rsp.Ok):
             raise UnexpectedResponse(f"expected OK, got {type(response).__name__}")
 
-    async def _run(self, build: Callable[[ProxiedSender], Forward]) -> rsp.Response:
-        """One command through the proxy; asks for a fresh proxy session once on ``481``."""
+    async def _run(self, build: Callable[[ProxiedSender], Forward]) -> bytes:
+        """One command through the proxy; asks for a fresh proxy session once on ``481``.
+
+        Returns the destination's response, still encoded."""
         sender = await self._proved_sender()
         try:
             return await self._through(sender, build)
@@ -69,10 +80,10 @@ class ProxiedPath:
 
     async def _through(
         self, sender: ProxiedSender, build: Callable[[ProxiedSender], Forward]
-    ) -> rsp.Response:
+    ) -> bytes:
         forward = build(sender)
         body = await self.proxy.exchange(lambda: (forward.correlation_id, forward.transmission))
-        return forward.read_reply(body)
+        return forward.read_reply_body(body)
 
     async def _proved_sender(self) -> ProxiedSender:
         async with self._proving:

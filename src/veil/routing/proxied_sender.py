@@ -18,11 +18,14 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from veil.crypto import RandomSource, X25519KeyPair
+from veil.relay.client.log_wire import log_transmission, new_correlation_id
 from veil.relay.client.session import ClientSession
 from veil.relay.protocol import queue_commands as cmd
 from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.address import RelayAddress
-from veil.relay.protocol.errors import UnexpectedResponse, error_for_code
+from veil.relay.protocol.errors import LogsUnsupported, UnexpectedResponse, error_for_code
+from veil.relay.protocol.log_commands import LOG_VERSION, MAX_ENTRY_BODY, PostEntry
+from veil.relay.protocol.queue_crypto import derive_auth_key
 from veil.relay.protocol.transmission import (
     CORRELATION_ID_SIZE,
     PUSH_CORRELATION_ID,
@@ -107,13 +110,18 @@ class Forward:
         not open or does not answer this command raises
         :class:`~veil.routing.errors.ForwardRejected` or :class:`UnexpectedResponse`.
         """
+        return rsp.decode_response(self.read_reply_body(body))
+
+    def read_reply_body(self, body: bytes) -> bytes:
+        """Like :meth:`read_reply`, but return the destination's response still encoded
+        (a group-log answer, which :mod:`veil.relay.client.log_wire` reads)."""
         response = _routing_response(body)
         if not isinstance(response, ProxyResponse):
             raise MalformedRoutingCommand(f"expected PRES, got {response.tag.name}")
         inner = decode_transmission(self.pending.open_response(response))
         if inner.correlation_id != self.inner_correlation_id or inner.authenticator:
             raise UnexpectedResponse("destination response does not answer this command")
-        return rsp.decode_response(inner.body)
+        return inner.body
 
 
 class ProxiedSender:
@@ -138,6 +146,18 @@ class ProxiedSender:
     ) -> Forward:
         """``SEND`` through the proxy."""
         return self._forward(self._session.send(sender_id, sender_auth, body, flags))
+
+    def post(self, writer_id: bytes, writer_auth: X25519KeyPair, body: bytes) -> Forward:
+        """``LPOST`` to a group log at the destination through the proxy."""
+        if self._session.version < LOG_VERSION:
+            raise LogsUnsupported("the destination relay has no group logs (version < 4)")
+        if len(body) > MAX_ENTRY_BODY:
+            raise ValueError(f"entry body exceeds {MAX_ENTRY_BODY} bytes")
+        correlation_id = new_correlation_id(self._rng)
+        mac_key = derive_auth_key(writer_auth, self._session.relay_session_key)
+        command = PostEntry(body)
+        transmission = log_transmission(self._session, command, writer_id, mac_key, correlation_id)
+        return self._forward((correlation_id, transmission))
 
     def ping(self) -> Forward:
         """``PING`` the destination through the proxy (checks the whole path)."""

@@ -4,31 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from helpers.forwarder import APPLICATION_DATA, RecordingForwarder, RecordStream
+from helpers.forwarder import BLOCK_RECORD_LENGTH, RecordingForwarder, records_after_handshake
 from helpers.relay import RunningTestRelay
 from veil.crypto import SystemRandom, X25519KeyPair
 from veil.relay.client.events import MessageReceived, SenderQueue
 from veil.relay.client.relay_client import RelayClient
 from veil.relay.protocol.address import RelayAddress
-from veil.wire.blocks import BLOCK_SIZE
-
-# TLS 1.3 record: 5-byte header, then the block, 1 byte of inner content type, 16-byte tag.
-BLOCK_RECORD_LENGTH = BLOCK_SIZE + 1 + 16
-# Encrypted handshake messages: the relay's EncryptedExtensions, Certificate,
-# CertificateVerify and Finished (one record each, or fewer if coalesced); the client's Finished.
-MAX_HANDSHAKE_RECORDS = 4
-
-
-def records_after_handshake(stream: RecordStream) -> list[int]:
-    """Lengths of the application-data records after the encrypted handshake flight.
-
-    In TLS 1.3 the handshake's own encrypted messages also travel as application
-    data records; they are the ones before the first block.
-    """
-    lengths = [r.length for r in stream.records if r.content_type == APPLICATION_DATA]
-    first_block = lengths.index(BLOCK_RECORD_LENGTH)
-    assert 1 <= first_block <= MAX_HANDSHAKE_RECORDS, "unexpected records before the first block"
-    return lengths[first_block:]
 
 
 async def test_every_record_after_the_handshake_is_one_block(relay: RunningTestRelay) -> None:

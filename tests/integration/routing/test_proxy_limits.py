@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from helpers.relay import RunningTestRelay, make_identity, start_test_relay
+from helpers.relay import RunningTestRelay
 from veil.crypto import SystemRandom
 from veil.relay.client.relay_client import RelayClient
 from veil.relay.protocol.address import RelayAddress
+from veil.relay.server.log_service import GroupLogService
 from veil.routing.destination import RoutingRoles
 from veil.routing.errors import DestinationUnreachable
 from veil.routing.proxied_path import ProxiedPath
@@ -19,23 +18,13 @@ from veil.routing.proxied_sender import proxy_request, read_proxy_key
 from veil.routing.proxy import MAX_PENDING_REQUESTS, PROXY_IDLE_TIMEOUT, RelayProxy
 
 
-@pytest.fixture
-async def pair(tmp_path: Path) -> AsyncIterator[tuple[RunningTestRelay, RunningTestRelay]]:
-    for name in ("proxy", "destination"):
-        (tmp_path / name).mkdir()
-        make_identity(tmp_path / name, seed=name.encode())
-    proxy = await start_test_relay(tmp_path / "proxy")
-    destination = await start_test_relay(tmp_path / "destination")
-    yield proxy, destination
-    await proxy.stop()
-    await destination.stop()
-
-
 async def test_idle_destination_sessions_are_closed_and_reopened_on_demand(
     pair: tuple[RunningTestRelay, RunningTestRelay],
 ) -> None:
     proxy, destination = pair
-    roles = proxy.service.extension
+    logs = proxy.service.extension
+    assert isinstance(logs, GroupLogService)  # private routing sits behind group logs
+    roles = logs.inner
     assert isinstance(roles, RoutingRoles)
     relay_proxy = roles.proxy
     assert isinstance(relay_proxy, RelayProxy)
