@@ -86,7 +86,6 @@ from veil.ratchet.agreement import join as join_agreement
 from veil.ratchet.double_ratchet import Ratchet
 from veil.ratchet.errors import DuplicateMessage
 from veil.ratchet.security_code import SecurityCode
-from veil.ratchet.security_code import security_code as compute_security_code
 
 __all__ = ["Connection", "Phase"]
 
@@ -131,9 +130,11 @@ class Connection:
         version = AGENT_VERSIONS.agree(invitation.agent_versions)
         reply, agreement = join_agreement(InvitationKeys.decode(invitation.ratchet_invitation), rng)
         send = SendQueue(invitation.queue, rng.random_bytes(_AUTH_KEY_SIZE))
-        identities = Identities(agreement.local_identity_key, agreement.remote_identity_key, True)
         queues = QueueState(
-            receive, send, identities=identities, repair_auth=RepairAuth.from_agreement(agreement)
+            receive,
+            send,
+            identities=Identities.from_agreement(agreement),
+            repair_auth=RepairAuth.from_agreement(agreement),
         )
         connection = cls(
             Phase.JOINER_AWAITS_HELLO, queues, profile, version, agreement.ratchet(rng)
@@ -207,7 +208,7 @@ class Connection:
         old_auth = self._repair_auth()
         reply, agreement = join_agreement(InvitationKeys.decode(offer), rng)
         draft = self.copy(rng)
-        draft._restart(agreement, is_joiner=True, rng=rng)
+        draft._restart(agreement, rng)
         accept = RepairAccept(reply.encode(), draft._encrypt(Hello(self.profile)))
         draft.phase = Phase.CONNECTED
         _, body = old_auth.seal(FrameKind.REPAIR_ACCEPT, accept.to_bytes(), rng)
@@ -233,12 +234,11 @@ class Connection:
             raise RepairRejected("this connection keeps no repair key (stored before v4)")
         return auth.open(frame.kind, frame.body)
 
-    def _restart(self, agreement: Agreement, *, is_joiner: bool, rng: RandomSource) -> None:
+    def _restart(self, agreement: Agreement, rng: RandomSource) -> None:
         """Replace keys, ratchet and envelope chains with those of a new agreement."""
-        local, remote = agreement.local_identity_key, agreement.remote_identity_key
         self.queues = replace(
             self.queues,
-            identities=Identities(local, remote, is_joiner),
+            identities=Identities.from_agreement(agreement),
             invitation_secret=None,
             repair_offer=None,
             repair_auth=RepairAuth.from_agreement(agreement),
@@ -251,7 +251,7 @@ class Connection:
         identities = self.queues.identities
         if identities is None:
             raise ConnectionNotReady("no keys are agreed yet")
-        return compute_security_code(identities.local, identities.remote)
+        return identities.security_code()
 
     def _associated_data(self) -> bytes:
         assert self.queues.identities is not None  # set by the agreement
@@ -284,8 +284,10 @@ class Connection:
         if confirmation.agent_version not in AGENT_VERSIONS:
             raise UnexpectedFrame(f"agent version {confirmation.agent_version} not offered")
         secrets = InvitationSecrets.from_bytes(queues.invitation_secret)
-        agreement = secrets.accept(ReplyKeys.decode(confirmation.ratchet_reply))
-        identities = Identities(agreement.local_identity_key, agreement.remote_identity_key, False)
+        # F5: an invitation that offered ML-KEM never accepts a classical reply.
+        reply = ReplyKeys.decode(confirmation.ratchet_reply)
+        agreement = secrets.accept(reply, require_pq=True)
+        identities = Identities.from_agreement(agreement)
         repair_auth = RepairAuth.from_agreement(agreement)
         self.queues = QueueState(queues.receive, identities=identities, repair_auth=repair_auth)
         self.ratchet = agreement.ratchet(rng)
@@ -351,7 +353,7 @@ class Connection:
         agreement = secrets.accept(ReplyKeys.decode(accept.ratchet_reply))
         if auth.pq and not agreement.pq:
             raise RepairRejected("repair answer drops the post-quantum (ML-KEM) secret")
-        self._restart(agreement, is_joiner=False, rng=rng)
+        self._restart(agreement, rng)
         payload, _ = self._decrypt(accept.first_message)
         if not isinstance(payload, Hello):
             raise UnexpectedFrame("a repair answer must start with a hello")

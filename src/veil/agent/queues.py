@@ -16,13 +16,18 @@ Layout of :meth:`QueueState.to_bytes` (version :data:`QUEUE_STATE_VERSION`)::
     u8  has invitation   then  bytes16 ratchet invitation secret
     u8  has identities   then  local identity key (32) || remote identity key (32)
                                || u8 role (0 inviter, 1 joiner)
+                               || u8 transcript length (0 or 32) || transcript hash
+                               (from version 5: the agreement's transcript hash,
+                               present for connections agreed at ratchet v2, whose
+                               security code covers it)
     u8  has repair offer then  bytes16 the peer's ratchet invitation keys, awaiting consent
     u8  has repair key   then  RepairAuth (:mod:`veil.agent.repair`): key (32) || u8 role
                                || u8 pq || u64 sent counter || u64 received counter
     CommittedFrames      the latest frames committed from the receive queue
                          (:mod:`veil.agent.duplicates`)
 
-Older versions still read. Versions 1 to 3 had no repair key: such a connection
+Older versions still read. Versions 1 to 4 had no transcript hash (a version 1
+security code). Versions 1 to 3 had no repair key: such a connection
 keeps working but cannot be repaired (:class:`~veil.agent.errors.RepairUnavailable`).
 Version 2 ended with ``u8 count || count x relay message
 id (24)``, carried over as the oldest marks of the committed frames; version 1 had
@@ -38,6 +43,9 @@ from veil.agent.duplicates import REMEMBERED_FRAMES, CommittedFrames
 from veil.agent.errors import ConnectionStateCorrupt, MalformedFrame
 from veil.agent.payloads import QUEUE_ID_SIZE, QueueAddress
 from veil.agent.repair import RepairAuth
+from veil.ratchet.agreement import Agreement
+from veil.ratchet.security_code import SecurityCode, security_code
+from veil.ratchet.versions import RATCHET_V2
 from veil.wire import Reader, WireError, Writer
 
 __all__ = [
@@ -48,11 +56,19 @@ __all__ = [
     "SendQueue",
 ]
 
-QUEUE_STATE_VERSION = 4
+QUEUE_STATE_VERSION = 5
 _QUEUE_STATE_V1 = 1
 _QUEUE_STATE_V2 = 2
 _QUEUE_STATE_V3 = 3
-_KNOWN_VERSIONS = (_QUEUE_STATE_V1, _QUEUE_STATE_V2, _QUEUE_STATE_V3, QUEUE_STATE_VERSION)
+_QUEUE_STATE_V4 = 4
+_KNOWN_VERSIONS = (
+    _QUEUE_STATE_V1,
+    _QUEUE_STATE_V2,
+    _QUEUE_STATE_V3,
+    _QUEUE_STATE_V4,
+    QUEUE_STATE_VERSION,
+)
+_TRANSCRIPT_SIZE = 32
 _MESSAGE_ID_SIZE = 24
 _KEY_SIZE = 32
 _MAX_RELAY_SIZE = 2048
@@ -111,11 +127,32 @@ class SendQueue:
 @dataclass(frozen=True, slots=True)
 class Identities:
     """Both sides' agreement identity keys: they make the security code and the
-    associated data every ratchet message is bound to."""
+    associated data every ratchet message is bound to.
+
+    ``transcript_hash`` is the agreement's transcript hash for a connection agreed
+    at ratchet v2 (its security code covers the ML-KEM half), else empty.
+    """
 
     local: bytes
     remote: bytes
     is_joiner: bool
+    transcript_hash: bytes = b""
+
+    @classmethod
+    def from_agreement(cls, agreement: Agreement) -> Identities:
+        """The identities of a fresh agreement (the joiner is its initiator)."""
+        v2 = agreement.version >= RATCHET_V2
+        return cls(
+            agreement.local_identity_key,
+            agreement.remote_identity_key,
+            agreement.is_initiator,
+            agreement.transcript_hash if v2 else b"",
+        )
+
+    def security_code(self) -> SecurityCode:
+        """The code both users compare: version 2 when the transcript is known."""
+        transcript = self.transcript_hash or None
+        return security_code(self.local, self.remote, transcript_hash=transcript)
 
     @property
     def associated_data(self) -> bytes:
@@ -123,16 +160,23 @@ class Identities:
         return self.local + self.remote if self.is_joiner else self.remote + self.local
 
     def encode(self, writer: Writer) -> None:
-        """Append both keys and the role."""
+        """Append both keys, the role and the transcript hash."""
         writer.raw(self.local).raw(self.remote).u8(int(self.is_joiner))
+        writer.u8(len(self.transcript_hash)).raw(self.transcript_hash)
 
     @classmethod
-    def decode(cls, reader: Reader) -> Identities:
-        """Read the fields written by :meth:`encode`."""
+    def decode(cls, reader: Reader, version: int = QUEUE_STATE_VERSION) -> Identities:
+        """Read the fields written by :meth:`encode` (no transcript before version 5)."""
         local, remote, role = reader.raw(_KEY_SIZE), reader.raw(_KEY_SIZE), reader.u8()
         if role not in (0, 1):
             raise ConnectionStateCorrupt(f"bad role {role}")
-        return cls(local, remote, bool(role))
+        transcript = b""
+        if version >= QUEUE_STATE_VERSION:
+            size = reader.u8()
+            if size not in (0, _TRANSCRIPT_SIZE):
+                raise ConnectionStateCorrupt(f"bad transcript hash length {size}")
+            transcript = reader.raw(size)
+        return cls(local, remote, bool(role), transcript)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +227,9 @@ class QueueState:
             send = SendQueue.decode(reader) if _present(reader) else None
             link_key = reader.raw(_KEY_SIZE) if _present(reader) else None
             secret = reader.bytes16(_MAX_INVITATION_SECRET) if _present(reader) else None
-            identities = Identities.decode(reader) if _present(reader) else None
+            identities = Identities.decode(reader, version) if _present(reader) else None
             offer = reader.bytes16(_MAX_INVITATION_SECRET) if _present(reader) else None
-            has_auth = version == QUEUE_STATE_VERSION and _present(reader)
+            has_auth = version >= _QUEUE_STATE_V4 and _present(reader)
             repair_auth = RepairAuth.decode(reader) if has_auth else None
             delivered = _read_delivered(reader, version)
             reader.finish()
@@ -198,7 +242,7 @@ def _read_delivered(reader: Reader, version: int) -> CommittedFrames:
     """The committed frames, migrating what versions 1 and 2 remembered."""
     if version == _QUEUE_STATE_V1:
         return CommittedFrames()
-    if version in (_QUEUE_STATE_V3, QUEUE_STATE_VERSION):
+    if version >= _QUEUE_STATE_V3:
         return CommittedFrames.decode(reader)
     count = reader.u8()
     if count > REMEMBERED_FRAMES:

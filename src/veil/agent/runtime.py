@@ -29,6 +29,7 @@ from veil.agent.inbox import Inbox, ProfileCheck
 from veil.agent.outbox import OutboxRunner
 from veil.agent.queues import QueueState
 from veil.agent.relays import RelayPort
+from veil.agent.security import ConnectionSecurity, security_of
 from veil.agent.store import AgentStore, AgentTransaction, ConnectionRecord
 from veil.crypto import RandomSource
 from veil.ratchet.security_code import SecurityCode
@@ -97,6 +98,10 @@ class Agent:
     def security_code(self, connection_id: int) -> SecurityCode:
         """The code both users compare out of band to rule out a man in the middle."""
         return self.connection(connection_id).security_code()
+
+    def security(self, connection_id: int) -> ConnectionSecurity:
+        """The code, PQ status and ratchet version of a connection."""
+        return security_of(self.connection(connection_id))
 
     def send(self, tx: AgentTransaction, connection_id: int, events: Sequence[bytes]) -> list[int]:
         """Encrypt ``events`` for the peer and queue them in ``tx``; return each one's

@@ -47,6 +47,7 @@ from veil.chat.store import (
     RequestStatus,
     Transaction,
 )
+from veil.chat.verification import CodeCheck, check_code
 from veil.crypto import RandomSource, SystemRandom
 from veil.relay.protocol.address import RelayAddress
 from veil.routing.policy import RoutingPolicy
@@ -57,16 +58,6 @@ STORE_FILE = "veil.db"
 #: Veil has no long-term identity keys (every connection has its own), so the
 #: profile's key blob holds only its format version, ready for later additions.
 OWN_KEYS_FORMAT = bytes([1])
-
-
-@dataclass(frozen=True, slots=True)
-class CodeCheck:
-    """The outcome of ``veil verify``: our code, the code typed in, and the verdict."""
-
-    alias: str
-    ours: str
-    theirs: str | None
-    verified: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,18 +270,8 @@ class Messenger:
 
     def verify(self, alias: str, code: str | None) -> CodeCheck:
         """Compare the security code with the one the contact reads out; mark verified
-        on a match. Without ``code``, just show ours."""
-        contact = self.contact(alias)
-        with self.store.transaction() as tx:
-            connection_id = connection_of(tx, contact.contact_id)
-        ours = self.agent.security_code(connection_id)
-        if code is None:
-            return CodeCheck(alias, str(ours), None, contact.verified)
-        typed = "".join(ch for ch in code if ch.isdigit())
-        matched = typed == ours.digits
-        with self.store.transaction() as tx:
-            tx.contacts.set_verified(contact.contact_id, matched)
-        return CodeCheck(alias, str(ours), code, matched)
+        on a match. Without ``code``, just show ours (:mod:`veil.chat.verification`)."""
+        return check_code(self.store, self.agent, self.contact(alias), code)
 
     # -- receiving --------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ __all__ = [
     "ContactNotConnected",
     "CorruptStoreHeader",
     "DuplicateRecord",
+    "IncompleteSecurityCode",
     "MalformedEvent",
     "RecordNotFound",
     "StoreError",
@@ -118,3 +119,9 @@ class DuplicateRecord(StoreError):
     """A row with the same unique key (alias, message id, queue id...) already exists."""
 
     code: ClassVar[int] = 627
+
+
+class IncompleteSecurityCode(ChatLocalError):
+    """A typed security code has the wrong number of digits (a slip, not an attack)."""
+
+    code: ClassVar[int] = 628

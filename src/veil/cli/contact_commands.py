@@ -8,12 +8,13 @@ encrypted outbox and go out with the next command that runs.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
 
 from veil.agent.links import render_qr
-from veil.chat.app import ConnectionRelays, Messenger
+from veil.chat.app import CodeCheck, ConnectionRelays, Messenger
 from veil.chat.store import Contact
 from veil.cli.support import Output, common_options, with_messenger
 
@@ -165,12 +166,20 @@ async def verify(messenger: Messenger, output: Output, *, contact: str, code: st
         "code": check.ours,
         "entered": check.theirs,
         "verified": check.verified,
+        "pq": check.pq,
+        "ratchet_version": check.ratchet_version,
+        "code_version": check.code_version,
     }
+    protection = _protection(check)
     if code is None:
-        text = f"Your security code with {contact}:\n  {check.ours}\nCompare it in person."
+        text = (
+            f"Your security code with {contact}:\n  {check.ours}\n{protection}\n"
+            "Compare it in person."
+        )
     elif check.verified:
         text = (
-            f"  yours:  {check.ours}\n  theirs: {check.theirs}\nCodes match: {contact} is verified."
+            f"  yours:  {check.ours}\n  theirs: {check.theirs}\n{protection}\n"
+            f"Codes match: {contact} is verified."
         )
     else:
         text = (
@@ -179,6 +188,14 @@ async def verify(messenger: Messenger, output: Output, *, contact: str, code: st
             f"{contact}. Do not trust it; connect again with a link you exchange in person."
         )
     output.emit(data, text)
+    if code is not None and not check.verified:
+        sys.exit(1)  # scripts must not mistake a mismatch for success
+
+
+def _protection(check: CodeCheck) -> str:
+    kem = "post-quantum (ML-KEM-768 + X25519)" if check.pq else "classical (X25519 only)"
+    scope = "the whole key agreement" if check.code_version >= 2 else "the identity keys only"
+    return f"Keys: {kem}, ratchet v{check.ratchet_version}; the code covers {scope}."
 
 
 @click.command()

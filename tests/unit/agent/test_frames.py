@@ -221,7 +221,7 @@ def test_damaged_queue_state_is_reported_as_corrupt() -> None:
     too_many = data[:-1] + bytes([REMEMBERED_FRAMES + 1]) + (b"\x20" + bytes(32)) * 65
     bad_mark = data[:-1] + b"\x01\x05" + bytes(5)
     for damaged in (
-        b"\x05" + data[1:],
+        b"\x09" + data[1:],
         data + b"\x00",
         data[:-1],
         data[:-1] + b"\x07",

@@ -17,7 +17,7 @@ from veil.agent.relays import RelayUnavailable
 from veil.chat.app import Messenger
 from veil.chat.contacts import connection_of
 from veil.chat.conversation import Incoming
-from veil.chat.errors import ContactNotConnected, RecordNotFound
+from veil.chat.errors import ContactNotConnected, IncompleteSecurityCode, RecordNotFound
 from veil.chat.events import MessageEdited, ProfileUpdated, encode_event
 from veil.chat.profile import Profile
 from veil.chat.store import (
@@ -208,8 +208,12 @@ async def test_a_rejected_request_sends_nothing(tmp_path: Path) -> None:
 async def test_security_codes_match_and_a_repair_clears_verification(tmp_path: Path) -> None:
     alice, bob = await _connected(tmp_path)
     code = alice.messenger.verify("Bob", None).ours
-    assert bob.messenger.verify("Alice", code).verified
-    assert not alice.messenger.verify("Bob", "12345").verified
+    check = bob.messenger.verify("Alice", code)
+    assert check.verified and not check.pq  # these tests run without ML-KEM, for speed
+    assert check.code_version == check.ratchet_version == 2
+    with pytest.raises(IncompleteSecurityCode, match="has 5 digits"):
+        alice.messenger.verify("Bob", "12345")
+    assert not alice.messenger.verify("Bob", "0" * 60).verified
     assert await bob.messenger.repair("Alice") is False  # an offer: Alice must consent
     assert [i.kind for i in await alice.receive()] == ["repair-request"]
     assert await alice.messenger.repair("Bob") is True
