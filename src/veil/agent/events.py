@@ -87,7 +87,13 @@ class RepairRequested:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionRepaired:
-    """Both sides re-agreed keys over the existing queues: the security code changed."""
+    """Both sides re-agreed keys over the existing queues: the security code changed.
+
+    ``automatic``: the peer restored a backup and this side accepted its restore
+    offer without asking (the new keys are authenticated by the old session).
+    """
+
+    automatic: bool = False
 
 
 AgentEvent = (

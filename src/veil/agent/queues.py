@@ -21,6 +21,8 @@ Layout of :meth:`QueueState.to_bytes` (version :data:`QUEUE_STATE_VERSION`)::
                                present for connections agreed at ratchet v2, whose
                                security code covers it)
     u8  has repair offer then  bytes16 the peer's ratchet invitation keys, awaiting consent
+                               || u8 key id length (0 or 8) || the ratchet repair key id
+                               it came under (from version 5)
     u8  has repair key   then  RepairAuth (:mod:`veil.agent.repair`): key (32) || u8 role
                                || u8 pq || u64 sent counter || u64 received counter
     CommittedFrames      the latest frames committed from the receive queue
@@ -44,6 +46,7 @@ from veil.agent.errors import ConnectionStateCorrupt, MalformedFrame
 from veil.agent.payloads import QUEUE_ID_SIZE, QueueAddress
 from veil.agent.repair import RepairAuth
 from veil.ratchet.agreement import Agreement
+from veil.ratchet.repair_keys import REPAIR_KEY_ID_SIZE
 from veil.ratchet.security_code import SecurityCode, security_code
 from veil.ratchet.versions import RATCHET_V2
 from veil.wire import Reader, WireError, Writer
@@ -69,6 +72,7 @@ _KNOWN_VERSIONS = (
     QUEUE_STATE_VERSION,
 )
 _TRANSCRIPT_SIZE = 32
+_V5 = QUEUE_STATE_VERSION  # transcript hash and repair offer key id
 _MESSAGE_ID_SIZE = 24
 _KEY_SIZE = 32
 _MAX_RELAY_SIZE = 2048
@@ -195,6 +199,9 @@ class QueueState:
     delivered: CommittedFrames = field(default_factory=CommittedFrames)
     """The latest frames committed from the receive queue: a copy that arrives again
     (a lost ``ACK``, or a sender's resend after a crash) is dropped before decryption."""
+    repair_offer_key_id: bytes = b""
+    """The ratchet repair key the peer's pending offer came under (agent version 2):
+    the answer is sealed with it. Empty at agent version 1 or with no offer."""
 
     def with_delivery(self, frame: bytes) -> QueueState:
         """This state, remembering one more committed frame (the oldest may go)."""
@@ -209,8 +216,9 @@ class QueueState:
         _write_optional(writer, (lambda w: w.raw(link_key)) if link_key else None)
         _write_optional(writer, (lambda w: w.bytes16(secret)) if secret else None)
         _write_optional(writer, self.identities.encode if self.identities else None)
-        offer = self.repair_offer
-        _write_optional(writer, (lambda w: w.bytes16(offer)) if offer else None)
+        offer, offer_key = self.repair_offer, self.repair_offer_key_id
+        write_offer = lambda w: w.bytes16(offer).u8(len(offer_key)).raw(offer_key)  # noqa: E731
+        _write_optional(writer, write_offer if offer else None)
         _write_optional(writer, self.repair_auth.encode if self.repair_auth else None)
         self.delivered.encode(writer)
         return writer.build()
@@ -229,13 +237,23 @@ class QueueState:
             secret = reader.bytes16(_MAX_INVITATION_SECRET) if _present(reader) else None
             identities = Identities.decode(reader, version) if _present(reader) else None
             offer = reader.bytes16(_MAX_INVITATION_SECRET) if _present(reader) else None
+            offer_key = _read_offer_key(reader) if offer and version >= _V5 else b""
             has_auth = version >= _QUEUE_STATE_V4 and _present(reader)
             repair_auth = RepairAuth.decode(reader) if has_auth else None
             delivered = _read_delivered(reader, version)
             reader.finish()
         except (WireError, MalformedFrame, UnicodeDecodeError, ValueError) as exc:
             raise ConnectionStateCorrupt(f"queue state does not decode: {exc}") from exc
-        return cls(receive, send, link_key, secret, identities, offer, repair_auth, delivered)
+        return cls(
+            receive, send, link_key, secret, identities, offer, repair_auth, delivered, offer_key
+        )
+
+
+def _read_offer_key(reader: Reader) -> bytes:
+    size = reader.u8()
+    if size not in (0, REPAIR_KEY_ID_SIZE):
+        raise ConnectionStateCorrupt(f"bad repair key id length {size}")
+    return reader.raw(size)
 
 
 def _read_delivered(reader: Reader, version: int) -> CommittedFrames:

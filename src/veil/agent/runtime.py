@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from veil.agent import repair_flow
 from veil.agent.connection import Connection, Phase
 from veil.agent.connections import ConnectionCache
 from veil.agent.effects import Effects
@@ -125,6 +126,19 @@ class Agent:
         self._connections.save(tx, record, connection)
         self.outbox.enqueue(tx, connection_id, effects)
         return accepting
+
+    def restore(self, tx: AgentTransaction) -> int:
+        """Apply the restore rule to every connection of a profile just restored from a
+        backup (:func:`veil.agent.repair_flow.restore`): no ratchet sends from its old
+        chain, and each established connection offers its peer an automatic repair.
+        Returns how many offers were queued; they go out when the outbox is flushed."""
+        offers = 0
+        for record in tx.connections.list():
+            connection, effects = repair_flow.restore(self._connections.load(record), self._rng)
+            self._connections.save(tx, record, connection)
+            self.outbox.enqueue(tx, record.connection_id, effects)
+            offers += len(effects.actions)
+        return offers
 
     def _get(self, tx: AgentTransaction, connection_id: int) -> tuple[ConnectionRecord, Connection]:
         record = tx.connections.find(connection_id)

@@ -19,6 +19,7 @@ from typing import ClassVar
 from veil.errors import LocalError, ProtocolError, VeilError
 
 __all__ = [
+    "BackupUnreadable",
     "ChatError",
     "ChatLocalError",
     "ChatProtocolError",
@@ -28,6 +29,7 @@ __all__ = [
     "IncompleteSecurityCode",
     "MalformedEvent",
     "RecordNotFound",
+    "RestoreTargetInUse",
     "StoreError",
     "StoreExists",
     "StoreNotFound",
@@ -125,3 +127,15 @@ class IncompleteSecurityCode(ChatLocalError):
     """A typed security code has the wrong number of digits (a slip, not an attack)."""
 
     code: ClassVar[int] = 628
+
+
+class BackupUnreadable(ChatLocalError):
+    """A backup file is not a Veil backup, is damaged, or the passphrase is wrong."""
+
+    code: ClassVar[int] = 629
+
+
+class RestoreTargetInUse(ChatLocalError):
+    """``veil restore`` was pointed at a home that already holds something."""
+
+    code: ClassVar[int] = 630
