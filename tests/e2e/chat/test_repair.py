@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from typing import Any
 
 from helpers.relay_process import RelayProcess
 from helpers.veil_cli import COMMAND_TIMEOUT, VeilUser, connect
-
-
-async def _receive(user: VeilUser, count: int) -> list[dict[str, Any]]:
-    """Receive until ``count`` events arrived: on a loaded machine one ``receive``
-    may end (idle) before the relay delivered, so wait for the events, not a time."""
-    events: list[dict[str, Any]] = []
-    async with asyncio.timeout(COMMAND_TIMEOUT):
-        while len(events) < count:
-            events += await user.receive()
-    return events
+from helpers.veil_cli import receive_until as _receive
 
 
 async def _status(user: VeilUser) -> str:
