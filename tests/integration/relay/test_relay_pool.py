@@ -34,3 +34,37 @@ async def test_resubscribing_sends_the_unacknowledged_messages_again(
         assert again == first[1]
     finally:
         await pool.close()
+
+
+async def test_sends_never_share_a_tls_session_with_subscriptions(
+    relay: RunningTestRelay,
+) -> None:
+    rng = SystemRandom()
+    pool, isolated = RelayPool(rng), RelayPool(rng, isolate_contacts=True)
+    try:
+        address = str(relay.address)
+        queues = [await pool.create_queue(address) for _ in range(2)]
+        senders = [X25519KeyPair.generate(rng) for _ in queues]
+        for queue, sender in zip(queues, senders, strict=True):
+            await pool.secure_own_queue(queue, sender.public)
+        await pool.subscribe(queues[:1], lambda delivery: None)
+        peer_queues = [
+            SendQueue(queue.address, sender.private)
+            for queue, sender in zip(queues, senders, strict=True)
+        ]
+        for peer_queue in peer_queues:
+            await pool.send(peer_queue, b"to a contact")
+            await isolated.send(peer_queue, b"to a contact, isolated")
+        receiving = (await pool.receiving_client(address)).session
+        sending = (await pool.client(address)).session
+        assert receiving is not None and sending is not None
+        assert receiving.session_id != sending.session_id
+        isolated_sessions = {
+            client.session.session_id
+            for client in isolated._clients.values()
+            if client.session is not None
+        }
+        assert len(isolated_sessions) == 2  # one per contact's queue
+    finally:
+        await pool.close()
+        await isolated.close()
