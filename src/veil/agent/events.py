@@ -21,6 +21,7 @@ __all__ = [
     "DuplicateDropped",
     "PeerConfirmed",
     "RepairRequested",
+    "SyncRestored",
 ]
 
 
@@ -81,6 +82,11 @@ class DesyncDetected:
 
 
 @dataclass(frozen=True, slots=True)
+class SyncRestored:
+    """A message decrypted again on a connection marked desynchronised: the mark goes."""
+
+
+@dataclass(frozen=True, slots=True)
 class RepairRequested:
     """The peer offered to re-agree keys; ``veil repair`` accepts (the user's consent)."""
 
@@ -105,6 +111,7 @@ AgentEvent = (
     | DesyncDetected
     | RepairRequested
     | ConnectionRepaired
+    | SyncRestored
 )
 
 

@@ -27,6 +27,7 @@ Layout of :meth:`QueueState.to_bytes` (version :data:`QUEUE_STATE_VERSION`)::
                                || u8 pq || u64 sent counter || u64 received counter
     CommittedFrames      the latest frames committed from the receive queue
                          (:mod:`veil.agent.duplicates`)
+    u8  undecryptable    well-formed frames in a row that did not decrypt (version 5)
 
 Older versions still read. Versions 1 to 4 had no transcript hash (a version 1
 security code). Versions 1 to 3 had no repair key: such a connection
@@ -72,6 +73,7 @@ _KNOWN_VERSIONS = (
     QUEUE_STATE_VERSION,
 )
 _TRANSCRIPT_SIZE = 32
+_MAX_COUNT = 255
 _V5 = QUEUE_STATE_VERSION  # transcript hash and repair offer key id
 _MESSAGE_ID_SIZE = 24
 _KEY_SIZE = 32
@@ -202,6 +204,9 @@ class QueueState:
     repair_offer_key_id: bytes = b""
     """The ratchet repair key the peer's pending offer came under (agent version 2):
     the answer is sealed with it. Empty at agent version 1 or with no offer."""
+    undecryptable: int = 0
+    """Well-formed frames in a row that did not decrypt (capped at 255): the contact
+    is marked desynchronised only at :data:`DESYNC_THRESHOLD` (review finding F3)."""
 
     def with_delivery(self, frame: bytes) -> QueueState:
         """This state, remembering one more committed frame (the oldest may go)."""
@@ -221,7 +226,7 @@ class QueueState:
         _write_optional(writer, write_offer if offer else None)
         _write_optional(writer, self.repair_auth.encode if self.repair_auth else None)
         self.delivered.encode(writer)
-        return writer.build()
+        return writer.u8(min(self.undecryptable, _MAX_COUNT)).build()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> QueueState:
@@ -241,11 +246,21 @@ class QueueState:
             has_auth = version >= _QUEUE_STATE_V4 and _present(reader)
             repair_auth = RepairAuth.decode(reader) if has_auth else None
             delivered = _read_delivered(reader, version)
+            undecryptable = reader.u8() if version >= _V5 else 0
             reader.finish()
         except (WireError, MalformedFrame, UnicodeDecodeError, ValueError) as exc:
             raise ConnectionStateCorrupt(f"queue state does not decode: {exc}") from exc
         return cls(
-            receive, send, link_key, secret, identities, offer, repair_auth, delivered, offer_key
+            receive,
+            send,
+            link_key,
+            secret,
+            identities,
+            offer,
+            repair_auth,
+            delivered,
+            offer_key,
+            undecryptable,
         )
 
 

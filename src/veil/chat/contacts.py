@@ -15,6 +15,7 @@ from veil.agent.events import (
     ConnectionRepaired,
     DesyncDetected,
     PeerConfirmed,
+    SyncRestored,
 )
 from veil.chat.errors import ContactNotConnected, DuplicateRecord
 from veil.chat.profile import Profile
@@ -65,6 +66,8 @@ def apply_connection_event(tx: Transaction, received: ConnectionEvent, now: floa
         mark_repaired(tx, contact_id, keep_verified=event.automatic)
     elif isinstance(event, DesyncDetected):
         tx.contacts.set_status(contact_id, ContactStatus.DESYNCHRONISED)
+    elif isinstance(event, SyncRestored):
+        tx.contacts.set_status(contact_id, ContactStatus.CONNECTED)
     return contact_id
 
 

@@ -92,4 +92,5 @@ def test_identities_round_trip_and_version_4_state_reads_without_a_transcript() 
     data[0] = 4
     transcript_length_at = data.index(v4.local + v4.remote) + 65
     del data[transcript_length_at]  # version 4 had no transcript length byte
+    del data[-1]  # nor the count of undecryptable frames
     assert QueueState.from_bytes(bytes(data)).identities == v4
