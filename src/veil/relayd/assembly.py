@@ -18,6 +18,7 @@ from veil.relay.server.service import RelayService
 from veil.relay.server.settings import RelaySettings
 from veil.relay.server.store.base import QueueStore
 from veil.routing.destination import RoutingRoles
+from veil.routing.destination_guard import DestinationGuard
 from veil.routing.proxy import RelayProxy
 
 __all__ = ["relay_service"]
@@ -35,7 +36,8 @@ def relay_service(
     """A relay service over ``store`` that also serves private routing."""
 
     def routing(core: RelayProtocol, wake: Callable[[], None]) -> RoutingRoles:
-        proxy = RelayProxy(rng, core, wake, enabled=settings.proxy)
+        guard = DestinationGuard.parse(settings.proxy_allow)
+        proxy = RelayProxy(rng, core, wake, enabled=settings.proxy, guard=guard)
         return RoutingRoles(core, proxy, settings.max_cached_auth_keys)
 
     return RelayService(
