@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from veil.agent.events import ChatEventReceived
 from veil.agent.runtime import Agent
 from veil.chat.contacts import connection_of
-from veil.chat.errors import ChatProtocolError, DuplicateRecord, RecordNotFound
+from veil.chat.errors import (
+    ChatProtocolError,
+    DuplicateRecord,
+    RecordNotFound,
+    UnsupportedEventVersion,
+)
 from veil.chat.events import (
     MAX_RECEIPT_IDS,
     ChatEvent,
@@ -197,6 +202,9 @@ class Conversation:
         """Apply one incoming chat event to the store; describe it for the user."""
         try:
             event = decode_event(received.event)
+        except UnsupportedEventVersion as error:
+            _log.warning("dropped a chat event: %s", error)
+            return Incoming("error", alias, f"a message could not be read: {error}")
         except ChatProtocolError as error:
             _log.warning("dropped a chat event: %s", type(error).__name__)
             return Incoming("error", alias, f"an unreadable message was dropped ({error.code})")

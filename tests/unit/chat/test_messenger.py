@@ -293,7 +293,7 @@ async def test_profile_updates_bad_events_and_unknown_targets_are_applied_or_rep
         ("error", "Bob"),
     ]
     assert arrived[0].text == "Robert"
-    assert "unreadable" in arrived[1].text and "unknown message" in arrived[2].text
+    assert "newer Veil" in arrived[1].text and "unknown message" in arrived[2].text
     contact = alice.messenger.contact("Bob")  # the alias is the user's own, it stays
     assert contact.profile == renamed
     assert alice.history("Bob") == []
