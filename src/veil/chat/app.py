@@ -55,6 +55,7 @@ from veil.routing.policy import RoutingPolicy
 __all__ = ["OWN_KEYS_FORMAT", "STORE_FILE", "CodeCheck", "ConnectionRelays", "Messenger"]
 
 STORE_FILE = "veil.db"
+_PRIVATE_DIR = 0o700
 #: Veil has no long-term identity keys (every connection has its own), so the
 #: profile's key blob holds only its format version, ready for later additions.
 OWN_KEYS_FORMAT = bytes([1])
@@ -120,7 +121,9 @@ class Messenger:
         if not relays:
             raise ValueError("give at least one relay address (--relay veil://...)")
         canonical = [str(RelayAddress.parse(relay)) for relay in relays]
-        home.mkdir(parents=True, exist_ok=True)
+        if not home.exists():
+            home.mkdir(mode=_PRIVATE_DIR, parents=True)
+            home.chmod(_PRIVATE_DIR)  # mkdir's mode is filtered by the umask
         store = ChatStore.create(home / STORE_FILE, passphrase, kdf=kdf)
         with store.transaction() as tx:
             tx.profile.create(Profile(name), OWN_KEYS_FORMAT, time.time())

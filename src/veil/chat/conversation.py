@@ -96,6 +96,7 @@ class Conversation:
         now_ms = int(self._clock() * 1000)
         posts = [MessagePosted(new_message_id(self._rng), text, now_ms, quoted) for text in texts]
         with self._store.transaction() as tx:
+            connection_id = connection_of(tx, contact_id)
             sequences = self._send(tx, contact_id, posts)
             stored = [
                 tx.messages.add(
@@ -111,7 +112,17 @@ class Conversation:
                 for post, sequence in zip(posts, sequences, strict=True)
             ]
         await self._agent.outbox.flush(force=True)
-        return stored
+        return self._mark_sent(connection_id, stored)
+
+    def _mark_sent(self, connection_id: int, stored: list[MessageRecord]) -> list[MessageRecord]:
+        """``sent`` once the relay accepted them (the outbox entries are gone in order,
+        so none left for the connection means every one was accepted)."""
+        if self._agent.outbox.pending_for(connection_id):
+            return stored
+        with self._store.transaction() as tx:
+            for message in stored:
+                tx.messages.set_receipt(message.row_id, Receipt.SENT)
+            return [tx.messages.get(message.row_id) for message in stored]
 
     async def edit(self, contact_id: int, row_id: int, text: str) -> None:
         """Replace the text of one of our messages, here and at the contact."""

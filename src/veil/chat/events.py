@@ -21,7 +21,7 @@ from typing import ClassVar, TypeAlias
 
 from veil.chat.errors import MalformedEvent, UnsupportedEventVersion
 from veil.chat.profile import Profile
-from veil.chat.text import read_text, validate_text, write_text
+from veil.chat.text import read_text, validate_emoji, validate_text, write_text
 from veil.crypto import RandomSource
 from veil.wire import Reader, VersionRange, WireError, Writer
 
@@ -174,8 +174,7 @@ class ReactionChanged:
     def __post_init__(self) -> None:
         _check_message_id(self.target_id, "target_id")
         validate_text(self.emoji, field="emoji", max_bytes=MAX_EMOJI_BYTES, multiline=False)
-        if any(char.isspace() for char in self.emoji):
-            raise ValueError("emoji must not contain whitespace")
+        validate_emoji(self.emoji)
 
     def encode_fields(self, writer: Writer) -> None:
         """Append this event's fields."""

@@ -6,7 +6,6 @@ the profile's passphrase (a backup usually travels further than the device).
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -30,11 +29,7 @@ BACKUP_PASSPHRASE_ENV = "VEIL_BACKUP_PASSPHRASE"  # noqa: S105 (a variable's nam
 
 
 def _backup_passphrase(*, confirm: bool) -> str:
-    from_env = os.environ.get(BACKUP_PASSPHRASE_ENV)
-    if from_env:
-        return from_env
-    value: str = click.prompt("Backup passphrase", hide_input=True, confirmation_prompt=confirm)
-    return value
+    return passphrase(confirm=confirm, env=BACKUP_PASSPHRASE_ENV, label="Backup passphrase")
 
 
 @click.command()

@@ -35,6 +35,7 @@ __all__ = ["main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="veil", message="veil %(version)s")
 def main() -> None:
     """Veil: talk privately, with no phone number, username or address.
 

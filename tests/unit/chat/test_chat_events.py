@@ -108,8 +108,11 @@ def test_constructors_reject_misuse_early() -> None:
         MessageDeleted(b"short")
     with pytest.raises(ValueError, match="empty"):
         MessagePosted(ID_A, "   ", sent_at_ms=0)
-    with pytest.raises(ValueError, match="whitespace"):
-        ReactionChanged(ID_A, "a b", added=True)
+    for not_emoji in ("a b", "ok", "👍 ", "lol👍", "1"):
+        with pytest.raises(ValueError, match="emoji, not text"):
+            ReactionChanged(ID_A, not_emoji, added=True)
+    for emoji in ("👍", "❤️", "👍🏽", "👨\u200d👩\u200d👧", "1️⃣", "🇫🇷"):
+        assert ReactionChanged(ID_A, emoji, added=True).emoji == emoji
     with pytest.raises(ValueError, match="cap"):
         Profile("x" * (DISPLAY_NAME_MAX_BYTES + 1))
     with pytest.raises(ValueError, match="control"):

@@ -86,9 +86,10 @@ async def test_connecting_names_both_contacts(tmp_path: Path) -> None:
 async def test_messages_arrive_in_order_and_receipts_come_back(tmp_path: Path) -> None:
     alice, bob = await _connected(tmp_path)
     sent = await bob.messenger.conversation.send_texts(bob.contact_id("Alice"), ["one", "two"])
+    # The relay accepted them: sent (not pending) until the receipt says delivered.
     assert [(m.text, m.receipt, m.sequence) for m in sent] == [
-        ("one", Receipt.PENDING, 2),
-        ("two", Receipt.PENDING, 3),
+        ("one", Receipt.SENT, 2),
+        ("two", Receipt.SENT, 3),
     ]
     arrived = await alice.receive()
     assert [(i.kind, i.contact, i.text, i.integrity) for i in arrived] == [

@@ -40,6 +40,7 @@ from veil.crypto import RandomSource, SystemRandom
 __all__ = ["HEADER_SUFFIX", "ChatStore", "Transaction", "header_path"]
 
 HEADER_SUFFIX = ".header"
+_PRIVATE_FILE = 0o600
 
 # Applied to every connection after the key. WAL + FULL: a commit that returned is on
 # disk, so a message is acknowledged to the relay only once it survives a power cut.
@@ -117,6 +118,9 @@ class ChatStore:
         header = StoreHeader.generate(rng or SystemRandom(), kdf or KdfParams())
         _write_atomically(header_path(path), header.to_bytes())
         try:
+            # Owner-only from the first byte; SQLite gives its -wal and -shm files
+            # the database file's mode.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_FILE))
             return cls._connect(path, header.derive_key(passphrase), schema_version)
         except BaseException:
             # Leave nothing half-made behind, so the user can simply try again.
@@ -245,7 +249,8 @@ def _write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so a crash leaves either nothing or the whole file."""
     temporary = path.with_name(path.name + ".tmp")
     try:
-        with temporary.open("xb") as file:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_FILE)
+        with os.fdopen(descriptor, "wb") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())

@@ -1,0 +1,109 @@
+"""What ``veil chat`` makes of a typed line, and the terminal it reads and prints on.
+
+:func:`parse_line` is pure: a slash command, a message, or nothing. Typed control
+characters (an arrow key's escape sequence that a terminal without line editing
+passes through) are removed rather than sent or refused. :class:`Terminal` reads
+lines in a daemon thread with ``readline`` line editing when standard input is a
+terminal (so Ctrl-C ends the chat at once, without an Enter), and prints arrivals
+above the line being typed instead of through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import sys
+import threading
+import unicodedata
+from dataclasses import dataclass
+from types import ModuleType
+
+__all__ = ["COMMANDS", "Command", "Message", "Terminal", "parse_line"]
+
+COMMANDS = {
+    "/help": "show this help",
+    "/history": "show the last messages again",
+    "/quit": "leave the chat (Ctrl-D and Ctrl-C too)",
+}
+#: ANSI escape sequences (CSI and two-character escapes) a terminal may pass through.
+_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A slash command; ``known`` is false for a mistyped one (never sent)."""
+
+    name: str
+    known: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """Text to send."""
+
+    text: str
+
+
+def parse_line(line: str) -> Command | Message | None:
+    """Interpret one typed line; ``None`` for a blank one. ``//text`` sends ``/text``."""
+    without_escapes = _ESCAPE.sub("", line.rstrip("\r\n"))
+    text = "".join(
+        ch for ch in without_escapes if ch == "\t" or unicodedata.category(ch) != "Cc"
+    ).strip()
+    if not text:
+        return None
+    if text.startswith("//"):
+        return Message(text[1:])
+    if text.startswith("/"):
+        name = text.split()[0].lower()
+        return Command(name, name in COMMANDS)
+    return Message(text)
+
+
+def _line_editing() -> ModuleType | None:
+    """``readline`` (arrow keys, history) when talking to a terminal, else ``None``."""
+    if not sys.stdin.isatty():
+        return None
+    try:
+        import readline  # noqa: PLC0415 (loading it switches input() to line editing)
+    except ImportError:
+        return None
+    return readline
+
+
+class Terminal:
+    """Lines typed by the user as an asyncio queue, and printing that keeps them intact."""
+
+    PROMPT = "> "
+
+    def __init__(self) -> None:
+        self._readline = _line_editing()
+        self._prompt = self.PROMPT if self._readline is not None else ""
+        self.lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def start(self) -> None:
+        """Start reading standard input in a daemon thread (it never blocks the exit)."""
+        loop = asyncio.get_running_loop()
+
+        def read() -> None:
+            while True:
+                try:
+                    line: str | None = input(self._prompt)
+                except (EOFError, OSError, ValueError):
+                    line = None
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    loop.call_soon_threadsafe(self.lines.put_nowait, line)
+                if line is None:
+                    return
+
+        threading.Thread(target=read, name="veil-chat-input", daemon=True).start()
+
+    def show(self, text: str) -> None:
+        """Print a line above the one being typed, then redraw what was typed."""
+        if self._readline is None:
+            print(text, flush=True)
+            return
+        typed = self._readline.get_line_buffer()
+        sys.stdout.write(f"\r\x1b[K{text}\n{self._prompt}{typed}")
+        sys.stdout.flush()
