@@ -28,8 +28,8 @@ from veil.agent.errors import UnknownConnection
 from veil.agent.handshakes import Handshakes
 from veil.agent.inbox import Inbox, ProfileCheck
 from veil.agent.outbox import OutboxRunner
-from veil.agent.queues import QueueState
-from veil.agent.relays import RelayPort
+from veil.agent.queues import QueueState, ReceiveQueue
+from veil.agent.relays import RelayPort, RelayUnavailable
 from veil.agent.security import ConnectionSecurity, security_of
 from veil.agent.store import AgentStore, AgentTransaction, ConnectionRecord
 from veil.crypto import RandomSource
@@ -53,6 +53,7 @@ class Agent:
         clock: Callable[[], float],
     ) -> None:
         self._store = store
+        self._relays = relays
         self._rng = rng
         self._connections = ConnectionCache(profile, rng, clock)
         self.outbox = OutboxRunner(store, relays, self.queues_of, rng=rng, clock=clock)
@@ -139,6 +140,19 @@ class Agent:
             self.outbox.enqueue(tx, record.connection_id, effects)
             offers += len(effects.actions)
         return offers
+
+    async def delete_queues(self, queues: Sequence[ReceiveQueue]) -> int:
+        """``DEL`` receive queues of connections the caller removed; return how many
+        went (at a relay that cannot be reached now, what the queue holds expires
+        with the relay's retention)."""
+        deleted = 0
+        for queue in queues:
+            try:
+                await self._relays.delete_queue(queue)
+            except RelayUnavailable:
+                continue
+            deleted += 1
+        return deleted
 
     def _get(self, tx: AgentTransaction, connection_id: int) -> tuple[ConnectionRecord, Connection]:
         record = tx.connections.find(connection_id)

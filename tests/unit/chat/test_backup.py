@@ -1,10 +1,12 @@
 """``veil backup`` / ``veil restore`` in one process: the encrypted file, the restore
-into a new folder, and the automatic re-keying of every connection afterwards."""
+into a new folder, and the automatic re-keying of every connection afterwards; and
+the contact list's protection, stuck connections and contact removal."""
 
 from __future__ import annotations
 
 import contextlib
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from veil.chat.backup import read_backup, restore_into, resume_connections, writ
 from veil.chat.backup_codec import decode_payload, encode_payload
 from veil.chat.conversation import Incoming
 from veil.chat.errors import BackupUnreadable, RestoreTargetInUse
+from veil.chat.roster import STUCK_AFTER_SECONDS, contact_overview, remove_contact
 from veil.chat.store import ContactStatus, KdfParams
 from veil.chat.store.snapshot import StoreSnapshot, TableRows
 from veil.crypto import SystemRandom
@@ -132,3 +135,36 @@ def test_the_payload_round_trips_every_sql_type() -> None:
 def test_random_payloads_only_raise_backup_unreadable(data: bytes) -> None:
     with contextlib.suppress(BackupUnreadable):
         decode_payload(data)
+
+
+async def test_contacts_show_their_protection_and_a_removed_contact_is_gone(
+    tmp_path: Path,
+) -> None:
+    relay = FakeRelay()
+    alice, _ = await _connected(tmp_path, relay)
+    (entry,) = contact_overview(alice.messenger.store, alice.messenger.agent, now=0.0)
+    assert (entry.contact.alias, entry.pq, entry.ratchet_version, entry.stuck) == (
+        "Bob",
+        False,
+        2,
+        False,
+    )
+    queues_before = len(relay.queues)
+    contact = alice.messenger.contact("Bob")
+    assert await remove_contact(alice.messenger.store, alice.messenger.agent, contact) == 1
+    assert alice.messenger.contacts() == []
+    assert len(relay.queues) == queues_before - 1
+    with alice.messenger.store.transaction() as tx:
+        assert tx.connections.list() == []
+
+
+async def test_a_connection_waiting_for_a_day_is_reported_stuck(tmp_path: Path) -> None:
+    relay = FakeRelay()
+    alice = User.create(tmp_path / "alice", "Alice", relay)
+    bob = User.create(tmp_path / "bob", "Bob", relay)
+    await bob.messenger.connect(await alice.messenger.invite())  # Alice never answers
+    (entry,) = contact_overview(bob.messenger.store, bob.messenger.agent, now=time.time())
+    assert (entry.contact.status, entry.stuck, entry.pq) == (ContactStatus.CONNECTING, False, False)
+    later = time.time() + STUCK_AFTER_SECONDS + 1
+    (entry,) = contact_overview(bob.messenger.store, bob.messenger.agent, now=later)
+    assert entry.stuck
