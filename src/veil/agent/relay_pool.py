@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from veil.agent.queues import ReceiveQueue, SendQueue
 from veil.agent.relays import Delivery, RelayUnavailable
@@ -83,11 +83,14 @@ class RelayPool:
         connect_timeout: float = 5.0,
         dialer: Dialer | None = None,
         isolate_contacts: bool = False,
+        passwords: Mapping[str, str] | None = None,
     ) -> None:
         self._rng = rng
         self._connect_timeout = connect_timeout
         self._dialer = dialer
         self._isolate_contacts = isolate_contacts
+        self._passwords = dict(passwords or {})
+        """Private relays' passwords by relay address, sent with ``NEW``."""
         self._clients: dict[tuple[str, bytes], RelayClient] = {}
         self._pumps: dict[str, asyncio.Task[None]] = {}
         self._lock = asyncio.Lock()
@@ -125,7 +128,7 @@ class RelayPool:
         """``NEW`` on ``relay``."""
         client = await self._client(relay)
         async with _relay_failures(relay):
-            queue = await client.create_queue()
+            queue = await client.create_queue(password=self._passwords.get(relay))
         return ReceiveQueue(
             relay,
             queue.recipient_id,

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
-from helpers.relay import RunningTestRelay
+import pytest
+
+from helpers.relay import RunningTestRelay, start_test_relay
 from veil.agent.queues import SendQueue
 from veil.agent.relay_pool import RelayPool
-from veil.agent.relays import Delivery
+from veil.agent.relays import Delivery, RelayUnavailable
 from veil.crypto import SystemRandom, X25519KeyPair
+from veil.relay.server.settings import RelaySettings
 
 #: Generous: only a broken relay takes this long, and then the test fails anyway.
 _WAIT_SECONDS = 30.0
@@ -68,3 +72,19 @@ async def test_sends_never_share_a_tls_session_with_subscriptions(
     finally:
         await pool.close()
         await isolated.close()
+
+
+async def test_a_private_relay_gets_its_password_from_the_pool(tmp_path: Path) -> None:
+    relay = await start_test_relay(tmp_path, settings=RelaySettings(password="s3cret"))
+    rng = SystemRandom()
+    address = str(relay.address)
+    with_password, without = RelayPool(rng, passwords={address: "s3cret"}), RelayPool(rng)
+    try:
+        queue = await with_password.create_queue(address)
+        assert queue.relay == address
+        with pytest.raises(RelayUnavailable):
+            await without.create_queue(address)
+    finally:
+        await with_password.close()
+        await without.close()
+        await relay.stop()
