@@ -86,6 +86,7 @@ __all__ = ["Connection", "Phase"]
 
 _P = TypeVar("_P", Hello, ChatPayload)
 _AUTH_KEY_SIZE = 32
+_HYBRID_SEAL_FROM = 2  # agent version whose confirmations are sealed with ML-KEM too
 
 
 @dataclass(slots=True)
@@ -123,7 +124,8 @@ class Connection:
     ) -> tuple[Connection, Effects]:
         """Accept an invitation as the joiner: secure its queue and send a confirmation."""
         version = AGENT_VERSIONS.agree(invitation.agent_versions)
-        reply, agreement = join_agreement(InvitationKeys.decode(invitation.ratchet_invitation), rng)
+        keys = InvitationKeys.decode(invitation.ratchet_invitation)
+        reply, agreement = join_agreement(keys, rng)
         send = SendQueue(invitation.queue, rng.random_bytes(_AUTH_KEY_SIZE))
         queues = QueueState(
             receive,
@@ -136,9 +138,11 @@ class Connection:
         )
         first = connection.encrypt_payload(ConnectInfo(receive.address, profile))
         confirmation = Confirmation(version, reply.encode(), first)
-        frame = encode_frame(
-            FrameKind.CONFIRMATION, seal(invitation.link_key, confirmation.to_bytes(), rng)
-        )
+        # From agent version 2 the confirmation is also sealed to the invitation's
+        # ML-KEM key (F6): a recording of it stays secret against a quantum attacker.
+        kem_public = keys.kem_public if version >= _HYBRID_SEAL_FROM else None
+        sealed = seal(invitation.link_key, confirmation.to_bytes(), rng, kem_public=kem_public)
+        frame = encode_frame(FrameKind.CONFIRMATION, sealed)
         return connection, Effects((SecurePeerQueue(send), SendFrame(send, frame)))
 
     def copy(self, rng: RandomSource) -> Connection:
@@ -239,12 +243,12 @@ class Connection:
     def _on_confirmation(self, frame: Frame, rng: RandomSource) -> Effects:
         queues = self.queues
         assert queues.link_key is not None and queues.invitation_secret is not None
+        secrets = InvitationSecrets.from_bytes(queues.invitation_secret)
         confirmation = Confirmation.from_bytes(
-            open_sealed(X25519KeyPair(queues.link_key), frame.body)
+            open_sealed(X25519KeyPair(queues.link_key), frame.body, secrets.kem)
         )
         if confirmation.agent_version not in AGENT_VERSIONS:
             raise UnexpectedFrame(f"agent version {confirmation.agent_version} not offered")
-        secrets = InvitationSecrets.from_bytes(queues.invitation_secret)
         # F5: an invitation that offered ML-KEM never accepts a classical reply.
         reply = ReplyKeys.decode(confirmation.ratchet_reply)
         agreement = secrets.accept(reply, require_pq=True)

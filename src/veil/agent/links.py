@@ -33,6 +33,7 @@ import segno
 
 from veil.agent.errors import MalformedLink
 from veil.crypto import constant_time_equal, sha256
+from veil.crypto.primitives import MLKEM768_PUBLIC_KEY_SIZE
 from veil.errors import ProtocolError
 from veil.relay.protocol.address import MAX_ADDRESS_LENGTH, RelayAddress
 from veil.wire import Reader, VersionRange, Writer
@@ -161,22 +162,30 @@ class ContactAddressLink:
 
     queues: tuple[LinkQueue, ...]
     agent_versions: VersionRange
+    kem_public: bytes | None = None
+    """The owner's ML-KEM-768 key, to which requests are sealed too (format 2)."""
 
     KIND: ClassVar[LinkKind] = LinkKind.CONTACT
 
     def __post_init__(self) -> None:
         _check_queues(self.queues)
+        if self.kem_public is not None and len(self.kem_public) != MLKEM768_PUBLIC_KEY_SIZE:
+            raise ValueError(f"an ML-KEM-768 key is {MLKEM768_PUBLIC_KEY_SIZE} bytes")
 
     def encode_fields(self, writer: Writer) -> None:
         """Append the fields after the kind byte."""
         self.agent_versions.encode(writer)
         _encode_queues(writer, self.queues)
+        writer.bytes16(self.kem_public or b"")
 
     @classmethod
     def decode_fields(cls, reader: Reader) -> ContactAddressLink:
-        """Read the fields written by :meth:`encode_fields`."""
+        """Read the fields written by :meth:`encode_fields` (format 1 links end
+        after the queues)."""
         agent_versions = VersionRange.decode(reader)
-        return cls(_decode_queues(reader), agent_versions)
+        queues = _decode_queues(reader)
+        kem = reader.bytes16(cap=MLKEM768_PUBLIC_KEY_SIZE) if reader.remaining else b""
+        return cls(queues, agent_versions, kem or None)
 
 
 Link: TypeAlias = InvitationLink | ContactAddressLink

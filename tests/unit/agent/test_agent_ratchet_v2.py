@@ -10,10 +10,12 @@ import pytest
 from helpers.peers import Peer, invite_peer, join_peer
 from veil.agent import connection as connection_module
 from veil.agent.effects import Effects, SendFrame
+from veil.agent.errors import ConfirmationRejected
 from veil.agent.events import ChatEventReceived
+from veil.agent.frames import decode_frame, open_sealed
 from veil.agent.queues import Identities, QueueState, ReceiveQueue
 from veil.chat.profile import Profile
-from veil.crypto import DeterministicRandom
+from veil.crypto import DeterministicRandom, X25519KeyPair
 from veil.ratchet.agreement import join
 from veil.ratchet.errors import PostQuantumDropped
 from veil.ratchet.versions import RATCHET_V1, RATCHET_V2
@@ -79,6 +81,17 @@ def test_a_reply_that_drops_ml_kem_is_refused(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(PostQuantumDropped):
         inviter.receive(_frame(joined), rng)
     assert inviter.queues.invitation_secret is not None  # nothing changed
+
+
+def test_a_confirmation_is_sealed_to_the_invitations_ml_kem_key_too() -> None:
+    rng = DeterministicRandom(b"f6")
+    inviter, invitation = invite_peer(_queue(1), ALICE, rng, pq=True)
+    _, joined = join_peer(invitation, _queue(2), BOB, rng)
+    assert inviter.queues.link_key is not None
+    with pytest.raises(ConfirmationRejected):  # X25519 alone does not open it (F6)
+        open_sealed(X25519KeyPair(inviter.queues.link_key), decode_frame(_frame(joined)).body)
+    inviter.receive(_frame(joined), rng)  # with the invitation's ML-KEM key it does
+    assert inviter.ratchet is not None
 
 
 def test_identities_round_trip_and_version_4_state_reads_without_a_transcript() -> None:

@@ -49,7 +49,7 @@ def resealed(kind: str, body: bytes) -> str:
 def test_contact_address_payload_byte_by_byte() -> None:
     link = ContactAddressLink((QUEUE,), VersionRange(1, 3))
     queue = len(RELAY).to_bytes(2, "big").hex() + RELAY.encode().hex() + "11" * 24 + "22" * 32
-    body = "02" + "02" + "00010003" + "01" + queue
+    body = "02" + "02" + "00010003" + "01" + queue + "0000"  # no ML-KEM key
     checksum = sha256(bytes.fromhex(body))[:CHECKSUM_SIZE].hex()
     assert payload(encode_link(link)).hex() == body + checksum
 
