@@ -38,9 +38,11 @@ __all__ = [
     "BACKUP_FORMAT",
     "BACKUP_MAGIC",
     "Backup",
+    "open_backup",
     "read_backup",
     "restore_into",
     "resume_connections",
+    "seal_backup",
     "write_backup",
 ]
 
@@ -85,6 +87,42 @@ def _profile_files(home: Path, store_file: str) -> dict[str, bytes]:
     }
 
 
+def seal_backup(
+    payload: bytes,
+    passphrase: str,
+    *,
+    salt: bytes,
+    nonce: bytes,
+    kdf: KdfParams,
+    created_at_ms: int,
+) -> bytes:
+    """The backup file around ``payload`` (the construction, without any I/O)."""
+    header = Writer().raw(BACKUP_MAGIC).u8(BACKUP_FORMAT)
+    header.u8(kdf.iterations).u8(kdf.lanes).u32(kdf.memory_kib).raw(salt).raw(nonce)
+    associated = header.u64(created_at_ms).build()
+    return associated + aead_encrypt(_key(passphrase, salt, kdf), nonce, payload, associated)
+
+
+def open_backup(data: bytes, passphrase: str) -> tuple[int, bytes]:
+    """Check and decrypt a backup file; return its creation time (ms) and payload."""
+    try:
+        reader = Reader(data)
+        if reader.raw(len(BACKUP_MAGIC)) != BACKUP_MAGIC:
+            raise BackupUnreadable("this is not a Veil backup")
+        if (version := reader.u8()) != BACKUP_FORMAT:
+            raise BackupUnreadable(f"backup format {version} is unknown: update Veil")
+        kdf = KdfParams(reader.u8(), reader.u8(), reader.u32())
+        salt, nonce, created_ms = reader.raw(_SALT_SIZE), reader.raw(_NONCE_SIZE), reader.u64()
+        ciphertext = reader.rest()
+    except (WireError, ValueError) as exc:
+        raise BackupUnreadable(f"the backup is damaged: {exc}") from exc
+    associated = data[: len(data) - len(ciphertext)]
+    try:
+        return created_ms, aead_decrypt(_key(passphrase, salt, kdf), nonce, ciphertext, associated)
+    except AuthenticationFailed as exc:
+        raise BackupUnreadable("wrong backup passphrase, or the backup is damaged") from exc
+
+
 def write_backup(
     store: ChatStore,
     passphrase: str,
@@ -97,14 +135,15 @@ def write_backup(
     """Write the profile ``store`` belongs to into ``target``, encrypted under
     ``passphrase``; return the file's size. The file is created 0600 and never
     overwrites one that exists."""
-    kdf = kdf or KdfParams()
-    salt, nonce = rng.random_bytes(_SALT_SIZE), rng.random_bytes(_NONCE_SIZE)
-    header = Writer().raw(BACKUP_MAGIC).u8(BACKUP_FORMAT)
-    header.u8(kdf.iterations).u8(kdf.lanes).u32(kdf.memory_kib).raw(salt).raw(nonce)
-    header.u64(int(now * 1000))
-    associated = header.build()
     payload = encode_payload(store.snapshot(), _profile_files(store.path.parent, store.path.name))
-    data = associated + aead_encrypt(_key(passphrase, salt, kdf), nonce, payload, associated)
+    data = seal_backup(
+        payload,
+        passphrase,
+        salt=rng.random_bytes(_SALT_SIZE),
+        nonce=rng.random_bytes(_NONCE_SIZE),
+        kdf=kdf or KdfParams(),
+        created_at_ms=int(now * 1000),
+    )
     descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_FILE)
     with os.fdopen(descriptor, "wb") as file:
         file.write(data)
@@ -114,26 +153,10 @@ def write_backup(
 
 
 def read_backup(source: Path, passphrase: str) -> Backup:
-    """Decrypt and parse a backup; :class:`BackupUnreadable` on any fault."""
+    """Decrypt and parse a backup file; :class:`BackupUnreadable` on any fault."""
     if source.stat().st_size > _MAX_BACKUP_SIZE:
         raise BackupUnreadable(f"{source} is larger than any Veil backup")
-    data = source.read_bytes()
-    try:
-        reader = Reader(data)
-        if reader.raw(len(BACKUP_MAGIC)) != BACKUP_MAGIC:
-            raise BackupUnreadable(f"{source} is not a Veil backup")
-        if (version := reader.u8()) != BACKUP_FORMAT:
-            raise BackupUnreadable(f"backup format {version} is unknown: update Veil")
-        kdf = KdfParams(reader.u8(), reader.u8(), reader.u32())
-        salt, nonce, created_ms = reader.raw(_SALT_SIZE), reader.raw(_NONCE_SIZE), reader.u64()
-        ciphertext = reader.rest()
-    except (WireError, ValueError) as exc:
-        raise BackupUnreadable(f"{source} is damaged: {exc}") from exc
-    associated = data[: len(data) - len(ciphertext)]
-    try:
-        payload = aead_decrypt(_key(passphrase, salt, kdf), nonce, ciphertext, associated)
-    except AuthenticationFailed as exc:
-        raise BackupUnreadable("wrong backup passphrase, or the backup is damaged") from exc
+    created_ms, payload = open_backup(source.read_bytes(), passphrase)
     snapshot, files = decode_payload(payload)
     return Backup(created_ms / 1000, snapshot, files)
 
