@@ -28,6 +28,7 @@ from pathlib import Path
 from veil.chat.app import Messenger
 from veil.chat.backup_codec import MAX_FILE_SIZE, decode_payload, encode_payload
 from veil.chat.errors import BackupUnreadable, RestoreTargetInUse
+from veil.chat.receive_lock import LOCK_FILE
 from veil.chat.store import ChatStore, KdfParams
 from veil.chat.store.database import HEADER_SUFFIX
 from veil.chat.store.snapshot import StoreSnapshot
@@ -76,7 +77,13 @@ def _key(passphrase: str, salt: bytes, kdf: KdfParams) -> bytes:
 
 def _profile_files(home: Path, store_file: str) -> dict[str, bytes]:
     """The profile's files besides the store (the routing policy, for one)."""
-    skipped = (store_file, store_file + HEADER_SUFFIX, store_file + "-wal", store_file + "-shm")
+    skipped = (
+        store_file,
+        store_file + HEADER_SUFFIX,
+        store_file + "-wal",
+        store_file + "-shm",
+        LOCK_FILE,
+    )
     return {
         path.name: path.read_bytes()
         for path in sorted(home.iterdir())

@@ -28,6 +28,7 @@ __all__ = [
     "DuplicateRecord",
     "IncompleteSecurityCode",
     "MalformedEvent",
+    "ProfileBusy",
     "RecordNotFound",
     "RestoreTargetInUse",
     "StoreError",
@@ -139,3 +140,9 @@ class RestoreTargetInUse(ChatLocalError):
     """``veil restore`` was pointed at a home that already holds something."""
 
     code: ClassVar[int] = 630
+
+
+class ProfileBusy(ChatLocalError):
+    """Another process on this machine is receiving for the same profile."""
+
+    code: ClassVar[int] = 631

@@ -14,6 +14,7 @@ import click
 
 from veil.chat.app import Messenger
 from veil.chat.conversation import Incoming
+from veil.chat.receive_lock import ReceiveLock
 from veil.chat.store import MessageRecord
 from veil.cli.chat_loop import run_chat
 from veil.cli.support import Output, common_options, with_messenger
@@ -186,7 +187,8 @@ async def receive(messenger: Messenger, output: Output, *, wait: float) -> None:
         if not output.as_json:
             click.echo(incoming_text(incoming))
 
-    await messenger.receive(idle=wait, on_incoming=show)
+    with ReceiveLock(messenger.store.path.parent):
+        await messenger.receive(idle=wait, on_incoming=show)
     output.emit({"events": [incoming_json(i) for i in arrived]}, "" if arrived else "Nothing new.")
 
 
@@ -214,7 +216,9 @@ async def history(messenger: Messenger, output: Output, *, contact: str, limit: 
 async def chat(messenger: Messenger, output: Output, *, contact: str) -> None:
     """Talk with CONTACT live: type a line to send it; /help for commands, /quit
     (or Ctrl-D, Ctrl-C) to leave."""
-    await run_chat(messenger, messenger.contact(contact), incoming_text, as_json=output.as_json)
+    with ReceiveLock(messenger.store.path.parent):
+        target = messenger.contact(contact)
+        await run_chat(messenger, target, incoming_text, as_json=output.as_json)
 
 
 MESSAGE_COMMANDS = [

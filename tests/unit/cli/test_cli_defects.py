@@ -10,6 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from veil.chat.app import STORE_FILE
+from veil.chat.errors import ProfileBusy
+from veil.chat.receive_lock import ReceiveLock
 from veil.chat.store.database import header_path
 from veil.cli.chat_input import Command, Message, parse_line
 from veil.cli.main import main
@@ -72,3 +74,12 @@ def test_chat_lines_are_commands_messages_or_nothing(
     typed: str, parsed: Command | Message | None
 ) -> None:
     assert parse_line(typed) == parsed
+
+
+def test_a_second_receiver_on_one_profile_is_refused_not_silently_starved(
+    tmp_path: Path,
+) -> None:
+    with ReceiveLock(tmp_path), pytest.raises(ProfileBusy, match="another veil process"):
+        ReceiveLock(tmp_path).__enter__()
+    with ReceiveLock(tmp_path):  # released when the first one ended
+        pass
