@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers.fake_relay import FakeRelay
+from veil.agent.frames import FrameKind, decode_frame
 from veil.chat.app import STORE_FILE, Messenger
 from veil.chat.backup import read_backup, restore_into, resume_connections, write_backup
 from veil.chat.backup_codec import decode_payload, encode_payload
@@ -23,6 +24,7 @@ from veil.chat.roster import STUCK_AFTER_SECONDS, contact_overview, remove_conta
 from veil.chat.store import ContactStatus, KdfParams
 from veil.chat.store.snapshot import StoreSnapshot, TableRows
 from veil.crypto import SystemRandom
+from veil.ratchet.versions import RATCHET_V2
 
 RELAY = "veil://" + "A" * 43 + "@relay.example"
 FAST = KdfParams(iterations=1, lanes=1, memory_kib=64)
@@ -67,6 +69,19 @@ async def _talk(sender: User, receiver: User, sender_alias: str, text: str) -> N
     assert [i.text for i in await receiver.receive() if i.kind == "message"] == [text]
 
 
+def _assert_no_body_salt_repeats(relay: FakeRelay) -> None:
+    """Every ratchet message on the wire is v2, and no two share the sealed header's
+    nonce, which salts the body's key and nonce (ratchet.md 3.11): so no (key, nonce)
+    pair was used twice, even across the restore."""
+    salts = []
+    for body in {delivery.body for delivery in relay.history}:  # a redelivery is one body
+        frame = decode_frame(body)
+        if frame.kind is FrameKind.RATCHET_MESSAGE:
+            assert frame.body[0] == RATCHET_V2
+            salts.append(frame.body[3:15])  # u8 version, u16 header length, then the nonce
+    assert len(salts) > 10 and len(set(salts)) == len(salts)
+
+
 async def test_a_restored_profile_re_keys_every_connection_by_itself(tmp_path: Path) -> None:
     relay = FakeRelay()
     alice, bob = await _connected(tmp_path, relay)
@@ -95,6 +110,7 @@ async def test_a_restored_profile_re_keys_every_connection_by_itself(tmp_path: P
     await _talk(bob, restored, "Alice", "welcome back")
     assert restored.messenger.contact("Bob").status is ContactStatus.CONNECTED
     assert restored.messenger.verify("Bob", None).ours == bob.messenger.verify("Alice", None).ours
+    _assert_no_body_salt_repeats(relay)
     await restored.messenger.close()
     await bob.messenger.close()
 
