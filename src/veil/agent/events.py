@@ -96,10 +96,13 @@ class ConnectionRepaired:
     """Both sides re-agreed keys over the existing queues: the security code changed.
 
     ``automatic``: the peer restored a backup and this side accepted its restore
-    offer without asking (the new keys are authenticated by the old session).
+    offer without asking (the new keys are authenticated by the old session);
+    ``resend_after`` is then the last envelope sequence of ours the restored state
+    had received: the application sends its later messages again.
     """
 
     automatic: bool = False
+    resend_after: int | None = None
 
 
 AgentEvent = (

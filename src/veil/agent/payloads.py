@@ -150,18 +150,23 @@ class RepairOffer:
 
     From agent version 2 a ``u8 flags`` byte follows: bit 0 (:data:`RESTORE_FLAG`)
     marks the automatic offer of a side restored from a backup, which the peer
-    accepts without asking its user (docs/protocol/agent.md, "Backup and restore").
+    accepts without asking its user, and is followed by ``u64 resume_after``: the
+    last envelope sequence the restored state had received, so the peer sends its
+    later messages again (docs/protocol/agent.md, "Backup and restore").
     """
 
     agent_version: int
     ratchet_invitation: bytes
     restored: bool = False
+    resume_after: int = 0
 
     def to_bytes(self) -> bytes:
         """Serialise as a REPAIR_OFFER frame body."""
         writer = Writer().u16(self.agent_version).bytes16(self.ratchet_invitation)
         if self.agent_version >= _FLAGS_FROM_VERSION:
             writer.u8(RESTORE_FLAG if self.restored else 0)
+            if self.restored:
+                writer.u64(self.resume_after)
         elif self.restored:
             raise ValueError("agent version 1 repair offers cannot say they come from a restore")
         return writer.build()
@@ -179,7 +184,9 @@ def _read_offer(reader: Reader) -> RepairOffer:
     flags = reader.u8()
     if flags & ~RESTORE_FLAG:
         raise MalformedFrame(f"unknown repair offer flags {flags:#04x}")
-    return RepairOffer(version, invitation, bool(flags & RESTORE_FLAG))
+    if not flags & RESTORE_FLAG:
+        return RepairOffer(version, invitation)
+    return RepairOffer(version, invitation, restored=True, resume_after=reader.u64())
 
 
 @dataclass(frozen=True, slots=True)

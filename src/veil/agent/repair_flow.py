@@ -113,7 +113,8 @@ def offer(
         raise RepairUnavailable("a connection made before agent version 2 cannot self-repair")
     auth = _auth(connection)
     secrets = InvitationSecrets.generate(rng, pq=auth.pq)
-    payload = RepairOffer(connection.agent_version, secrets.public.encode(), restored)
+    resume_after = connection.tracker.last_received if restored else 0
+    payload = RepairOffer(connection.agent_version, secrets.public.encode(), restored, resume_after)
     auth, frame = _seal(connection, auth, FrameKind.REPAIR_OFFER, payload.to_bytes(), rng)
     draft = connection.copy(rng)
     draft.queues = replace(
@@ -168,7 +169,8 @@ def on_repair_offer(connection: Connection, frame: Frame, rng: RandomSource) -> 
     connection.phase = Phase.REPAIR_REQUESTED
     if payload.restored and key_id:
         effects = _accept_into(connection, rng)
-        return Effects(effects.actions, (ConnectionRepaired(automatic=True),))
+        repaired = ConnectionRepaired(automatic=True, resend_after=payload.resume_after)
+        return Effects(effects.actions, (repaired,))
     return Effects(events=(RepairRequested(),))
 
 

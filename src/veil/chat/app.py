@@ -334,6 +334,8 @@ class Messenger:
             )
         if isinstance(event, DesyncDetected):
             return Incoming("desync", alias, event.reason)
+        if isinstance(event, ConnectionRepaired) and event.resend_after is not None:
+            self.conversation.resend_after_restore(tx, contact_id, event.resend_after)
         kind = _NOTICES.get(type(event))
         return None if kind is None else Incoming(kind, alias, "")
 

@@ -57,6 +57,10 @@ RECEIPT_DELAY_SECONDS = 0.2
 _RECEIPTS = {ReceiptStatus.DELIVERED: Receipt.DELIVERED, ReceiptStatus.READ: Receipt.READ}
 
 
+MAX_RESENT = 1000
+"""Messages sent again after a contact's restore, at most (the newest)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Incoming:
     """Something that arrived, as the CLI shows it.
@@ -113,6 +117,22 @@ class Conversation:
             ]
         await self._agent.outbox.flush(force=True)
         return self._mark_sent(connection_id, stored)
+
+    def resend_after_restore(self, tx: Transaction, contact_id: int, after: int) -> int:
+        """Send again, in ``tx``, our messages a restored contact may have lost: those
+        sent after envelope ``after``, the last one its backup had received (it drops
+        any it already has by message id). Returns how many."""
+        lost = [
+            MessagePosted(m.message_id, m.text, int(m.sent_at * 1000), m.reply_to)
+            for m in tx.messages.history(contact_id)
+            if m.direction is Direction.SENT
+            and m.sequence > after
+            and m.deletion is Deletion.NONE
+            and m.text is not None
+        ][-MAX_RESENT:]
+        if lost:
+            self._send(tx, contact_id, lost)
+        return len(lost)
 
     def _mark_sent(self, connection_id: int, stored: list[MessageRecord]) -> list[MessageRecord]:
         """``sent`` once the relay accepted them (the outbox entries are gone in order,
