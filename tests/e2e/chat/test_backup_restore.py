@@ -36,7 +36,8 @@ async def test_a_restored_profile_resumes_with_its_contact_without_repair(
     backup = tmp_path / "alice.backup"
     assert (await alice.run("backup", "--to", str(backup), "--fast-kdf"))["bytes"] > 0
 
-    bob_after_backup, alice_after_backup = [], []
+    bob_after_backup: list[str] = []
+    alice_after_backup: list[str] = []
     for turn in range(5):  # 50 messages, a DH turn at every change of direction
         texts = [f"turn {turn} message {n}" for n in range(10)]
         sender, receiver, contact = (bob, alice, "Alice") if turn % 2 == 0 else (alice, bob, "Bob")
