@@ -11,11 +11,14 @@ above the line being typed instead of through it.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
+import os
 import re
 import sys
 import threading
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -27,6 +30,7 @@ COMMANDS = {
     "/quit": "leave the chat (Ctrl-D and Ctrl-C too)",
 }
 #: ANSI escape sequences (CSI and two-character escapes) a terminal may pass through.
+_READ_SIZE = 4096
 _ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
 
 
@@ -61,6 +65,21 @@ def parse_line(line: str) -> Command | Message | None:
     return Message(text)
 
 
+def _piped_lines() -> Iterator[str | None]:
+    """Lines from a pipe or file on standard input, read from the descriptor itself:
+    a daemon thread blocked in ``sys.stdin``'s buffer would hold its lock while the
+    interpreter shuts down, which aborts the process. ``None`` at the end."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+    while chunk := os.read(sys.stdin.fileno(), _READ_SIZE):
+        pending += decoder.decode(chunk)
+        *complete, pending = pending.split("\n")
+        yield from complete
+    if pending:
+        yield pending
+    yield None
+
+
 def _line_editing() -> ModuleType | None:
     """``readline`` (arrow keys, history) when talking to a terminal, else ``None``."""
     if not sys.stdin.isatty():
@@ -85,19 +104,26 @@ class Terminal:
     def start(self) -> None:
         """Start reading standard input in a daemon thread (it never blocks the exit)."""
         loop = asyncio.get_running_loop()
+        lines = self._typed_lines if self._readline is not None else _piped_lines
 
         def read() -> None:
-            while True:
-                try:
-                    line: str | None = input(self._prompt)
-                except (EOFError, OSError, ValueError):
-                    line = None
+            for line in lines():
                 with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                     loop.call_soon_threadsafe(self.lines.put_nowait, line)
                 if line is None:
                     return
 
         threading.Thread(target=read, name="veil-chat-input", daemon=True).start()
+
+    def _typed_lines(self) -> Iterator[str | None]:
+        """Lines from the terminal with line editing (``input`` then uses readline,
+        not ``sys.stdin``'s buffer); ``None`` at the end."""
+        while True:
+            try:
+                yield input(self._prompt)
+            except (EOFError, OSError, ValueError):
+                yield None
+                return
 
     def show(self, text: str) -> None:
         """Print a line above the one being typed, then redraw what was typed."""
