@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -128,6 +129,9 @@ async def run_chat(
     listener = asyncio.create_task(
         messenger.receive(idle=_LISTEN_SECONDS, on_incoming=chat.arrived)
     )
+    # Ctrl-C ends the chat like /quit, whatever the reader thread is doing.
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, terminal.lines.put_nowait, None)
     terminal.start()
     try:
         while (line := await terminal.lines.get()) is not None:
@@ -138,6 +142,7 @@ async def run_chat(
             elif parsed is not None:
                 await chat.send(parsed.text)
     finally:
+        loop.remove_signal_handler(signal.SIGINT)
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await listener
