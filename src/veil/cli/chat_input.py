@@ -100,6 +100,7 @@ class Terminal:
         self._readline = _line_editing()
         self._prompt = self.PROMPT if self._readline is not None else ""
         self.lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self._reading = False
 
     def start(self) -> None:
         """Start reading standard input in a daemon thread (it never blocks the exit)."""
@@ -114,6 +115,7 @@ class Terminal:
                     return
 
         threading.Thread(target=read, name="veil-chat-input", daemon=True).start()
+        self._reading = True
 
     def _typed_lines(self) -> Iterator[str | None]:
         """Lines from the terminal with line editing (``input`` then uses readline,
@@ -131,5 +133,6 @@ class Terminal:
             print(text, flush=True)
             return
         typed = self._readline.get_line_buffer()
-        sys.stdout.write(f"\r\x1b[K{text}\n{self._prompt}{typed}")
+        redraw = f"{self._prompt}{typed}" if self._reading else ""  # input() draws the first
+        sys.stdout.write(f"\r\x1b[K{text}\n{redraw}")
         sys.stdout.flush()
