@@ -299,6 +299,7 @@ class Messenger:
             await self.agent.handle_timer(now)
             await self.conversation.handle_timer(now)
         await self.conversation.flush_receipts(force=True)
+        self.conversation.mark_flushed_sent()
         return processed
 
     def _until_next_timer(self, longest: float) -> float:

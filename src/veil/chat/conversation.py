@@ -116,7 +116,7 @@ class Conversation:
                 for post, sequence in zip(posts, sequences, strict=True)
             ]
         await self._agent.outbox.flush(force=True)
-        return self._mark_sent(connection_id, stored)
+        return self._mark_sent(contact_id, connection_id, stored)
 
     def resend_after_restore(self, tx: Transaction, contact_id: int, after: int) -> int:
         """Send again, in ``tx``, our messages a restored contact may have lost: those
@@ -134,15 +134,28 @@ class Conversation:
             self._send(tx, contact_id, lost)
         return len(lost)
 
-    def _mark_sent(self, connection_id: int, stored: list[MessageRecord]) -> list[MessageRecord]:
+    def _mark_sent(
+        self, contact_id: int, connection_id: int, stored: list[MessageRecord]
+    ) -> list[MessageRecord]:
         """``sent`` once the relay accepted them (the outbox entries are gone in order,
         so none left for the connection means every one was accepted)."""
         if self._agent.outbox.pending_for(connection_id):
             return stored
         with self._store.transaction() as tx:
-            for message in stored:
-                tx.messages.set_receipt(message.row_id, Receipt.SENT)
+            tx.messages.mark_all_sent(contact_id)
             return [tx.messages.get(message.row_id) for message in stored]
+
+    def mark_flushed_sent(self) -> None:
+        """After the outbox ran: messages to contacts with nothing left queued are
+        ``sent`` (they went out with a later command than the one that wrote them)."""
+        with self._store.transaction() as tx:
+            contacts = [
+                (c.contact_id, tx.connections.for_contact(c.contact_id)) for c in tx.contacts.list()
+            ]
+        for contact_id, connections in contacts:
+            if connections and not self._agent.outbox.pending_for(connections[-1]):
+                with self._store.transaction() as tx:
+                    tx.messages.mark_all_sent(contact_id)
 
     async def edit(self, contact_id: int, row_id: int, text: str) -> None:
         """Replace the text of one of our messages, here and at the contact."""

@@ -61,8 +61,8 @@ class User:
         return {c.alias: c.status for c in self.messenger.contacts()}
 
 
-async def _connected(tmp_path: Path) -> tuple[User, User]:
-    relay = FakeRelay()
+async def _connected(tmp_path: Path, relay: FakeRelay | None = None) -> tuple[User, User]:
+    relay = relay or FakeRelay()
     alice, bob = User(tmp_path, "Alice", relay), User(tmp_path, "Bob", relay)
     contact = await bob.messenger.connect(await alice.messenger.invite())
     assert (contact.alias, contact.status) == ("new contact", ContactStatus.CONNECTING)
@@ -298,3 +298,17 @@ async def test_profile_updates_bad_events_and_unknown_targets_are_applied_or_rep
     contact = alice.messenger.contact("Bob")  # the alias is the user's own, it stays
     assert contact.profile == renamed
     assert alice.history("Bob") == []
+
+
+async def test_a_message_queued_while_the_relay_was_down_becomes_sent_once_it_goes_out(
+    tmp_path: Path,
+) -> None:
+    relay = FakeRelay()
+    alice, bob = await _connected(tmp_path, relay)
+    relay.down = True
+    (queued,) = await alice.messenger.conversation.send_texts(alice.contact_id("Bob"), ["later"])
+    assert queued.receipt is Receipt.PENDING
+    relay.down = False
+    await alice.receive()  # the outbox runs with the next command
+    assert [m.receipt for m in alice.history("Bob")] == [Receipt.SENT]
+    assert [i.text for i in await bob.receive()] == ["later"]
