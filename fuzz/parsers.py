@@ -36,7 +36,9 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.agent.envelope import EnvelopeTracker
     from veil.agent.frames import FRAME_SIZE, decode_frame
     from veil.agent.links import decode_link
-    from veil.agent.payloads import ContactRequest, decode_payload
+    from veil.agent.payloads import ContactRequest, RepairOffer, decode_payload
+    from veil.chat.backup import open_backup
+    from veil.chat.backup_codec import decode_payload as decode_backup_payload
     from veil.chat.events import decode_event
     from veil.chat.profile import Profile
     from veil.files.commands import decode_file_command, decode_file_response
@@ -91,6 +93,9 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("log admin credentials", LogAdmin.decode),
         ("log writer credentials", LogWriter.decode),
         ("log reader credentials", LogReader.decode),
+        ("repair offer", RepairOffer.from_bytes),
+        ("backup file", lambda data: open_backup(data, "fuzz")),
+        ("backup payload", decode_backup_payload),
     )
 
 

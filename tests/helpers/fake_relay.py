@@ -126,5 +126,11 @@ class FakeRelay:
         self._check_up()
         self.queues.pop(queue.recipient_id)
 
+    def drop_subscribers(self) -> None:
+        """Forget every subscriber, as a relay does when a client's connections die
+        (a wiped machine); messages in flight go to the next subscriber."""
+        for queue in self.queues.values():
+            queue.subscriber = queue.in_flight = None
+
     async def close(self) -> None:
         """Nothing to close in memory."""

@@ -18,6 +18,7 @@ from veil.relay.transport.identity import CERTIFICATE_FILE, IDENTITY_KEY_FILE, R
 from veil.relay.transport.tls import server_context
 from veil.relayd.assembly import relay_service
 
+LOOPBACK = ("127.0.0.0/8",)
 START_TIME = 1_800_000_000.0
 
 
@@ -76,7 +77,8 @@ async def start_test_relay(
     """Start a relay on ``127.0.0.1:port`` with its identity in ``data_dir`` (group logs
     in ``log_store``, in memory if ``None``)."""
     identity = make_identity(data_dir)
-    settings = settings or RelaySettings()
+    # Test relays all run on loopback, so their proxies may connect there.
+    settings = settings or RelaySettings(proxy_allow=LOOPBACK)
     store = store if store is not None else MemoryStore()
     clock = clock or FakeClock()
     service = relay_service(

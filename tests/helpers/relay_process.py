@@ -63,10 +63,21 @@ class RelayProcess:
 
     @classmethod
     def init(cls, data_dir: Path, *extra: str) -> RelayProcess:
-        """``veil-relay init`` on 127.0.0.1 and a free port; ``extra`` are more init options."""
+        """``veil-relay init`` on 127.0.0.1 and a free port; ``extra`` are more init options.
+
+        Test relays all run on loopback, so their proxies may connect there."""
         port = str(free_port())
+        loopback = ("--proxy-allow", "127.0.0.0/8")
         result = veil_relay(
-            "init", "--data", str(data_dir), "--host", "127.0.0.1", "--port", port, *extra
+            "init",
+            "--data",
+            str(data_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            port,
+            *loopback,
+            *extra,
         )
         if result["exit_code"] != 0:
             raise RuntimeError(f"veil-relay init failed: {result}")

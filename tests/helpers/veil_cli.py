@@ -75,6 +75,16 @@ async def connect(inviter: VeilUser, joiner: VeilUser) -> None:
     await joiner.receive(0.5)
 
 
+async def receive_until(user: VeilUser, count: int) -> list[dict[str, Any]]:
+    """Receive until ``count`` events arrived: on a loaded machine one ``receive``
+    may end (idle) before the relay delivered, so wait for the events, not a time."""
+    events: list[dict[str, Any]] = []
+    async with asyncio.timeout(COMMAND_TIMEOUT):
+        while len(events) < count:
+            events += await user.receive()
+    return events
+
+
 def kill(process: asyncio.subprocess.Process) -> None:
     """SIGKILL a CLI process: no chance to finish anything."""
     if process.returncode is None:

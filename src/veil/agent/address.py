@@ -23,7 +23,8 @@ from veil.agent.errors import ConnectionStateCorrupt, UnexpectedFrame
 from veil.agent.frames import FrameKind, decode_frame, encode_frame, open_sealed, seal
 from veil.agent.payloads import ContactRequest, QueueAddress
 from veil.agent.queues import ReceiveQueue, SendQueue
-from veil.crypto import RandomSource, X25519KeyPair, hkdf_sha256
+from veil.crypto import MlKem768KeyPair, RandomSource, X25519KeyPair, hkdf_sha256
+from veil.crypto.primitives import MLKEM768_SEED_SIZE
 from veil.wire import Reader, WireError, Writer
 
 __all__ = [
@@ -37,7 +38,8 @@ __all__ = [
 ]
 
 ADDRESS_SENDER_KEY_INFO = b"veil/agent/v1/address-sender-key"
-ADDRESS_STATE_VERSION = 2
+ADDRESS_STATE_VERSION = 3
+_ADDRESS_STATE_V2 = 2
 _ADDRESS_STATE_V1 = 1
 _KEY_SIZE = 32
 
@@ -58,18 +60,29 @@ class AddressState:
     """Our contact address: its queue, the private address key, and the requests
     committed last (a copy of one is dropped, see :mod:`veil.agent.duplicates`).
 
-    Layout: ``u8 version || ReceiveQueue || address key (32) || CommittedFrames``;
-    version 1 had no committed frames and still reads.
+    Layout: ``u8 version || ReceiveQueue || address key (32) || CommittedFrames
+    || u8 has_kem || [ML-KEM-768 seed (64)]``; version 1 had no committed frames and
+    version 2 no ML-KEM key (its requests are sealed with X25519 only); both read.
     """
 
     receive: ReceiveQueue
     address_key: bytes
     delivered: CommittedFrames = field(default_factory=CommittedFrames)
+    kem_seed: bytes | None = None
 
     @classmethod
     def create(cls, receive: ReceiveQueue, rng: RandomSource) -> AddressState:
-        """A new address on ``receive`` with a fresh address key."""
-        return cls(receive, X25519KeyPair.generate(rng).private)
+        """A new address on ``receive`` with a fresh address key and ML-KEM-768 key."""
+        return cls(
+            receive,
+            X25519KeyPair.generate(rng).private,
+            kem_seed=MlKem768KeyPair.generate(rng).seed,
+        )
+
+    @property
+    def kem(self) -> MlKem768KeyPair | None:
+        """The ML-KEM-768 key requests are also sealed to (``None`` before version 3)."""
+        return None if self.kem_seed is None else MlKem768KeyPair(self.kem_seed)
 
     @property
     def address_key_public(self) -> bytes:
@@ -86,6 +99,7 @@ class AddressState:
         self.receive.encode(writer)
         writer.raw(self.address_key)
         self.delivered.encode(writer)
+        writer.u8(int(self.kem_seed is not None)).raw(self.kem_seed or b"")
         return writer.build()
 
     @classmethod
@@ -94,13 +108,18 @@ class AddressState:
         reader = Reader(data)
         try:
             version = reader.u8()
-            if version not in (_ADDRESS_STATE_V1, ADDRESS_STATE_VERSION):
+            if version not in (_ADDRESS_STATE_V1, _ADDRESS_STATE_V2, ADDRESS_STATE_VERSION):
                 raise ConnectionStateCorrupt("unknown address state version")
             receive, address_key = ReceiveQueue.decode(reader), reader.raw(_KEY_SIZE)
             delivered = CommittedFrames()
-            if version == ADDRESS_STATE_VERSION:
+            if version >= _ADDRESS_STATE_V2:
                 delivered = CommittedFrames.decode(reader)
-            state = cls(receive, address_key, delivered)
+            kem_seed = None
+            if version >= ADDRESS_STATE_VERSION and (flag := reader.u8()):
+                if flag != 1:
+                    raise ConnectionStateCorrupt(f"bad ML-KEM presence flag {flag}")
+                kem_seed = reader.raw(MLKEM768_SEED_SIZE)
+            state = cls(receive, address_key, delivered, kem_seed)
             reader.finish()
         except (WireError, UnicodeDecodeError, ValueError) as exc:
             raise ConnectionStateCorrupt(f"address state does not decode: {exc}") from exc
@@ -108,12 +127,15 @@ class AddressState:
 
 
 def seal_contact_request(
-    address_key_public: bytes, request: ContactRequest, rng: RandomSource
+    address_key_public: bytes,
+    request: ContactRequest,
+    rng: RandomSource,
+    kem_public: bytes | None = None,
 ) -> bytes:
-    """The CONTACT_REQUEST frame a requester sends to an address."""
-    return encode_frame(
-        FrameKind.CONTACT_REQUEST, seal(address_key_public, request.to_bytes(), rng)
-    )
+    """The CONTACT_REQUEST frame a requester sends to an address (sealed to its
+    ML-KEM-768 key too when the link offers one: F6)."""
+    sealed = seal(address_key_public, request.to_bytes(), rng, kem_public=kem_public)
+    return encode_frame(FrameKind.CONTACT_REQUEST, sealed)
 
 
 def open_contact_request(state: AddressState, data: bytes) -> ContactRequest:
@@ -121,5 +143,5 @@ def open_contact_request(state: AddressState, data: bytes) -> ContactRequest:
     frame = decode_frame(data)
     if frame.kind is not FrameKind.CONTACT_REQUEST:
         raise UnexpectedFrame(f"{frame.kind.name} frame on a contact address")
-    opened = open_sealed(X25519KeyPair(state.address_key), frame.body)
+    opened = open_sealed(X25519KeyPair(state.address_key), frame.body, state.kem)
     return ContactRequest.from_bytes(opened)

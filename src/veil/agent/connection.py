@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from veil.agent import repair_flow
 from veil.agent.effects import (
     AGENT_VERSIONS,
     Effects,
@@ -45,17 +46,13 @@ from veil.agent.effects import (
 from veil.agent.envelope import EnvelopeTracker, OpenedEnvelope
 from veil.agent.errors import (
     ConnectionNotReady,
-    RepairRejected,
-    RepairUnavailable,
     UnexpectedFrame,
 )
 from veil.agent.events import (
     ChatEventReceived,
     ConnectionEstablished,
-    ConnectionRepaired,
     DuplicateDropped,
     PeerConfirmed,
-    RepairRequested,
 )
 from veil.agent.frames import (
     Frame,
@@ -73,8 +70,6 @@ from veil.agent.payloads import (
     Confirmation,
     ConnectInfo,
     Hello,
-    RepairAccept,
-    RepairOffer,
     decode_payload,
     encode_payload,
 )
@@ -86,12 +81,12 @@ from veil.ratchet.agreement import join as join_agreement
 from veil.ratchet.double_ratchet import Ratchet
 from veil.ratchet.errors import DuplicateMessage
 from veil.ratchet.security_code import SecurityCode
-from veil.ratchet.security_code import security_code as compute_security_code
 
 __all__ = ["Connection", "Phase"]
 
 _P = TypeVar("_P", Hello, ChatPayload)
 _AUTH_KEY_SIZE = 32
+_HYBRID_SEAL_FROM = 2  # agent version whose confirmations are sealed with ML-KEM too
 
 
 @dataclass(slots=True)
@@ -129,20 +124,25 @@ class Connection:
     ) -> tuple[Connection, Effects]:
         """Accept an invitation as the joiner: secure its queue and send a confirmation."""
         version = AGENT_VERSIONS.agree(invitation.agent_versions)
-        reply, agreement = join_agreement(InvitationKeys.decode(invitation.ratchet_invitation), rng)
+        keys = InvitationKeys.decode(invitation.ratchet_invitation)
+        reply, agreement = join_agreement(keys, rng)
         send = SendQueue(invitation.queue, rng.random_bytes(_AUTH_KEY_SIZE))
-        identities = Identities(agreement.local_identity_key, agreement.remote_identity_key, True)
         queues = QueueState(
-            receive, send, identities=identities, repair_auth=RepairAuth.from_agreement(agreement)
+            receive,
+            send,
+            identities=Identities.from_agreement(agreement),
+            repair_auth=RepairAuth.from_agreement(agreement),
         )
         connection = cls(
             Phase.JOINER_AWAITS_HELLO, queues, profile, version, agreement.ratchet(rng)
         )
-        first = connection._encrypt(ConnectInfo(receive.address, profile))
+        first = connection.encrypt_payload(ConnectInfo(receive.address, profile))
         confirmation = Confirmation(version, reply.encode(), first)
-        frame = encode_frame(
-            FrameKind.CONFIRMATION, seal(invitation.link_key, confirmation.to_bytes(), rng)
-        )
+        # From agent version 2 the confirmation is also sealed to the invitation's
+        # ML-KEM key (F6): a recording of it stays secret against a quantum attacker.
+        kem_public = keys.kem_public if version >= _HYBRID_SEAL_FROM else None
+        sealed = seal(invitation.link_key, confirmation.to_bytes(), rng, kem_public=kem_public)
+        frame = encode_frame(FrameKind.CONFIRMATION, sealed)
         return connection, Effects((SecurePeerQueue(send), SendFrame(send, frame)))
 
     def copy(self, rng: RandomSource) -> Connection:
@@ -165,7 +165,8 @@ class Connection:
         handler, next_phase = transition
         draft = self.copy(rng)
         effects = handler(draft, frame, rng)
-        draft.phase = next_phase
+        if next_phase is not None:  # None: the handler chose the phase itself
+            draft.phase = next_phase
         return draft, effects
 
     def send_chats(
@@ -181,66 +182,26 @@ class Connection:
             sent.append((draft.tracker.last_sent, frame))
         return draft, sent
 
-    def offer_repair(self, rng: RandomSource) -> tuple[Connection, Effects]:
-        """Offer the peer fresh ratchet keys over the existing queues (after a desync);
-        return the new state and the offer to send."""
-        send = self.queues.send
-        if self.phase not in (Phase.CONNECTED, Phase.REPAIR_OFFERED) or send is None:
-            raise ConnectionNotReady("only an established connection can be repaired")
-        auth = self._repair_auth()
-        secrets = InvitationSecrets.generate(rng, pq=auth.pq)
-        offer = RepairOffer(self.agent_version, secrets.public.encode())
-        auth, body = auth.seal(FrameKind.REPAIR_OFFER, offer.to_bytes(), rng)
-        draft = self.copy(rng)
-        draft.queues = replace(self.queues, invitation_secret=secrets.to_bytes(), repair_auth=auth)
-        draft.phase = Phase.REPAIR_OFFERED
-        return draft, Effects((SendFrame(send, encode_frame(FrameKind.REPAIR_OFFER, body)),))
+    def offer_repair(
+        self, rng: RandomSource, *, restored: bool = False
+    ) -> tuple[Connection, Effects]:
+        """Offer the peer fresh ratchet keys over the existing queues (after a desync,
+        or automatically after a restore); return the new state and the offer to send."""
+        return repair_flow.offer(self, rng, restored=restored)
 
     def accept_repair(self, rng: RandomSource) -> tuple[Connection, Effects]:
         """Accept the peer's repair offer: re-agree, and answer with a first new message;
         return the new state and the answer to send."""
-        offer, send = self.queues.repair_offer, self.queues.send
-        if self.phase is not Phase.REPAIR_REQUESTED or offer is None or send is None:
-            raise ConnectionNotReady("the contact has not offered a repair")
-        # The answer is sealed with the key the offer came under: the offerer checks
-        # it before it learns the new agreement (which brings a new repair key).
-        old_auth = self._repair_auth()
-        reply, agreement = join_agreement(InvitationKeys.decode(offer), rng)
-        draft = self.copy(rng)
-        draft._restart(agreement, is_joiner=True, rng=rng)
-        accept = RepairAccept(reply.encode(), draft._encrypt(Hello(self.profile)))
-        draft.phase = Phase.CONNECTED
-        _, body = old_auth.seal(FrameKind.REPAIR_ACCEPT, accept.to_bytes(), rng)
-        frame = encode_frame(FrameKind.REPAIR_ACCEPT, body)
-        return draft, Effects((SendFrame(send, frame),), (ConnectionRepaired(),))
+        return repair_flow.accept(self, rng)
 
-    def _repair_auth(self) -> RepairAuth:
-        auth = self.queues.repair_auth
-        if auth is None:
-            raise RepairUnavailable(
-                "this connection was stored before repairs were authenticated and keeps no "
-                "repair key: connect to the contact again with a new invitation"
-            )
-        return auth
-
-    def _open_repair(self, frame: Frame) -> tuple[RepairAuth, bytes]:
-        """Authenticate a repair frame with the repair key; return the key state with
-        its counter accepted (the caller stores it once the whole frame checked out,
-        so a forged, replayed or downgrading frame leaves the connection as it was).
-        """
-        auth = self.queues.repair_auth
-        if auth is None:
-            raise RepairRejected("this connection keeps no repair key (stored before v4)")
-        return auth.open(frame.kind, frame.body)
-
-    def _restart(self, agreement: Agreement, *, is_joiner: bool, rng: RandomSource) -> None:
+    def restart(self, agreement: Agreement, rng: RandomSource) -> None:
         """Replace keys, ratchet and envelope chains with those of a new agreement."""
-        local, remote = agreement.local_identity_key, agreement.remote_identity_key
         self.queues = replace(
             self.queues,
-            identities=Identities(local, remote, is_joiner),
+            identities=Identities.from_agreement(agreement),
             invitation_secret=None,
             repair_offer=None,
+            repair_offer_key_id=b"",
             repair_auth=RepairAuth.from_agreement(agreement),
         )
         self.ratchet = agreement.ratchet(rng)
@@ -251,13 +212,13 @@ class Connection:
         identities = self.queues.identities
         if identities is None:
             raise ConnectionNotReady("no keys are agreed yet")
-        return compute_security_code(identities.local, identities.remote)
+        return identities.security_code()
 
     def _associated_data(self) -> bytes:
         assert self.queues.identities is not None  # set by the agreement
         return self.queues.identities.associated_data
 
-    def _encrypt(self, payload: AgentPayload, *, filled: bool = False) -> bytes:
+    def encrypt_payload(self, payload: AgentPayload, *, filled: bool = False) -> bytes:
         """Ratchet-encrypt ``payload`` in the next envelope; ``filled`` pads it so the
         message fills a frame (an inner message needs not: its outer frame is filled)."""
         assert self.ratchet is not None  # every caller runs after the agreement
@@ -267,7 +228,11 @@ class Connection:
         return self.ratchet.encrypt(plaintext, self._associated_data())
 
     def _ratchet_frame(self, payload: AgentPayload) -> bytes:
-        return encode_frame(FrameKind.RATCHET_MESSAGE, self._encrypt(payload, filled=True))
+        return encode_frame(FrameKind.RATCHET_MESSAGE, self.encrypt_payload(payload, filled=True))
+
+    def decrypt_payload(self, body: bytes) -> AgentPayload:
+        """Decrypt an unfilled inner ratchet message (in a confirmation or repair answer)."""
+        return self._decrypt(body)[0]
 
     def _decrypt(self, body: bytes, *, filled: bool = False) -> tuple[AgentPayload, OpenedEnvelope]:
         assert self.ratchet is not None
@@ -278,14 +243,16 @@ class Connection:
     def _on_confirmation(self, frame: Frame, rng: RandomSource) -> Effects:
         queues = self.queues
         assert queues.link_key is not None and queues.invitation_secret is not None
+        secrets = InvitationSecrets.from_bytes(queues.invitation_secret)
         confirmation = Confirmation.from_bytes(
-            open_sealed(X25519KeyPair(queues.link_key), frame.body)
+            open_sealed(X25519KeyPair(queues.link_key), frame.body, secrets.kem)
         )
         if confirmation.agent_version not in AGENT_VERSIONS:
             raise UnexpectedFrame(f"agent version {confirmation.agent_version} not offered")
-        secrets = InvitationSecrets.from_bytes(queues.invitation_secret)
-        agreement = secrets.accept(ReplyKeys.decode(confirmation.ratchet_reply))
-        identities = Identities(agreement.local_identity_key, agreement.remote_identity_key, False)
+        # F5: an invitation that offered ML-KEM never accepts a classical reply.
+        reply = ReplyKeys.decode(confirmation.ratchet_reply)
+        agreement = secrets.accept(reply, require_pq=True)
+        identities = Identities.from_agreement(agreement)
         repair_auth = RepairAuth.from_agreement(agreement)
         self.queues = QueueState(queues.receive, identities=identities, repair_auth=repair_auth)
         self.ratchet = agreement.ratchet(rng)
@@ -328,35 +295,6 @@ class Connection:
             raise UnexpectedFrame(f"expected {expected.__name__}, got {type(payload).__name__}")
         return payload, opened
 
-    def _on_repair_offer(self, frame: Frame, rng: RandomSource) -> Effects:
-        auth, body = self._open_repair(frame)
-        offer = RepairOffer.from_bytes(body)
-        if offer.agent_version not in AGENT_VERSIONS:
-            raise UnexpectedFrame(f"repair offer for agent version {offer.agent_version}")
-        keys = InvitationKeys.decode(offer.ratchet_invitation)  # reject garbage before storing
-        if auth.pq and keys.kem_public is None:
-            raise RepairRejected("repair offer drops the post-quantum (ML-KEM) key")
-        # Our own offer (if the two crossed) stays valid: whichever side consents
-        # first wins, and the other completes on its answer.
-        self.queues = replace(self.queues, repair_offer=offer.ratchet_invitation, repair_auth=auth)
-        return Effects(events=(RepairRequested(),))
-
-    def _on_repair_accept(self, frame: Frame, rng: RandomSource) -> Effects:
-        if self.queues.invitation_secret is None:
-            raise UnexpectedFrame("a repair answer without an offer of ours")
-        # The key state is not stored: the new agreement brings a new repair key.
-        auth, body = self._open_repair(frame)
-        accept = RepairAccept.from_bytes(body)
-        secrets = InvitationSecrets.from_bytes(self.queues.invitation_secret)
-        agreement = secrets.accept(ReplyKeys.decode(accept.ratchet_reply))
-        if auth.pq and not agreement.pq:
-            raise RepairRejected("repair answer drops the post-quantum (ML-KEM) secret")
-        self._restart(agreement, is_joiner=False, rng=rng)
-        payload, _ = self._decrypt(accept.first_message)
-        if not isinstance(payload, Hello):
-            raise UnexpectedFrame("a repair answer must start with a hello")
-        return Effects(events=(ConnectionRepaired(),))
-
     def _on_late_repair_accept(self, frame: Frame, rng: RandomSource) -> Effects:
         return Effects(events=(DuplicateDropped("repair answer redelivered after repairing"),))
 
@@ -367,7 +305,7 @@ class Connection:
 _Handler = Callable[[Connection, Frame, RandomSource], Effects]
 _ESTABLISHED = (Phase.CONNECTED, Phase.REPAIR_OFFERED, Phase.REPAIR_REQUESTED)
 
-_TRANSITIONS: dict[tuple[Phase, FrameKind], tuple[_Handler, Phase]] = {
+_TRANSITIONS: dict[tuple[Phase, FrameKind], tuple[_Handler, Phase | None]] = {
     (Phase.INVITER_AWAITS_CONFIRMATION, FrameKind.CONFIRMATION): (
         Connection._on_confirmation,
         Phase.CONNECTED,
@@ -387,11 +325,11 @@ _TRANSITIONS: dict[tuple[Phase, FrameKind], tuple[_Handler, Phase]] = {
         for phase in _ESTABLISHED
     },
     **{
-        (phase, FrameKind.REPAIR_OFFER): (Connection._on_repair_offer, Phase.REPAIR_REQUESTED)
+        (phase, FrameKind.REPAIR_OFFER): (repair_flow.on_repair_offer, None)
         for phase in _ESTABLISHED
     },
     **{
-        (phase, FrameKind.REPAIR_ACCEPT): (Connection._on_repair_accept, Phase.CONNECTED)
+        (phase, FrameKind.REPAIR_ACCEPT): (repair_flow.on_repair_accept, Phase.CONNECTED)
         for phase in (Phase.REPAIR_OFFERED, Phase.REPAIR_REQUESTED)
     },
 }

@@ -21,6 +21,7 @@ __all__ = [
     "DuplicateDropped",
     "PeerConfirmed",
     "RepairRequested",
+    "SyncRestored",
 ]
 
 
@@ -81,13 +82,27 @@ class DesyncDetected:
 
 
 @dataclass(frozen=True, slots=True)
+class SyncRestored:
+    """A message decrypted again on a connection marked desynchronised: the mark goes."""
+
+
+@dataclass(frozen=True, slots=True)
 class RepairRequested:
     """The peer offered to re-agree keys; ``veil repair`` accepts (the user's consent)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectionRepaired:
-    """Both sides re-agreed keys over the existing queues: the security code changed."""
+    """Both sides re-agreed keys over the existing queues: the security code changed.
+
+    ``automatic``: the peer restored a backup and this side accepted its restore
+    offer without asking (the new keys are authenticated by the old session);
+    ``resend_after`` is then the last envelope sequence of ours the restored state
+    had received: the application sends its later messages again.
+    """
+
+    automatic: bool = False
+    resend_after: int | None = None
 
 
 AgentEvent = (
@@ -99,6 +114,7 @@ AgentEvent = (
     | DesyncDetected
     | RepairRequested
     | ConnectionRepaired
+    | SyncRestored
 )
 
 

@@ -13,11 +13,16 @@ A confirmation and a contact request are *sealed* to an X25519 key published in 
 link: ``ephemeral public (32) || AES-256-GCM(key, zero nonce, payload, ad)`` with
 ``key = HKDF-SHA256(X25519(ephemeral, link key), salt = ephemeral || link key,
 info = SEAL_KEY_INFO)``. The ephemeral key is fresh per seal, so the fixed nonce is
-never reused under one key.
+never reused under one key. When the link also offers an ML-KEM-768 key the seal is
+hybrid (review finding F6): an encapsulation to it goes next to the ephemeral key,
+and its secret and ciphertext into the key derivation, so a recording of the
+frame stays secret unless both X25519 and ML-KEM-768 fall.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -35,11 +40,17 @@ from veil.crypto import (
     unpad,
 )
 from veil.crypto.padding import padded_capacity
-from veil.crypto.primitives import AEAD_TAG_SIZE
+from veil.crypto.primitives import (
+    AEAD_TAG_SIZE,
+    MLKEM768_CIPHERTEXT_SIZE,
+    MlKem768KeyPair,
+    mlkem768_encapsulate,
+)
 
 __all__ = [
     "FRAME_SIZE",
     "FRAME_VERSION",
+    "HYBRID_SEAL_KEY_INFO",
     "MAX_FRAME_BODY",
     "SEAL_KEY_INFO",
     "Frame",
@@ -49,6 +60,7 @@ __all__ = [
     "fill",
     "open_sealed",
     "seal",
+    "sealed_overhead",
     "unfill",
 ]
 
@@ -60,7 +72,9 @@ _HEADER_SIZE = 2
 MAX_FRAME_BODY = padded_capacity(FRAME_SIZE) - _HEADER_SIZE
 
 SEAL_KEY_INFO = b"veil/agent/v1/sealed-frame-key"
+HYBRID_SEAL_KEY_INFO = b"veil/agent/v2/hybrid-sealed-frame-key"
 _SEAL_AD_LABEL = b"veil/agent/v1/sealed-frame"
+_HYBRID_SEAL_AD_LABEL = b"veil/agent/v2/hybrid-sealed-frame"
 _EPHEMERAL_SIZE = 32
 _ZERO_NONCE = bytes(12)
 
@@ -127,30 +141,74 @@ def unfill(padded: bytes) -> bytes:
         raise MalformedFrame(f"encrypted frame padding: {exc}") from exc
 
 
-def _seal_key(shared: bytes, ephemeral_public: bytes, recipient_public: bytes) -> bytes:
-    salt = ephemeral_public + recipient_public
-    return hkdf_sha256(shared, salt=salt, info=SEAL_KEY_INFO, length=32)
+def _seal_key(
+    shared: bytes, ephemeral_public: bytes, recipient_public: bytes, kem: tuple[bytes, bytes] | None
+) -> bytes:
+    if kem is None:
+        salt = ephemeral_public + recipient_public
+        return hkdf_sha256(shared, salt=salt, info=SEAL_KEY_INFO, length=32)
+    kem_secret, kem_ciphertext = kem
+    salt = ephemeral_public + recipient_public + kem_ciphertext
+    return hkdf_sha256(shared + kem_secret, salt=salt, info=HYBRID_SEAL_KEY_INFO, length=32)
 
 
-def seal(recipient_public: bytes, payload: bytes, rng: RandomSource) -> bytes:
-    """Encrypt ``payload`` to ``recipient_public`` with a fresh ephemeral key."""
+def _seal_ad(ephemeral_public: bytes, recipient_public: bytes, kem_ciphertext: bytes) -> bytes:
+    label = _HYBRID_SEAL_AD_LABEL if kem_ciphertext else _SEAL_AD_LABEL
+    return label + ephemeral_public + recipient_public + kem_ciphertext
+
+
+def seal(
+    recipient_public: bytes,
+    payload: bytes,
+    rng: RandomSource,
+    *,
+    kem_public: bytes | None = None,
+    encapsulate: Callable[[bytes], tuple[bytes, bytes]] = mlkem768_encapsulate,
+) -> bytes:
+    """Encrypt ``payload`` to ``recipient_public`` with a fresh ephemeral key, and with
+    ``kem_public`` also to that ML-KEM-768 key (hybrid: secret if either holds)."""
     ephemeral = X25519KeyPair.generate(rng)
-    key = _seal_key(ephemeral.exchange(recipient_public), ephemeral.public, recipient_public)
-    associated = _SEAL_AD_LABEL + ephemeral.public + recipient_public
-    filled = fill(payload, _EPHEMERAL_SIZE + AEAD_TAG_SIZE)
-    return ephemeral.public + aead_encrypt(key, _ZERO_NONCE, filled, associated)
+    kem = None if kem_public is None else encapsulate(kem_public)
+    kem_ciphertext = b"" if kem is None else kem[1]
+    shared = ephemeral.exchange(recipient_public)
+    key = _seal_key(shared, ephemeral.public, recipient_public, kem)
+    associated = _seal_ad(ephemeral.public, recipient_public, kem_ciphertext)
+    filled = fill(payload, sealed_overhead(hybrid=kem is not None))
+    sealed = aead_encrypt(key, _ZERO_NONCE, filled, associated)
+    return ephemeral.public + kem_ciphertext + sealed
 
 
-def open_sealed(recipient: X25519KeyPair, sealed: bytes) -> bytes:
-    """Decrypt :func:`seal` output; :class:`ConfirmationRejected` if it fails."""
+def sealed_overhead(*, hybrid: bool) -> int:
+    """Bytes :func:`seal` adds: the ephemeral key, the KEM ciphertext (hybrid), the tag."""
+    return _EPHEMERAL_SIZE + (MLKEM768_CIPHERTEXT_SIZE if hybrid else 0) + AEAD_TAG_SIZE
+
+
+def open_sealed(
+    recipient: X25519KeyPair, sealed: bytes, kem: MlKem768KeyPair | None = None
+) -> bytes:
+    """Decrypt :func:`seal` output; :class:`ConfirmationRejected` if it fails.
+
+    With ``kem`` the hybrid form is tried first, then the X25519-only form that
+    senders from before it use."""
     if len(sealed) < _EPHEMERAL_SIZE:
         raise MalformedFrame("sealed payload is shorter than its ephemeral key")
-    ephemeral_public = sealed[:_EPHEMERAL_SIZE]
+    if kem is not None:
+        with contextlib.suppress(ConfirmationRejected):
+            return _open(recipient, sealed, kem)
+    return _open(recipient, sealed, None)
+
+
+def _open(recipient: X25519KeyPair, sealed: bytes, kem: MlKem768KeyPair | None) -> bytes:
+    ephemeral_public, rest = sealed[:_EPHEMERAL_SIZE], sealed[_EPHEMERAL_SIZE:]
     try:
         shared = recipient.exchange(ephemeral_public)
-        key = _seal_key(shared, ephemeral_public, recipient.public)
-        associated = _SEAL_AD_LABEL + ephemeral_public + recipient.public
-        filled = aead_decrypt(key, _ZERO_NONCE, sealed[_EPHEMERAL_SIZE:], associated)
+        kem_ciphertext, secret = b"", None
+        if kem is not None:
+            kem_ciphertext, rest = rest[:MLKEM768_CIPHERTEXT_SIZE], rest[MLKEM768_CIPHERTEXT_SIZE:]
+            secret = (kem.decapsulate(kem_ciphertext), kem_ciphertext)
+        key = _seal_key(shared, ephemeral_public, recipient.public, secret)
+        associated = _seal_ad(ephemeral_public, recipient.public, kem_ciphertext)
+        filled = aead_decrypt(key, _ZERO_NONCE, rest, associated)
     except (AuthenticationFailed, InvalidKey) as exc:
         raise ConfirmationRejected("sealed payload did not authenticate") from exc
     return unfill(filled)

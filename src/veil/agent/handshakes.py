@@ -88,7 +88,7 @@ class Handshakes:
         connection_id, invitation = self.invite(tx, receive)
         link = encode_link(invitation_to_link(invitation))
         frame = seal_contact_request(
-            target.link_key, ContactRequest(link, self._profile), self._rng
+            target.link_key, ContactRequest(link, self._profile), self._rng, address.kem_public
         )
         entry = OutboxEntry(
             ActionKind.SEND_TO_ADDRESS,
@@ -106,7 +106,9 @@ class Handshakes:
         state = AddressState.create(receive, self._rng)
         sender = address_sender_key(state.address_key_public)
         await self._relays.secure_own_queue(receive, sender.public)
-        link = encode_link(address_link(receive.address, state.address_key_public))
+        kem = state.kem
+        kem_public = None if kem is None else kem.public
+        link = encode_link(address_link(receive.address, state.address_key_public, kem_public))
         with self._store.transaction() as tx:
             tx.address.create(link, receive.recipient_id, state.to_bytes(), self._clock())
         return link

@@ -29,12 +29,14 @@ from dataclasses import replace
 from veil.agent.address import AddressState, open_contact_request
 from veil.agent.connection import Phase
 from veil.agent.connections import ConnectionCache
+from veil.agent.duplicates import CommittedFrames
 from veil.agent.events import (
     ConnectionEstablished,
     ConnectionEvent,
     ContactRequestReceived,
     DesyncDetected,
     PeerConfirmed,
+    SyncRestored,
 )
 from veil.agent.outbox import OutboxRunner
 from veil.agent.queues import ReceiveQueue
@@ -44,7 +46,7 @@ from veil.crypto import RandomSource
 from veil.errors import ProtocolError
 from veil.ratchet.errors import HeaderDecryptionFailed, MessageAuthenticationFailed
 
-__all__ = ["RECEIVE_BATCH", "Inbox", "ProfileCheck"]
+__all__ = ["DESYNC_THRESHOLD", "RECEIVE_BATCH", "Inbox", "ProfileCheck"]
 
 _log = logging.getLogger(__name__)
 
@@ -54,6 +56,9 @@ _ESTABLISHED = frozenset(
     phase.value for phase in (Phase.CONNECTED, Phase.REPAIR_OFFERED, Phase.REPAIR_REQUESTED)
 )
 _DESYNC_ERRORS = (HeaderDecryptionFailed, MessageAuthenticationFailed)
+#: Well-formed frames in a row that must fail to decrypt before a connection is
+#: reported desynchronised (a relay can inject a few; a drifted peer sends on).
+DESYNC_THRESHOLD = 3
 
 ProfileCheck = Callable[[bytes], object]
 """The application's check of a peer's profile bytes (opaque to the agent): it raises
@@ -173,18 +178,40 @@ class Inbox:
                 if isinstance(event, PeerConfirmed | ConnectionEstablished):
                     self._check_profile(event.profile)
         except ProtocolError as error:
-            return self._report_failure(record, error)
-        connection.queues = replace(connection.queues, delivered=remembered)
+            return self._report_failure(tx, record, error, remembered)
+        events = list(effects.events)
+        if connection.queues.undecryptable >= DESYNC_THRESHOLD:
+            events.append(SyncRestored())
+        connection.queues = replace(connection.queues, delivered=remembered, undecryptable=0)
         self._connections.save(tx, record, connection)
         self._outbox.enqueue(tx, record.connection_id, effects)
-        return [ConnectionEvent(record.connection_id, event) for event in effects.events]
+        return [ConnectionEvent(record.connection_id, event) for event in events]
 
-    @staticmethod
-    def _report_failure(record: ConnectionRecord, error: ProtocolError) -> list[ConnectionEvent]:
+    def _report_failure(
+        self,
+        tx: AgentTransaction,
+        record: ConnectionRecord,
+        error: ProtocolError,
+        remembered: CommittedFrames,
+    ) -> list[ConnectionEvent]:
+        """Drop a frame. A well-formed one that does not decrypt on an established
+        connection counts towards desynchronisation: the relay hosting the queue can
+        make such frames, so one alone proves nothing (F3); only
+        :data:`DESYNC_THRESHOLD` in a row, with no message that decrypts between
+        them, mark the connection, and the next one that decrypts clears the mark."""
         _log.warning("dropped a message: %s (code %d)", type(error).__name__, error.code)
-        if record.phase in _ESTABLISHED and isinstance(error, _DESYNC_ERRORS):
-            return [ConnectionEvent(record.connection_id, DesyncDetected(type(error).__name__))]
-        return []
+        if record.phase not in _ESTABLISHED or not isinstance(error, _DESYNC_ERRORS):
+            return []
+        connection = self._connections.load(record)
+        count = connection.queues.undecryptable + 1
+        connection = replace(
+            connection,
+            queues=replace(connection.queues, delivered=remembered, undecryptable=count),
+        )
+        self._connections.save(tx, record, connection)
+        if count != DESYNC_THRESHOLD:
+            return []
+        return [ConnectionEvent(record.connection_id, DesyncDetected(type(error).__name__))]
 
     def _process_request(self, tx: AgentTransaction, delivery: Delivery) -> list[ConnectionEvent]:
         address = tx.address.get()

@@ -38,8 +38,12 @@ def invitation_from_link(link: InvitationLink) -> Invitation:
     )
 
 
-def address_link(queue: QueueAddress, address_key_public: bytes) -> ContactAddressLink:
+def address_link(
+    queue: QueueAddress, address_key_public: bytes, kem_public: bytes | None
+) -> ContactAddressLink:
     """The long-lived link of a contact address."""
     return ContactAddressLink(
-        (LinkQueue(queue.relay, queue.sender_id, address_key_public),), AGENT_VERSIONS
+        (LinkQueue(queue.relay, queue.sender_id, address_key_public),),
+        AGENT_VERSIONS,
+        kem_public,
     )

@@ -32,11 +32,14 @@ from typing import ClassVar, TypeAlias
 import segno
 
 from veil.agent.errors import MalformedLink
+from veil.crypto import constant_time_equal, sha256
+from veil.crypto.primitives import MLKEM768_PUBLIC_KEY_SIZE
 from veil.errors import ProtocolError
 from veil.relay.protocol.address import MAX_ADDRESS_LENGTH, RelayAddress
 from veil.wire import Reader, VersionRange, Writer
 
 __all__ = [
+    "CHECKSUM_SIZE",
     "HTTPS_LINK_PREFIX",
     "LINK_FORMAT_VERSION",
     "LINK_KEY_SIZE",
@@ -55,7 +58,10 @@ __all__ = [
     "render_qr",
 ]
 
-LINK_FORMAT_VERSION = 1
+LINK_FORMAT_VERSION = 2
+"""Version 2 ends with a checksum; version 1 links (no checksum) still decode."""
+_LINK_FORMAT_V1 = 1
+CHECKSUM_SIZE = 4
 SENDER_ID_SIZE = 24
 LINK_KEY_SIZE = 32
 MAX_LINK_QUEUES = 4
@@ -156,22 +162,30 @@ class ContactAddressLink:
 
     queues: tuple[LinkQueue, ...]
     agent_versions: VersionRange
+    kem_public: bytes | None = None
+    """The owner's ML-KEM-768 key, to which requests are sealed too (format 2)."""
 
     KIND: ClassVar[LinkKind] = LinkKind.CONTACT
 
     def __post_init__(self) -> None:
         _check_queues(self.queues)
+        if self.kem_public is not None and len(self.kem_public) != MLKEM768_PUBLIC_KEY_SIZE:
+            raise ValueError(f"an ML-KEM-768 key is {MLKEM768_PUBLIC_KEY_SIZE} bytes")
 
     def encode_fields(self, writer: Writer) -> None:
         """Append the fields after the kind byte."""
         self.agent_versions.encode(writer)
         _encode_queues(writer, self.queues)
+        writer.bytes16(self.kem_public or b"")
 
     @classmethod
     def decode_fields(cls, reader: Reader) -> ContactAddressLink:
-        """Read the fields written by :meth:`encode_fields`."""
+        """Read the fields written by :meth:`encode_fields` (format 1 links end
+        after the queues)."""
         agent_versions = VersionRange.decode(reader)
-        return cls(_decode_queues(reader), agent_versions)
+        queues = _decode_queues(reader)
+        kem = reader.bytes16(cap=MLKEM768_PUBLIC_KEY_SIZE) if reader.remaining else b""
+        return cls(queues, agent_versions, kem or None)
 
 
 Link: TypeAlias = InvitationLink | ContactAddressLink
@@ -194,7 +208,9 @@ def encode_link(link: Link, *, https: bool = False) -> str:
     """The link as ``veil://<kind>#<data>``, or ``https://veil.link/<kind>#<data>``."""
     writer = Writer().u8(LINK_FORMAT_VERSION).u8(link.KIND)
     link.encode_fields(writer)
-    data = base64.urlsafe_b64encode(writer.build()).rstrip(b"=").decode("ascii")
+    payload = writer.build()
+    payload += _checksum(payload)
+    data = base64.urlsafe_b64encode(payload).rstrip(b"=").decode("ascii")
     prefix = HTTPS_LINK_PREFIX if https else VEIL_LINK_PREFIX
     return f"{prefix}{link.KIND.path}#{data}"
 
@@ -205,13 +221,12 @@ def decode_link(text: str) -> Link:
     if len(text) > MAX_LINK_LENGTH:
         raise MalformedLink(f"link is {len(text)} characters, over {MAX_LINK_LENGTH}")
     kind, data = _split_link(text)
+    data = _verified(data)
     reader = Reader(data)
     try:
-        version = reader.u8()
-        if version != LINK_FORMAT_VERSION:
-            raise MalformedLink(f"unknown link format version {version}")
+        reader.u8()  # the version, checked by _verified
         if reader.u8() != kind:
-            raise MalformedLink(f"link data is not a {kind.path} link")
+            raise MalformedLink(f"the link's data is not a {kind.path} link: copy it again")
         link: Link = (
             InvitationLink if kind is LinkKind.INVITATION else ContactAddressLink
         ).decode_fields(reader)
@@ -219,8 +234,31 @@ def decode_link(text: str) -> Link:
     except MalformedLink:
         raise
     except (ProtocolError, ValueError) as exc:  # wire faults, a bad relay address, field checks
-        raise MalformedLink(f"bad link: {exc}") from exc
+        raise MalformedLink(f"the link is damaged ({exc}): copy the whole link again") from exc
     return link
+
+
+def _checksum(payload: bytes) -> bytes:
+    return sha256(payload)[:CHECKSUM_SIZE]
+
+
+def _verified(data: bytes) -> bytes:
+    """The payload without its checksum; a version 1 payload has none."""
+    if not data:
+        raise MalformedLink("the link has no data after '#': copy the whole link again")
+    if data[0] == _LINK_FORMAT_V1:
+        return data
+    if data[0] != LINK_FORMAT_VERSION:
+        raise MalformedLink(
+            f"the link uses format {data[0]}, which this Veil does not know: update Veil"
+        )
+    payload, checksum = data[:-CHECKSUM_SIZE], data[-CHECKSUM_SIZE:]
+    if len(data) <= CHECKSUM_SIZE or not constant_time_equal(_checksum(payload), checksum):
+        raise MalformedLink(
+            "the link is damaged or incomplete (its checksum does not match): "
+            "copy the whole link again"
+        )
+    return payload
 
 
 def _split_link(text: str) -> tuple[LinkKind, bytes]:
@@ -229,23 +267,33 @@ def _split_link(text: str) -> tuple[LinkKind, bytes]:
             path, separator, encoded = text[len(prefix) :].partition("#")
             break
     else:
-        raise MalformedLink("a link starts with veil:// or https://veil.link/")
+        raise MalformedLink(
+            "this is not a Veil link: links look like veil://invitation#... or "
+            "veil://contact#... (or the same after https://veil.link/)"
+        )
     kinds = {kind.path: kind for kind in LinkKind}
     if not separator or path not in kinds:
-        raise MalformedLink(f"unknown link path {path!r}")
+        raise MalformedLink(
+            f"{path!r} is not a kind of Veil link: links look like veil://invitation#... "
+            "or veil://contact#..."
+        )
     return kinds[path], _decode_base64url(encoded)
 
 
 def _decode_base64url(encoded: str) -> bytes:
+    damaged = MalformedLink(
+        "the link is damaged: it has characters a link never has, or some are missing; "
+        "copy the whole link again"
+    )
     if not _BASE64URL.fullmatch(encoded) or len(encoded) % 4 == 1:
-        raise MalformedLink("link data is not unpadded base64url")
+        raise damaged
     try:
         data = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
     except binascii.Error as exc:
-        raise MalformedLink(f"link data is not base64url: {exc}") from exc
+        raise damaged from exc
     # Unused low bits in the last character must be zero: one text per payload.
     if base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii") != encoded:
-        raise MalformedLink("link data is not canonical base64url")
+        raise damaged
     return data
 
 

@@ -76,6 +76,12 @@ class OutboxRunner:
         with self._store.transaction() as tx:
             return len(tx.outbox.due(float("inf"), limit=_DUE_LIMIT))
 
+    def pending_for(self, connection_id: int) -> int:
+        """How many entries of one connection still wait for a relay to accept them."""
+        with self._store.transaction() as tx:
+            due = tx.outbox.due(float("inf"), limit=_DUE_LIMIT)
+        return sum(1 for entry in due if entry.connection_id == connection_id)
+
     def next_timer(self) -> float | None:
         """When an entry may next be due: now after an enqueue, the earliest retry
         after failures, ``None`` while everything went out."""

@@ -37,6 +37,7 @@ __all__ = [
     "MAX_LINK_SIZE",
     "MAX_PROFILE_SIZE",
     "QUEUE_ID_SIZE",
+    "RESTORE_FLAG",
     "AgentPayload",
     "ChatPayload",
     "Confirmation",
@@ -58,6 +59,8 @@ MAX_RATCHET_REPLY_SIZE = 4096
 MAX_RATCHET_MESSAGE_SIZE = 15_000
 MAX_CHAT_EVENT_SIZE = 12_000
 MAX_LINK_SIZE = 8192
+RESTORE_FLAG = 0x01
+_FLAGS_FROM_VERSION = 2  # repair offers carry a flags byte from agent version 2
 #: Larger than any profile the chat layer writes (its fields are capped at 1300 bytes).
 MAX_PROFILE_SIZE = 2048
 
@@ -143,19 +146,47 @@ def _read_contact_request(reader: Reader) -> ContactRequest:
 
 @dataclass(frozen=True, slots=True)
 class RepairOffer:
-    """Fresh ratchet invitation keys, offered over the existing queues to re-agree."""
+    """Fresh ratchet invitation keys, offered over the existing queues to re-agree.
+
+    From agent version 2 a ``u8 flags`` byte follows: bit 0 (:data:`RESTORE_FLAG`)
+    marks the automatic offer of a side restored from a backup, which the peer
+    accepts without asking its user, and is followed by ``u64 resume_after``: the
+    last envelope sequence the restored state had received, so the peer sends its
+    later messages again (docs/protocol/agent.md, "Backup and restore").
+    """
 
     agent_version: int
     ratchet_invitation: bytes
+    restored: bool = False
+    resume_after: int = 0
 
     def to_bytes(self) -> bytes:
         """Serialise as a REPAIR_OFFER frame body."""
-        return Writer().u16(self.agent_version).bytes16(self.ratchet_invitation).build()
+        writer = Writer().u16(self.agent_version).bytes16(self.ratchet_invitation)
+        if self.agent_version >= _FLAGS_FROM_VERSION:
+            writer.u8(RESTORE_FLAG if self.restored else 0)
+            if self.restored:
+                writer.u64(self.resume_after)
+        elif self.restored:
+            raise ValueError("agent version 1 repair offers cannot say they come from a restore")
+        return writer.build()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RepairOffer:
         """Parse :meth:`to_bytes` output strictly."""
-        return _strict(data, lambda r: cls(r.u16(), r.bytes16(MAX_RATCHET_REPLY_SIZE)))
+        return _strict(data, _read_offer)
+
+
+def _read_offer(reader: Reader) -> RepairOffer:
+    version, invitation = reader.u16(), reader.bytes16(MAX_RATCHET_REPLY_SIZE)
+    if version < _FLAGS_FROM_VERSION:
+        return RepairOffer(version, invitation)
+    flags = reader.u8()
+    if flags & ~RESTORE_FLAG:
+        raise MalformedFrame(f"unknown repair offer flags {flags:#04x}")
+    if not flags & RESTORE_FLAG:
+        return RepairOffer(version, invitation)
+    return RepairOffer(version, invitation, restored=True, resume_after=reader.u64())
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,13 +16,21 @@ Layout of :meth:`QueueState.to_bytes` (version :data:`QUEUE_STATE_VERSION`)::
     u8  has invitation   then  bytes16 ratchet invitation secret
     u8  has identities   then  local identity key (32) || remote identity key (32)
                                || u8 role (0 inviter, 1 joiner)
+                               || u8 transcript length (0 or 32) || transcript hash
+                               (from version 5: the agreement's transcript hash,
+                               present for connections agreed at ratchet v2, whose
+                               security code covers it)
     u8  has repair offer then  bytes16 the peer's ratchet invitation keys, awaiting consent
+                               || u8 key id length (0 or 8) || the ratchet repair key id
+                               it came under (from version 5)
     u8  has repair key   then  RepairAuth (:mod:`veil.agent.repair`): key (32) || u8 role
                                || u8 pq || u64 sent counter || u64 received counter
     CommittedFrames      the latest frames committed from the receive queue
                          (:mod:`veil.agent.duplicates`)
+    u8  undecryptable    well-formed frames in a row that did not decrypt (version 5)
 
-Older versions still read. Versions 1 to 3 had no repair key: such a connection
+Older versions still read. Versions 1 to 4 had no transcript hash (a version 1
+security code). Versions 1 to 3 had no repair key: such a connection
 keeps working but cannot be repaired (:class:`~veil.agent.errors.RepairUnavailable`).
 Version 2 ended with ``u8 count || count x relay message
 id (24)``, carried over as the oldest marks of the committed frames; version 1 had
@@ -38,6 +46,10 @@ from veil.agent.duplicates import REMEMBERED_FRAMES, CommittedFrames
 from veil.agent.errors import ConnectionStateCorrupt, MalformedFrame
 from veil.agent.payloads import QUEUE_ID_SIZE, QueueAddress
 from veil.agent.repair import RepairAuth
+from veil.ratchet.agreement import Agreement
+from veil.ratchet.repair_keys import REPAIR_KEY_ID_SIZE
+from veil.ratchet.security_code import SecurityCode, security_code
+from veil.ratchet.versions import RATCHET_V2
 from veil.wire import Reader, WireError, Writer
 
 __all__ = [
@@ -48,11 +60,21 @@ __all__ = [
     "SendQueue",
 ]
 
-QUEUE_STATE_VERSION = 4
+QUEUE_STATE_VERSION = 5
 _QUEUE_STATE_V1 = 1
 _QUEUE_STATE_V2 = 2
 _QUEUE_STATE_V3 = 3
-_KNOWN_VERSIONS = (_QUEUE_STATE_V1, _QUEUE_STATE_V2, _QUEUE_STATE_V3, QUEUE_STATE_VERSION)
+_QUEUE_STATE_V4 = 4
+_KNOWN_VERSIONS = (
+    _QUEUE_STATE_V1,
+    _QUEUE_STATE_V2,
+    _QUEUE_STATE_V3,
+    _QUEUE_STATE_V4,
+    QUEUE_STATE_VERSION,
+)
+_TRANSCRIPT_SIZE = 32
+_MAX_COUNT = 255
+_V5 = QUEUE_STATE_VERSION  # transcript hash and repair offer key id
 _MESSAGE_ID_SIZE = 24
 _KEY_SIZE = 32
 _MAX_RELAY_SIZE = 2048
@@ -111,11 +133,32 @@ class SendQueue:
 @dataclass(frozen=True, slots=True)
 class Identities:
     """Both sides' agreement identity keys: they make the security code and the
-    associated data every ratchet message is bound to."""
+    associated data every ratchet message is bound to.
+
+    ``transcript_hash`` is the agreement's transcript hash for a connection agreed
+    at ratchet v2 (its security code covers the ML-KEM half), else empty.
+    """
 
     local: bytes
     remote: bytes
     is_joiner: bool
+    transcript_hash: bytes = b""
+
+    @classmethod
+    def from_agreement(cls, agreement: Agreement) -> Identities:
+        """The identities of a fresh agreement (the joiner is its initiator)."""
+        v2 = agreement.version >= RATCHET_V2
+        return cls(
+            agreement.local_identity_key,
+            agreement.remote_identity_key,
+            agreement.is_initiator,
+            agreement.transcript_hash if v2 else b"",
+        )
+
+    def security_code(self) -> SecurityCode:
+        """The code both users compare: version 2 when the transcript is known."""
+        transcript = self.transcript_hash or None
+        return security_code(self.local, self.remote, transcript_hash=transcript)
 
     @property
     def associated_data(self) -> bytes:
@@ -123,16 +166,23 @@ class Identities:
         return self.local + self.remote if self.is_joiner else self.remote + self.local
 
     def encode(self, writer: Writer) -> None:
-        """Append both keys and the role."""
+        """Append both keys, the role and the transcript hash."""
         writer.raw(self.local).raw(self.remote).u8(int(self.is_joiner))
+        writer.u8(len(self.transcript_hash)).raw(self.transcript_hash)
 
     @classmethod
-    def decode(cls, reader: Reader) -> Identities:
-        """Read the fields written by :meth:`encode`."""
+    def decode(cls, reader: Reader, version: int = QUEUE_STATE_VERSION) -> Identities:
+        """Read the fields written by :meth:`encode` (no transcript before version 5)."""
         local, remote, role = reader.raw(_KEY_SIZE), reader.raw(_KEY_SIZE), reader.u8()
         if role not in (0, 1):
             raise ConnectionStateCorrupt(f"bad role {role}")
-        return cls(local, remote, bool(role))
+        transcript = b""
+        if version >= QUEUE_STATE_VERSION:
+            size = reader.u8()
+            if size not in (0, _TRANSCRIPT_SIZE):
+                raise ConnectionStateCorrupt(f"bad transcript hash length {size}")
+            transcript = reader.raw(size)
+        return cls(local, remote, bool(role), transcript)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +201,12 @@ class QueueState:
     delivered: CommittedFrames = field(default_factory=CommittedFrames)
     """The latest frames committed from the receive queue: a copy that arrives again
     (a lost ``ACK``, or a sender's resend after a crash) is dropped before decryption."""
+    repair_offer_key_id: bytes = b""
+    """The ratchet repair key the peer's pending offer came under (agent version 2):
+    the answer is sealed with it. Empty at agent version 1 or with no offer."""
+    undecryptable: int = 0
+    """Well-formed frames in a row that did not decrypt (capped at 255): the contact
+    is marked desynchronised only at :data:`DESYNC_THRESHOLD` (review finding F3)."""
 
     def with_delivery(self, frame: bytes) -> QueueState:
         """This state, remembering one more committed frame (the oldest may go)."""
@@ -165,11 +221,12 @@ class QueueState:
         _write_optional(writer, (lambda w: w.raw(link_key)) if link_key else None)
         _write_optional(writer, (lambda w: w.bytes16(secret)) if secret else None)
         _write_optional(writer, self.identities.encode if self.identities else None)
-        offer = self.repair_offer
-        _write_optional(writer, (lambda w: w.bytes16(offer)) if offer else None)
+        offer, offer_key = self.repair_offer, self.repair_offer_key_id
+        write_offer = lambda w: w.bytes16(offer).u8(len(offer_key)).raw(offer_key)  # noqa: E731
+        _write_optional(writer, write_offer if offer else None)
         _write_optional(writer, self.repair_auth.encode if self.repair_auth else None)
         self.delivered.encode(writer)
-        return writer.build()
+        return writer.u8(min(self.undecryptable, _MAX_COUNT)).build()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> QueueState:
@@ -183,22 +240,42 @@ class QueueState:
             send = SendQueue.decode(reader) if _present(reader) else None
             link_key = reader.raw(_KEY_SIZE) if _present(reader) else None
             secret = reader.bytes16(_MAX_INVITATION_SECRET) if _present(reader) else None
-            identities = Identities.decode(reader) if _present(reader) else None
+            identities = Identities.decode(reader, version) if _present(reader) else None
             offer = reader.bytes16(_MAX_INVITATION_SECRET) if _present(reader) else None
-            has_auth = version == QUEUE_STATE_VERSION and _present(reader)
+            offer_key = _read_offer_key(reader) if offer and version >= _V5 else b""
+            has_auth = version >= _QUEUE_STATE_V4 and _present(reader)
             repair_auth = RepairAuth.decode(reader) if has_auth else None
             delivered = _read_delivered(reader, version)
+            undecryptable = reader.u8() if version >= _V5 else 0
             reader.finish()
         except (WireError, MalformedFrame, UnicodeDecodeError, ValueError) as exc:
             raise ConnectionStateCorrupt(f"queue state does not decode: {exc}") from exc
-        return cls(receive, send, link_key, secret, identities, offer, repair_auth, delivered)
+        return cls(
+            receive,
+            send,
+            link_key,
+            secret,
+            identities,
+            offer,
+            repair_auth,
+            delivered,
+            offer_key,
+            undecryptable,
+        )
+
+
+def _read_offer_key(reader: Reader) -> bytes:
+    size = reader.u8()
+    if size not in (0, REPAIR_KEY_ID_SIZE):
+        raise ConnectionStateCorrupt(f"bad repair key id length {size}")
+    return reader.raw(size)
 
 
 def _read_delivered(reader: Reader, version: int) -> CommittedFrames:
     """The committed frames, migrating what versions 1 and 2 remembered."""
     if version == _QUEUE_STATE_V1:
         return CommittedFrames()
-    if version in (_QUEUE_STATE_V3, QUEUE_STATE_VERSION):
+    if version >= _QUEUE_STATE_V3:
         return CommittedFrames.decode(reader)
     count = reader.u8()
     if count > REMEMBERED_FRAMES:

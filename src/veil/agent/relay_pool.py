@@ -5,6 +5,14 @@ opened on first use and kept; each reconnects and resubscribes by itself. Every
 relay failure — unreachable, connection lost mid-command, a refused command —
 surfaces as :class:`~veil.agent.relays.RelayUnavailable`, which the outbox answers
 by retrying later.
+
+Sending never shares a TLS session with receiving (review finding F4): commands
+on our own queues (``NEW``, ``KEY``, ``SUB``, ``ACK``, ``DEL``) use one client per
+relay, ``SKEY`` and ``SEND`` to peers' queues another, so a relay cannot link the
+queues a user receives on to the queues the user sends to. With
+``isolate_contacts`` every peer queue gets a client of its own (one TLS session
+per contact per relay: more connections and handshakes, in exchange for the relay
+not linking a user's contacts to each other either).
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from veil.agent.queues import ReceiveQueue, SendQueue
 from veil.agent.relays import Delivery, RelayUnavailable
@@ -30,6 +38,7 @@ COMMAND_TIMEOUT_SECONDS = 10.0
 #: Unacknowledged messages in flight per subscribed queue: the runtime commits what
 #: arrived together in one transaction, so a wider window means fewer commits.
 DELIVERY_WINDOW = 32
+_RECEIVING, _SENDING = b"receiving", b"sending"  # client roles (peer sender ids are 24 bytes)
 #: Relay-layer views of our queues kept ready (building one costs two X25519 key loads).
 _QUEUE_VIEW_CACHE = 4096
 
@@ -68,18 +77,29 @@ class RelayPool:
     """Lazily opened relay clients, keyed by relay address."""
 
     def __init__(
-        self, rng: RandomSource, *, connect_timeout: float = 5.0, dialer: Dialer | None = None
+        self,
+        rng: RandomSource,
+        *,
+        connect_timeout: float = 5.0,
+        dialer: Dialer | None = None,
+        isolate_contacts: bool = False,
+        passwords: Mapping[str, str] | None = None,
     ) -> None:
         self._rng = rng
         self._connect_timeout = connect_timeout
         self._dialer = dialer
-        self._clients: dict[str, RelayClient] = {}
+        self._isolate_contacts = isolate_contacts
+        self._passwords = dict(passwords or {})
+        """Private relays' passwords by relay address, sent with ``NEW``."""
+        self._clients: dict[tuple[str, bytes], RelayClient] = {}
         self._pumps: dict[str, asyncio.Task[None]] = {}
         self._lock = asyncio.Lock()
 
-    async def _client(self, relay: str) -> RelayClient:
+    async def _client(self, relay: str, role: bytes = _RECEIVING) -> RelayClient:
+        """The client for ``relay`` in ``role``: :data:`_RECEIVING` for our own queues,
+        anything else names a sending session (shared, or one per peer queue)."""
         async with self._lock:
-            client = self._clients.get(relay)
+            client = self._clients.get((relay, role))
             if client is None:
                 async with _relay_failures(relay):
                     client = await RelayClient.connect(
@@ -89,18 +109,26 @@ class RelayPool:
                         delivery_window=DELIVERY_WINDOW,
                         dialer=self._dialer,
                     )
-                self._clients[relay] = client
+                self._clients[relay, role] = client
             return client
 
+    def _sending_role(self, queue: SendQueue) -> bytes:
+        return queue.address.sender_id if self._isolate_contacts else _SENDING
+
     async def client(self, relay: str) -> RelayClient:
-        """The client for ``relay``, connected on first use (private routing reuses it)."""
+        """The sending client for ``relay``, connected on first use (private routing
+        forwards sends through it, so it never carries our subscriptions)."""
+        return await self._client(relay, _SENDING)
+
+    async def receiving_client(self, relay: str) -> RelayClient:
+        """The client that holds our queues at ``relay`` (subscriptions, ``ACK``)."""
         return await self._client(relay)
 
     async def create_queue(self, relay: str) -> ReceiveQueue:
         """``NEW`` on ``relay``."""
         client = await self._client(relay)
         async with _relay_failures(relay):
-            queue = await client.create_queue()
+            queue = await client.create_queue(password=self._passwords.get(relay))
         return ReceiveQueue(
             relay,
             queue.recipient_id,
@@ -118,13 +146,13 @@ class RelayPool:
 
     async def secure_peer_queue(self, queue: SendQueue) -> None:
         """``SKEY`` on the peer's queue (the relay answers OK again for the same key)."""
-        client = await self._client(queue.address.relay)
+        client = await self._client(queue.address.relay, self._sending_role(queue))
         async with _relay_failures(queue.address.relay):
             await client.secure_as_sender(_sender_queue(queue))
 
     async def send(self, queue: SendQueue, body: bytes) -> None:
         """``SEND``; returns once the relay stored it durably."""
-        client = await self._client(queue.address.relay)
+        client = await self._client(queue.address.relay, self._sending_role(queue))
         async with _relay_failures(queue.address.relay):
             await client.send(_sender_queue(queue), body)
 

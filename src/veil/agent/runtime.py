@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from veil.agent import repair_flow
 from veil.agent.connection import Connection, Phase
 from veil.agent.connections import ConnectionCache
 from veil.agent.effects import Effects
@@ -27,8 +28,9 @@ from veil.agent.errors import UnknownConnection
 from veil.agent.handshakes import Handshakes
 from veil.agent.inbox import Inbox, ProfileCheck
 from veil.agent.outbox import OutboxRunner
-from veil.agent.queues import QueueState
-from veil.agent.relays import RelayPort
+from veil.agent.queues import QueueState, ReceiveQueue
+from veil.agent.relays import RelayPort, RelayUnavailable
+from veil.agent.security import ConnectionSecurity, security_of
 from veil.agent.store import AgentStore, AgentTransaction, ConnectionRecord
 from veil.crypto import RandomSource
 from veil.ratchet.security_code import SecurityCode
@@ -51,6 +53,7 @@ class Agent:
         clock: Callable[[], float],
     ) -> None:
         self._store = store
+        self._relays = relays
         self._rng = rng
         self._connections = ConnectionCache(profile, rng, clock)
         self.outbox = OutboxRunner(store, relays, self.queues_of, rng=rng, clock=clock)
@@ -98,6 +101,10 @@ class Agent:
         """The code both users compare out of band to rule out a man in the middle."""
         return self.connection(connection_id).security_code()
 
+    def security(self, connection_id: int) -> ConnectionSecurity:
+        """The code, PQ status and ratchet version of a connection."""
+        return security_of(self.connection(connection_id))
+
     def send(self, tx: AgentTransaction, connection_id: int, events: Sequence[bytes]) -> list[int]:
         """Encrypt ``events`` for the peer and queue them in ``tx``; return each one's
         envelope sequence number. They go out when the caller flushes the outbox."""
@@ -120,6 +127,32 @@ class Agent:
         self._connections.save(tx, record, connection)
         self.outbox.enqueue(tx, connection_id, effects)
         return accepting
+
+    def restore(self, tx: AgentTransaction) -> int:
+        """Apply the restore rule to every connection of a profile just restored from a
+        backup (:func:`veil.agent.repair_flow.restore`): no ratchet sends from its old
+        chain, and each established connection offers its peer an automatic repair.
+        Returns how many offers were queued; they go out when the outbox is flushed."""
+        offers = 0
+        for record in tx.connections.list():
+            connection, effects = repair_flow.restore(self._connections.load(record), self._rng)
+            self._connections.save(tx, record, connection)
+            self.outbox.enqueue(tx, record.connection_id, effects)
+            offers += len(effects.actions)
+        return offers
+
+    async def delete_queues(self, queues: Sequence[ReceiveQueue]) -> int:
+        """``DEL`` receive queues of connections the caller removed; return how many
+        went (at a relay that cannot be reached now, what the queue holds expires
+        with the relay's retention)."""
+        deleted = 0
+        for queue in queues:
+            try:
+                await self._relays.delete_queue(queue)
+            except RelayUnavailable:
+                continue
+            deleted += 1
+        return deleted
 
     def _get(self, tx: AgentTransaction, connection_id: int) -> tuple[ConnectionRecord, Connection]:
         record = tx.connections.find(connection_id)

@@ -47,6 +47,7 @@ from veil.chat.store import (
     RequestStatus,
     Transaction,
 )
+from veil.chat.verification import CodeCheck, check_code
 from veil.crypto import RandomSource, SystemRandom
 from veil.relay.protocol.address import RelayAddress
 from veil.routing.policy import RoutingPolicy
@@ -54,19 +55,10 @@ from veil.routing.policy import RoutingPolicy
 __all__ = ["OWN_KEYS_FORMAT", "STORE_FILE", "CodeCheck", "ConnectionRelays", "Messenger"]
 
 STORE_FILE = "veil.db"
+_PRIVATE_DIR = 0o700
 #: Veil has no long-term identity keys (every connection has its own), so the
 #: profile's key blob holds only its format version, ready for later additions.
 OWN_KEYS_FORMAT = bytes([1])
-
-
-@dataclass(frozen=True, slots=True)
-class CodeCheck:
-    """The outcome of ``veil verify``: our code, the code typed in, and the verdict."""
-
-    alias: str
-    ours: str
-    theirs: str | None
-    verified: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +121,9 @@ class Messenger:
         if not relays:
             raise ValueError("give at least one relay address (--relay veil://...)")
         canonical = [str(RelayAddress.parse(relay)) for relay in relays]
-        home.mkdir(parents=True, exist_ok=True)
+        if not home.exists():
+            home.mkdir(mode=_PRIVATE_DIR, parents=True)
+            home.chmod(_PRIVATE_DIR)  # mkdir's mode is filtered by the umask
         store = ChatStore.create(home / STORE_FILE, passphrase, kdf=kdf)
         with store.transaction() as tx:
             tx.profile.create(Profile(name), OWN_KEYS_FORMAT, time.time())
@@ -279,18 +273,8 @@ class Messenger:
 
     def verify(self, alias: str, code: str | None) -> CodeCheck:
         """Compare the security code with the one the contact reads out; mark verified
-        on a match. Without ``code``, just show ours."""
-        contact = self.contact(alias)
-        with self.store.transaction() as tx:
-            connection_id = connection_of(tx, contact.contact_id)
-        ours = self.agent.security_code(connection_id)
-        if code is None:
-            return CodeCheck(alias, str(ours), None, contact.verified)
-        typed = "".join(ch for ch in code if ch.isdigit())
-        matched = typed == ours.digits
-        with self.store.transaction() as tx:
-            tx.contacts.set_verified(contact.contact_id, matched)
-        return CodeCheck(alias, str(ours), code, matched)
+        on a match. Without ``code``, just show ours (:mod:`veil.chat.verification`)."""
+        return check_code(self.store, self.agent, self.contact(alias), code)
 
     # -- receiving --------------------------------------------------------------------
 
@@ -315,6 +299,7 @@ class Messenger:
             await self.agent.handle_timer(now)
             await self.conversation.handle_timer(now)
         await self.conversation.flush_receipts(force=True)
+        self.conversation.mark_flushed_sent()
         return processed
 
     def _until_next_timer(self, longest: float) -> float:
@@ -350,6 +335,8 @@ class Messenger:
             )
         if isinstance(event, DesyncDetected):
             return Incoming("desync", alias, event.reason)
+        if isinstance(event, ConnectionRepaired) and event.resend_after is not None:
+            self.conversation.resend_after_restore(tx, contact_id, event.resend_after)
         kind = _NOTICES.get(type(event))
         return None if kind is None else Incoming(kind, alias, "")
 

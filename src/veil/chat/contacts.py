@@ -15,6 +15,7 @@ from veil.agent.events import (
     ConnectionRepaired,
     DesyncDetected,
     PeerConfirmed,
+    SyncRestored,
 )
 from veil.chat.errors import ContactNotConnected, DuplicateRecord
 from veil.chat.profile import Profile
@@ -60,16 +61,22 @@ def apply_connection_event(tx: Transaction, received: ConnectionEvent, now: floa
     if isinstance(event, ConnectionEstablished):
         _name_contact(tx, contact_id, Profile.from_handshake_bytes(event.profile))
     elif isinstance(event, ConnectionRepaired):
-        mark_repaired(tx, contact_id)
+        # A restore repair is authenticated by the old session's keys, so a
+        # verification of that session carries over; a consented repair's does not.
+        mark_repaired(tx, contact_id, keep_verified=event.automatic)
     elif isinstance(event, DesyncDetected):
         tx.contacts.set_status(contact_id, ContactStatus.DESYNCHRONISED)
+    elif isinstance(event, SyncRestored):
+        tx.contacts.set_status(contact_id, ContactStatus.CONNECTED)
     return contact_id
 
 
-def mark_repaired(tx: Transaction, contact_id: int) -> None:
-    """New keys, new security code: an earlier verification no longer holds."""
+def mark_repaired(tx: Transaction, contact_id: int, *, keep_verified: bool = False) -> None:
+    """New keys, new security code: an earlier verification no longer holds, unless
+    the old session itself authenticated the new keys (``keep_verified``)."""
     tx.contacts.set_status(contact_id, ContactStatus.CONNECTED)
-    tx.contacts.set_verified(contact_id, False)
+    if not keep_verified:
+        tx.contacts.set_verified(contact_id, False)
 
 
 def _name_contact(tx: Transaction, contact_id: int, profile: Profile) -> None:

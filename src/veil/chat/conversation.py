@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from veil.agent.events import ChatEventReceived
 from veil.agent.runtime import Agent
 from veil.chat.contacts import connection_of
-from veil.chat.errors import ChatProtocolError, DuplicateRecord, RecordNotFound
+from veil.chat.errors import (
+    ChatProtocolError,
+    DuplicateRecord,
+    RecordNotFound,
+    UnsupportedEventVersion,
+)
 from veil.chat.events import (
     MAX_RECEIPT_IDS,
     ChatEvent,
@@ -50,6 +55,10 @@ _log = logging.getLogger(__name__)
 #: A delivery receipt waits at most about this long for others to share its message.
 RECEIPT_DELAY_SECONDS = 0.2
 _RECEIPTS = {ReceiptStatus.DELIVERED: Receipt.DELIVERED, ReceiptStatus.READ: Receipt.READ}
+
+
+MAX_RESENT = 1000
+"""Messages sent again after a contact's restore, at most (the newest)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +100,7 @@ class Conversation:
         now_ms = int(self._clock() * 1000)
         posts = [MessagePosted(new_message_id(self._rng), text, now_ms, quoted) for text in texts]
         with self._store.transaction() as tx:
+            connection_id = connection_of(tx, contact_id)
             sequences = self._send(tx, contact_id, posts)
             stored = [
                 tx.messages.add(
@@ -106,7 +116,46 @@ class Conversation:
                 for post, sequence in zip(posts, sequences, strict=True)
             ]
         await self._agent.outbox.flush(force=True)
-        return stored
+        return self._mark_sent(contact_id, connection_id, stored)
+
+    def resend_after_restore(self, tx: Transaction, contact_id: int, after: int) -> int:
+        """Send again, in ``tx``, our messages a restored contact may have lost: those
+        sent after envelope ``after``, the last one its backup had received (it drops
+        any it already has by message id). Returns how many."""
+        lost = [
+            MessagePosted(m.message_id, m.text, int(m.sent_at * 1000), m.reply_to)
+            for m in tx.messages.history(contact_id)
+            if m.direction is Direction.SENT
+            and m.sequence > after
+            and m.deletion is Deletion.NONE
+            and m.text is not None
+        ][-MAX_RESENT:]
+        if lost:
+            self._send(tx, contact_id, lost)
+        return len(lost)
+
+    def _mark_sent(
+        self, contact_id: int, connection_id: int, stored: list[MessageRecord]
+    ) -> list[MessageRecord]:
+        """``sent`` once the relay accepted them (the outbox entries are gone in order,
+        so none left for the connection means every one was accepted)."""
+        if self._agent.outbox.pending_for(connection_id):
+            return stored
+        with self._store.transaction() as tx:
+            tx.messages.mark_all_sent(contact_id)
+            return [tx.messages.get(message.row_id) for message in stored]
+
+    def mark_flushed_sent(self) -> None:
+        """After the outbox ran: messages to contacts with nothing left queued are
+        ``sent`` (they went out with a later command than the one that wrote them)."""
+        with self._store.transaction() as tx:
+            contacts = [
+                (c.contact_id, tx.connections.for_contact(c.contact_id)) for c in tx.contacts.list()
+            ]
+        for contact_id, connections in contacts:
+            if connections and not self._agent.outbox.pending_for(connections[-1]):
+                with self._store.transaction() as tx:
+                    tx.messages.mark_all_sent(contact_id)
 
     async def edit(self, contact_id: int, row_id: int, text: str) -> None:
         """Replace the text of one of our messages, here and at the contact."""
@@ -197,6 +246,9 @@ class Conversation:
         """Apply one incoming chat event to the store; describe it for the user."""
         try:
             event = decode_event(received.event)
+        except UnsupportedEventVersion as error:
+            _log.warning("dropped a chat event: %s", error)
+            return Incoming("error", alias, f"a message could not be read: {error}")
         except ChatProtocolError as error:
             _log.warning("dropped a chat event: %s", type(error).__name__)
             return Incoming("error", alias, f"an unreadable message was dropped ({error.code})")

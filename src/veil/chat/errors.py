@@ -19,14 +19,18 @@ from typing import ClassVar
 from veil.errors import LocalError, ProtocolError, VeilError
 
 __all__ = [
+    "BackupUnreadable",
     "ChatError",
     "ChatLocalError",
     "ChatProtocolError",
     "ContactNotConnected",
     "CorruptStoreHeader",
     "DuplicateRecord",
+    "IncompleteSecurityCode",
     "MalformedEvent",
+    "ProfileBusy",
     "RecordNotFound",
+    "RestoreTargetInUse",
     "StoreError",
     "StoreExists",
     "StoreNotFound",
@@ -118,3 +122,27 @@ class DuplicateRecord(StoreError):
     """A row with the same unique key (alias, message id, queue id...) already exists."""
 
     code: ClassVar[int] = 627
+
+
+class IncompleteSecurityCode(ChatLocalError):
+    """A typed security code has the wrong number of digits (a slip, not an attack)."""
+
+    code: ClassVar[int] = 628
+
+
+class BackupUnreadable(ChatLocalError):
+    """A backup file is not a Veil backup, is damaged, or the passphrase is wrong."""
+
+    code: ClassVar[int] = 629
+
+
+class RestoreTargetInUse(ChatLocalError):
+    """``veil restore`` was pointed at a home that already holds something."""
+
+    code: ClassVar[int] = 630
+
+
+class ProfileBusy(ChatLocalError):
+    """Another process on this machine is receiving for the same profile."""
+
+    code: ClassVar[int] = 631

@@ -21,12 +21,13 @@ from typing import ClassVar, TypeAlias
 
 from veil.chat.errors import MalformedEvent, UnsupportedEventVersion
 from veil.chat.profile import Profile
-from veil.chat.text import read_text, validate_text, write_text
+from veil.chat.text import read_text, validate_emoji, validate_text, write_text
 from veil.crypto import RandomSource
-from veil.wire import Reader, WireError, Writer
+from veil.wire import Reader, VersionRange, WireError, Writer
 
 __all__ = [
     "CHAT_EVENT_VERSION",
+    "CHAT_EVENT_VERSIONS",
     "MAX_EMOJI_BYTES",
     "MAX_RECEIPT_IDS",
     "MAX_TEXT_BYTES",
@@ -44,7 +45,10 @@ __all__ = [
     "new_message_id",
 ]
 
-CHAT_EVENT_VERSION = 1
+CHAT_EVENT_VERSIONS = VersionRange(1, 1)
+"""Event encoding versions this client reads; it writes the lowest, which every
+client of the range reads too (docs/protocol/chat.md, "Event versions")."""
+CHAT_EVENT_VERSION = CHAT_EVENT_VERSIONS.minimum
 MESSAGE_ID_SIZE = 16
 # Leaves room in one 16 KiB relay block for the ratchet's post-quantum header,
 # the agent envelope and the relay's own framing.
@@ -170,8 +174,7 @@ class ReactionChanged:
     def __post_init__(self) -> None:
         _check_message_id(self.target_id, "target_id")
         validate_text(self.emoji, field="emoji", max_bytes=MAX_EMOJI_BYTES, multiline=False)
-        if any(char.isspace() for char in self.emoji):
-            raise ValueError("emoji must not contain whitespace")
+        validate_emoji(self.emoji)
 
     def encode_fields(self, writer: Writer) -> None:
         """Append this event's fields."""
@@ -283,8 +286,13 @@ def decode_event(data: bytes) -> ChatEvent:
     reader = Reader(data)
     try:
         version = reader.u8()
-        if version != CHAT_EVENT_VERSION:
-            raise UnsupportedEventVersion(f"chat event version {version}")
+        if version not in CHAT_EVENT_VERSIONS:
+            newer = version > CHAT_EVENT_VERSIONS.maximum
+            raise UnsupportedEventVersion(
+                f"chat event version {version} is outside {CHAT_EVENT_VERSIONS.minimum}.."
+                f"{CHAT_EVENT_VERSIONS.maximum}"
+                + (": the sender runs a newer Veil; update to read it" if newer else "")
+            )
         tag = reader.u8()
         decoder = _DECODERS.get(tag)
         if decoder is None:

@@ -63,4 +63,5 @@ def load_policy(home: Path, store_relays: Sequence[str]) -> RoutingPolicy:
 def routed_relays(policy: RoutingPolicy, rng: RandomSource) -> RoutedRelays:
     """The agent's relay port for ``policy``: proxies as it says, SOCKS5 if configured."""
     dialer = None if policy.socks is None else SocksConnector(policy.socks, rng)
-    return RoutedRelays(RelayPool(rng, dialer=dialer), policy, rng)
+    passwords = {str(r.address): r.password for r in policy.relays if r.password is not None}
+    return RoutedRelays(RelayPool(rng, dialer=dialer, passwords=passwords), policy, rng)

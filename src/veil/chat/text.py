@@ -14,7 +14,7 @@ import unicodedata
 from veil.chat.errors import MalformedEvent
 from veil.wire import Reader, Writer
 
-__all__ = ["read_text", "validate_text", "write_text"]
+__all__ = ["read_text", "validate_emoji", "validate_text", "write_text"]
 
 _ALLOWED_IN_MULTILINE = frozenset("\n\t")
 # Bidirectional embeddings, overrides and isolates (U+202A..U+202E, U+2066..U+2069).
@@ -52,3 +52,25 @@ def read_text(reader: Reader, *, field: str, max_bytes: int, multiline: bool) ->
     except ValueError as exc:  # UnicodeDecodeError is a ValueError too
         raise MalformedEvent(f"bad {field}: {exc}") from exc
     return value
+
+
+_EMOJI_PARTS = frozenset({"So", "Sk", "Mn", "Me"})
+_ZERO_WIDTH_JOINER = "\u200d"
+_KEYCAP = "\u20e3"
+_KEYCAP_BASES = frozenset("0123456789#*")
+
+
+def validate_emoji(emoji: str) -> None:
+    """Check that a reaction is emoji (symbols, with their joiners, variation
+    selectors, skin tones and keycaps), not words; ``ValueError`` if not."""
+    keycap = _KEYCAP in emoji
+    for char in emoji:
+        allowed = (
+            unicodedata.category(char) in _EMOJI_PARTS
+            or char == _ZERO_WIDTH_JOINER
+            or (keycap and char in _KEYCAP_BASES)
+        )
+        if not allowed:
+            raise ValueError(f"a reaction is an emoji, not text ({emoji!r})")
+    if not any(unicodedata.category(char) == "So" for char in emoji) and not keycap:
+        raise ValueError(f"a reaction is an emoji, not text ({emoji!r})")

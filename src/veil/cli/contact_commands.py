@@ -8,12 +8,15 @@ encrypted outbox and go out with the next command that runs.
 
 from __future__ import annotations
 
+import sys
+import time
 from typing import Any
 
 import click
 
 from veil.agent.links import render_qr
-from veil.chat.app import ConnectionRelays, Messenger
+from veil.chat.app import CodeCheck, ConnectionRelays, Messenger
+from veil.chat.roster import contact_overview, remove_contact
 from veil.chat.store import Contact
 from veil.cli.support import Output, common_options, with_messenger
 
@@ -127,18 +130,48 @@ async def reject(messenger: Messenger, output: Output, *, request_id: int) -> No
 @common_options
 @with_messenger
 async def contacts(messenger: Messenger, output: Output) -> None:
-    """List your contacts, their status and the relays each connection uses."""
+    """List your contacts, their status, their protection and the relays each uses."""
     rows = [
         {
-            **_contact_json(contact),
-            "relays": [_relays_json(r) for r in messenger.relays_of(contact)],
+            **_contact_json(entry.contact),
+            "pq": entry.pq,
+            "ratchet_version": entry.ratchet_version,
+            "stuck": entry.stuck,
+            "relays": [_relays_json(r) for r in messenger.relays_of(entry.contact)],
         }
-        for contact in messenger.contacts()
+        for entry in contact_overview(messenger.store, messenger.agent, time.time())
     ]
-    text = "\n".join(
-        f"{r['alias']}  ({r['status']}{', verified' if r['verified'] else ''})" for r in rows
+    output.emit(
+        {"contacts": rows},
+        "\n".join(_contact_line(row) for row in rows)
+        or "No contacts yet: `veil invite` or `veil connect`.",
     )
-    output.emit({"contacts": rows}, text or "No contacts yet: `veil invite` or `veil connect`.")
+
+
+def _contact_line(row: dict[str, Any]) -> str:
+    notes = [row["status"]] + (["verified"] if row["verified"] else [])
+    if row["pq"] is not None:
+        notes.append("post-quantum" if row["pq"] else "classical keys only")
+    line = f"{row['alias']}  ({', '.join(notes)})"
+    if row["stuck"]:
+        line += (
+            "\n  still connecting after a day: the link may have been used before, or they"
+            f" never came online. Ask for a new link; `veil remove {row['alias']}` drops this one."
+        )
+    return line
+
+
+@click.command()
+@common_options
+@click.argument("contact")
+@with_messenger
+async def remove(messenger: Messenger, output: Output, *, contact: str) -> None:
+    """Remove CONTACT with the conversation, and delete its queues (they are not told)."""
+    deleted = await remove_contact(messenger.store, messenger.agent, messenger.contact(contact))
+    output.emit(
+        {"removed": contact, "queues_deleted": deleted},
+        f"Removed {contact} and your conversation. To talk again, exchange a new link.",
+    )
 
 
 @click.command()
@@ -165,12 +198,20 @@ async def verify(messenger: Messenger, output: Output, *, contact: str, code: st
         "code": check.ours,
         "entered": check.theirs,
         "verified": check.verified,
+        "pq": check.pq,
+        "ratchet_version": check.ratchet_version,
+        "code_version": check.code_version,
     }
+    protection = _protection(check)
     if code is None:
-        text = f"Your security code with {contact}:\n  {check.ours}\nCompare it in person."
+        text = (
+            f"Your security code with {contact}:\n  {check.ours}\n{protection}\n"
+            "Compare it in person."
+        )
     elif check.verified:
         text = (
-            f"  yours:  {check.ours}\n  theirs: {check.theirs}\nCodes match: {contact} is verified."
+            f"  yours:  {check.ours}\n  theirs: {check.theirs}\n{protection}\n"
+            f"Codes match: {contact} is verified."
         )
     else:
         text = (
@@ -179,6 +220,14 @@ async def verify(messenger: Messenger, output: Output, *, contact: str, code: st
             f"{contact}. Do not trust it; connect again with a link you exchange in person."
         )
     output.emit(data, text)
+    if code is not None and not check.verified:
+        sys.exit(1)  # scripts must not mistake a mismatch for success
+
+
+def _protection(check: CodeCheck) -> str:
+    kem = "post-quantum (ML-KEM-768 + X25519)" if check.pq else "classical (X25519 only)"
+    scope = "the whole key agreement" if check.code_version >= 2 else "the identity keys only"
+    return f"Keys: {kem}, ratchet v{check.ratchet_version}; the code covers {scope}."
 
 
 @click.command()
@@ -210,4 +259,5 @@ CONTACT_COMMANDS = [
     rename,
     verify,
     repair,
+    remove,
 ]

@@ -16,6 +16,7 @@ import click
 
 from veil.chat.app import STORE_FILE, Messenger
 from veil.chat.routing import initial_policy, load_policy, policy_file
+from veil.cli.backup_commands import BACKUP_COMMANDS
 from veil.cli.contact_commands import CONTACT_COMMANDS
 from veil.cli.message_commands import MESSAGE_COMMANDS
 from veil.cli.support import (
@@ -34,6 +35,7 @@ __all__ = ["main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="veil", message="veil %(version)s")
 def main() -> None:
     """Veil: talk privately, with no phone number, username or address.
 
@@ -116,5 +118,6 @@ for _command in (
     *CONTACT_COMMANDS,
     *MESSAGE_COMMANDS,
     *routing_commands(_open_policy, [home_option()]),
+    *BACKUP_COMMANDS,
 ):
     main.add_command(_command)

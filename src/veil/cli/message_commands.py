@@ -14,6 +14,7 @@ import click
 
 from veil.chat.app import Messenger
 from veil.chat.conversation import Incoming
+from veil.chat.receive_lock import ReceiveLock
 from veil.chat.store import MessageRecord
 from veil.cli.chat_loop import run_chat
 from veil.cli.support import Output, common_options, with_messenger
@@ -56,13 +57,13 @@ def incoming_text(incoming: Incoming) -> str:
     return lines.get(incoming.kind, f"{who}: {incoming.text}")
 
 
-def _message_json(message: MessageRecord) -> dict[str, Any]:
+def _message_json(message: MessageRecord, rows: dict[bytes, int]) -> dict[str, Any]:
     return {
         "id": message.row_id,
         "direction": message.direction.value,
         "text": message.text,
         "sequence": message.sequence,
-        "reply_to": message.reply_to.hex() if message.reply_to else None,
+        "reply_to": _reply_row(message, rows),
         "edited": message.edited,
         "deleted": message.deletion.value,
         "receipt": message.receipt.value,
@@ -72,9 +73,18 @@ def _message_json(message: MessageRecord) -> dict[str, Any]:
     }
 
 
-def _message_text(message: MessageRecord, alias: str) -> str:
+def _reply_row(message: MessageRecord, rows: dict[bytes, int]) -> int | None:
+    """The row number of the message this one replies to (``None``: no reply, or one
+    to a message outside the listed history)."""
+    return None if message.reply_to is None else rows.get(message.reply_to)
+
+
+def _message_text(message: MessageRecord, alias: str, rows: dict[bytes, int]) -> str:
     who = "you" if message.direction.value == "sent" else alias
     text = "(deleted)" if message.deletion.value != "none" else message.text
+    replied = _reply_row(message, rows)
+    if message.reply_to is not None:
+        text = f"(reply to {'#' + str(replied) if replied else 'an older message'}) {text}"
     notes = [n for n in ("edited" if message.edited else "",) if n]
     if message.direction.value == "sent":
         notes.append(message.receipt.value)
@@ -177,7 +187,8 @@ async def receive(messenger: Messenger, output: Output, *, wait: float) -> None:
         if not output.as_json:
             click.echo(incoming_text(incoming))
 
-    await messenger.receive(idle=wait, on_incoming=show)
+    with ReceiveLock(messenger.store.path.parent):
+        await messenger.receive(idle=wait, on_incoming=show)
     output.emit({"events": [incoming_json(i) for i in arrived]}, "" if arrived else "Nothing new.")
 
 
@@ -191,9 +202,10 @@ async def history(messenger: Messenger, output: Output, *, contact: str, limit: 
     target = messenger.contact(contact)
     with messenger.store.transaction() as tx:
         messages = tx.messages.history(target.contact_id, limit)
+    rows = {message.message_id: message.row_id for message in messages}
     output.emit(
-        {"contact": target.alias, "messages": [_message_json(m) for m in messages]},
-        "\n".join(_message_text(m, target.alias) for m in messages) or "No messages yet.",
+        {"contact": target.alias, "messages": [_message_json(m, rows) for m in messages]},
+        "\n".join(_message_text(m, target.alias, rows) for m in messages) or "No messages yet.",
     )
 
 
@@ -202,8 +214,11 @@ async def history(messenger: Messenger, output: Output, *, contact: str, limit: 
 @click.argument("contact")
 @with_messenger
 async def chat(messenger: Messenger, output: Output, *, contact: str) -> None:
-    """Talk with CONTACT live: type a line to send it; /quit (or Ctrl-D) to leave."""
-    await run_chat(messenger, messenger.contact(contact), incoming_text)
+    """Talk with CONTACT live: type a line to send it; /help for commands, /quit
+    (or Ctrl-D, Ctrl-C) to leave."""
+    with ReceiveLock(messenger.store.path.parent):
+        target = messenger.contact(contact)
+        await run_chat(messenger, target, incoming_text, as_json=output.as_json)
 
 
 MESSAGE_COMMANDS = [

@@ -38,6 +38,7 @@ __all__ = [
 
 PASSPHRASE_ENV = "VEIL_PASSPHRASE"  # noqa: S105 (the name of a variable, not a secret)
 _T = TypeVar("_T")
+_INTERRUPTED = 130  # the shell's status for a command ended by Ctrl-C
 #: Argon2id for tests and demos only (``veil init --fast-kdf``): milliseconds, not seconds.
 FAST_KDF = KdfParams(iterations=1, lanes=1, memory_kib=1024)
 
@@ -93,13 +94,24 @@ def common_options(command: Callable[..., None]) -> Callable[..., None]:
     return click.option("--home", **_home_settings())(command)
 
 
-def passphrase(*, confirm: bool = False) -> str:
-    """The passphrase from ``VEIL_PASSPHRASE``, or asked for without echo."""
-    from_env = os.environ.get(PASSPHRASE_ENV)
+def passphrase(
+    *, confirm: bool = False, env: str = PASSPHRASE_ENV, label: str = "Passphrase"
+) -> str:
+    """The passphrase from the environment variable ``env``, or asked for without echo.
+
+    Without a terminal (a script, a pipe) it is read as one line from standard input,
+    never through ``getpass`` (which would warn that it cannot hide the input); an
+    empty one is refused with what to do instead."""
+    from_env = os.environ.get(env)
     if from_env:
         return from_env
-    value: str = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm)
-    return value
+    if not sys.stdin.isatty():
+        value = sys.stdin.readline().rstrip("\r\n")
+        if not value:
+            raise ValueError(f"no {label.lower()} given: set {env} or run this in a terminal")
+        return value
+    typed: str = click.prompt(label, hide_input=True, confirmation_prompt=confirm)
+    return typed
 
 
 async def open_messenger(home: Path) -> Messenger:
@@ -121,6 +133,11 @@ def run_command(as_json: bool, body: Callable[[Output], Coroutine[Any, Any, _T]]
         return asyncio.run(body(output))
     except (VeilError, ValueError) as error:
         output.fail(error)
+    except OSError as error:  # a folder that cannot be made, a full disk: no traceback
+        where = f" ({error.filename})" if error.filename else ""
+        output.fail(OSError(f"{error.strerror or error}{where}: check the path and permissions"))
+    except KeyboardInterrupt:
+        sys.exit(_INTERRUPTED)
     return None
 
 

@@ -20,6 +20,7 @@ from veil.relay.server.service import RelayService
 from veil.relay.server.settings import RelaySettings
 from veil.relay.server.store.base import QueueStore
 from veil.routing.destination import RoutingRoles
+from veil.routing.destination_guard import DestinationGuard
 from veil.routing.proxy import RelayProxy
 
 __all__ = ["relay_service"]
@@ -40,7 +41,8 @@ def relay_service(
     logs: list[GroupLogService] = []
 
     def extensions(core: RelayProtocol, wake: Callable[[], None]) -> GroupLogService:
-        proxy = RelayProxy(rng, core, wake, enabled=settings.proxy)
+        guard = DestinationGuard.parse(settings.proxy_allow)
+        proxy = RelayProxy(rng, core, wake, enabled=settings.proxy, guard=guard)
         group_logs = GroupLogService(
             core, wake, log_store or MemoryLogStore(), settings, rng=rng, clock=clock
         )

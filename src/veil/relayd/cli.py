@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import ipaddress
 import json
 import os
 import sys
@@ -27,6 +28,7 @@ from veil.relay.server.config import RelayConfig, create_data_dir
 from veil.relay.server.settings import RelaySettings
 from veil.relay.transport.identity import RelayIdentity
 from veil.relayd.runner import RunningRelay, run_relay
+from veil.routing.destination_guard import DestinationGuard
 
 __all__ = ["main"]
 
@@ -109,6 +111,14 @@ def main() -> None:
     is_flag=True,
     help="Do not act as a private-routing proxy for clients (config: [routing] proxy).",
 )
+@click.option(
+    "--proxy-allow",
+    "proxy_allow",
+    multiple=True,
+    metavar="NETWORK",
+    help="A private or loopback network (CIDR) the proxy may connect to; repeat for "
+    "several. Default: public addresses only (config: [routing] proxy_allow).",
+)
 @json_option
 def init(  # noqa: PLR0917 - click passes every option by position
     data_dir: Path,
@@ -116,6 +126,7 @@ def init(  # noqa: PLR0917 - click passes every option by position
     port: int,
     password: str | None,
     no_proxy: bool,
+    proxy_allow: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Create a relay in DATA: identity key, TLS certificate and config.toml.
@@ -125,10 +136,13 @@ def init(  # noqa: PLR0917 - click passes every option by position
     because a new key means a new address.
     """
     try:
+        public_hosts = tuple(dict.fromkeys(_normalised(hosts or ("127.0.0.1",))))
+        DestinationGuard.parse(proxy_allow)  # a bad network fails here, not at start
         config = RelayConfig(
-            public_hosts=tuple(dict.fromkeys(_normalised(hosts or ("127.0.0.1",)))),
+            public_hosts=public_hosts,
+            listen_host=_listen_host(public_hosts),
             port=port,
-            settings=RelaySettings(password=password, proxy=not no_proxy),
+            settings=RelaySettings(password=password, proxy=not no_proxy, proxy_allow=proxy_allow),
         )
         create_data_dir(data_dir)
         identity = RelayIdentity.generate(SystemRandom(), datetime.datetime.now(datetime.UTC))
@@ -144,6 +158,16 @@ def init(  # noqa: PLR0917 - click passes every option by position
         f"Relay created in {data_dir}\nAddress: {address}\n{hint}"
         f"Start it with: veil-relay start --data {data_dir}",
     )
+
+
+def _listen_host(public_hosts: tuple[str, ...]) -> str:
+    """Listen where clients reach the relay: a relay reachable only on a loopback
+    address listens only there, not on every interface."""
+    try:
+        loopback = all(ipaddress.ip_address(host).is_loopback for host in public_hosts)
+    except ValueError:  # a DNS name: the relay's interfaces are not known here
+        loopback = False
+    return public_hosts[0] if loopback else "0.0.0.0"  # noqa: S104
 
 
 def _normalised(hosts: tuple[str, ...]) -> list[str]:

@@ -137,15 +137,27 @@ def _list(store: PolicyStore) -> tuple[dict[str, Any], str]:
 @click.option("--own/--not-own", default=True, help="Your own relay: sends to it go direct.")
 @click.option("--receive/--no-receive", default=True, help="Use it for new receive queues.")
 @click.option("--proxy/--no-proxy", default=True, help="Use it as a proxy for sending.")
+@click.option(
+    "--password",
+    default=None,
+    help="A private relay's password (needed to create queues there; kept in the config).",
+)
 def _add(
-    store: PolicyStore, *, address: str, operator: str, own: bool, receive: bool, proxy: bool
+    store: PolicyStore,
+    *,
+    address: str,
+    operator: str,
+    own: bool,
+    receive: bool,
+    proxy: bool,
+    password: str | None,
 ) -> tuple[dict[str, Any], str]:
     """Add a relay (or change an existing one) under an operator."""
     try:
         parsed = RelayAddress.parse(address)
     except InvalidAddress as exc:
         raise click.BadParameter(str(exc), param_hint="ADDRESS") from exc
-    relay = RelayEntry(parsed, operator, own=own, receive=receive, proxy=proxy)
+    relay = RelayEntry(parsed, operator, own=own, receive=receive, proxy=proxy, password=password)
     store.save(store.load().with_relay(relay))
     return {"added": _relay_json(relay)}, f"added {relay.address}"
 

@@ -16,6 +16,7 @@ Layout (version 1), as it reads in TOML::
     own = true
     receive = true
     proxy = true
+    # password = "..."       a private relay's password (for creating queues there)
 
 Reading is strict: unknown keys, wrong types, an unknown version or an invalid
 address raise :class:`InvalidRoutingConfig`, so a typo never silently changes
@@ -38,7 +39,7 @@ CONFIG_VERSION = 1
 MAX_RELAYS = 1024
 _TOP_KEYS = {"version", "mode", "socks", "relays"}
 _SOCKS_KEYS = {"host", "port", "isolate"}
-_RELAY_KEYS = {"address", "operator", "own", "receive", "proxy"}
+_RELAY_KEYS = {"address", "operator", "own", "receive", "proxy", "password"}
 _MAX_TEXT = 2048
 
 
@@ -51,17 +52,21 @@ def policy_to_dict(policy: RoutingPolicy) -> dict[str, Any]:
             "port": policy.socks.port,
             "isolate": policy.socks.isolate,
         }
-    data["relays"] = [
-        {
-            "address": str(relay.address),
-            "operator": relay.operator,
-            "own": relay.own,
-            "receive": relay.receive,
-            "proxy": relay.proxy,
-        }
-        for relay in policy.relays
-    ]
+    data["relays"] = [_relay_dict(relay) for relay in policy.relays]
     return data
+
+
+def _relay_dict(relay: RelayEntry) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "address": str(relay.address),
+        "operator": relay.operator,
+        "own": relay.own,
+        "receive": relay.receive,
+        "proxy": relay.proxy,
+    }
+    if relay.password is not None:
+        entry["password"] = relay.password
+    return entry
 
 
 def policy_from_dict(data: Mapping[str, Any]) -> RoutingPolicy:
@@ -107,6 +112,7 @@ def _relay(entry: object) -> RelayEntry:
         own=_flag(entry, "own"),
         receive=_flag(entry, "receive"),
         proxy=_flag(entry, "proxy"),
+        password=_text(entry, "password") if "password" in entry else None,
     )
 
 

@@ -62,7 +62,8 @@ class RelayEntry:
 
     ``own`` marks relays the user chose as their own: with ``unknown-relays``,
     sends to them go direct. ``receive`` and ``proxy`` enable the relay for new
-    receive queues and for proxying.
+    receive queues and for proxying. ``password`` is a private relay's password,
+    sent with ``NEW`` when creating a queue there (sending needs none).
     """
 
     address: RelayAddress
@@ -70,6 +71,7 @@ class RelayEntry:
     own: bool = True
     receive: bool = True
     proxy: bool = True
+    password: str | None = None
 
     def __post_init__(self) -> None:
         name = self.operator

@@ -43,6 +43,7 @@ from veil.relay.server.core import RelayProtocol
 from veil.relay.server.session import SessionState
 from veil.routing.codec import ProxyForward, ProxyRequest
 from veil.routing.destination import ProxyCommandTaken
+from veil.routing.destination_guard import DestinationGuard, GuardedDialer
 from veil.routing.errors import (
     DestinationUnreachable,
     ProxySessionUnknown,
@@ -86,6 +87,7 @@ class RelayProxy:
         enabled: bool,
         connect_timeout: float = PROXY_CONNECT_TIMEOUT,
         idle_timeout: float = PROXY_IDLE_TIMEOUT,
+        guard: DestinationGuard | None = None,
     ) -> None:
         self._rng = rng
         self._core = core
@@ -93,6 +95,7 @@ class RelayProxy:
         self._metrics = core.metrics
         self.enabled = enabled
         self._connect_timeout = connect_timeout
+        self._dialer = GuardedDialer(guard or DestinationGuard(), timeout=connect_timeout)
         self._sessions = ProxySessions(rng, core.metrics, idle_timeout)
         self._timer: asyncio.TimerHandle | None = None
         self._opening: dict[str, asyncio.Task[DestinationSession]] = {}
@@ -195,7 +198,11 @@ class RelayProxy:
 
     async def _connect(self, address: RelayAddress) -> DestinationSession:
         client = await RelayClient.connect(
-            address, rng=self._rng, reconnect=None, connect_timeout=self._connect_timeout
+            address,
+            rng=self._rng,
+            reconnect=None,
+            connect_timeout=self._connect_timeout,
+            dialer=self._dialer,
         )
         session = client.session
         if session is None or session.hello is None:

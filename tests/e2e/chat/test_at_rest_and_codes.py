@@ -54,6 +54,10 @@ async def test_security_codes_match_and_a_substituted_link_shows_up(
     assert alice_code == bob_code
     checked = await bob.run("verify", "Alice", "--code", alice_code)
     assert checked["verified"] is True
+    assert (checked["pq"], checked["ratchet_version"], checked["code_version"]) == (True, 2, 2)
+    # A truncated code is a typing slip: an error, no warning, the mark stays.
+    short = await bob.run("verify", "Alice", "--code", alice_code[:-6], ok=False)
+    assert short["kind"] == "IncompleteSecurityCode"
     assert (await bob.run("contacts"))["contacts"][0]["verified"] is True
 
     # Mallory intercepts Carol's link to Dave: she joins it as "Dave" and hands Dave
@@ -68,7 +72,9 @@ async def test_security_codes_match_and_a_substituted_link_shows_up(
     carol_code = (await carol.run("verify", "Dave"))["code"]
     dave_code = (await dave.run("verify", "Carol"))["code"]
     assert carol_code != dave_code
-    mismatch = await dave.run("verify", "Carol", "--code", carol_code)
-    assert mismatch["verified"] is False
+    mismatch = await dave.run("verify", "Carol", "--code", carol_code, ok=False)
+    assert mismatch["verified"] is False  # and the command exits 1 (run checks it below)
+    process = await dave.start("verify", "Carol", "--code", carol_code)
+    assert await process.wait() == 1
     human = await dave.run_text("verify", "Carol", "--code", carol_code)
     assert "the codes DIFFER" in human

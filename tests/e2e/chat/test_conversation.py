@@ -33,7 +33,7 @@ async def test_invite_connect_and_talk_with_every_message_kind(
     alice_view = await alice.history("Bob")
     assert [m["text"] for m in alice_view] == ["hello Alice!", "hi Bob"]
     assert alice_view[0]["edited"] and alice_view[1]["reactions"] == [["received", "👍"]]
-    assert alice_view[1]["reply_to"] is not None
+    assert alice_view[1]["reply_to"] == alice_view[0]["id"]  # the row it answers
     bob_view = await bob.history("Alice")
     assert bob_view[0]["receipt"] == "delivered"  # Alice's client sent a receipt
 

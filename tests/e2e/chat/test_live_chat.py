@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import pty
+import signal
 
 from helpers.veil_cli import COMMAND_TIMEOUT, VEIL, VeilUser
 
@@ -39,3 +42,41 @@ async def test_live_chat_shows_arrivals_and_sends_typed_lines(
     await chat.stdin.drain()
     assert await asyncio.wait_for(chat.wait(), COMMAND_TIMEOUT) == 0
     assert [e["text"] for e in await bob.receive()] == ["yes, live"]
+
+
+async def _read_terminal(master: int, needle: bytes) -> bytes:
+    seen = b""
+    async with asyncio.timeout(COMMAND_TIMEOUT):
+        while needle not in seen:
+            seen += await asyncio.to_thread(os.read, master, 4096)
+    return seen
+
+
+async def test_on_a_terminal_arrow_keys_are_edited_and_ctrl_c_ends_the_chat_at_once(
+    pair: tuple[VeilUser, VeilUser],
+) -> None:
+    alice, bob = pair
+    master, follower = pty.openpty()
+    chat = await asyncio.create_subprocess_exec(
+        VEIL,
+        "chat",
+        "Bob",
+        "--home",
+        str(alice.home),
+        env=alice.env,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    try:
+        await _read_terminal(master, b"Chatting with Bob")
+        os.write(master, b"hello\x1b[D\x1b[D\x1b[C there\r")  # arrow keys, then Enter
+        await _read_terminal(master, b"you: hel")
+        os.write(master, b"half a line")
+        chat.send_signal(signal.SIGINT)  # what the terminal sends on Ctrl-C; no Enter
+        assert await asyncio.wait_for(chat.wait(), COMMAND_TIMEOUT) == 0
+    finally:
+        os.close(master)
+    (message,) = [e for e in await bob.receive() if e["kind"] == "message"]
+    assert "\x1b" not in message["text"] and message["text"].startswith("hel")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.relay import RunningTestRelay, make_identity, start_test_relay
+from helpers.relay import LOOPBACK, RunningTestRelay, make_identity, start_test_relay
 from veil.crypto import SystemRandom, X25519KeyPair
 from veil.relay.client.relay_client import RelayClient
 from veil.relay.protocol import queue_commands as cmd
@@ -36,7 +36,9 @@ OUTER_ID = bytes(range(2, 26))
 
 async def start(tmp_path: Path, name: str, *, proxy: bool = True) -> RunningTestRelay:
     make_identity(tmp_path / name, seed=name.encode())
-    return await start_test_relay(tmp_path / name, settings=RelaySettings(proxy=proxy))
+    return await start_test_relay(
+        tmp_path / name, settings=RelaySettings(proxy=proxy, proxy_allow=LOOPBACK)
+    )
 
 
 @pytest.fixture

@@ -19,13 +19,13 @@ from veil.agent.delivery import (
     next_attempt_at,
 )
 from veil.agent.errors import ConfirmationRejected, ConnectionStateCorrupt, UnexpectedFrame
-from veil.agent.frames import FRAME_SIZE, FrameKind, encode_frame
+from veil.agent.frames import FRAME_SIZE, FrameKind, decode_frame, encode_frame, open_sealed
 from veil.agent.invitations import address_link, invitation_from_link, invitation_to_link
-from veil.agent.links import decode_link, encode_link
+from veil.agent.links import ContactAddressLink, decode_link, encode_link
 from veil.agent.payloads import ContactRequest, QueueAddress
 from veil.agent.queues import ReceiveQueue
 from veil.chat.profile import Profile
-from veil.crypto import DeterministicRandom
+from veil.crypto import DeterministicRandom, MlKem768KeyPair, X25519KeyPair
 
 RELAY = "veil://" + "A" * 43 + "@relay.example"
 QUEUE = QueueAddress(RELAY, bytes(range(24)))
@@ -68,10 +68,17 @@ def test_contact_request_opens_only_at_its_address() -> None:
         AddressState.create(_receive_queue(), rng),
     )
     request = ContactRequest("veil://invitation#AQ", Profile("Carol").to_handshake_bytes())
-    frame = seal_contact_request(state.address_key_public, request, rng)
-    assert open_contact_request(state, frame) == request
-    with pytest.raises(ConfirmationRejected):
-        open_contact_request(other, frame)
+    assert state.kem is not None
+    classic = seal_contact_request(state.address_key_public, request, rng)
+    hybrid = seal_contact_request(state.address_key_public, request, rng, state.kem.public)
+    # F6: the hybrid seal carries an ML-KEM-768 ciphertext; an older requester's
+    # X25519-only seal still opens.
+    with pytest.raises(ConfirmationRejected):  # the X25519 key alone does not open it
+        open_sealed(X25519KeyPair(state.address_key), decode_frame(hybrid).body)
+    for frame in (classic, hybrid):
+        assert open_contact_request(state, frame) == request
+        with pytest.raises(ConfirmationRejected):
+            open_contact_request(other, frame)
     with pytest.raises(UnexpectedFrame):
         open_contact_request(state, encode_frame(FrameKind.RATCHET_MESSAGE, b"x"))
     assert AddressState.from_bytes(state.to_bytes()) == state
@@ -92,5 +99,8 @@ def test_invitation_survives_the_link_text_round_trip() -> None:
     text = encode_link(invitation_to_link(invitation))
     link = decode_link(text)
     assert invitation_from_link(link) == invitation  # type: ignore[arg-type]
-    address = decode_link(encode_link(address_link(QUEUE, b"\x05" * 32)))
+    address = decode_link(encode_link(address_link(QUEUE, b"\x05" * 32, None)))
     assert address.queues[0].link_key == b"\x05" * 32
+    kem_public = MlKem768KeyPair.generate(rng).public
+    hybrid = decode_link(encode_link(address_link(QUEUE, b"\x05" * 32, kem_public)))
+    assert isinstance(hybrid, ContactAddressLink) and hybrid.kem_public == kem_public

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -90,8 +91,18 @@ def test_address_state_remembers_committed_requests() -> None:
 
 def test_address_state_version_1_still_reads_with_nothing_committed() -> None:
     state = _address_state()
-    version_1 = b"\x01" + state.to_bytes()[1:-1]  # version 1 ended at the address key
-    assert AddressState.from_bytes(version_1) == state
-    for damaged in (b"\x03" + version_1[1:], version_1 + b"\x00", state.to_bytes() + b"\x00"):
+    assert state.kem_seed is not None
+    # Version 1 ended at the address key; version 2 had no ML-KEM key.
+    version_1 = b"\x01" + state.to_bytes()[1 : -(2 + len(state.kem_seed))]
+    assert AddressState.from_bytes(version_1) == replace(state, kem_seed=None)
+    version_2 = b"\x02" + state.to_bytes()[1 : -(1 + len(state.kem_seed))]
+    assert AddressState.from_bytes(version_2) == replace(state, kem_seed=None)
+    bad_flag = state.to_bytes()[: -(1 + len(state.kem_seed))] + b"\x02" + state.kem_seed
+    for damaged in (
+        b"\x04" + version_1[1:],
+        version_1 + b"\x00",
+        state.to_bytes() + b"\x00",
+        bad_flag,
+    ):
         with pytest.raises(ConnectionStateCorrupt):
             AddressState.from_bytes(damaged)

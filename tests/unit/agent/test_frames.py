@@ -178,8 +178,9 @@ def test_queue_state_round_trips_in_every_shape() -> None:
 def test_queue_state_version_1_still_reads_with_no_remembered_deliveries() -> None:
     send = SendQueue(QueueAddress(RELAY, bytes(24)), bytes(range(32)))
     current = QueueState(_receive_queue(), send).to_bytes()
-    # Version 1 had neither the repair key flag nor the delivery list at the end.
-    version_1 = b"\x01" + current[1:-2]
+    # Version 1 had neither the repair key flag nor the delivery list at the end
+    # (nor version 5's count of undecryptable frames).
+    version_1 = b"\x01" + current[1:-3]
     assert QueueState.from_bytes(version_1) == QueueState(_receive_queue(), send)
 
 
@@ -189,12 +190,12 @@ def test_queue_state_version_2_carries_its_message_ids_over() -> None:
     first, second = b"\x01" * 24, b"\x02" * 24
     # Version 2 had no repair key flag, and ended with u8 count || count x 24-byte
     # relay message id.
-    version_2 = b"\x02" + current[1:-2] + b"\x02" + first + second
+    version_2 = b"\x02" + current[1:-3] + b"\x02" + first + second
     migrated = QueueState.from_bytes(version_2)
     assert migrated.delivered == CommittedFrames((first, second))
     assert migrated.delivered.holds(first, b"any frame")
     assert QueueState.from_bytes(migrated.to_bytes()) == migrated
-    too_many = b"\x02" + current[1:-2] + bytes([REMEMBERED_FRAMES + 1]) + bytes(24 * 65)
+    too_many = b"\x02" + current[1:-3] + bytes([REMEMBERED_FRAMES + 1]) + bytes(24 * 65)
     with pytest.raises(ConnectionStateCorrupt):
         QueueState.from_bytes(too_many)
 
@@ -218,13 +219,14 @@ def test_every_delivery_the_relay_can_send_again_is_remembered() -> None:
 
 def test_damaged_queue_state_is_reported_as_corrupt() -> None:
     data = QueueState(_receive_queue()).to_bytes()
-    too_many = data[:-1] + bytes([REMEMBERED_FRAMES + 1]) + (b"\x20" + bytes(32)) * 65
-    bad_mark = data[:-1] + b"\x01\x05" + bytes(5)
+    marks = data[:-2]  # everything before the committed frames and the failure count
+    too_many = marks + bytes([REMEMBERED_FRAMES + 1]) + (b"\x20" + bytes(32)) * 65 + b"\x00"
+    bad_mark = marks + b"\x01\x05" + bytes(5) + b"\x00"
     for damaged in (
-        b"\x05" + data[1:],
+        b"\x09" + data[1:],
         data + b"\x00",
         data[:-1],
-        data[:-1] + b"\x07",
+        marks + b"\x07\x00",
         too_many,
         bad_mark,
     ):

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from veil.agent.errors import MalformedLink
 from veil.agent.links import (
+    CHECKSUM_SIZE,
     MAX_LINK_QUEUES,
     ContactAddressLink,
     InvitationLink,
@@ -20,6 +21,7 @@ from veil.agent.links import (
     encode_link,
     render_qr,
 )
+from veil.crypto import sha256
 from veil.relay.protocol.address import encode_fingerprint
 from veil.wire import VersionRange
 
@@ -35,13 +37,31 @@ def payload(text: str) -> bytes:
 
 
 def relink(kind: str, data: bytes) -> str:
+    """A link of ``data`` as it is (a version 1 payload, or a damaged one)."""
     return f"veil://{kind}#" + base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def resealed(kind: str, body: bytes) -> str:
+    """A version 2 link of ``body`` with a correct checksum (to reach the inner checks)."""
+    return relink(kind, body + sha256(body)[:CHECKSUM_SIZE])
 
 
 def test_contact_address_payload_byte_by_byte() -> None:
     link = ContactAddressLink((QUEUE,), VersionRange(1, 3))
     queue = len(RELAY).to_bytes(2, "big").hex() + RELAY.encode().hex() + "11" * 24 + "22" * 32
-    assert payload(encode_link(link)).hex() == "01" + "02" + "00010003" + "01" + queue
+    body = "02" + "02" + "00010003" + "01" + queue + "0000"  # no ML-KEM key
+    checksum = sha256(bytes.fromhex(body))[:CHECKSUM_SIZE].hex()
+    assert payload(encode_link(link)).hex() == body + checksum
+
+
+def test_a_corrupted_link_fails_its_checksum_and_version_1_links_still_decode() -> None:
+    text = encode_link(INVITATION)
+    position = len(text) // 2
+    corrupted = text[:position] + ("B" if text[position] != "B" else "C") + text[position + 1 :]
+    with pytest.raises(MalformedLink, match="checksum does not match"):
+        decode_link(corrupted)
+    body = payload(text)[:-CHECKSUM_SIZE]
+    assert decode_link(relink("invitation", b"\x01" + body[1:])) == INVITATION
 
 
 @pytest.mark.parametrize("link", [INVITATION, ADDRESS], ids=["invitation", "contact"])
@@ -64,12 +84,13 @@ def test_the_two_kinds_cannot_be_confused() -> None:
 @pytest.mark.parametrize(
     ("text", "error"),
     [
-        ("http://veil.link/invitation#AQ", "starts with"),
-        ("veil://invite#AQ", "path"),
-        ("veil://invitation", "path"),
-        ("veil://invitation#AQ==", "base64url"),
-        ("veil://invitation#A", "base64url"),
-        ("veil://invitation#AR", "canonical"),
+        ("http://veil.link/invitation#AQ", "not a Veil link"),
+        ("veil://invite#AQ", "'invite' is not a kind of Veil link"),
+        ("veil://invitation", "not a kind of Veil link"),
+        ("veil://invitation#AQ==", "damaged"),
+        ("veil://invitation#A", "damaged"),
+        ("veil://invitation#AR", "damaged"),
+        ("veil://invitation#", "no data"),
         ("veil://invitation#" + "A" * 20_000, "characters"),
     ],
 )
@@ -79,22 +100,22 @@ def test_malformed_text_is_rejected(text: str, error: str) -> None:
 
 
 def test_malformed_payloads_are_rejected() -> None:
-    data = payload(encode_link(INVITATION))
+    data = payload(encode_link(INVITATION))[:-CHECKSUM_SIZE]
     with pytest.raises(MalformedLink, match="trailing"):
-        decode_link(relink("invitation", data + b"\x00"))
-    with pytest.raises(MalformedLink, match="format version"):
-        decode_link(relink("invitation", b"\x02" + data[1:]))
+        decode_link(resealed("invitation", data + b"\x00"))
+    with pytest.raises(MalformedLink, match="update Veil"):
+        decode_link(resealed("invitation", b"\x03" + data[1:]))
     with pytest.raises(MalformedLink, match=r"1\.\.4 queues"):
-        decode_link(relink("invitation", data[:10] + b"\x05" + data[11:]))
+        decode_link(resealed("invitation", data[:10] + b"\x05" + data[11:]))
     bad_relay = data.replace(b"relay.example.org", b"relay.example.org/x")
     bad_relay = bad_relay.replace(
         len(RELAY).to_bytes(2, "big"), (len(RELAY) + 2).to_bytes(2, "big")
     )
-    with pytest.raises(MalformedLink, match="bad link"):
-        decode_link(relink("invitation", bad_relay))
+    with pytest.raises(MalformedLink, match="copy the whole link again"):
+        decode_link(resealed("invitation", bad_relay))
     for cut in range(0, len(data), 97):
         with pytest.raises(MalformedLink):
-            decode_link(relink("invitation", data[:cut]))
+            decode_link(resealed("invitation", data[:cut]))
 
 
 def test_constructors_reject_misuse() -> None:

@@ -79,7 +79,16 @@ def _auth(connection: Peer) -> RepairAuth:
 
 
 def _sealed(auth: RepairAuth, kind: FrameKind, payload: bytes) -> bytes:
+    """Sealed with the agreement's key, as at agent version 1."""
     return encode_frame(kind, auth.seal(kind, payload, RNG)[1])
+
+
+def _sealed_by(sender: Peer, kind: FrameKind, payload: bytes) -> bytes:
+    """Sealed as ``sender`` seals at agent version 2: its newest ratchet repair key."""
+    assert sender.ratchet is not None
+    return encode_frame(
+        kind, _auth(sender).seal(kind, payload, RNG, sender.ratchet.repair_key())[1]
+    )
 
 
 def _forged_auth(of: Peer) -> RepairAuth:
@@ -158,7 +167,7 @@ def test_replayed_or_relabelled_repair_frames_are_rejected() -> None:
 def test_a_repair_that_drops_post_quantum_keys_is_rejected() -> None:
     inviter, joiner = _connected(pq=True)
     classic = InvitationSecrets.generate(RNG, pq=False).public.encode()
-    downgrade = _sealed(_auth(joiner), FrameKind.REPAIR_OFFER, RepairOffer(1, classic).to_bytes())
+    downgrade = _sealed_by(joiner, FrameKind.REPAIR_OFFER, RepairOffer(2, classic).to_bytes())
     before = _snapshot(inviter)
     with pytest.raises(RepairRejected, match="post-quantum"):
         inviter.receive(downgrade, RNG)
@@ -170,7 +179,7 @@ def test_a_repair_that_drops_post_quantum_keys_is_rejected() -> None:
     reply, _ = join_agreement(keys, RNG, pq=False)
     answer = RepairAccept(reply.encode(), b"first message").to_bytes()
     with pytest.raises(RepairRejected, match="post-quantum"):
-        inviter.receive(_sealed(_auth(joiner), FrameKind.REPAIR_ACCEPT, answer), RNG)
+        inviter.receive(_sealed_by(joiner, FrameKind.REPAIR_ACCEPT, answer), RNG)
     assert inviter.phase is Phase.REPAIR_OFFERED
 
 

@@ -24,8 +24,10 @@ from veil.agent.events import (
     ContactRequestReceived,
     DesyncDetected,
     RepairRequested,
+    SyncRestored,
 )
 from veil.agent.frames import FrameKind, encode_frame
+from veil.agent.inbox import DESYNC_THRESHOLD
 from veil.agent.invitations import invitation_from_link
 from veil.agent.links import ContactAddressLink, InvitationLink, decode_link
 from veil.agent.payloads import RepairOffer
@@ -283,21 +285,30 @@ async def test_a_handler_failure_rolls_back_and_the_message_comes_again(tmp_path
     assert alice.texts() == [b"retry me"]
 
 
-async def test_an_undecryptable_message_marks_the_contact_desynchronised(tmp_path: Path) -> None:
+async def test_undecryptable_messages_mark_desync_only_in_a_row_and_a_good_one_clears_it(
+    tmp_path: Path,
+) -> None:
     relay = FakeRelay()
-    alice = (await _pair(tmp_path, relay))[0]
+    alice, bob, _, bob_contact = await _pair(tmp_path, relay)
     with alice.store.transaction() as tx:
         (record,) = tx.connections.list()
-    # A well-formed message from some other ratchet: what a drifted peer looks like.
+    # Well-formed messages from some other ratchet: what a drifted peer looks like,
+    # and what the relay hosting the queue can make (F3).
     strangers = await _pair(tmp_path / "elsewhere", FakeRelay())
-    _, ((_, other_frame),) = (
-        strangers[1].connection(strangers[3]).send_chats([b"?"], SystemRandom())
-    )
-    other = other_frame.frame
-    relay.arrive(record.receive_queue_id, b"x" * 24, other)
-    events = await alice.receive()
-    assert [type(e) for e in events] == [DesyncDetected]
+    stranger = strangers[1].connection(strangers[3])
+    _, sent = stranger.send_chats([b"?"] * DESYNC_THRESHOLD, SystemRandom())
+    for index, (_, frame) in enumerate(sent[:-1]):
+        relay.arrive(record.receive_queue_id, bytes([index]) * 24, frame.frame)
+    assert await alice.receive() == []  # below the threshold: nothing is marked
+    assert alice.contacts() == {"Bob": ContactStatus.CONNECTED}
+    relay.arrive(record.receive_queue_id, b"x" * 24, sent[-1][1].frame)
+    assert [type(e) for e in await alice.receive()] == [DesyncDetected]
     assert alice.contacts() == {"Bob": ContactStatus.DESYNCHRONISED}
+    # The peer's next real message decrypts: the mark goes.
+    await bob.send(bob_contact, [b"still here"])
+    events = await alice.receive()
+    assert [type(e) for e in events] == [ChatEventReceived, SyncRestored]
+    assert alice.contacts() == {"Bob": ContactStatus.CONNECTED}
 
 
 async def test_contact_address_request_accept_and_delete(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from veil.chat.errors import ChatProtocolError, MalformedEvent, UnsupportedEventVersion
 from veil.chat.events import (
+    CHAT_EVENT_VERSIONS,
     MAX_RECEIPT_IDS,
     MAX_TEXT_BYTES,
     MESSAGE_ID_SIZE,
@@ -68,8 +69,12 @@ def test_every_event_round_trips_and_rejects_trailing_bytes(event: ChatEvent) ->
 
 def test_unknown_version_and_tag_are_rejected() -> None:
     data = encode_event(MessageDeleted(ID_A))
-    with pytest.raises(UnsupportedEventVersion):
-        decode_event(b"\x02" + data[1:])
+    assert data[0] == CHAT_EVENT_VERSIONS.minimum  # what every client of the range reads
+    newer = bytes([CHAT_EVENT_VERSIONS.maximum + 1])
+    with pytest.raises(UnsupportedEventVersion, match="newer Veil; update"):
+        decode_event(newer + data[1:])
+    with pytest.raises(UnsupportedEventVersion, match="outside"):
+        decode_event(b"\x00" + data[1:])
     with pytest.raises(MalformedEvent, match="unknown chat event tag"):
         decode_event(data[:1] + b"\x63" + data[2:])
 
@@ -103,8 +108,11 @@ def test_constructors_reject_misuse_early() -> None:
         MessageDeleted(b"short")
     with pytest.raises(ValueError, match="empty"):
         MessagePosted(ID_A, "   ", sent_at_ms=0)
-    with pytest.raises(ValueError, match="whitespace"):
-        ReactionChanged(ID_A, "a b", added=True)
+    for not_emoji in ("a b", "ok", "👍 ", "lol👍", "1"):
+        with pytest.raises(ValueError, match="emoji, not text"):
+            ReactionChanged(ID_A, not_emoji, added=True)
+    for emoji in ("👍", "❤️", "👍🏽", "👨\u200d👩\u200d👧", "1️⃣", "🇫🇷"):
+        assert ReactionChanged(ID_A, emoji, added=True).emoji == emoji
     with pytest.raises(ValueError, match="cap"):
         Profile("x" * (DISPLAY_NAME_MAX_BYTES + 1))
     with pytest.raises(ValueError, match="control"):

@@ -6,10 +6,12 @@ import stat
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from veil.relay.protocol.errors import InvalidRelayConfig
 from veil.relay.server.config import CONFIG_FILE, RelayConfig, create_data_dir
 from veil.relay.server.settings import DAY_SECONDS, RelaySettings
+from veil.relayd.cli import main as relay_cli
 
 
 def test_round_trip_keeps_every_setting(tmp_path: Path) -> None:
@@ -24,6 +26,7 @@ def test_round_trip_keeps_every_setting(tmp_path: Path) -> None:
             max_queues_per_connection=5,
             max_connections=100,
             idle_timeout_seconds=30.0,
+            proxy_allow=("10.0.0.0/8",),
         ),
         metrics_port=9464,
         log_level="debug",
@@ -98,3 +101,25 @@ def test_data_dir_is_private_and_not_reused(tmp_path: Path) -> None:
     RelayConfig(public_hosts=("a.example",)).save(data)
     with pytest.raises(InvalidRelayConfig, match="already holds a relay"):
         create_data_dir(data)
+
+
+def test_init_on_a_loopback_host_listens_only_there(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for name, hosts, listen in (
+        ("local", ["--host", "127.0.0.1"], "127.0.0.1"),
+        ("default", [], "127.0.0.1"),
+        ("public", ["--host", "relay.example"], "0.0.0.0"),
+    ):
+        data = tmp_path / name
+        result = runner.invoke(relay_cli, ["init", "--data", str(data), *hosts, "--json"])
+        assert result.exit_code == 0, result.output
+        assert RelayConfig.load(data).listen_host == listen
+
+
+def test_init_records_the_proxy_allow_list_and_refuses_a_bad_network(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["init", "--data", str(tmp_path / "a"), "--proxy-allow", "10.0.0.0/8", "--json"]
+    assert runner.invoke(relay_cli, args).exit_code == 0
+    assert RelayConfig.load(tmp_path / "a").settings.proxy_allow == ("10.0.0.0/8",)
+    bad = ["init", "--data", str(tmp_path / "b"), "--proxy-allow", "nonsense", "--json"]
+    assert runner.invoke(relay_cli, bad).exit_code != 0

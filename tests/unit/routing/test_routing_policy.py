@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 from typing import Any
 
 import pytest
@@ -32,8 +33,10 @@ def address(name: str, host: str | None = None) -> RelayAddress:
     return RelayAddress(fingerprint, (host or f"{name}.example",))
 
 
-def relay(name: str, operator: str, **flags: bool) -> RelayEntry:
-    return RelayEntry(address(name), operator, **flags)
+def relay(
+    name: str, operator: str, *, own: bool = True, receive: bool = True, proxy: bool = True
+) -> RelayEntry:
+    return RelayEntry(address(name), operator, own=own, receive=receive, proxy=proxy)
 
 
 A1, A2 = relay("a1", "Alpha"), relay("a2", "Alpha")
@@ -206,6 +209,14 @@ def test_config_round_trips_and_is_versioned() -> None:
     assert data["version"] == CONFIG_VERSION
     assert data["mode"] == "always"
     assert policy_from_dict(data) == policy
+
+
+def test_a_private_relays_password_is_kept_in_the_config() -> None:
+    private = RoutingPolicy((dataclasses.replace(A1, password="s3cret"),))
+    data = policy_to_dict(private)
+    assert data["relays"][0]["password"] == "s3cret"
+    assert "password" not in policy_to_dict(RoutingPolicy((A1,)))["relays"][0]
+    assert policy_from_dict(data) == private
 
 
 def test_config_defaults() -> None:

@@ -227,6 +227,15 @@ class MessageRepository(Repository):
         if _RECEIPT_LADDER.index(receipt) > _RECEIPT_LADDER.index(self.get(row_id).receipt):
             self._update(row_id, "receipt = ?", (receipt.value,))
 
+    def mark_all_sent(self, contact_id: int) -> None:
+        """Every message to the contact still ``pending`` is ``sent``: the relay
+        accepted everything queued for it (later statuses are left as they are)."""
+        self._execute(
+            "UPDATE messages SET receipt = ? WHERE contact_id = ? AND direction = ?"
+            " AND receipt = ?",
+            (Receipt.SENT.value, contact_id, Direction.SENT.value, Receipt.PENDING.value),
+        )
+
     def react(self, row_id: int, reaction: Reaction, added: bool) -> None:
         """Set or withdraw one side's emoji on a message (idempotent both ways)."""
         if added:

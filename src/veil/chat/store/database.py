@@ -18,7 +18,8 @@ from typing import Any
 
 from sqlcipher3 import dbapi2 as sqlcipher
 
-from veil.chat.errors import StoreError, StoreExists, StoreNotFound, WrongPassphrase
+from veil.chat.errors import StoreError, StoreExists, StoreNotFound, StoreTooNew, WrongPassphrase
+from veil.chat.store import snapshot
 from veil.chat.store.conversations import (
     ConnectionRepository,
     MessageRepository,
@@ -32,12 +33,14 @@ from veil.chat.store.people import (
     RelayRepository,
     RequestRepository,
 )
-from veil.chat.store.schema import migrate
+from veil.chat.store.schema import MIGRATIONS, migrate
+from veil.chat.store.snapshot import StoreSnapshot
 from veil.crypto import RandomSource, SystemRandom
 
 __all__ = ["HEADER_SUFFIX", "ChatStore", "Transaction", "header_path"]
 
 HEADER_SUFFIX = ".header"
+_PRIVATE_FILE = 0o600
 
 # Applied to every connection after the key. WAL + FULL: a commit that returned is on
 # disk, so a message is acknowledged to the relay only once it survives a power cut.
@@ -105,14 +108,20 @@ class ChatStore:
         *,
         kdf: KdfParams | None = None,
         rng: RandomSource | None = None,
+        schema_version: int | None = None,
     ) -> ChatStore:
-        """Create a new store at ``path`` (and its header); :class:`StoreExists` if present."""
+        """Create a new store at ``path`` (and its header); :class:`StoreExists` if present.
+
+        ``schema_version`` stops the migrations there (a restore loads older rows)."""
         if path.exists() or header_path(path).exists():
             raise StoreExists(f"a store already exists at {path}")
         header = StoreHeader.generate(rng or SystemRandom(), kdf or KdfParams())
         _write_atomically(header_path(path), header.to_bytes())
         try:
-            return cls._connect(path, header.derive_key(passphrase))
+            # Owner-only from the first byte; SQLite gives its -wal and -shm files
+            # the database file's mode.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_FILE))
+            return cls._connect(path, header.derive_key(passphrase), schema_version)
         except BaseException:
             # Leave nothing half-made behind, so the user can simply try again.
             header_path(path).unlink(missing_ok=True)
@@ -128,10 +137,15 @@ class ChatStore:
         return cls._connect(path, header.derive_key(passphrase))
 
     @classmethod
-    def _connect(cls, path: Path, key: bytes) -> ChatStore:
+    def _connect(cls, path: Path, key: bytes, schema_version: int | None = None) -> ChatStore:
         database = open_keyed(path, key)
         try:
-            migrate(database)
+            if schema_version is None:
+                migrate(database)
+            elif schema_version > len(MIGRATIONS):
+                raise StoreTooNew(f"the backup's schema v{schema_version} is newer than this Veil")
+            else:
+                migrate(database, MIGRATIONS[:schema_version])
         except BaseException:
             database.close()
             raise
@@ -174,6 +188,27 @@ class ChatStore:
                 "no other program holds the profile's database"
             ) from exc
 
+    def snapshot(self) -> StoreSnapshot:
+        """Every row of every table, read consistently (for a backup)."""
+        if self._in_transaction:
+            raise RuntimeError("take a snapshot outside a transaction")
+        return snapshot.dump(self._database)
+
+    @classmethod
+    def restore(
+        cls, path: Path, passphrase: str, saved: StoreSnapshot, *, kdf: KdfParams | None = None
+    ) -> ChatStore:
+        """Create a new store at ``path`` holding ``saved``'s rows, migrated to the
+        current schema; :class:`StoreTooNew` if a newer Veil took the snapshot."""
+        store = cls.create(path, passphrase, kdf=kdf, schema_version=saved.schema_version)
+        try:
+            snapshot.load(store._database, saved)
+            migrate(store._database)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
     def close(self) -> None:
         """Close the database; the store object is unusable afterwards."""
         self._database.close()
@@ -214,7 +249,8 @@ def _write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so a crash leaves either nothing or the whole file."""
     temporary = path.with_name(path.name + ".tmp")
     try:
-        with temporary.open("xb") as file:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_FILE)
+        with os.fdopen(descriptor, "wb") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())

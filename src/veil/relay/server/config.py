@@ -57,6 +57,8 @@ _HEADER = """\
 #            idle_timeout_seconds  a connection with no subscription that sends
 #                              nothing for this long is closed (clients ping)
 # [routing]  proxy             act as a private-routing proxy for clients (true/false)
+#            proxy_allow       networks the proxy may reach although they are private or
+#                              loopback (default none: public addresses only)
 # [metrics]  port              (optional) Prometheus metrics on 127.0.0.1:port
 # [log]      level             debug, info, warning or error (logs go to stderr)
 """
@@ -104,7 +106,10 @@ class RelayConfig:
                 "max": self.settings.max_connections,
                 "idle_timeout_seconds": self.settings.idle_timeout_seconds,
             },
-            "routing": {"proxy": self.settings.proxy},
+            "routing": {
+                "proxy": self.settings.proxy,
+                "proxy_allow": list(self.settings.proxy_allow),
+            },
             "log": {"level": self.log_level},
         }
         if self.metrics_port is not None:
@@ -161,7 +166,7 @@ _KNOWN_KEYS: dict[str, set[str]] = {
     "address": {"hosts"},
     "queues": {"retention_days", "quota", "password", "max_per_connection"},
     "connections": {"max", "idle_timeout_seconds"},
-    "routing": {"proxy"},
+    "routing": {"proxy", "proxy_allow"},
     "metrics": {"port"},
     "log": {"level"},
 }
@@ -202,8 +207,12 @@ def _settings_from(document: dict[str, Any]) -> RelaySettings:
     if not isinstance(proxy, bool):
         raise ValueError("routing.proxy must be true or false")
     defaults = RelaySettings()
+    allow = document.get("routing", {}).get("proxy_allow", [])
+    if not isinstance(allow, list) or not all(isinstance(item, str) for item in allow):
+        raise ValueError('routing.proxy_allow must be a list of networks, e.g. ["10.0.0.0/8"]')
     return RelaySettings(
         proxy=proxy,
+        proxy_allow=tuple(allow),
         retention_seconds=float(queues.get("retention_days", 21)) * DAY_SECONDS,
         queue_quota=_integer(queues.get("quota", defaults.queue_quota), "queues.quota"),
         password=_optional_string(queues.get("password"), "queues.password"),

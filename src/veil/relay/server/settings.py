@@ -29,12 +29,15 @@ class RelaySettings:
     sends nothing for this long is closed (clients ping to stay connected).
     ``proxy``: act as a private-routing proxy for clients (``PRXY``/``PFWD``);
     when off, those commands are answered ``ERR 482``. Forwarded commands from
-    other proxies (``RFWD``) are always accepted.
+    other proxies (``RFWD``) are always accepted. ``proxy_allow``: networks (CIDR)
+    the proxy may connect to although they are not globally routable (loopback,
+    private, link-local); by default it connects to public addresses only.
     """
 
     retention_seconds: float = 21 * DAY_SECONDS
     queue_quota: int = 128
     password: str | None = None
+    proxy_allow: tuple[str, ...] = ()
     expiry_interval_seconds: float = 3_600.0
     max_pipelined_blocks: int = 16
     max_cached_auth_keys: int = 10_000
