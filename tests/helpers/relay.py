@@ -9,6 +9,7 @@ from pathlib import Path
 from veil.crypto import DeterministicRandom, SystemRandom
 from veil.relay.protocol.address import RelayAddress
 from veil.relay.server.service import RelayService
+from veil.relay.server.file_settings import FileStoreSettings
 from veil.relay.server.settings import RelaySettings
 from veil.relay.server.store.base import QueueStore
 from veil.relay.server.store.memory import MemoryStore
@@ -70,13 +71,18 @@ async def start_test_relay(
     store: QueueStore | None = None,
     clock: FakeClock | None = None,
     port: int = 0,
+    files: FileStoreSettings | None = None,
 ) -> RunningTestRelay:
-    """Start a relay on ``127.0.0.1:port`` with its identity in ``data_dir``."""
+    """Start a relay on ``127.0.0.1:port`` with its identity in ``data_dir``; with
+    ``files``, it serves files from ``data_dir/files``."""
     identity = make_identity(data_dir)
     settings = settings or RelaySettings()
     store = store if store is not None else MemoryStore()
     clock = clock or FakeClock()
-    service = relay_service(store, settings, identity.key_pair, clock=clock, rng=SystemRandom())
+    file_store = None if files is None else (files.folder(data_dir), files)
+    service = relay_service(
+        store, settings, identity.key_pair, clock=clock, rng=SystemRandom(), files=file_store
+    )
     await service.start()
     context = server_context(data_dir / CERTIFICATE_FILE, data_dir / IDENTITY_KEY_FILE)
     server = RelayServer(service, context)

@@ -10,11 +10,16 @@ commands.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from veil.crypto import Ed25519KeyPair, RandomSource
 from veil.relay.server.core import RelayProtocol
+from veil.relay.server.file_commands import FileCommands
+from veil.relay.server.file_settings import FileStoreSettings
+from veil.relay.server.file_store import FileChunkStore
+from veil.relay.server.file_thread import StoreThread
 from veil.relay.server.metrics import RelayMetrics
-from veil.relay.server.service import RelayService
+from veil.relay.server.service import CommandExtension, RelayService
 from veil.relay.server.settings import RelaySettings
 from veil.relay.server.store.base import QueueStore
 from veil.routing.destination import RoutingRoles
@@ -31,13 +36,31 @@ def relay_service(
     clock: Callable[[], float],
     rng: RandomSource,
     metrics: RelayMetrics | None = None,
+    files: tuple[Path, FileStoreSettings] | None = None,
 ) -> RelayService:
-    """A relay service over ``store`` that also serves private routing."""
+    """A relay service over ``store`` that also serves private routing, and files
+    from the folder ``files[0]`` when ``files`` is given."""
 
-    def routing(core: RelayProtocol, wake: Callable[[], None]) -> RoutingRoles:
+    def extensions(core: RelayProtocol, wake: Callable[[], None]) -> CommandExtension:
         proxy = RelayProxy(rng, core, wake, enabled=settings.proxy)
-        return RoutingRoles(core, proxy, settings.max_cached_auth_keys)
+        routing = RoutingRoles(core, proxy, settings.max_cached_auth_keys)
+        if files is None:
+            return routing
+        folder, file_settings = files
+
+        def open_store() -> FileChunkStore:
+            return FileChunkStore(
+                folder,
+                quota_bytes=file_settings.quota_bytes,
+                clock=clock,
+                rng=rng,
+                retention_seconds=file_settings.retention_seconds,
+            )
+
+        chunks = StoreThread(open_store, clock)
+        password = settings.password_bytes
+        return FileCommands(core, wake, chunks, rng=rng, password=password, inner=routing)
 
     return RelayService(
-        store, settings, identity, clock=clock, rng=rng, metrics=metrics, extension=routing
+        store, settings, identity, clock=clock, rng=rng, metrics=metrics, extension=extensions
     )

@@ -47,12 +47,14 @@ async def run_relay(
     """Serve until ``stop`` is set, or until SIGTERM/SIGINT when ``stop`` is ``None``."""
     log = configure_logging(config.log_level)
     started = time.monotonic()
+    files = None if config.files is None else (config.files.folder(data_dir), config.files)
     service = relay_service(
         SqliteStore(data_dir / STORE_FILE),
         config.settings,
         identity.key_pair,
         clock=time.time,
         rng=SystemRandom(),
+        files=files,
     )
     await service.start()
     log.info("relay.loaded", extra=fields(seconds=round(time.monotonic() - started, 3)))

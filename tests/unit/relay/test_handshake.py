@@ -68,7 +68,7 @@ def test_tampered_session_key_breaks_the_signature() -> None:
 def test_client_hello_layout_and_version_agreement() -> None:
     block = ClientHello(VersionRange(1, 3)).encode()
     assert decode_block(block) == [b"\x00\x01\x00\x03"]
-    assert decode_client_hello(block).versions.agree(RELAY_VERSIONS) == 2
+    assert decode_client_hello(block).versions.agree(RELAY_VERSIONS) == 3
     assert ClientHello(VersionRange(1, 1)).versions.agree(RELAY_VERSIONS) == 1
     hello = sign_server_hello(IDENTITY, VersionRange(5, 6), SESSION_ID, SESSION_KEY)
     with pytest.raises(NoCommonVersion):

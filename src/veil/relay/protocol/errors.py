@@ -24,6 +24,7 @@ from veil.errors import LocalError, ProtocolError, VeilError
 __all__ = [
     "AuthFailed",
     "BadCommand",
+    "ChunkMismatch",
     "CommandError",
     "CommandProhibited",
     "ConnectionLost",
@@ -35,13 +36,16 @@ __all__ = [
     "InvalidRelayConfig",
     "MalformedTransmission",
     "MessageTooLarge",
+    "NoChunk",
     "NoMessage",
     "QuotaExceeded",
+    "RelayDiskFull",
     "RelayError",
     "RelayLocalError",
     "RelayProtocolError",
     "StoreFailed",
     "TooManyQueues",
+    "TooManyUploads",
     "UnexpectedResponse",
     "UnknownCommand",
     "error_for_code",
@@ -72,6 +76,10 @@ class ErrorCode(IntEnum):
     INTERNAL = 418
     TOO_MANY_QUEUES = 419
     STORE = 420
+    DISK_FULL = 421
+    CHUNK_MISMATCH = 422
+    NO_CHUNK = 423
+    TOO_MANY_UPLOADS = 424
 
 
 class RelayError(VeilError):
@@ -209,6 +217,30 @@ class TooManyQueues(CommandError):
     code: ClassVar[int] = ErrorCode.TOO_MANY_QUEUES
 
 
+class RelayDiskFull(CommandError):
+    """The file relay's disk is full; nothing was acknowledged: retry once space is freed."""
+
+    code: ClassVar[int] = ErrorCode.DISK_FULL
+
+
+class ChunkMismatch(CommandError):
+    """An uploaded chunk body differs from its registered size or digest; upload it again."""
+
+    code: ClassVar[int] = ErrorCode.CHUNK_MISMATCH
+
+
+class NoChunk(CommandError):
+    """The chunk has no body yet, or the relay removed it as damaged on disk."""
+
+    code: ClassVar[int] = ErrorCode.NO_CHUNK
+
+
+class TooManyUploads(CommandError):
+    """This connection has its maximum of partial chunk uploads; finish one first."""
+
+    code: ClassVar[int] = ErrorCode.TOO_MANY_UPLOADS
+
+
 class StoreFailed(RelayLocalError):
     """The queue store could not read or commit; the relay cannot keep its promises.
 
@@ -237,6 +269,10 @@ _COMMAND_ERRORS: dict[int, type[CommandError]] = {
         CommandProhibited,
         InternalError,
         TooManyQueues,
+        RelayDiskFull,
+        ChunkMismatch,
+        NoChunk,
+        TooManyUploads,
     )
 }
 
