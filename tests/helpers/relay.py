@@ -8,8 +8,8 @@ from pathlib import Path
 
 from veil.crypto import DeterministicRandom, SystemRandom
 from veil.relay.protocol.address import RelayAddress
-from veil.relay.server.service import RelayService
 from veil.relay.server.file_settings import FileStoreSettings
+from veil.relay.server.service import RelayService
 from veil.relay.server.settings import RelaySettings
 from veil.relay.server.store.base import QueueStore
 from veil.relay.server.store.memory import MemoryStore

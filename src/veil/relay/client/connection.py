@@ -124,11 +124,14 @@ class ClientConnection(TlsBlockProtocol):
         return future
 
     def _feed(self, stream: _Stream, body: bytes) -> None:
-        try:
-            finished = stream.listener(body)
-        except Exception as exc:
-            stream.future.set_exception(exc)
+        if stream.future.done():  # the caller gave up (cancelled): forget the stream
             finished = True
+        else:
+            try:
+                finished = stream.listener(body)
+            except Exception as exc:
+                stream.future.set_exception(exc)
+                finished = True
         if finished:
             for correlation_id in stream.correlation_ids:
                 self._streams.pop(correlation_id, None)
