@@ -38,7 +38,7 @@ from veil.files.errors import ChunkTampered, NoRelayAvailable, StreamAuthenticat
 from veil.files.upload import PutChunk, RegisterChunk, Upload
 from veil.relay.client.file_client import FileRelayClient
 from veil.relay.client.relay_client import RelayClient
-from veil.relay.protocol.errors import NoChunk, QuotaExceeded, RelayDiskFull
+from veil.relay.protocol.errors import NoChunk, QuotaExceeded, RelayDiskFull, UnknownCommand
 
 __all__ = ["ChunkDone", "ClientFor", "FileTransfers"]
 
@@ -120,6 +120,8 @@ class FileTransfers:
                 if isinstance(error, QuotaExceeded | RelayDiskFull):
                     raise FileRelayFull(f"file relay {action.relay} is full: {error}") from error
                 failures[action.relay] += 1
+                if isinstance(error, UnknownCommand):  # not a file relay: no use retrying
+                    failures[action.relay] = self._attempts
                 if failures[action.relay] >= self._attempts:
                     down.add(action.relay)
                     try:
