@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import socket
@@ -32,29 +31,12 @@ import time
 from pathlib import Path
 
 import relay_support  # noqa: F401 - makes the tests' helpers importable
-from helpers.file_relays import peak_rss_kib, run_peer, start_file_relay
+from files_core import make_source
+from helpers.file_relays import peak_rss_kib, run_peer, sha256_of, start_file_relay
 from peer_support.certs import write_loopback_certificate
 from veil.relay.transport.tls import client_context, server_context
 
 BLOCK = 1 << 20
-
-
-def make_source(path: Path, mib: int) -> str:
-    digest = hashlib.sha256()
-    with path.open("wb") as handle:
-        for _ in range(mib):
-            block = os.urandom(BLOCK)
-            digest.update(block)
-            handle.write(block)
-    return digest.hexdigest()
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def tls_server(port: int, cert: Path, key: Path, stored: Path) -> None:

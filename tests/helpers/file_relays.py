@@ -6,6 +6,7 @@ Shared by the end-to-end file tests and ``bench/files.py``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ from typing import Any
 
 from helpers.relay_process import RelayProcess
 
-__all__ = ["PEER", "PeerRun", "peak_rss_kib", "run_peer", "start_file_relay"]
+__all__ = ["PEER", "PeerRun", "peak_rss_kib", "run_peer", "sha256_of", "start_file_relay"]
 
 PEER = str(Path(__file__).resolve().parent / "file_peer.py")
 
@@ -33,6 +34,15 @@ async def start_file_relay(
         config.write(table)
     await relay.start()
     return relay
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file, read 1 MiB at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def peak_rss_kib(pid: int) -> int:

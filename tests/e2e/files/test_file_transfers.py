@@ -6,13 +6,12 @@ to send the 1 GiB file of issue #11 (a few minutes on a busy 2-core machine).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import pytest
 
-from helpers.file_relays import peak_rss_kib, run_peer, start_file_relay
+from helpers.file_relays import peak_rss_kib, run_peer, sha256_of, start_file_relay
 from helpers.relay_process import RelayProcess
 from veil.files.layout import plan_layout
 
@@ -33,14 +32,6 @@ def make_file(path: Path, size: int) -> Path:
             handle.write(block)
             written += len(block)
     return path
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(MIB):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def stored_bytes_contain(folder: Path, needle: bytes) -> bool:
