@@ -3,7 +3,8 @@
 :class:`FileTransfers` drives :class:`~veil.files.upload.Upload` and
 :class:`~veil.files.download.Download` (``files.md`` sections 5 and 6) with
 :class:`~veil.relay.client.file_client.FileRelayClient` on the agent's relay
-connections, at most ``parallel`` chunks at a time, persisting the record in the
+connections, at most ``upload_parallel`` (2) or ``download_parallel`` (4) chunks at a
+time, persisting the record in the
 transfer's :class:`~veil.agent.file_staging.TransferFolder` after every answer. Run
 again after a crash, it resumes: a finished chunk is never sent or fetched again.
 
@@ -76,14 +77,19 @@ class FileTransfers:
         client_for: ClientFor,
         rng: RandomSource,
         *,
-        parallel: int = 4,
+        upload_parallel: int = 2,
+        download_parallel: int = 4,
         attempts: int = 5,
         retry_delay: float = 1.0,
         password: bytes = b"",
     ) -> None:
         self._client_for = client_for
         self._rng = rng
-        self._parallel = parallel
+        # An upload queues a whole chunk on the connection at once (its pieces are
+        # answered once), so each one in flight holds a few copies of a chunk: two
+        # keep the relay busy while holding the sender's memory down.
+        self._upload_parallel = upload_parallel
+        self._download_parallel = download_parallel
         self._attempts = attempts
         self._retry_delay = retry_delay
         self._password = password
@@ -105,7 +111,7 @@ class FileTransfers:
         down: set[str] = set()
         async with _Tasks[RegisterChunk | PutChunk, object]() as tasks:
             while not upload.complete:
-                for action in upload.next_actions(self._parallel):
+                for action in upload.next_actions(self._upload_parallel):
                     tasks.start(action, self._act(folder, action))
                 action, result, error = await tasks.next()
                 if error is None:
@@ -173,7 +179,7 @@ class FileTransfers:
         try:
             async with _Tasks[ChunkFetch, bytes]() as tasks:
                 while not download.complete:
-                    for fetch in download.next_fetches(self._parallel):
+                    for fetch in download.next_fetches(self._download_parallel):
                         tasks.start(fetch, self._fetch(fetch))
                     fetch, data, error = await tasks.next()
                     if error is None:
