@@ -10,17 +10,21 @@ import pytest
 
 from helpers.relay import RunningTestRelay, start_test_relay
 from veil.crypto import SystemRandom, X25519KeyPair
-from veil.files.commands import MAX_PIECE_SIZE
+from veil.files.commands import MAX_PIECE_SIZE, PutPiece, encode_file_command
 from veil.relay.client.file_client import FileRelayClient
 from veil.relay.client.relay_client import RelayClient
 from veil.relay.client.session import ClientSession
 from veil.relay.protocol.errors import (
     AuthFailed,
+    BadCommand,
     NoChunk,
     QuotaExceeded,
+    TooManyUploads,
     UnknownCommand,
 )
+from veil.relay.protocol.queue_responses import ErrorResponse, decode_response
 from veil.relay.server.file_settings import FileStoreSettings
+from veil.relay.server.settings import RelaySettings
 from veil.wire import VersionRange
 
 RNG = SystemRandom()
@@ -137,3 +141,76 @@ async def test_a_client_of_version_2_never_sends_file_commands(
         assert client.session is not None and client.session.version == 2
         with pytest.raises(UnknownCommand, match="files need 3"):
             await upload(FileRelayClient(client, RNG), RNG.random_bytes(SIZE))
+
+
+async def raw_answer(
+    client: RelayClient, body: bytes, entity: bytes = b"", auth: X25519KeyPair | None = None
+) -> bytes:
+    """Send one hand-made file command; return the body of the relay's answer."""
+    answers: list[bytes] = []
+
+    def build(session: ClientSession) -> list[tuple[bytes, bytes]]:
+        return [session.encoded(body, entity_id=entity, auth=auth)]
+
+    def take(reply: bytes) -> bool:
+        answers.append(reply)
+        return True
+
+    await client.stream(build, take)
+    return answers[0]
+
+
+def error_code(answer: bytes) -> int:
+    response = decode_response(answer)
+    assert isinstance(response, ErrorResponse)
+    return response.code
+
+
+async def registered(files: FileRelayClient, body: bytes) -> tuple[bytes, X25519KeyPair]:
+    sender, reader = keys(2)
+    digest = hashlib.sha256(body).digest()
+    ids = await files.register(len(body), digest, sender.private, (reader.public,))
+    return ids.sender_id, sender
+
+
+async def test_pieces_out_of_order_and_garbage_are_syntax_errors(files: FileRelayClient) -> None:
+    sender_id, sender = await registered(files, RNG.random_bytes(SIZE))
+    late = encode_file_command(PutPiece(MAX_PIECE_SIZE, bytes(MAX_PIECE_SIZE)))
+    assert error_code(await raw_answer(files.client, late, sender_id, sender)) == BadCommand.code
+    garbage = bytes([0x20, 9]) + bytes(40)
+    assert error_code(await raw_answer(files.client, garbage, b"", sender)) == BadCommand.code
+
+
+async def test_a_connection_has_at_most_eight_partial_uploads(files: FileRelayClient) -> None:
+    first_piece = encode_file_command(PutPiece(0, bytes(MAX_PIECE_SIZE)))
+    started = [await registered(files, RNG.random_bytes(64 * 1024)) for _ in range(9)]
+    answers: list[bytes] = []
+
+    def build(session: ClientSession) -> list[tuple[bytes, bytes]]:
+        return [session.encoded(first_piece, entity_id=i, auth=k) for i, k in started]
+
+    def take(reply: bytes) -> bool:
+        answers.append(reply)
+        return True
+
+    await files.client.stream(build, take)
+    assert [error_code(answer) for answer in answers] == [TooManyUploads.code]
+
+
+async def test_a_private_relay_asks_its_password_for_chunks(tmp_path: Path) -> None:
+    settings = RelaySettings(password="sesame")
+    relay = await start_test_relay(tmp_path, settings=settings, files=FileStoreSettings())
+    try:
+        async with await RelayClient.connect(relay.address) as client:
+            files = FileRelayClient(client, RNG)
+            sender, reader = keys(2)
+            body = RNG.random_bytes(SIZE)
+            digest = hashlib.sha256(body).digest()
+            with pytest.raises(AuthFailed):
+                await files.register(SIZE, digest, sender.private, (reader.public,))
+            ids = await files.register(
+                SIZE, digest, sender.private, (reader.public,), password=b"sesame"
+            )
+            await files.put(ids.sender_id, sender.private, body)
+    finally:
+        await relay.stop()
