@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +43,7 @@ from veil.files.errors import UnsupportedImage
 from veil.files.images import clean_image
 from veil.routing.socks import SocksConnector
 
-__all__ = ["FILES_FOLDER", "FileSharing", "PreparedFile"]
+__all__ = ["FILES_FOLDER", "FileSharing", "PreparedFile", "follow", "prepare", "upload_redirect"]
 
 FILES_FOLDER = "files"
 _IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif")
@@ -95,21 +96,16 @@ class FileSharing:
         (description,) = upload.descriptions(prepared.name, prepared.mime_type)
         encoded = encode_description(description)
         if not fits_inline(encoded):
-            encoded = await self._redirect(encoded, folder)
-        return await self._offer(contact.contact_id, prepared, encoded, description.blob.size)
-
-    async def _redirect(self, encoded: bytes, folder: TransferFolder) -> bytes:
-        """Upload a description too large for a message; return the redirect to send."""
-        target = folder.path / "description.bin"
-        if not target.exists():
-            write_atomically(target, encoded)
-        inner = TransferFolder(folder.path / "redirect")
-        upload = await self._transfers.upload(target, inner, self._relays)
-        (carrier,) = upload.descriptions("description", "application/octet-stream")
-        return encode_description(redirect_to(target.read_bytes(), carrier.blob))
+            encoded = await upload_redirect(self._transfers, self._relays, encoded, folder)
+        size = description.blob.size
+        record = await self._offer(contact.contact_id, source, prepared, encoded, size)
+        # Sent: the folder's state is of no more use, and sending the file again later
+        # is a new upload with a new key.
+        shutil.rmtree(folder.path, ignore_errors=True)
+        return record
 
     async def _offer(
-        self, contact_id: int, prepared: PreparedFile, encoded: bytes, size: int
+        self, contact_id: int, source: Path, prepared: PreparedFile, encoded: bytes, size: int
     ) -> FileTransferRecord:
         messenger = self._messenger
         now = messenger.now()
@@ -127,7 +123,7 @@ class FileSharing:
             TransferState.SENT,
             encoded,
             prepared.preview,
-            str(prepared.path),
+            str(source),
             now,
         )
         with messenger.store.transaction() as tx:
@@ -177,24 +173,42 @@ class FileSharing:
                 raise ValueError(f"file #{transfer_id} is one you sent")
             tx.files.set_state(transfer_id, TransferState.DOWNLOADING)
         folder = TransferFolder(self._root / f"in-{transfer_id}")
-        description = await self._follow(decode_description(record.description), folder)
+        description = await follow(self._transfers, decode_description(record.description), folder)
         output = _free_name(target, description.name, folder)
         await self._transfers.download(description.blob, folder, output, on_progress=on_progress)
         with store.transaction() as tx:
             tx.files.set_state(transfer_id, TransferState.RECEIVED, str(output))
-            return tx.files.get(transfer_id)
+            record = tx.files.get(transfer_id)
+        shutil.rmtree(folder.path, ignore_errors=True)
+        return record
 
-    async def _follow(
-        self, description: FileDescription | RedirectDescription, folder: TransferFolder
-    ) -> FileDescription:
-        """The file description, fetched first if the offer carried a redirect."""
-        if isinstance(description, FileDescription):
-            return description
-        fetched = folder.path / "description.bin"
-        if not fetched.exists():
-            inner = TransferFolder(folder.path / "redirect")
-            await self._transfers.download(description.blob, inner, fetched)
-        return follow_redirect(description, fetched.read_bytes())
+
+async def upload_redirect(
+    transfers: FileTransfers, relays: list[str], encoded: bytes, folder: TransferFolder
+) -> bytes:
+    """Upload a description too large for a message; return the redirect to send."""
+    target = folder.path / "description.bin"
+    if not target.exists():
+        write_atomically(target, encoded)
+    inner = TransferFolder(folder.path / "redirect")
+    upload = await transfers.upload(target, inner, relays)
+    (carrier,) = upload.descriptions("description", "application/octet-stream")
+    return encode_description(redirect_to(target.read_bytes(), carrier.blob))
+
+
+async def follow(
+    transfers: FileTransfers,
+    description: FileDescription | RedirectDescription,
+    folder: TransferFolder,
+) -> FileDescription:
+    """The file description, fetched first if the offer carried a redirect."""
+    if isinstance(description, FileDescription):
+        return description
+    fetched = folder.path / "description.bin"
+    if not fetched.exists():
+        inner = TransferFolder(folder.path / "redirect")
+        await transfers.download(description.blob, inner, fetched)
+    return follow_redirect(description, fetched.read_bytes())
 
 
 def prepare(source: Path, folder: TransferFolder, *, keep_metadata: bool) -> PreparedFile:

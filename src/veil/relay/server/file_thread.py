@@ -55,6 +55,7 @@ class StoreThread:
         self._store: FileChunkStore | None = None
         """Touched only on the worker thread."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veil-files")
+        self._closed = False
 
     async def call(self, work: Callable[[FileChunkStore], _T]) -> _T:
         """Run ``work(store)`` on the worker thread, after any earlier call."""
@@ -63,7 +64,8 @@ class StoreThread:
 
     def submit(self, work: Callable[[FileChunkStore], object]) -> None:
         """Queue ``work(store)`` without waiting for it (cleanup of a closed connection)."""
-        self._executor.submit(self._run, work)
+        if not self._closed:
+            self._executor.submit(self._run, work)
 
     def _run(self, work: Callable[[FileChunkStore], _T]) -> _T:
         if self._store is None:
@@ -77,7 +79,10 @@ class StoreThread:
         return work(self._store)
 
     async def close(self) -> None:
-        """Finish queued calls, close the store and stop the thread."""
+        """Finish queued calls, close the store and stop the thread (once)."""
+        if self._closed:
+            return
+        self._closed = True
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close_store)
         self._executor.shutdown(wait=True)
 

@@ -1,0 +1,104 @@
+"""The agent's file transfers against in-process file relays on real TLS sockets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from helpers.relay import RunningTestRelay, start_test_relay
+from veil.agent.file_staging import TransferFolder
+from veil.agent.file_transfers import ChunkDone, FileTransfers
+from veil.chat.files import follow, upload_redirect
+from veil.crypto import SystemRandom
+from veil.files.description import (
+    ChunkLocation,
+    EncryptedBlob,
+    FileDescription,
+    decode_description,
+    encode_description,
+    fits_inline,
+)
+from veil.files.layout import plan_layout
+from veil.files.stream import FileSecret
+from veil.relay.client.relay_client import RelayClient
+from veil.relay.server.file_settings import FileStoreSettings
+
+RNG = SystemRandom()
+MIB = 1024 * 1024
+
+
+class Clients:
+    def __init__(self) -> None:
+        self.clients: dict[str, RelayClient] = {}
+
+    async def client(self, address: str) -> RelayClient:
+        if address not in self.clients:
+            self.clients[address] = await RelayClient.connect(
+                address, reconnect=None, connect_timeout=2.0
+            )
+        return self.clients[address]
+
+
+@pytest.fixture
+async def relays(tmp_path: Path) -> AsyncIterator[list[RunningTestRelay]]:
+    running = []
+    for n in range(2):
+        (tmp_path / f"relay{n}").mkdir()
+        running.append(await start_test_relay(tmp_path / f"relay{n}", files=FileStoreSettings()))
+    yield running
+    for relay in running:
+        await relay.stop()
+
+
+@pytest.fixture
+async def transfers() -> AsyncIterator[FileTransfers]:
+    clients = Clients()
+    yield FileTransfers(clients.client, RNG, retry_delay=0.01, attempts=2)
+    for client in clients.clients.values():
+        await client.close()
+
+
+async def test_with_one_relay_down_every_chunk_goes_to_the_other(
+    relays: list[RunningTestRelay], transfers: FileTransfers, tmp_path: Path
+) -> None:
+    source = tmp_path / "notes.bin"
+    source.write_bytes(os.urandom(3 * MIB))
+    addresses = [str(relay.address) for relay in relays]
+    await relays[1].stop()
+    events: list[ChunkDone] = []
+    upload = await transfers.upload(
+        source, TransferFolder(tmp_path / "out"), addresses, on_progress=events.append
+    )
+    (description,) = upload.descriptions("notes.bin", "application/octet-stream")
+    assert description.blob.relays == (addresses[0],)
+    assert sorted(e.index for e in events) == list(range(plan_layout(3 * MIB).chunk_count))
+    output = tmp_path / "notes-received.bin"
+    await transfers.download(description.blob, TransferFolder(tmp_path / "in"), output)
+    assert output.read_bytes() == source.read_bytes()
+
+
+def large_description() -> bytes:
+    """A description with too many chunks for a message (nothing is uploaded for it)."""
+    size = 400 * MIB
+    count = plan_layout(size).chunk_count
+    chunks = tuple(
+        ChunkLocation(0, RNG.random_bytes(24), RNG.random_bytes(32), RNG.random_bytes(32))
+        for _ in range(count)
+    )
+    blob = EncryptedBlob(size, FileSecret.generate(RNG), ("veil://x@relay.example",), chunks)
+    return encode_description(FileDescription("film.mkv", "video/x-matroska", blob))
+
+
+async def test_a_description_too_big_for_a_message_goes_as_a_redirect(
+    relays: list[RunningTestRelay], transfers: FileTransfers, tmp_path: Path
+) -> None:
+    encoded = large_description()
+    assert not fits_inline(encoded)
+    addresses = [str(relays[0].address)]
+    redirect = await upload_redirect(transfers, addresses, encoded, TransferFolder(tmp_path / "o"))
+    assert fits_inline(redirect)
+    followed = await follow(transfers, decode_description(redirect), TransferFolder(tmp_path / "i"))
+    assert encode_description(followed) == encoded
