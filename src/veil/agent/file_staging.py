@@ -10,6 +10,7 @@ leaves the last record whole. Memory: one 64 KiB segment while staging.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,6 +61,11 @@ class TransferFolder:
         """Persist the upload's progress (after every relay answer)."""
         write_atomically(self.path / "upload.rec", encode_upload_record(upload.record()))
 
+    async def save_upload_soon(self, upload: Upload) -> None:
+        """:meth:`save_upload` with the disk work on a thread (the loop keeps serving)."""
+        data = encode_upload_record(upload.record())
+        await asyncio.to_thread(write_atomically, self.path / "upload.rec", data)
+
     def stage(
         self, source: Path, relays: Sequence[str], recipients: int, rng: RandomSource
     ) -> Upload:
@@ -103,9 +109,11 @@ class TransferFolder:
         record = self.path / "download.rec"
         return decode_download_record(record.read_bytes()) if record.exists() else None
 
-    def save_download(self, record: DownloadRecord) -> None:
-        """Persist which chunks are on disk (after every chunk written and synced)."""
-        write_atomically(self.path / "download.rec", encode_download_record(record))
+    async def save_download(self, record: DownloadRecord) -> None:
+        """Persist which chunks are on disk (after every chunk written and synced), with
+        the disk work on a thread."""
+        data = encode_download_record(record)
+        await asyncio.to_thread(write_atomically, self.path / "download.rec", data)
 
     def remove_staged(self) -> None:
         """Drop the staged copy once the upload is done (it is as big as the file)."""

@@ -117,7 +117,7 @@ class FileTransfers:
                 if error is None:
                     failures[action.relay] = 0
                     finished = self._answered(upload, action, result)
-                    folder.save_upload(upload)
+                    await folder.save_upload_soon(upload)
                     if finished:
                         done, total = upload.progress
                         on_progress(ChunkDone("up", action.index, done, total, action.size))
@@ -214,7 +214,7 @@ class FileTransfers:
             return exc  # released by the machine: fetched again
         await asyncio.to_thread(_write_at, fd, plain.data, plain.offset)
         download.chunk_written(fetch.index)
-        folder.save_download(download.record())
+        await folder.save_download(download.record())
         return None
 
     def _check_failure(self, fetch: ChunkFetch, error: Exception, count: int) -> None:

@@ -41,6 +41,8 @@ __all__ = ["FILE_COMMAND_TAGS", "MAX_PARTIAL_UPLOADS", "FileCommands", "FileJob"
 
 FILE_COMMAND_TAGS = range(0x20, 0x30)
 MAX_PARTIAL_UPLOADS = 8
+_PIECES_PER_WRITE = 16
+"""Pieces written to disk in one call of the store's thread (256 KB)."""
 _MAX_DROPPED = 64
 """Chunks per connection whose remaining pieces are dropped silently (oldest forgotten)."""
 
@@ -61,6 +63,8 @@ class _Partial:
     auth_key: bytes
     receiver: PieceReceiver
     body: BodyUpload
+    held: list[bytes] = field(default_factory=list)
+    """Pieces checked but not yet written: written in batches, one disk call each."""
 
 
 @dataclass(slots=True)
@@ -229,8 +233,11 @@ class FileCommands:
             self._authorize(job, partial.auth_key)
         try:
             done = partial.receiver.accept(command)
-            body = partial.body
-            await self._store.call(lambda _: body.write(command.piece))
+            partial.held.append(command.piece)
+            if done or len(partial.held) >= _PIECES_PER_WRITE:
+                held, partial.held = b"".join(partial.held), []
+                body = partial.body
+                await self._store.call(lambda _: body.write(held))
             if done:
                 await self._store.call(lambda _: body.finish())
         except Exception:
