@@ -13,7 +13,7 @@ from PIL import Image
 
 from helpers.file_relays import start_file_relay
 from helpers.relay_process import RelayProcess
-from helpers.veil_cli import VeilUser, connect
+from helpers.veil_cli import VeilUser, connect, kill
 
 pytestmark = pytest.mark.slow
 
@@ -85,3 +85,34 @@ async def test_a_photo_arrives_without_its_gps_and_a_file_intact(
     )
     states = {t["name"]: t["state"] for t in (await bob.run("files"))["transfers"]}
     assert states == {"holiday.jpg": "received", "report.pdf": "received"}
+
+
+async def test_send_and_receive_killed_part_way_resume_and_the_file_arrives_once(
+    friends: tuple[VeilUser, VeilUser], tmp_path: Path
+) -> None:
+    alice, bob = friends
+    video = tmp_path / "video.bin"
+    video.write_bytes(os.urandom(24 * 1024 * 1024))
+    await kill_after_progress(alice, "send-file", "Bob", str(video))
+    sent = await alice.run("send-file", "Bob", str(video))
+    assert sent["state"] == "sent"
+    offers = [e for e in await bob.receive() if e["kind"] == "file"]
+    assert len(offers) == 1  # the killed run sent no offer
+    inbox = tmp_path / "inbox"
+    await kill_after_progress(bob, "receive-file", str(offers[0]["id"]), "--to", str(inbox))
+    got = await bob.run("receive-file", str(offers[0]["id"]), "--to", str(inbox))
+    assert Path(got["path"]).read_bytes() == video.read_bytes()
+    assert sorted(path.name for path in inbox.iterdir()) == ["video.bin"]
+
+
+async def kill_after_progress(user: VeilUser, *args: str) -> None:
+    """Start a CLI transfer and SIGKILL it after its second finished chunk."""
+    process = await user.start(*args)
+    assert process.stdout is not None
+    seen = 0
+    while seen < 2:
+        line = await process.stdout.readline()
+        assert line, "the transfer ended before it was killed"
+        seen += b'"progress"' in line
+    kill(process)
+    await process.wait()
