@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from helpers.forwarder import RecordingForwarder
 from helpers.relay import RunningTestRelay, start_test_relay
+from integration.relay.test_relay_fixed_blocks import BLOCK_RECORD_LENGTH, records_after_handshake
 from veil.crypto import SystemRandom, X25519KeyPair
 from veil.files.commands import MAX_PIECE_SIZE, PutPiece, encode_file_command
 from veil.relay.client.file_client import FileRelayClient
 from veil.relay.client.relay_client import RelayClient
 from veil.relay.client.session import ClientSession
+from veil.relay.protocol.address import RelayAddress
 from veil.relay.protocol.errors import (
     AuthFailed,
     BadCommand,
@@ -214,3 +217,23 @@ async def test_a_private_relay_asks_its_password_for_chunks(tmp_path: Path) -> N
             await files.put(ids.sender_id, sender.private, body)
     finally:
         await relay.stop()
+
+
+async def test_every_record_of_a_file_transfer_is_one_block(file_relay: RunningTestRelay) -> None:
+    forwarder = RecordingForwarder("127.0.0.1", file_relay.port)
+    port = await forwarder.start()
+    address = RelayAddress(file_relay.identity.fingerprint, ("127.0.0.1",), port)
+    body = RNG.random_bytes(SIZE)
+    try:
+        async with await RelayClient.connect(address) as client:
+            files = FileRelayClient(client, RNG)
+            _, _, [(recipient_id, key)] = await upload(files, body)
+            assert await files.get(recipient_id, key, SIZE) == body
+            await files.acknowledge(recipient_id, key)
+    finally:
+        await forwarder.close()
+    [upward], [downward] = forwarder.client_to_relay, forwarder.relay_to_client
+    for stream in (upward, downward):
+        lengths = records_after_handshake(stream)
+        assert len(lengths) >= SIZE // MAX_PIECE_SIZE
+        assert set(lengths) == {BLOCK_RECORD_LENGTH}
