@@ -19,7 +19,7 @@ from veil.crypto import RandomSource
 from veil.files.download import DownloadRecord, decode_download_record, encode_download_record
 from veil.files.layout import place_chunks, plan_layout
 from veil.files.stream import FileSecret, encrypt_stream
-from veil.files.upload import ChunkDigests, Upload
+from veil.files.upload import ChunkDigests, ChunkStage, Upload
 from veil.files.upload_record import decode_upload_record, encode_upload_record
 
 __all__ = ["TransferFolder", "write_atomically"]
@@ -114,6 +114,17 @@ class TransferFolder:
         the disk work on a thread."""
         data = encode_download_record(record)
         await asyncio.to_thread(write_atomically, self.path / "download.rec", data)
+
+    def progress(self) -> tuple[int, int] | None:
+        """``(chunks done, chunks in all)`` of the upload or download saved here, if any."""
+        download = self.load_download()
+        if download is not None:
+            return len(download.done), download.chunk_count
+        record = self.path / "upload.rec"
+        if not record.exists():
+            return None
+        chunks = decode_upload_record(record.read_bytes()).chunks
+        return sum(chunk.stage is ChunkStage.UPLOADED for chunk in chunks), len(chunks)
 
     def remove_staged(self) -> None:
         """Drop the staged copy once the upload is done (it is as big as the file)."""

@@ -15,11 +15,13 @@ Images (JPEG, PNG, WebP, HEIC) are cleaned of their metadata before they leave
 from __future__ import annotations
 
 import hashlib
+import json
 import mimetypes
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from veil.agent.file_staging import TransferFolder, write_atomically
 from veil.agent.file_transfers import FileTransfers, Progress
@@ -89,6 +91,10 @@ class FileSharing:
         folder = TransferFolder(
             self._root / ("out-" + hashlib.sha256(key.encode()).hexdigest()[:24])
         )
+        meta = folder.path / "sending.json"
+        if not meta.exists():
+            about = {"contact": contact.alias, "name": source.name, "size": stat.st_size}
+            write_atomically(meta, json.dumps(about).encode("utf-8"))
         prepared = prepare(source, folder, keep_metadata=keep_metadata)
         upload = await self._transfers.upload(
             prepared.path, folder, self._relays, on_progress=on_progress
@@ -138,6 +144,21 @@ class FileSharing:
         """Every file sent or offered, oldest first."""
         with self._messenger.store.transaction() as tx:
             return tx.files.list()
+
+    def progress(self, transfer_id: int) -> tuple[int, int] | None:
+        """``(chunks done, chunks in all)`` of a download under way, if one is."""
+        folder = self._root / f"in-{transfer_id}"
+        return TransferFolder(folder).progress() if folder.exists() else None
+
+    def uploads_under_way(self) -> list[dict[str, Any]]:
+        """Sends not finished yet (run ``veil send-file`` again to resume them)."""
+        found = []
+        for meta in sorted(self._root.glob("out-*/sending.json")):
+            about: dict[str, Any] = json.loads(meta.read_text(encoding="utf-8"))
+            done_total = TransferFolder(meta.parent).progress()
+            done, total = done_total if done_total is not None else (0, 0)
+            found.append(about | {"chunks_done": done, "chunks": total})
+        return found
 
     def auto_accept_bytes(self) -> int:
         """Offers up to this size are downloaded without asking (0: never)."""

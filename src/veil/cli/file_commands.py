@@ -47,11 +47,19 @@ def _record_json(record: FileTransferRecord) -> dict[str, Any]:
     }
 
 
-def _record_text(record: FileTransferRecord) -> str:
-    arrow = "->" if record.direction.value == "sent" else "<-"
-    where = f"  {record.path}" if record.path else ""
-    state = record.state.value
-    return f"#{record.transfer_id} {arrow} {record.name} ({record.size} bytes) {state}{where}"
+def _progress_json(progress: tuple[int, int] | None) -> dict[str, Any]:
+    if progress is None:
+        return {}
+    return {"chunks_done": progress[0], "chunks": progress[1]}
+
+
+def _listed_text(listed: dict[str, Any]) -> str:
+    arrow = "->" if listed["direction"] == "sent" else "<-"
+    where = f"  {listed['path']}" if listed["path"] else ""
+    state = listed["state"]
+    if "chunks" in listed:
+        state += f" {listed['chunks_done']}/{listed['chunks']} chunks"
+    return f"#{listed['id']} {arrow} {listed['name']} ({listed['size']} bytes) {state}{where}"
 
 
 def _parse_size(text: str) -> int:
@@ -144,11 +152,20 @@ def files(home: Path, as_json: bool, auto_accept: str | None) -> None:
     async def body(sharing: FileSharing, output: Output) -> None:
         if auto_accept is not None:
             sharing.set_auto_accept_bytes(_parse_size(auto_accept))
-        records = sharing.transfers()
+        records = [
+            _record_json(r) | _progress_json(sharing.progress(r.transfer_id))
+            for r in sharing.transfers()
+        ]
+        sending = sharing.uploads_under_way()
         limit = sharing.auto_accept_bytes()
-        text = "\n".join(_record_text(r) for r in records) or "no file transfers"
-        data = {"transfers": [_record_json(r) for r in records], "auto_accept_bytes": limit}
-        output.emit(data, text)
+        lines = [_listed_text(r) for r in records]
+        lines += [
+            f"-> {u['name']} to {u['contact']}: uploading, {u['chunks_done']}/{u['chunks']} "
+            "chunks (run the same send-file again to resume)"
+            for u in sending
+        ]
+        data = {"transfers": records, "uploading": sending, "auto_accept_bytes": limit}
+        output.emit(data, "\n".join(lines) or "no file transfers")
 
     _with_files(home, as_json, body)
 

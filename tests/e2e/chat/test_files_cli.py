@@ -94,12 +94,17 @@ async def test_send_and_receive_killed_part_way_resume_and_the_file_arrives_once
     video = tmp_path / "video.bin"
     video.write_bytes(os.urandom(24 * 1024 * 1024))
     await kill_after_progress(alice, "send-file", "Bob", str(video))
+    (under_way,) = (await alice.run("files"))["uploading"]
+    assert (under_way["name"], under_way["contact"]) == ("video.bin", "Bob")
+    assert under_way["chunks_done"] >= 2
     sent = await alice.run("send-file", "Bob", str(video))
     assert sent["state"] == "sent"
     offers = [e for e in await bob.receive() if e["kind"] == "file"]
     assert len(offers) == 1  # the killed run sent no offer
     inbox = tmp_path / "inbox"
     await kill_after_progress(bob, "receive-file", str(offers[0]["id"]), "--to", str(inbox))
+    (halfway,) = (await bob.run("files"))["transfers"]
+    assert halfway["state"] == "downloading" and halfway["chunks_done"] >= 2
     got = await bob.run("receive-file", str(offers[0]["id"]), "--to", str(inbox))
     assert Path(got["path"]).read_bytes() == video.read_bytes()
     assert sorted(path.name for path in inbox.iterdir()) == ["video.bin"]
