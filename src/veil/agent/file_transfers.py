@@ -39,7 +39,13 @@ from veil.files.errors import ChunkTampered, NoRelayAvailable, StreamAuthenticat
 from veil.files.upload import PutChunk, RegisterChunk, Upload
 from veil.relay.client.file_client import FileRelayClient
 from veil.relay.client.relay_client import RelayClient
-from veil.relay.protocol.errors import NoChunk, QuotaExceeded, RelayDiskFull, UnknownCommand
+from veil.relay.protocol.errors import (
+    ConnectionLost,
+    NoChunk,
+    QuotaExceeded,
+    RelayDiskFull,
+    UnknownCommand,
+)
 
 __all__ = ["ChunkDone", "ClientFor", "FileTransfers"]
 
@@ -138,8 +144,16 @@ class FileTransfers:
         folder.remove_staged()
         return upload
 
+    async def _connected(self, relay: str) -> FileRelayClient:
+        """The relay's file commands, or :class:`ConnectionLost` at once while it is away
+        (its client reconnects meanwhile): a chunk never waits long for a dead relay."""
+        client = await self._client_for(relay)
+        if not client.connected:
+            raise ConnectionLost(f"relay {relay} is not connected; retrying")
+        return FileRelayClient(client, self._rng)
+
     async def _act(self, folder: TransferFolder, action: RegisterChunk | PutChunk) -> object:
-        files = FileRelayClient(await self._client_for(action.relay), self._rng)
+        files = await self._connected(action.relay)
         async with asyncio.timeout(CHUNK_TIMEOUT_SECONDS):
             if isinstance(action, RegisterChunk):
                 return await files.register(
@@ -182,7 +196,9 @@ class FileTransfers:
                     for fetch in download.next_fetches(self._download_parallel):
                         tasks.start(fetch, self._fetch(fetch))
                     fetch, data, error = await tasks.next()
-                    if error is None:
+                    if error is not None:
+                        download.chunk_failed(fetch.index)
+                    else:
                         error = await self._write(download, folder, fetch, data, descriptor)
                     if error is None:
                         done, total = download.progress
@@ -199,7 +215,7 @@ class FileTransfers:
         return output
 
     async def _fetch(self, fetch: ChunkFetch) -> bytes:
-        files = FileRelayClient(await self._client_for(fetch.relay), self._rng)
+        files = await self._connected(fetch.relay)
         async with asyncio.timeout(CHUNK_TIMEOUT_SECONDS):
             return await files.get(fetch.recipient_id, fetch.recipient_key, fetch.size)
 

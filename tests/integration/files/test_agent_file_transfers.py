@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -36,9 +37,7 @@ class Clients:
 
     async def client(self, address: str) -> RelayClient:
         if address not in self.clients:
-            self.clients[address] = await RelayClient.connect(
-                address, reconnect=None, connect_timeout=2.0
-            )
+            self.clients[address] = await RelayClient.connect(address, connect_timeout=2.0)
         return self.clients[address]
 
 
@@ -54,11 +53,16 @@ async def relays(tmp_path: Path) -> AsyncIterator[list[RunningTestRelay]]:
 
 
 @pytest.fixture
-async def transfers() -> AsyncIterator[FileTransfers]:
-    clients = Clients()
-    yield FileTransfers(clients.client, RNG, retry_delay=0.01, attempts=2)
-    for client in clients.clients.values():
+async def clients() -> AsyncIterator[Clients]:
+    opened = Clients()
+    yield opened
+    for client in opened.clients.values():
         await client.close()
+
+
+@pytest.fixture
+def transfers(clients: Clients) -> FileTransfers:
+    return FileTransfers(clients.client, RNG, retry_delay=0.01, attempts=2)
 
 
 async def test_with_one_relay_down_every_chunk_goes_to_the_other(
@@ -102,3 +106,35 @@ async def test_a_description_too_big_for_a_message_goes_as_a_redirect(
     assert fits_inline(redirect)
     followed = await follow(transfers, decode_description(redirect), TransferFolder(tmp_path / "i"))
     assert encode_description(followed) == encoded
+
+
+async def test_a_relay_lost_mid_upload_hands_its_chunks_to_the_other(
+    relays: list[RunningTestRelay], clients: Clients, tmp_path: Path
+) -> None:
+    transfers = FileTransfers(clients.client, RNG, retry_delay=0.01, attempts=2)
+    source = tmp_path / "clip.bin"
+    source.write_bytes(os.urandom(6 * MIB))
+    addresses = [str(relay.address) for relay in relays]
+    stopping: list[asyncio.Task[None]] = []
+
+    def stop_second_relay(event: ChunkDone) -> None:
+        if not stopping:
+            stopping.append(asyncio.create_task(relays[1].stop()))
+
+    upload = await transfers.upload(
+        source, TransferFolder(tmp_path / "out"), addresses, on_progress=stop_second_relay
+    )
+    (description,) = upload.descriptions("clip.bin", "application/octet-stream")
+    blob = description.blob
+    on_second = [c for c in blob.chunks if blob.relays[c.relay_index] == addresses[1]]
+    assert len(on_second) < len(description.blob.chunks) // 2  # most went elsewhere
+    # What the lost relay acknowledged is still there once it is back.
+    back = await start_test_relay(
+        relays[1].data_dir, files=FileStoreSettings(), port=relays[1].port
+    )
+    relays[1] = back
+    output = tmp_path / "clip-received.bin"
+    # Patient enough for the client to reconnect to the relay that came back.
+    patient = FileTransfers(clients.client, RNG, retry_delay=0.5, attempts=20)
+    await patient.download(description.blob, TransferFolder(tmp_path / "in"), output)
+    assert output.read_bytes() == source.read_bytes()
