@@ -37,10 +37,18 @@ from veil.relay.server.service import CommandExtension
 from veil.relay.server.session import SessionState
 from veil.relay.server.steps import Answer, Step
 
-__all__ = ["FILE_COMMAND_TAGS", "MAX_PARTIAL_UPLOADS", "FileCommands", "FileJob"]
+__all__ = [
+    "FILE_COMMAND_TAGS",
+    "MAX_PARTIAL_UPLOADS",
+    "MAX_QUEUED_COMMANDS",
+    "FileCommands",
+    "FileJob",
+]
 
 FILE_COMMAND_TAGS = range(0x20, 0x30)
 MAX_PARTIAL_UPLOADS = 8
+MAX_QUEUED_COMMANDS = 2048
+"""File commands one connection may have waiting (32 MiB of pieces at most)."""
 _PIECES_PER_WRITE = 16
 """Pieces written to disk in one call of the store's thread (256 KB)."""
 _MAX_DROPPED = 64
@@ -160,6 +168,11 @@ class FileCommands:
 
     def _enqueue(self, job: FileJob) -> None:
         connection = self._connections.setdefault(job.session, _Connection())
+        if len(connection.jobs) >= MAX_QUEUED_COMMANDS:
+            # Far more than a client that waits for its answers ever queues: refuse
+            # rather than hold an unbounded backlog of pieces in memory.
+            self._reply(job, rsp.ErrorResponse(TooManyUploads.code))
+            return
         connection.jobs.append(job)
         if connection.task is None:
             connection.task = asyncio.create_task(self._serve_all(connection))
