@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,9 +68,13 @@ class PeerRun:
 
 
 async def run_peer(
-    *args: str | Path, kill_after: int | None = None, timeout: float = 1200
+    *args: str | Path,
+    kill_after: int | None = None,
+    meanwhile: tuple[int, Callable[[], Awaitable[None]]] | None = None,
+    timeout: float = 1200,
 ) -> PeerRun:
-    """Run ``file_peer.py``; with ``kill_after=n``, SIGKILL it once n chunks finished."""
+    """Run ``file_peer.py``; with ``kill_after=n``, SIGKILL it once n chunks finished;
+    with ``meanwhile=(n, act)``, await ``act()`` once n chunks finished and go on."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, PEER, *map(str, args), stdout=asyncio.subprocess.PIPE
     )
@@ -84,5 +89,7 @@ async def run_peer(
                 os.kill(process.pid, signal.SIGKILL)
                 run.killed = True
                 break
+            elif meanwhile is not None and len(run.lines) == meanwhile[0]:
+                await meanwhile[1]()
         await process.wait()
     return run
