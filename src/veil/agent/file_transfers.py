@@ -130,7 +130,7 @@ class FileTransfers:
                     continue
                 upload.action_failed(action.index)
                 if isinstance(error, QuotaExceeded | RelayDiskFull):
-                    raise FileRelayFull(f"file relay {action.relay} is full: {error}") from error
+                    raise _relay_full(action.relay, error) from error
                 failures[action.relay] += 1
                 if isinstance(error, UnknownCommand):  # not a file relay: no use retrying
                     failures[action.relay] = self._attempts
@@ -250,6 +250,14 @@ class FileTransfers:
                 files = FileRelayClient(await self._client_for(ack.relay), self._rng)
                 async with asyncio.timeout(CHUNK_TIMEOUT_SECONDS):
                     await files.acknowledge(ack.recipient_id, ack.recipient_key)
+
+
+def _relay_full(relay: str, error: Exception) -> FileRelayFull:
+    full = "disk is full" if isinstance(error, RelayDiskFull) else "file storage quota is used up"
+    return FileRelayFull(
+        f"file relay {relay} has no room (its {full}); once there is room (or with another "
+        "file relay enabled) run the transfer again: finished chunks are not sent again"
+    )
 
 
 def _write_at(descriptor: int, data: bytes, offset: int) -> None:

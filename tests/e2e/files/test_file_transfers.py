@@ -7,6 +7,8 @@ to send the 1 GiB file of issue #11 (a few minutes on a busy 2-core machine).
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -150,7 +152,7 @@ async def test_a_full_file_relay_is_a_clear_error_and_the_upload_resumes_after(
     try:
         full = await run_peer(*sender_args)
         assert full.summary.get("code") == 560, full.lines  # FileRelayFull
-        assert "full" in full.summary["error"]
+        assert "quota is used up" in full.summary["error"]
         await relay.stop()
         config = relay.data_dir / "config.toml"
         config.write_text(config.read_text().replace(f"{8 * MIB}", f"{64 * MIB}"))
@@ -184,5 +186,42 @@ async def test_a_large_file_keeps_memory_flat_on_all_three_processes(tmp_path: P
         )
         for rss in (sent.summary["peak_rss_kib"], got.summary["peak_rss_kib"], relay_rss):
             assert rss < RSS_LIMIT_KIB
+    finally:
+        await relay.stop()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 6 MiB tmpfs (needs root); skipped where it cannot be mounted."""
+    folder = tmp_path / "small-disk"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(folder)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+async def test_a_full_disk_on_the_relay_is_a_clear_error_and_the_upload_resumes_after(
+    tmp_path: Path, small_disk: Path
+) -> None:
+    relay = await start_file_relay(tmp_path / "relay", folder=small_disk / "chunks")
+    source = make_file(tmp_path / "big.bin", 20 * MIB)
+    sender_args = ("send", source, tmp_path / "sender", str(relay.address))
+    try:
+        full = await run_peer(*sender_args)
+        assert full.summary.get("code") == 560, full.lines  # FileRelayFull
+        assert "disk is full" in full.summary["error"]
+        resized = ["mount", "-o", "remount,size=64m", str(small_disk)]
+        subprocess.run(resized, check=True)  # space is freed
+        again = await run_peer(*sender_args)
+        assert again.summary.get("done"), again.lines[-3:]
+        assert not set(full.chunks("up")) & set(again.chunks("up"))
     finally:
         await relay.stop()
