@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -79,7 +80,7 @@ class _Partial:
 class _Connection:
     """What file commands keep per connection."""
 
-    jobs: list[FileJob] = field(default_factory=list)
+    jobs: deque[FileJob] = field(default_factory=deque)
     task: asyncio.Task[None] | None = None
     uploads: dict[bytes, _Partial] = field(default_factory=dict)
     dropping: dict[bytes, None] = field(default_factory=dict)
@@ -180,7 +181,7 @@ class FileCommands:
     async def _serve_all(self, connection: _Connection) -> None:
         try:
             while connection.jobs:
-                job = connection.jobs.pop(0)
+                job = connection.jobs.popleft()
                 try:
                     await self._serve(connection, job)
                 except Exception as exc:
