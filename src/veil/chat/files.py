@@ -73,7 +73,9 @@ class FileSharing:
         dialer = None if policy.socks is None else SocksConnector(policy.socks, rng)
         self._pool = RelayPool(rng, dialer=dialer)
         self._transfers = FileTransfers(self._pool.client, rng)
-        self._relays = [str(relay.address) for relay in policy.relays]
+        # The file relays: those enabled for receiving (the user's storage relays), not
+        # relays listed only as proxies.
+        self._relays = [str(relay.address) for relay in policy.relays if relay.receive]
 
     async def close(self) -> None:
         """Close the file relay connections."""
