@@ -25,7 +25,7 @@ from veil.relay.client.session import FILE_RESPONSE_TAGS, ClientSession
 from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.errors import UnexpectedResponse, UnknownCommand, error_for_code
 
-__all__ = ["FILES_VERSION", "FileRelayClient"]
+__all__ = ["FILES_VERSION", "FileRelayClient", "decode_answer"]
 
 FILES_VERSION = 3
 """The first relay protocol version with file commands."""
@@ -36,7 +36,7 @@ _T = TypeVar("_T")
 
 def decode_answer(body: bytes) -> _Answer:
     """A file answer, or ``OK``; raises the error an ``ERR`` stands for."""
-    if body[0] in FILE_RESPONSE_TAGS:
+    if body[:1] and body[0] in FILE_RESPONSE_TAGS:
         try:
             return fc.decode_file_response(body)
         except MalformedFileCommand as exc:
