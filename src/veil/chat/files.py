@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from veil.agent.errors import FileChunkLost
 from veil.agent.file_staging import TransferFolder, write_atomically
 from veil.agent.file_transfers import FileTransfers, Progress
 from veil.agent.relay_pool import RelayPool
@@ -194,11 +195,22 @@ class FileSharing:
             record = tx.files.get(transfer_id)
             if record.direction is not Direction.RECEIVED:
                 raise ValueError(f"file #{transfer_id} is one you sent")
+            if record.state is TransferState.RECEIVED:
+                raise ValueError(f"file #{transfer_id} was received already: {record.path}")
             tx.files.set_state(transfer_id, TransferState.DOWNLOADING)
         folder = TransferFolder(self._root / f"in-{transfer_id}")
-        description = await follow(self._transfers, decode_description(record.description), folder)
-        output = _free_name(target, description.name, folder)
-        await self._transfers.download(description.blob, folder, output, on_progress=on_progress)
+        try:
+            description = await follow(
+                self._transfers, decode_description(record.description), folder
+            )
+            output = _free_name(target, description.name, folder)
+            await self._transfers.download(
+                description.blob, folder, output, on_progress=on_progress
+            )
+        except FileChunkLost:
+            with store.transaction() as tx:
+                tx.files.set_state(transfer_id, TransferState.FAILED)
+            raise
         with store.transaction() as tx:
             tx.files.set_state(transfer_id, TransferState.RECEIVED, str(output))
             record = tx.files.get(transfer_id)

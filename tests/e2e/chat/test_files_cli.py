@@ -68,6 +68,8 @@ async def test_a_photo_arrives_without_its_gps_and_a_file_intact(
     with Image.open(got["path"]) as after:
         assert "exif" not in after.info and not after.getexif()
         assert after.size == (320, 200)
+    twice = await bob.run("receive-file", str(offer["id"]), "--to", str(inbox), ok=False)
+    assert "received already" in twice["error"]
 
     document = tmp_path / "report.pdf"
     document.write_bytes(b"%PDF-" + os.urandom(3 * 1024 * 1024))

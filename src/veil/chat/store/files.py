@@ -46,9 +46,9 @@ _SELECT_ALL = """SELECT transfer_id, contact_id, direction, message_id, name, mi
 
 
 class TransferState(Enum):
-    """Where a transfer stands."""
+    """Where a transfer stands (a send is stored once its offer went out; sends under
+    way live in their transfer folder only)."""
 
-    UPLOADING = "uploading"
     SENT = "sent"
     OFFERED = "offered"
     DOWNLOADING = "downloading"
