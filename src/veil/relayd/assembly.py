@@ -59,7 +59,9 @@ def relay_service(
 
         chunks = StoreThread(open_store, clock)
         password = settings.password_bytes
-        return FileCommands(core, wake, chunks, rng=rng, password=password, inner=routing)
+        serving = FileCommands(core, wake, chunks, rng=rng, password=password, inner=routing)
+        routing.forwarded_uploads = serving.handle_forwarded
+        return serving
 
     return RelayService(
         store, settings, identity, clock=clock, rng=rng, metrics=metrics, extension=extensions

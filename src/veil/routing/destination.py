@@ -20,6 +20,7 @@ touches sockets or the event loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -43,6 +44,7 @@ from veil.routing.forward_crypto import ForwardReceiver, OpenedForward
 __all__ = [
     "ROUTING_COMMAND_TAGS",
     "SENDER_COMMAND_TAGS",
+    "UPLOAD_COMMAND_TAGS",
     "ProxyCommandTaken",
     "ProxyRole",
     "RoutingRoles",
@@ -52,6 +54,10 @@ __all__ = [
 ROUTING_COMMAND_TAGS = range(0x10, 0x20)
 """Command tags of private routing; everything else is a queue command."""
 SENDER_COMMAND_TAGS = frozenset({cmd.Tag.SKEY, cmd.Tag.SEND, cmd.Tag.PING})
+UPLOAD_COMMAND_TAGS = frozenset({0x20, 0x21, 0x22, 0x23})
+"""File commands a proxy may forward (``FNEW``, ``FADD``, ``FPUT``, ``FDEL``): uploads
+take the private route; downloads (many answers to one command) go direct."""
+ForwardedHandler = Callable[[SessionState, Transmission, float], Step]
 """The only commands a forward may carry: recipients talk to their relay directly."""
 
 
@@ -137,6 +143,9 @@ class RoutingRoles:
         self._max_cached = max_cached_auth_keys
         self._receivers: dict[SessionState, ForwardReceiver] = {}
         """Opens ``RFWD`` forwards on each session; made on its first one."""
+        self.forwarded_uploads: ForwardedHandler | None = None
+        """Serves forwarded file uploads (``FNEW``, ``FADD``, ``FPUT``, ``FDEL``) when
+        the relay stores files; without it they are refused like other commands."""
 
     def close_session(self, session: SessionState) -> None:
         """Forget a connection's forward receiver and its waiting ``PRXY``."""
@@ -193,6 +202,8 @@ class RoutingRoles:
             raise MalformedRoutingCommand(f"forwarded transmission: {exc}") from exc
         self._protocol.metrics.forwards_received += 1
         state = _ForwardedSession(session, opened, transmission.correlation_id, self._max_cached)
+        if inner.body[0] in UPLOAD_COMMAND_TAGS and self.forwarded_uploads is not None:
+            return self.forwarded_uploads(state, inner, now)
         if inner.body[0] not in SENDER_COMMAND_TAGS:
             return _prohibited(state, inner)
         return self._protocol.handle(state, inner, now)

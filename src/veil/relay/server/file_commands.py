@@ -48,6 +48,8 @@ __all__ = [
 
 FILE_COMMAND_TAGS = range(0x20, 0x30)
 MAX_PARTIAL_UPLOADS = 8
+MAX_FORWARDED_UPLOADS = 64
+"""Partial uploads on a proxy's connection (shared by that proxy's clients)."""
 MAX_QUEUED_COMMANDS = 2048
 """File commands one connection may have waiting (32 MiB of pieces at most)."""
 _PIECES_PER_WRITE = 16
@@ -63,6 +65,9 @@ class FileJob:
     session: SessionState
     transmission: Transmission
     command: fc.FileCommand
+    forwarded: bool = False
+    """Came through a proxy (``RFWD``): every command, each ``FPUT`` piece included,
+    gets exactly one answer, since the proxy waits for one per forward."""
 
 
 @dataclass(slots=True)
@@ -130,6 +135,16 @@ class FileCommands:
             return self._error_step(session, transmission, BadCommand(str(exc)))
         return Step((), FileJob(session, transmission, command))
 
+    def handle_forwarded(
+        self, session: SessionState, transmission: Transmission, now: float
+    ) -> Step:
+        """An upload command a proxy forwarded (``session`` answers through the proxy)."""
+        try:
+            command = fc.decode_file_command(transmission.body)
+        except FileProtocolError as exc:
+            return self._error_step(session, transmission, BadCommand(str(exc)))
+        return Step((), FileJob(session, transmission, command, forwarded=True))
+
     def commit(self, step: Step) -> None:
         """Queue a file command on its connection's task; pass any other step on."""
         if isinstance(step.outcome, FileJob):
@@ -168,7 +183,9 @@ class FileCommands:
     # -- serving -------------------------------------------------------------------
 
     def _enqueue(self, job: FileJob) -> None:
-        connection = self._connections.setdefault(job.session, _Connection())
+        # Forwarded commands of all a proxy's clients share the proxy's connection state
+        # (their sender ids are random, so their uploads never mix).
+        connection = self._connections.setdefault(job.session.carrier, _Connection())
         if len(connection.jobs) >= MAX_QUEUED_COMMANDS:
             # Far more than a client that waits for its answers ever queues: refuse
             # rather than hold an unbounded backlog of pieces in memory.
@@ -241,6 +258,8 @@ class FileCommands:
                 return
         elif partial is None:
             if sender_id in connection.dropping:
+                if job.forwarded:
+                    self._reply(job, _OK)
                 return
             raise BadCommand("FPUT does not follow an upload in progress")
         else:
@@ -260,6 +279,7 @@ class FileCommands:
             raise
         if done:
             del connection.uploads[sender_id]
+        if done or job.forwarded:
             self._reply(job, _OK)
 
     async def _begin(self, connection: _Connection, job: FileJob) -> _Partial | None:
@@ -268,8 +288,9 @@ class FileCommands:
         key = await self._key(FileChunkStore.sender_auth_key, sender_id)
         self._authorize(job, key)
         assert key is not None  # _authorize refuses a missing key
-        if len(connection.uploads) >= MAX_PARTIAL_UPLOADS:
-            raise TooManyUploads(f"at most {MAX_PARTIAL_UPLOADS} chunk uploads per connection")
+        limit = MAX_FORWARDED_UPLOADS if job.forwarded else MAX_PARTIAL_UPLOADS
+        if len(connection.uploads) >= limit:
+            raise TooManyUploads(f"at most {limit} chunk uploads per connection")
         try:
             body = await self._store.call(lambda s: s.begin_put(sender_id))
         except Exception:
