@@ -46,7 +46,7 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.mls.fuzzing import MLS_DECODERS
     from veil.ratchet.agreement import InvitationKeys, ReplyKeys
     from veil.ratchet.header import Header
-    from veil.relay.client.file_client import decode_answer
+    from veil.relay.client.file_uploads import decode_answer
     from veil.relay.protocol.address import RelayAddress
     from veil.relay.protocol.handshake import decode_client_hello, decode_server_hello
     from veil.relay.protocol.queue_commands import decode_command

@@ -14,44 +14,23 @@ connection raises :class:`ConnectionLost`: every file command may be repeated.
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from veil.crypto import InvalidKey, RandomSource, X25519KeyPair
 from veil.files import commands as fc
-from veil.files.errors import MalformedFileCommand
-from veil.files.pieces import ChunkAssembler, download_key, split_into_pieces
+from veil.files.pieces import ChunkAssembler, download_key
+from veil.relay.client.file_uploads import (
+    Answer,
+    DirectUploads,
+    FileUploads,
+    decode_answer,
+    expect,
+    require_files,
+)
 from veil.relay.client.relay_client import RelayClient
-from veil.relay.client.session import FILE_RESPONSE_TAGS, ClientSession
+from veil.relay.client.session import ClientSession
 from veil.relay.protocol import queue_responses as rsp
-from veil.relay.protocol.errors import UnexpectedResponse, UnknownCommand, error_for_code
+from veil.relay.protocol.errors import UnexpectedResponse
 
-__all__ = ["FILES_VERSION", "FileRelayClient", "decode_answer"]
-
-FILES_VERSION = 3
-"""The first relay protocol version with file commands."""
-
-_Answer = fc.FileResponse | rsp.Response
-_T = TypeVar("_T")
-
-
-def decode_answer(body: bytes) -> _Answer:
-    """A file answer, or ``OK``; raises the error an ``ERR`` stands for."""
-    if body[:1] and body[0] in FILE_RESPONSE_TAGS:
-        try:
-            return fc.decode_file_response(body)
-        except MalformedFileCommand as exc:
-            raise UnexpectedResponse(f"file answer does not decode: {exc}") from exc
-    response = rsp.decode_response(body)
-    if isinstance(response, rsp.ErrorResponse):
-        error = error_for_code(response.code)
-        raise error(f"relay answered ERR {error.__name__}")
-    return response
-
-
-def _expect(answer: _Answer, kind: type[_T]) -> _T:
-    if not isinstance(answer, kind):
-        raise UnexpectedResponse(f"relay answered {type(answer).__name__}, not {kind.__name__}")
-    return answer
+__all__ = ["FileRelayClient"]
 
 
 class FileRelayClient:
@@ -60,6 +39,7 @@ class FileRelayClient:
     def __init__(self, client: RelayClient, rng: RandomSource) -> None:
         self.client = client
         self._rng = rng
+        self.uploads = FileUploads(DirectUploads(client))
 
     async def register(
         self,
@@ -70,37 +50,14 @@ class FileRelayClient:
         *,
         password: bytes = b"",
     ) -> fc.ChunkIds:
-        """``FNEW`` (then ``FADD`` beyond 16 recipients): the chunk's sender and recipient ids."""
-        sender = X25519KeyPair(sender_key)
-        first, rest = (
-            recipient_auth_keys[: fc.MAX_KEYS_PER_COMMAND],
-            recipient_auth_keys[fc.MAX_KEYS_PER_COMMAND :],
+        """``FNEW`` (then ``FADD``) directly: see :meth:`FileUploads.register`."""
+        return await self.uploads.register(
+            size, digest, sender_key, recipient_auth_keys, password=password
         )
-        command = fc.NewChunk(size, digest, sender.public, first, password)
-        ids = _expect(await self._one(command, b"", sender), fc.ChunkIds)
-        recipient_ids = list(ids.recipient_ids)
-        for start in range(0, len(rest), fc.MAX_KEYS_PER_COMMAND):
-            more = fc.AddRecipients(rest[start : start + fc.MAX_KEYS_PER_COMMAND])
-            added = _expect(await self._one(more, ids.sender_id, sender), fc.RecipientIds)
-            recipient_ids += added.recipient_ids
-        return fc.ChunkIds(ids.sender_id, tuple(recipient_ids))
 
     async def put(self, sender_id: bytes, sender_key: bytes, body: bytes) -> None:
-        """``FPUT`` every piece of a chunk's body; returns once the relay holds it durably."""
-        sender = X25519KeyPair(sender_key)
-
-        def build(session: ClientSession) -> list[tuple[bytes, bytes]]:
-            self._require_files(session)
-            return [
-                session.encoded(fc.encode_file_command(piece), entity_id=sender_id, auth=sender)
-                for piece in split_into_pieces(body)
-            ]
-
-        def take(reply: bytes) -> bool:
-            _expect(decode_answer(reply), rsp.Ok)
-            return True
-
-        await self.client.stream(build, take)
+        """``FPUT`` a chunk's pieces directly: see :meth:`FileUploads.put`."""
+        await self.uploads.put(sender_id, sender_key, body)
 
     async def get(self, recipient_id: bytes, recipient_key: bytes, size: int) -> bytes:
         """``FGET``: the chunk's encrypted bytes (not yet checked against its digest)."""
@@ -111,7 +68,7 @@ class FileRelayClient:
         assembled: list[ChunkAssembler | bytes] = []
 
         def build(session: ClientSession) -> list[tuple[bytes, bytes]]:
-            self._require_files(session)
+            require_files(session)
             sent[:] = [*session.encoded(command, entity_id=recipient_id, auth=recipient)]
             assembled.clear()
             return [(sent[0], sent[1])]
@@ -119,7 +76,7 @@ class FileRelayClient:
         def take(reply: bytes) -> bool:
             answer = decode_answer(reply)
             if not assembled:
-                key = _expect(answer, fc.DownloadKey)
+                key = expect(answer, fc.DownloadKey)
                 if key.size != size:
                     raise UnexpectedResponse(f"relay holds {key.size} bytes, not {size}")
                 try:
@@ -131,7 +88,7 @@ class FileRelayClient:
                 return False
             assembler = assembled[0]
             assert isinstance(assembler, ChunkAssembler)
-            chunk = assembler.accept(_expect(answer, fc.DownloadPiece))
+            chunk = assembler.accept(expect(answer, fc.DownloadPiece))
             if chunk is None:
                 return False
             assembled[0] = chunk
@@ -143,30 +100,14 @@ class FileRelayClient:
         return chunk
 
     async def delete(self, sender_id: bytes, sender_key: bytes) -> None:
-        """``FDEL``: the sender withdraws a chunk (its body and sender id)."""
-        _expect(await self._one(fc.DeleteChunk(), sender_id, X25519KeyPair(sender_key)), rsp.Ok)
+        """``FDEL`` directly: see :meth:`FileUploads.delete`."""
+        await self.uploads.delete(sender_id, sender_key)
 
     async def acknowledge(self, recipient_id: bytes, recipient_key: bytes) -> None:
         """``FACK``: the recipient has the chunk; the relay forgets its id."""
         auth = X25519KeyPair(recipient_key)
-        _expect(await self._one(fc.AcknowledgeChunk(), recipient_id, auth), rsp.Ok)
+        expect(await self._one(fc.AcknowledgeChunk(), recipient_id, auth), rsp.Ok)
 
-    async def _one(self, command: fc.FileCommand, entity: bytes, auth: X25519KeyPair) -> _Answer:
+    async def _one(self, command: fc.FileCommand, entity: bytes, auth: X25519KeyPair) -> Answer:
         body = fc.encode_file_command(command)
-        answers: list[_Answer] = []
-
-        def build(session: ClientSession) -> list[tuple[bytes, bytes]]:
-            self._require_files(session)
-            return [session.encoded(body, entity_id=entity, auth=auth)]
-
-        def take(reply: bytes) -> bool:
-            answers.append(decode_answer(reply))
-            return True
-
-        await self.client.stream(build, take)
-        return answers[0]
-
-    @staticmethod
-    def _require_files(session: ClientSession) -> None:
-        if session.version < FILES_VERSION:
-            raise UnknownCommand(f"the relay speaks version {session.version}; files need 3")
+        return decode_answer(await self.uploads.port.command(body, entity, auth))
