@@ -38,6 +38,7 @@ from veil.files.download import ChunkFetch, Download
 from veil.files.errors import ChunkTampered, NoRelayAvailable, StreamAuthenticationFailed
 from veil.files.upload import PutChunk, RegisterChunk, Upload
 from veil.relay.client.file_client import FileRelayClient
+from veil.relay.client.file_uploads import FileUploads, UploadPort
 from veil.relay.client.relay_client import RelayClient
 from veil.relay.protocol.errors import (
     ConnectionLost,
@@ -51,6 +52,8 @@ __all__ = ["ChunkDone", "ClientFor", "FileTransfers"]
 
 ClientFor = Callable[[str], Awaitable[RelayClient]]
 """Gives the agent's connection to a relay address (``RelayPool.client``)."""
+UploadPortFor = Callable[[str], Awaitable[UploadPort]]
+"""Gives where uploads to a relay go (``RoutedRelays.upload_port``: private routing)."""
 
 #: One chunk (4 MiB at most) must go up or come down within this time on a slow link.
 CHUNK_TIMEOUT_SECONDS = 300.0
@@ -88,8 +91,10 @@ class FileTransfers:
         attempts: int = 5,
         retry_delay: float = 1.0,
         password: bytes = b"",
+        upload_port_for: UploadPortFor | None = None,
     ) -> None:
         self._client_for = client_for
+        self._upload_port_for = upload_port_for
         self._rng = rng
         # An upload queues a whole chunk on the connection at once (its pieces are
         # answered once), so each one in flight holds a few copies of a chunk: two
@@ -152,8 +157,18 @@ class FileTransfers:
             raise ConnectionLost(f"relay {relay} is not connected; retrying")
         return FileRelayClient(client, self._rng)
 
+    async def _uploads(self, relay: str) -> FileUploads:
+        """Upload commands for ``relay``: through the port the routing policy gives, or
+        direct; :class:`ConnectionLost` at once while that connection is away."""
+        if self._upload_port_for is None:
+            return (await self._connected(relay)).uploads
+        port = await self._upload_port_for(relay)
+        if not port.ready:
+            raise ConnectionLost(f"the way to relay {relay} is not connected; retrying")
+        return FileUploads(port)
+
     async def _act(self, folder: TransferFolder, action: RegisterChunk | PutChunk) -> object:
-        files = await self._connected(action.relay)
+        files = await self._uploads(action.relay)
         async with asyncio.timeout(CHUNK_TIMEOUT_SECONDS):
             if isinstance(action, RegisterChunk):
                 return await files.register(

@@ -27,6 +27,7 @@ from veil.agent.errors import FileChunkLost
 from veil.agent.file_staging import TransferFolder, write_atomically
 from veil.agent.file_transfers import FileTransfers, Progress
 from veil.agent.relay_pool import RelayPool
+from veil.agent.routing_port import RoutedRelays
 from veil.chat.app import Messenger
 from veil.chat.contacts import connection_of
 from veil.chat.events import FileOffered, encode_event, new_message_id
@@ -73,7 +74,8 @@ class FileSharing:
         rng = messenger.rng
         dialer = None if policy.socks is None else SocksConnector(policy.socks, rng)
         self._pool = RelayPool(rng, dialer=dialer)
-        self._transfers = FileTransfers(self._pool.client, rng)
+        routed = RoutedRelays(self._pool, policy, rng)  # uploads take the private route
+        self._transfers = FileTransfers(self._pool.client, rng, upload_port_for=routed.upload_port)
         # The file relays: those enabled for receiving (the user's storage relays), not
         # relays listed only as proxies.
         self._relays = [str(relay.address) for relay in policy.relays if relay.receive]

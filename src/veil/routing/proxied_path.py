@@ -57,7 +57,15 @@ class ProxiedPath:
         if not isinstance(response, rsp.Ok):
             raise UnexpectedResponse(f"expected OK, got {type(response).__name__}")
 
+    async def encoded(self, body: bytes, entity_id: bytes, auth: X25519KeyPair) -> bytes:
+        """A command encoded elsewhere (a file upload command) through the proxy; the
+        destination's answer, still encoded."""
+        return await self._run_raw(lambda sender: sender.encoded(body, entity_id, auth))
+
     async def _run(self, build: Callable[[ProxiedSender], Forward]) -> rsp.Response:
+        return rsp.decode_response(await self._run_raw(build))
+
+    async def _run_raw(self, build: Callable[[ProxiedSender], Forward]) -> bytes:
         """One command through the proxy; asks for a fresh proxy session once on ``481``."""
         sender = await self._proved_sender()
         try:
@@ -69,10 +77,10 @@ class ProxiedPath:
 
     async def _through(
         self, sender: ProxiedSender, build: Callable[[ProxiedSender], Forward]
-    ) -> rsp.Response:
+    ) -> bytes:
         forward = build(sender)
         body = await self.proxy.exchange(lambda: (forward.correlation_id, forward.transmission))
-        return forward.read_reply(body)
+        return forward.read_body(body)
 
     async def _proved_sender(self) -> ProxiedSender:
         async with self._proving:

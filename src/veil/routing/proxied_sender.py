@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from veil.crypto import RandomSource, X25519KeyPair
+from veil.relay.client.file_uploads import require_files
 from veil.relay.client.session import ClientSession
 from veil.relay.protocol import queue_commands as cmd
 from veil.relay.protocol import queue_responses as rsp
@@ -107,13 +108,18 @@ class Forward:
         not open or does not answer this command raises
         :class:`~veil.routing.errors.ForwardRejected` or :class:`UnexpectedResponse`.
         """
+        return rsp.decode_response(self.read_body(body))
+
+    def read_body(self, body: bytes) -> bytes:
+        """The destination's response to this command, still encoded (a file answer's
+        tag is not a queue response's); raises as :meth:`read_reply` does."""
         response = _routing_response(body)
         if not isinstance(response, ProxyResponse):
             raise MalformedRoutingCommand(f"expected PRES, got {response.tag.name}")
         inner = decode_transmission(self.pending.open_response(response))
         if inner.correlation_id != self.inner_correlation_id or inner.authenticator:
             raise UnexpectedResponse("destination response does not answer this command")
-        return rsp.decode_response(inner.body)
+        return inner.body
 
 
 class ProxiedSender:
@@ -142,6 +148,11 @@ class ProxiedSender:
     def ping(self) -> Forward:
         """``PING`` the destination through the proxy (checks the whole path)."""
         return self._forward(self._session.ping())
+
+    def encoded(self, body: bytes, entity_id: bytes, auth: X25519KeyPair) -> Forward:
+        """A command encoded elsewhere (a file upload command) through the proxy."""
+        require_files(self._session)
+        return self._forward(self._session.encoded(body, entity_id=entity_id, auth=auth))
 
     def _forward(self, inner: tuple[bytes, bytes]) -> Forward:
         inner_correlation_id, inner_transmission = inner

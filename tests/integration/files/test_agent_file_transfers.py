@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers.relay import RunningTestRelay, start_test_relay
+from helpers.relay import RunningTestRelay, make_identity, start_test_relay
 from veil.agent.file_staging import TransferFolder
 from veil.agent.file_transfers import ChunkDone, FileTransfers
+from veil.agent.relay_pool import RelayPool
+from veil.agent.routing_port import RoutedRelays
 from veil.chat.files import follow, upload_redirect
 from veil.crypto import SystemRandom
 from veil.files.description import (
@@ -26,6 +28,7 @@ from veil.files.layout import plan_layout
 from veil.files.stream import FileSecret
 from veil.relay.client.relay_client import RelayClient
 from veil.relay.server.file_settings import FileStoreSettings
+from veil.routing.policy import RelayEntry, RoutingMode, RoutingPolicy
 
 RNG = SystemRandom()
 MIB = 1024 * 1024
@@ -138,3 +141,38 @@ async def test_a_relay_lost_mid_upload_hands_its_chunks_to_the_other(
     patient = FileTransfers(clients.client, RNG, retry_delay=0.5, attempts=20)
     await patient.download(description.blob, TransferFolder(tmp_path / "in"), output)
     assert output.read_bytes() == source.read_bytes()
+
+
+async def test_uploads_take_the_private_route_when_the_policy_says_so(tmp_path: Path) -> None:
+    for name in ("proxy", "files"):
+        (tmp_path / name).mkdir()
+        make_identity(tmp_path / name, seed=name.encode())
+    proxy = await start_test_relay(tmp_path / "proxy")
+    destination = await start_test_relay(tmp_path / "files", files=FileStoreSettings())
+    policy = RoutingPolicy(
+        (
+            RelayEntry(proxy.address, "proxy operator", own=False, receive=False),
+            RelayEntry(destination.address, "file operator"),
+        ),
+        mode=RoutingMode.ALWAYS,
+    )
+    pool = RelayPool(RNG)
+    routed = RoutedRelays(pool, policy, RNG)
+    transfers = FileTransfers(pool.client, RNG, upload_port_for=routed.upload_port)
+    source = tmp_path / "diary.bin"
+    source.write_bytes(os.urandom(MIB + 12345))
+    try:
+        upload = await transfers.upload(
+            source, TransferFolder(tmp_path / "out"), [str(destination.address)]
+        )
+        # Every upload command came through the proxy's one connection; none direct.
+        assert destination.server.metrics.connections_accepted == 1
+        assert destination.service.metrics.forwards_received > len(upload.record().chunks)
+        (description,) = upload.descriptions("diary.bin", "application/octet-stream")
+        output = tmp_path / "diary-received.bin"
+        await transfers.download(description.blob, TransferFolder(tmp_path / "in"), output)
+        assert output.read_bytes() == source.read_bytes()
+    finally:
+        await pool.close()
+        await proxy.stop()
+        await destination.stop()
