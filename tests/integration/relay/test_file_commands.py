@@ -56,13 +56,13 @@ async def upload(
     files: FileRelayClient, body: bytes, readers: int = 1
 ) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]:
     sender, *recipients = keys(1 + readers)
-    ids = await files.register(
+    ids = await files.uploads.register(
         len(body),
         hashlib.sha256(body).digest(),
         sender.private,
         tuple(r.public for r in recipients),
     )
-    await files.put(ids.sender_id, sender.private, body)
+    await files.uploads.put(ids.sender_id, sender.private, body)
     pairs = [(rid, r.private) for rid, r in zip(ids.recipient_ids, recipients, strict=True)]
     return ids.sender_id, sender.private, pairs
 
@@ -80,27 +80,27 @@ async def test_a_repeated_upload_is_answered_at_once_and_acks_forget_ids(
 ) -> None:
     body = RNG.random_bytes(SIZE)
     sender_id, sender_key, [(recipient_id, key)] = await upload(files, body)
-    await files.put(sender_id, sender_key, body)  # stored already: OK, pieces dropped
+    await files.uploads.put(sender_id, sender_key, body)  # stored already: OK, pieces dropped
     await files.acknowledge(recipient_id, key)
     with pytest.raises(AuthFailed):
         await files.get(recipient_id, key, SIZE)
-    await files.delete(sender_id, sender_key)
+    await files.uploads.delete(sender_id, sender_key)
     with pytest.raises(AuthFailed):
-        await files.delete(sender_id, sender_key)
+        await files.uploads.delete(sender_id, sender_key)
 
 
 async def test_wrong_keys_and_missing_bodies_are_refused(files: FileRelayClient) -> None:
     sender, reader = keys(2)
     body = RNG.random_bytes(SIZE)
-    ids = await files.register(
+    ids = await files.uploads.register(
         SIZE, hashlib.sha256(body).digest(), sender.private, (reader.public,)
     )
     with pytest.raises(NoChunk):
         await files.get(ids.recipient_ids[0], reader.private, SIZE)
     with pytest.raises(AuthFailed):
-        await files.put(ids.sender_id, reader.private, body)
+        await files.uploads.put(ids.sender_id, reader.private, body)
     # The refused upload does not block the real one on the same connection.
-    await files.put(ids.sender_id, sender.private, body)
+    await files.uploads.put(ids.sender_id, sender.private, body)
     assert await files.get(ids.recipient_ids[0], reader.private, SIZE) == body
 
 
@@ -172,7 +172,7 @@ def error_code(answer: bytes) -> int:
 async def registered(files: FileRelayClient, body: bytes) -> tuple[bytes, X25519KeyPair]:
     sender, reader = keys(2)
     digest = hashlib.sha256(body).digest()
-    ids = await files.register(len(body), digest, sender.private, (reader.public,))
+    ids = await files.uploads.register(len(body), digest, sender.private, (reader.public,))
     return ids.sender_id, sender
 
 
@@ -210,11 +210,11 @@ async def test_a_private_relay_asks_its_password_for_chunks(tmp_path: Path) -> N
             body = RNG.random_bytes(SIZE)
             digest = hashlib.sha256(body).digest()
             with pytest.raises(AuthFailed):
-                await files.register(SIZE, digest, sender.private, (reader.public,))
-            ids = await files.register(
+                await files.uploads.register(SIZE, digest, sender.private, (reader.public,))
+            ids = await files.uploads.register(
                 SIZE, digest, sender.private, (reader.public,), password=b"sesame"
             )
-            await files.put(ids.sender_id, sender.private, body)
+            await files.uploads.put(ids.sender_id, sender.private, body)
     finally:
         await relay.stop()
 

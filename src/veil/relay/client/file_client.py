@@ -40,24 +40,7 @@ class FileRelayClient:
         self.client = client
         self._rng = rng
         self.uploads = FileUploads(DirectUploads(client))
-
-    async def register(
-        self,
-        size: int,
-        digest: bytes,
-        sender_key: bytes,
-        recipient_auth_keys: tuple[bytes, ...],
-        *,
-        password: bytes = b"",
-    ) -> fc.ChunkIds:
-        """``FNEW`` (then ``FADD``) directly: see :meth:`FileUploads.register`."""
-        return await self.uploads.register(
-            size, digest, sender_key, recipient_auth_keys, password=password
-        )
-
-    async def put(self, sender_id: bytes, sender_key: bytes, body: bytes) -> None:
-        """``FPUT`` a chunk's pieces directly: see :meth:`FileUploads.put`."""
-        await self.uploads.put(sender_id, sender_key, body)
+        """``FNEW``, ``FADD``, ``FPUT``, ``FDEL`` on this connection."""
 
     async def get(self, recipient_id: bytes, recipient_key: bytes, size: int) -> bytes:
         """``FGET``: the chunk's encrypted bytes (not yet checked against its digest)."""
@@ -98,10 +81,6 @@ class FileRelayClient:
         chunk = assembled[0]
         assert isinstance(chunk, bytes)
         return chunk
-
-    async def delete(self, sender_id: bytes, sender_key: bytes) -> None:
-        """``FDEL`` directly: see :meth:`FileUploads.delete`."""
-        await self.uploads.delete(sender_id, sender_key)
 
     async def acknowledge(self, recipient_id: bytes, recipient_key: bytes) -> None:
         """``FACK``: the recipient has the chunk; the relay forgets its id."""
