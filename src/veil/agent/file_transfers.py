@@ -144,7 +144,7 @@ class FileTransfers:
                     try:
                         upload.relays_down(relays, down)
                     except NoRelayAvailable as exc:
-                        raise FileTransferStalled(f"no file relay answers: {error}") from exc
+                        raise _stalled(error) from exc
                 await asyncio.sleep(self._retry_delay)
         folder.remove_staged()
         return upload
@@ -265,6 +265,15 @@ class FileTransfers:
                 files = FileRelayClient(await self._client_for(ack.relay), self._rng)
                 async with asyncio.timeout(CHUNK_TIMEOUT_SECONDS):
                     await files.acknowledge(ack.recipient_id, ack.recipient_key)
+
+
+def _stalled(error: Exception) -> FileTransferStalled:
+    if isinstance(error, UnknownCommand):
+        return FileTransferStalled(
+            "none of your relays enabled for receiving stores files (the operator enables "
+            "[files]); add one that does (`veil relays add`), then send again"
+        )
+    return FileTransferStalled(f"no file relay answers ({error}); run the transfer again later")
 
 
 def _relay_full(relay: str, error: Exception) -> FileRelayFull:

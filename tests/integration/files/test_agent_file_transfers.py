@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from helpers.relay import RunningTestRelay, make_identity, start_test_relay
+from veil.agent.errors import FileTransferStalled
 from veil.agent.file_staging import TransferFolder
 from veil.agent.file_transfers import ChunkDone, FileTransfers
 from veil.agent.relay_pool import RelayPool
@@ -176,3 +177,17 @@ async def test_uploads_take_the_private_route_when_the_policy_says_so(tmp_path: 
         await pool.close()
         await proxy.stop()
         await destination.stop()
+
+
+async def test_relays_that_store_no_files_are_a_clear_error(
+    tmp_path: Path, transfers: FileTransfers
+) -> None:
+    (tmp_path / "plain").mkdir()
+    plain = await start_test_relay(tmp_path / "plain")  # no [files]
+    source = tmp_path / "a.bin"
+    source.write_bytes(b"a" * 1000)
+    try:
+        with pytest.raises(FileTransferStalled, match="stores files"):
+            await transfers.upload(source, TransferFolder(tmp_path / "o"), [str(plain.address)])
+    finally:
+        await plain.stop()
