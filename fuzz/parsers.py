@@ -48,6 +48,7 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.mls.fuzzing import MLS_DECODERS
     from veil.ratchet.agreement import InvitationKeys, ReplyKeys
     from veil.ratchet.header import Header
+    from veil.relay.client.file_uploads import decode_answer
     from veil.relay.client.log_events import LogAdmin, LogReader, LogWriter
     from veil.relay.protocol.address import RelayAddress
     from veil.relay.protocol.handshake import decode_client_hello, decode_server_hello
@@ -96,6 +97,7 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("repair offer", RepairOffer.from_bytes),
         ("backup file", lambda data: open_backup(data, "fuzz")),
         ("backup payload", decode_backup_payload),
+        ("file answer (client)", decode_answer),
     )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from veil.crypto import DeterministicRandom, SystemRandom
 from veil.relay.protocol.address import RelayAddress
+from veil.relay.server.file_settings import FileStoreSettings
 from veil.relay.server.log_store import LogStore
 from veil.relay.server.service import RelayService
 from veil.relay.server.settings import RelaySettings
@@ -73,16 +74,25 @@ async def start_test_relay(
     clock: FakeClock | None = None,
     port: int = 0,
     log_store: LogStore | None = None,
+    files: FileStoreSettings | None = None,
 ) -> RunningTestRelay:
     """Start a relay on ``127.0.0.1:port`` with its identity in ``data_dir`` (group logs
-    in ``log_store``, in memory if ``None``)."""
+    in ``log_store``, in memory if ``None``); with ``files``, it serves files from
+    ``data_dir/files``."""
     identity = make_identity(data_dir)
     # Test relays all run on loopback, so their proxies may connect there.
     settings = settings or RelaySettings(proxy_allow=LOOPBACK)
     store = store if store is not None else MemoryStore()
     clock = clock or FakeClock()
+    file_store = None if files is None else (files.folder(data_dir), files)
     service = relay_service(
-        store, settings, identity.key_pair, clock=clock, rng=SystemRandom(), log_store=log_store
+        store,
+        settings,
+        identity.key_pair,
+        clock=clock,
+        rng=SystemRandom(),
+        log_store=log_store,
+        files=file_store,
     )
     await service.start()
     context = server_context(data_dir / CERTIFICATE_FILE, data_dir / IDENTITY_KEY_FILE)

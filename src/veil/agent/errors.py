@@ -26,6 +26,9 @@ __all__ = [
     "ConfirmationRejected",
     "ConnectionNotReady",
     "ConnectionStateCorrupt",
+    "FileChunkLost",
+    "FileRelayFull",
+    "FileTransferStalled",
     "MalformedEnvelope",
     "MalformedFrame",
     "MalformedLink",
@@ -134,3 +137,26 @@ class RelayUnavailable(AgentLocalError):
     """A relay could not be reached or refused a command; the caller retries later."""
 
     code: ClassVar[int] = 540
+
+
+class FileRelayFull(AgentLocalError):
+    """A file relay has no room (its quota or its disk is full). Nothing it did not
+    acknowledge counts as sent: free space there or enable another file relay, then
+    run the transfer again; finished chunks are not sent again."""
+
+    code: ClassVar[int] = 560
+
+
+class FileTransferStalled(AgentLocalError):
+    """A file relay kept failing (unreachable, connection lost) after several attempts;
+    run the transfer again later: it resumes where it stopped."""
+
+    code: ClassVar[int] = 561
+
+
+class FileChunkLost(AgentLocalError):
+    """A chunk is gone from its relay (expired, deleted, damaged on disk) or keeps
+    failing its digest check; nothing of it was written. Ask the sender to send the
+    file again."""
+
+    code: ClassVar[int] = 562

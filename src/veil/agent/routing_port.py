@@ -24,10 +24,12 @@ from veil.agent.relay_pool import COMMAND_TIMEOUT_SECONDS, RelayPool
 from veil.agent.relays import Delivery, RelayUnavailable
 from veil.crypto import RandomSource, X25519KeyPair
 from veil.errors import ProtocolError
+from veil.relay.client.file_uploads import DirectUploads, UploadPort
 from veil.relay.protocol.address import RelayAddress
 from veil.relay.protocol.errors import CommandError
 from veil.routing.errors import DestinationUnreachable, NoRouteAvailable
 from veil.routing.policy import DirectRoute, RoutingPolicy, choose_route
+from veil.routing.proxied_files import ProxiedUploads
 from veil.routing.proxied_path import ProxiedPath
 
 __all__ = ["KEPT_PROXY_FAILURES", "RoutedRelays"]
@@ -125,6 +127,18 @@ class RoutedRelays:
             path = ProxiedPath(await self._pool.client(proxy), destination, self._rng)
             self._paths[key] = path
         return path
+
+    async def upload_port(self, relay: str) -> UploadPort:
+        """Where file uploads to ``relay`` go: direct, or through a proxy (chosen anew
+        for each call) as the policy says; never direct when it says proxy."""
+        destination = _parsed_address(relay)
+        try:
+            route = choose_route(self.policy, destination, self._rng)
+        except NoRouteAvailable as exc:
+            raise RelayUnavailable(f"{exc}; the upload resumes when a proxy answers") from exc
+        if isinstance(route, DirectRoute):
+            return DirectUploads(await self._pool.client(relay))
+        return ProxiedUploads(await self._path(str(route.proxy.address), destination))
 
     # -- everything else is the pool's -------------------------------------------------
 

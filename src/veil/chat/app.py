@@ -111,6 +111,15 @@ class Messenger:
         )
         self.conversation = Conversation(store, self.agent, self._rng, clock)
 
+    @property
+    def rng(self) -> RandomSource:
+        """The randomness this client draws from (for the modules beside it)."""
+        return self._rng
+
+    def now(self) -> float:
+        """The current time on this client's clock."""
+        return self._clock()
+
     # -- lifecycle ----------------------------------------------------------------
 
     @staticmethod

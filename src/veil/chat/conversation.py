@@ -27,6 +27,7 @@ from veil.chat.errors import (
 from veil.chat.events import (
     MAX_RECEIPT_IDS,
     ChatEvent,
+    FileOffered,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
@@ -38,6 +39,7 @@ from veil.chat.events import (
     encode_event,
     new_message_id,
 )
+from veil.chat.file_offers import record_offer
 from veil.chat.store import (
     ChatStore,
     Deletion,
@@ -48,6 +50,7 @@ from veil.chat.store import (
     Transaction,
 )
 from veil.crypto import RandomSource
+from veil.files.errors import FileProtocolError
 
 __all__ = ["RECEIPT_DELAY_SECONDS", "Conversation", "Incoming"]
 
@@ -66,7 +69,7 @@ class Incoming:
     """Something that arrived, as the CLI shows it.
 
     ``kind`` is one of ``message``, ``edit``, ``delete``, ``reaction``, ``receipt``,
-    ``profile``, ``connected``, ``request``, ``desync`` or ``error``.
+    ``profile``, ``file``, ``connected``, ``request``, ``desync`` or ``error``.
     """
 
     kind: str
@@ -252,6 +255,8 @@ class Conversation:
         except ChatProtocolError as error:
             _log.warning("dropped a chat event: %s", type(error).__name__)
             return Incoming("error", alias, f"an unreadable message was dropped ({error.code})")
+        if isinstance(event, FileOffered):
+            return self._apply_offer(tx, contact_id, alias, event)
         try:
             return self._apply_event(tx, contact_id, alias, event, received)
         except RecordNotFound:
@@ -315,6 +320,18 @@ class Conversation:
             self._receipts_since = self._clock()
         self._receipts.setdefault(contact_id, []).append(post.message_id)
         return Incoming("message", alias, post.text, stored.row_id, str(received.integrity))
+
+    def _apply_offer(
+        self, tx: Transaction, contact_id: int, alias: str, offer: FileOffered
+    ) -> Incoming | None:
+        try:
+            stored = record_offer(tx, contact_id, offer, self._clock())
+        except DuplicateRecord:
+            return None
+        except FileProtocolError as error:
+            return Incoming("error", alias, f"an unreadable file offer was dropped ({error.code})")
+        text = f"{stored.name} ({stored.size} bytes): `veil receive-file {stored.transfer_id}`"
+        return Incoming("file", alias, text, stored.transfer_id)
 
     @staticmethod
     def _find_either(tx: Transaction, contact_id: int, message_id: bytes) -> MessageRecord:

@@ -23,6 +23,8 @@ from veil.chat.errors import MalformedEvent, UnsupportedEventVersion
 from veil.chat.profile import Profile
 from veil.chat.text import read_text, validate_emoji, validate_text, write_text
 from veil.crypto import RandomSource
+from veil.files.description import MAX_INLINE_DESCRIPTION
+from veil.files.images import MAX_PREVIEW_BYTES
 from veil.wire import Reader, VersionRange, WireError, Writer
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "MAX_TEXT_BYTES",
     "MESSAGE_ID_SIZE",
     "ChatEvent",
+    "FileOffered",
     "MessageDeleted",
     "MessageEdited",
     "MessagePosted",
@@ -252,6 +255,43 @@ class ProfileUpdated:
         return cls(Profile.decode(reader))
 
 
+@dataclass(frozen=True, slots=True)
+class FileOffered:
+    """The author sends a file: its encoded description (``files.md`` section 4, a
+    FILE or a REDIRECT) and an inline preview (a small JPEG, or empty).
+
+    The description is decoded, strictly, by the chat's file handling, not here.
+    """
+
+    TAG: ClassVar[int] = 7
+
+    message_id: bytes
+    sent_at_ms: int
+    description: bytes
+    preview: bytes = b""
+
+    def __post_init__(self) -> None:
+        _check_message_id(self.message_id, "message_id")
+        if not 0 < len(self.description) <= MAX_INLINE_DESCRIPTION:
+            raise ValueError(f"a file description holds 1..{MAX_INLINE_DESCRIPTION} bytes")
+        if len(self.preview) > MAX_PREVIEW_BYTES:
+            raise ValueError(f"a preview holds at most {MAX_PREVIEW_BYTES} bytes")
+        if not 0 <= self.sent_at_ms < 2**64:
+            raise ValueError(f"sent_at_ms out of range: {self.sent_at_ms}")
+
+    def encode_fields(self, writer: Writer) -> None:
+        """Append this event's fields."""
+        writer.raw(self.message_id).u64(self.sent_at_ms)
+        writer.bytes16(self.description).bytes16(self.preview)
+
+    @classmethod
+    def decode_fields(cls, reader: Reader) -> FileOffered:
+        """Read the fields written by :meth:`encode_fields`."""
+        message_id, sent_at_ms = reader.raw(MESSAGE_ID_SIZE), reader.u64()
+        description = reader.bytes16(MAX_INLINE_DESCRIPTION)
+        return cls(message_id, sent_at_ms, description, reader.bytes16(MAX_PREVIEW_BYTES))
+
+
 ChatEvent: TypeAlias = (
     MessagePosted
     | MessageEdited
@@ -259,6 +299,7 @@ ChatEvent: TypeAlias = (
     | ReactionChanged
     | ReceiptIssued
     | ProfileUpdated
+    | FileOffered
 )
 
 _DECODERS: dict[int, Callable[[Reader], ChatEvent]] = {
@@ -270,6 +311,7 @@ _DECODERS: dict[int, Callable[[Reader], ChatEvent]] = {
         ReactionChanged,
         ReceiptIssued,
         ProfileUpdated,
+        FileOffered,
     )
 }
 

@@ -18,6 +18,7 @@ from veil.chat.app import STORE_FILE, Messenger
 from veil.chat.routing import initial_policy, load_policy, policy_file
 from veil.cli.backup_commands import BACKUP_COMMANDS
 from veil.cli.contact_commands import CONTACT_COMMANDS
+from veil.cli.file_commands import FILE_COMMANDS
 from veil.cli.message_commands import MESSAGE_COMMANDS
 from veil.cli.support import (
     FAST_KDF,
@@ -117,6 +118,7 @@ def _open_policy(options: Mapping[str, Any]) -> PolicyStore:
 for _command in (
     *CONTACT_COMMANDS,
     *MESSAGE_COMMANDS,
+    *FILE_COMMANDS,
     *routing_commands(_open_policy, [home_option()]),
     *BACKUP_COMMANDS,
 ):

@@ -48,6 +48,7 @@ async def run_relay(
     """Serve until ``stop`` is set, or until SIGTERM/SIGINT when ``stop`` is ``None``."""
     log = configure_logging(config.log_level)
     started = time.monotonic()
+    files = None if config.files is None else (config.files.folder(data_dir), config.files)
     service = relay_service(
         SqliteStore(data_dir / STORE_FILE),
         config.settings,
@@ -55,6 +56,7 @@ async def run_relay(
         clock=time.time,
         rng=SystemRandom(),
         log_store=SqliteLogStore(data_dir / LOG_STORE_FILE),
+        files=files,
     )
     await service.start()
     log.info("relay.loaded", extra=fields(seconds=round(time.monotonic() - started, 3)))

@@ -45,6 +45,7 @@ from veil.routing.forward_crypto import ForwardReceiver, OpenedForward
 __all__ = [
     "ROUTING_COMMAND_TAGS",
     "SENDER_COMMAND_TAGS",
+    "UPLOAD_COMMAND_TAGS",
     "ForwardedHandler",
     "ProxyCommandTaken",
     "ProxyRole",
@@ -59,6 +60,9 @@ SENDER_COMMAND_TAGS = frozenset({cmd.Tag.SKEY, cmd.Tag.SEND, cmd.Tag.PING, LogTa
 to their relay directly."""
 ForwardedHandler = Callable[[SessionState, Transmission, float], Step]
 """Runs a forwarded command of another command set (a group-log post) at this relay."""
+UPLOAD_COMMAND_TAGS = frozenset({0x20, 0x21, 0x22, 0x23})
+"""File commands a proxy may forward (``FNEW``, ``FADD``, ``FPUT``, ``FDEL``): uploads
+take the private route; downloads (many answers to one command) go direct."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +154,9 @@ class RoutingRoles:
         self._max_cached = max_cached_auth_keys
         self._receivers: dict[SessionState, ForwardReceiver] = {}
         """Opens ``RFWD`` forwards on each session; made on its first one."""
+        self.forwarded_uploads: ForwardedHandler | None = None
+        """Serves forwarded file uploads (``FNEW``, ``FADD``, ``FPUT``, ``FDEL``) when
+        the relay stores files; without it they are refused like other commands."""
 
     def close_session(self, session: SessionState) -> None:
         """Forget a connection's forward receiver and its waiting ``PRXY``."""
@@ -206,6 +213,8 @@ class RoutingRoles:
             raise MalformedRoutingCommand(f"forwarded transmission: {exc}") from exc
         self._protocol.metrics.forwards_received += 1
         state = _ForwardedSession(session, opened, transmission.correlation_id, self._max_cached)
+        if inner.body[0] in UPLOAD_COMMAND_TAGS and self.forwarded_uploads is not None:
+            return self.forwarded_uploads(state, inner, now)
         if inner.body[0] not in SENDER_COMMAND_TAGS:
             return _prohibited(state, inner)
         if inner.body[0] == LogTag.LPOST:

@@ -66,6 +66,11 @@ class ProxiedPath:
         if not isinstance(response, rsp.Ok):
             raise UnexpectedResponse(f"expected OK, got {type(response).__name__}")
 
+    async def encoded(self, body: bytes, entity_id: bytes, auth: X25519KeyPair) -> bytes:
+        """A command encoded elsewhere (a file upload command) through the proxy; the
+        destination's answer, still encoded."""
+        return await self._run(lambda sender: sender.encoded(body, entity_id, auth))
+
     async def _run(self, build: Callable[[ProxiedSender], Forward]) -> bytes:
         """One command through the proxy; asks for a fresh proxy session once on ``481``.
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from veil.crypto import RandomSource, X25519KeyPair
+from veil.relay.client.file_uploads import require_files
 from veil.relay.client.log_wire import log_transmission, new_correlation_id
 from veil.relay.client.session import ClientSession
 from veil.relay.protocol import queue_commands as cmd
@@ -162,6 +163,11 @@ class ProxiedSender:
     def ping(self) -> Forward:
         """``PING`` the destination through the proxy (checks the whole path)."""
         return self._forward(self._session.ping())
+
+    def encoded(self, body: bytes, entity_id: bytes, auth: X25519KeyPair) -> Forward:
+        """A command encoded elsewhere (a file upload command) through the proxy."""
+        require_files(self._session)
+        return self._forward(self._session.encoded(body, entity_id=entity_id, auth=auth))
 
     def _forward(self, inner: tuple[bytes, bytes]) -> Forward:
         inner_correlation_id, inner_transmission = inner

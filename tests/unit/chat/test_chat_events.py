@@ -15,6 +15,7 @@ from veil.chat.events import (
     MAX_TEXT_BYTES,
     MESSAGE_ID_SIZE,
     ChatEvent,
+    FileOffered,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
@@ -53,6 +54,8 @@ EXAMPLES: list[ChatEvent] = [
     ReceiptIssued(ReceiptStatus.READ, (ID_A, ID_B)),
     ProfileUpdated(Profile("Alice", full_name="Alice Liddell", bio="Down the\nrabbit hole")),
     ProfileUpdated(Profile("Bob")),
+    FileOffered(ID_A, 1_700_000_000_000, b"\x01description", b"\xff\xd8preview"),
+    FileOffered(ID_B, 0, b"d"),
 ]
 
 
@@ -214,3 +217,16 @@ def test_names_refuse_bidirectional_overrides_that_would_reorder_the_line() -> N
         decode_event(b"\x01\x06\x00\x07m\xe2\x81\xa6all\x00\x00")
     # Free text keeps them: right-to-left writers may need them inside a message.
     assert MessagePosted(ID_A, "\u2067\u05e9\u05dc\u05d5\u05dd\u2069", sent_at_ms=1).text
+
+
+def test_file_offer_layout_and_caps() -> None:
+    offer = FileOffered(ID_A, 258, b"DD", b"P")
+    expected = "01" + "07" + ID_A.hex() + "0000000000000102" + "0002" + "4444" + "0001" + "50"
+    assert encode_event(offer).hex() == expected
+    with pytest.raises(ValueError, match="description"):
+        FileOffered(ID_A, 0, b"")
+    with pytest.raises(ValueError, match="preview"):
+        FileOffered(ID_A, 0, b"d", bytes(4097))
+    too_long = bytes.fromhex(expected[:52]) + (7169).to_bytes(2, "big") + bytes(7169) + bytes(2)
+    with pytest.raises(MalformedEvent):
+        decode_event(too_long)

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from veil.relay.protocol.errors import InvalidRelayConfig
 from veil.relay.server.config import CONFIG_FILE, RelayConfig, create_data_dir
+from veil.relay.server.file_settings import FileStoreSettings
 from veil.relay.server.settings import DAY_SECONDS, RelaySettings
 from veil.relayd.cli import main as relay_cli
 
@@ -81,12 +82,40 @@ def test_minimal_file_gets_defaults(tmp_path: Path) -> None:
             "connections.max must be an integer",
         ),
         ("format_version = = 1\n", "Invalid"),
+        (
+            'format_version = 1\n[address]\nhosts = ["a.example"]\n[files]\nenabled = 1\n',
+            "files.enabled",
+        ),
+        (
+            'format_version = 1\n[address]\nhosts = ["a.example"]\n[files]\nenabled = true\n'
+            "retention_hours = 0\n",
+            "1..720",
+        ),
+        (
+            'format_version = 1\n[address]\nhosts = ["a.example"]\n[files]\nenabled = true\n'
+            'quota_bytes = "lots"\n',
+            "files.quota_bytes must be an integer",
+        ),
+        (
+            'format_version = 1\n[address]\nhosts = ["a.example"]\n[files]\nsize = 1\n',
+            "unknown key",
+        ),
     ],
 )
 def test_bad_files_are_explained(tmp_path: Path, text: str, complaint: str) -> None:
     (tmp_path / CONFIG_FILE).write_text(text)
     with pytest.raises(InvalidRelayConfig, match=complaint):
         RelayConfig.load(tmp_path)
+
+
+def test_file_storage_is_off_by_default_and_round_trips(tmp_path: Path) -> None:
+    assert RelayConfig(public_hosts=("a.example",)).files is None
+    files = FileStoreSettings(Path("/srv/chunks"), quota_bytes=5 * 1024**3, retention_seconds=7200)
+    RelayConfig(public_hosts=("a.example",), files=files).save(tmp_path)
+    loaded = RelayConfig.load(tmp_path)
+    assert loaded.files == files
+    assert loaded.files.folder(tmp_path) == Path("/srv/chunks")
+    assert FileStoreSettings().folder(tmp_path) == tmp_path / "files"
 
 
 def test_missing_file_points_to_init(tmp_path: Path) -> None:

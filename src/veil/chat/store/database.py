@@ -25,6 +25,7 @@ from veil.chat.store.conversations import (
     MessageRepository,
     OutboxRepository,
 )
+from veil.chat.store.files import FileTransferRepository
 from veil.chat.store.header import KdfParams, StoreHeader
 from veil.chat.store.people import (
     AddressRepository,
@@ -70,6 +71,7 @@ class Transaction:
     outbox: OutboxRepository
     requests: RequestRepository
     address: AddressRepository
+    files: FileTransferRepository
 
     @classmethod
     def bind(cls, database: Any) -> Transaction:
@@ -83,6 +85,7 @@ class Transaction:
             OutboxRepository(database),
             RequestRepository(database),
             AddressRepository(database),
+            FileTransferRepository(database),
         )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from veil.chat.errors import StoreTooNew
+from veil.chat.store.files import FILES_MIGRATION_STATEMENTS
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate", "schema_version"]
 
@@ -113,7 +114,10 @@ _V1 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1,)
+_FILES = Migration(2, FILES_MIGRATION_STATEMENTS)
+"""File transfers and their settings (``veil send-file``, ``veil files``)."""
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _FILES)
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 

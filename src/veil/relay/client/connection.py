@@ -26,10 +26,27 @@ from veil.relay.protocol.errors import (
 from veil.relay.transport.identity import verify_certificate
 from veil.relay.transport.tls import TlsBlockProtocol
 
-__all__ = ["ClientConnection", "CommandBuilder"]
+__all__ = ["ClientConnection", "CommandBuilder", "ReplyListener", "StreamBuilder"]
 
 CommandBuilder = Callable[[ClientSession], tuple[bytes, bytes]]
 """Builds one transmission for a session: returns ``(correlation_id, transmission)``."""
+StreamBuilder = Callable[[ClientSession], list[tuple[bytes, bytes]]]
+"""Builds transmissions whose replies one listener takes (``submit_stream``)."""
+ReplyListener = Callable[[bytes], bool]
+"""Takes each reply body of a stream; returns True once it expects no more."""
+
+
+class _Stream:
+    """The replies to several transmissions (or several replies to one), to one listener."""
+
+    __slots__ = ("correlation_ids", "future", "listener")
+
+    def __init__(
+        self, correlation_ids: list[bytes], listener: ReplyListener, future: asyncio.Future[None]
+    ) -> None:
+        self.correlation_ids = correlation_ids
+        self.listener = listener
+        self.future = future
 
 
 class ClientConnection(TlsBlockProtocol):
@@ -60,6 +77,7 @@ class ClientConnection(TlsBlockProtocol):
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting: dict[bytes, asyncio.Future[rsp.Response]] = {}
         self._raw_waiting: dict[bytes, asyncio.Future[bytes]] = {}
+        self._streams: dict[bytes, _Stream] = {}
         self._send_scheduled = False
 
     def submit(self, build: CommandBuilder) -> asyncio.Future[rsp.Response]:
@@ -87,6 +105,38 @@ class ClientConnection(TlsBlockProtocol):
         self._raw_waiting[correlation_id] = future
         self._queue(self.session, transmission)
         return future
+
+    def submit_stream(self, build: StreamBuilder, listener: ReplyListener) -> asyncio.Future[None]:
+        """Queue transmissions; every reply to any of them goes to ``listener`` (raw body).
+
+        The future resolves once ``listener`` returns True, fails with what it
+        raised, or with :class:`ConnectionLost` like :meth:`submit`. File uploads
+        (one answer per chunk of pieces) and downloads (many answers) use it.
+        """
+        if self.session is None or not self.established:
+            raise ConnectionLost("not connected to the relay")
+        built = build(self.session)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        stream = _Stream([correlation_id for correlation_id, _ in built], listener, future)
+        for correlation_id, transmission in built:
+            self._streams[correlation_id] = stream
+            self._queue(self.session, transmission)
+        return future
+
+    def _feed(self, stream: _Stream, body: bytes) -> None:
+        if stream.future.done():  # the caller gave up (cancelled): forget the stream
+            finished = True
+        else:
+            try:
+                finished = stream.listener(body)
+            except Exception as exc:
+                stream.future.set_exception(exc)
+                finished = True
+        if finished:
+            for correlation_id in stream.correlation_ids:
+                self._streams.pop(correlation_id, None)
+            if not stream.future.done():
+                stream.future.set_result(None)
 
     def _queue(self, session: ClientSession, transmission: bytes) -> None:
         session.queue(transmission)
@@ -135,6 +185,10 @@ class ClientConnection(TlsBlockProtocol):
         if reply.is_push:
             self._on_push(reply)
             return
+        stream = self._streams.get(reply.correlation_id)
+        if stream is not None:
+            self._feed(stream, reply.body)
+            return
         raw = self._raw_waiting.pop(reply.correlation_id, None)
         if raw is not None:
             if not raw.done():
@@ -156,9 +210,12 @@ class ClientConnection(TlsBlockProtocol):
         self._fail_ready(exc if isinstance(exc, ProtocolError) else lost)
         waiting, self._waiting = self._waiting, {}
         raw_waiting, self._raw_waiting = self._raw_waiting, {}
-        futures: list[asyncio.Future[rsp.Response] | asyncio.Future[bytes]] = [
+        streams, self._streams = self._streams, {}
+        futures: list[asyncio.Future[rsp.Response] | asyncio.Future[bytes] | asyncio.Future[None]]
+        futures = [
             *waiting.values(),
             *raw_waiting.values(),
+            *(stream.future for stream in streams.values()),
         ]
         for future in futures:
             if not future.done():

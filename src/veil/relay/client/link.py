@@ -24,7 +24,12 @@ from typing import Protocol
 
 from veil.crypto import RandomSource
 from veil.errors import ProtocolError
-from veil.relay.client.connection import ClientConnection, CommandBuilder
+from veil.relay.client.connection import (
+    ClientConnection,
+    CommandBuilder,
+    ReplyListener,
+    StreamBuilder,
+)
 from veil.relay.client.session import ClientSession, Reply
 from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.address import RelayAddress
@@ -150,6 +155,14 @@ class RelayLink:
             connection = self._connection
             if connection is not None and connection.established:
                 return await connection.submit_raw(*build())
+            await self._wait_for_reconnection()
+
+    async def stream(self, build: StreamBuilder, listener: ReplyListener) -> None:
+        """Send transmissions once connected; feed their replies to ``listener`` until done."""
+        while True:
+            connection = self._connection
+            if connection is not None and connection.established:
+                return await connection.submit_stream(build, listener)
             await self._wait_for_reconnection()
 
     def submit_raw(self, correlation_id: bytes, transmission: bytes) -> asyncio.Future[bytes]:

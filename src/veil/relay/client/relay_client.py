@@ -30,7 +30,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from veil.crypto import RandomSource, SystemRandom
-from veil.relay.client.connection import CommandBuilder
+from veil.relay.client.connection import CommandBuilder, ReplyListener, StreamBuilder
 from veil.relay.client.events import MessageReceived, RecipientQueue, RelayEvent, SenderQueue
 from veil.relay.client.link import (
     DEFAULT_RECONNECT,
@@ -219,6 +219,11 @@ class RelayClient:
         runs once a connection is up. Raises :class:`ConnectionLost` as commands do.
         """
         return await self._link.exchange(build)
+
+    async def stream(self, build: StreamBuilder, listener: ReplyListener) -> None:
+        """Send the transmissions ``build`` makes; every reply goes to ``listener`` (its raw
+        body) until it returns True. For file transfers (:mod:`.file_client`)."""
+        await self._link.stream(build, listener)
 
     def submit_raw(self, correlation_id: bytes, transmission: bytes) -> asyncio.Future[bytes]:
         """Like :meth:`exchange` without waiting: :class:`ConnectionLost` unless connected.

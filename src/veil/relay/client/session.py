@@ -61,6 +61,8 @@ __all__ = [
 
 ROUTING_RESPONSE_TAGS = range(0x90, 0xA0)
 """Response tags of private routing (``veil.routing.codec``); this layer passes them on raw."""
+FILE_RESPONSE_TAGS = range(0xA0, 0xB0)
+"""Answer tags of file commands (``veil.files.commands``), also passed on raw."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +180,14 @@ class ClientSession:
 
         ``auth`` is the queue key that authorises the command (``None`` for ``PING``).
         """
+        return self.encoded(cmd.encode_command(command), entity_id=entity_id, auth=auth)
+
+    def encoded(
+        self, body: bytes, *, entity_id: bytes = b"", auth: X25519KeyPair | None = None
+    ) -> tuple[bytes, bytes]:
+        """Like :meth:`command` for a command encoded elsewhere (a file command)."""
         correlation_id = self._new_correlation_id()
-        authorized = authorized_part(correlation_id, entity_id, cmd.encode_command(command))
+        authorized = authorized_part(correlation_id, entity_id, body)
         authenticator = b""
         if auth is not None:
             authenticator = authenticate(self._auth_key(auth), self.session_id, authorized)
@@ -254,7 +262,11 @@ class ClientSession:
                 raise UnexpectedResponse("relay responses carry no authenticator")
             body = transmission.body
             response: rsp.Response | RawResponse
-            if body[0] in ROUTING_RESPONSE_TAGS or body[0] in LOG_RESPONSE_TAGS:
+            if (
+                body[0] in ROUTING_RESPONSE_TAGS
+                or body[0] in LOG_RESPONSE_TAGS
+                or body[0] in FILE_RESPONSE_TAGS
+            ):
                 response = RawResponse(body)
             else:
                 response = rsp.decode_response(body)

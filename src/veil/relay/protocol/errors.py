@@ -24,6 +24,7 @@ from veil.errors import LocalError, ProtocolError, VeilError
 __all__ = [
     "AuthFailed",
     "BadCommand",
+    "ChunkMismatch",
     "CommandError",
     "CommandProhibited",
     "ConnectionLost",
@@ -39,9 +40,11 @@ __all__ = [
     "LogsUnsupported",
     "MalformedTransmission",
     "MessageTooLarge",
+    "NoChunk",
     "NoMessage",
     "NoSuchMember",
     "QuotaExceeded",
+    "RelayDiskFull",
     "RelayError",
     "RelayLocalError",
     "RelayProtocolError",
@@ -49,6 +52,7 @@ __all__ = [
     "TooManyLogs",
     "TooManyMembers",
     "TooManyQueues",
+    "TooManyUploads",
     "UnexpectedResponse",
     "UnknownCommand",
     "error_for_code",
@@ -86,6 +90,10 @@ class ErrorCode(IntEnum):
     LOGS_UNSUPPORTED = 434
     TOO_MANY_LOGS = 435
     INVALID_LOG_CREDENTIALS = 436
+    DISK_FULL = 421
+    CHUNK_MISMATCH = 422
+    NO_CHUNK = 423
+    TOO_MANY_UPLOADS = 424
 
 
 class RelayError(VeilError):
@@ -270,6 +278,30 @@ class InvalidLogCredentials(RelayProtocolError):
     code: ClassVar[int] = ErrorCode.INVALID_LOG_CREDENTIALS
 
 
+class RelayDiskFull(CommandError):
+    """The file relay's disk is full; nothing was acknowledged: retry once space is freed."""
+
+    code: ClassVar[int] = ErrorCode.DISK_FULL
+
+
+class ChunkMismatch(CommandError):
+    """An uploaded chunk body differs from its registered size or digest; upload it again."""
+
+    code: ClassVar[int] = ErrorCode.CHUNK_MISMATCH
+
+
+class NoChunk(CommandError):
+    """The chunk has no body yet, or the relay removed it as damaged on disk."""
+
+    code: ClassVar[int] = ErrorCode.NO_CHUNK
+
+
+class TooManyUploads(CommandError):
+    """This connection has its maximum of partial chunk uploads; finish one first."""
+
+    code: ClassVar[int] = ErrorCode.TOO_MANY_UPLOADS
+
+
 class StoreFailed(RelayLocalError):
     """The queue store could not read or commit; the relay cannot keep its promises.
 
@@ -303,6 +335,10 @@ _COMMAND_ERRORS: dict[int, type[CommandError]] = {
         NoSuchMember,
         EntryNotPosted,
         TooManyLogs,
+        RelayDiskFull,
+        ChunkMismatch,
+        NoChunk,
+        TooManyUploads,
     )
 }
 

@@ -23,6 +23,7 @@ import tomli_w
 
 from veil.relay.protocol.address import DEFAULT_PORT, MAX_HOSTS, RelayAddress, normalise_host
 from veil.relay.protocol.errors import InvalidAddress, InvalidRelayConfig
+from veil.relay.server.file_settings import FILE_KEYS, FileStoreSettings, file_settings_from
 from veil.relay.server.settings import DAY_SECONDS, RelaySettings
 
 __all__ = [
@@ -59,6 +60,10 @@ _HEADER = """\
 # [routing]  proxy             act as a private-routing proxy for clients (true/false)
 #            proxy_allow       networks the proxy may reach although they are private or
 #                              loopback (default none: public addresses only)
+# [files]    enabled           serve files (chunks of encrypted files) as well as queues
+#            path              storage folder (relative: under this data directory)
+#            quota_bytes       registered chunks may take this much in all
+#            retention_hours   chunks are deleted this long after upload (default 48)
 # [metrics]  port              (optional) Prometheus metrics on 127.0.0.1:port
 # [log]      level             debug, info, warning or error (logs go to stderr)
 """
@@ -74,6 +79,7 @@ class RelayConfig:
     settings: RelaySettings = field(default_factory=RelaySettings)
     metrics_port: int | None = None
     log_level: str = "info"
+    files: FileStoreSettings | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.public_hosts) <= MAX_HOSTS:
@@ -114,6 +120,8 @@ class RelayConfig:
         }
         if self.metrics_port is not None:
             document["metrics"] = {"port": self.metrics_port}
+        if self.files is not None:
+            document["files"] = self.files.to_table()
         return _HEADER + "\n" + tomli_w.dumps(document)
 
     def save(self, data_dir: Path) -> None:
@@ -168,6 +176,7 @@ _KNOWN_KEYS: dict[str, set[str]] = {
     "connections": {"max", "idle_timeout_seconds"},
     "routing": {"proxy", "proxy_allow"},
     "metrics": {"port"},
+    "files": FILE_KEYS,
     "log": {"level"},
 }
 
@@ -198,6 +207,7 @@ def _from_document(document: dict[str, Any]) -> RelayConfig:
         settings=_settings_from(document),
         metrics_port=None if metrics_port is None else _integer(metrics_port, "metrics.port"),
         log_level=str(document.get("log", {}).get("level", "info")),
+        files=file_settings_from(document.get("files", {})),
     )
 
 

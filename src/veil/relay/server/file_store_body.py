@@ -52,6 +52,11 @@ class BodyUpload:
             self._handle: BinaryIO = temp.open("wb")
             self._handle.write(encode_body_header(header))
 
+    @property
+    def size(self) -> int:
+        """The registered size of the body."""
+        return self._header.size
+
     def write(self, piece: bytes) -> None:
         """Append the next piece; :class:`UploadMismatch` if it passes the registered size."""
         if self.received + len(piece) > self._header.size:
