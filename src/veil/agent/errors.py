@@ -26,6 +26,7 @@ __all__ = [
     "ConfirmationRejected",
     "ConnectionNotReady",
     "ConnectionStateCorrupt",
+    "FrameNotOpened",
     "MalformedEnvelope",
     "MalformedFrame",
     "MalformedLink",
@@ -81,6 +82,13 @@ class ConfirmationRejected(AgentProtocolError):
     """A sealed confirmation or contact request failed authentication."""
 
     code: ClassVar[int] = 522
+
+
+class FrameNotOpened(AgentProtocolError):
+    """A frame did not authenticate under its queue's frame key (agent version 3): it
+    was not sent by the peer (the relay or someone else injected it) and is dropped."""
+
+    code: ClassVar[int] = 541
 
 
 class RepairRejected(AgentProtocolError):
