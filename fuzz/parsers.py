@@ -39,6 +39,7 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.agent.links import decode_link
     from veil.agent.payloads import ContactRequest, RepairOffer, decode_payload
     from veil.agent.queue_frames import open_queue_frame
+    from veil.agent.short_links import ShortLink
     from veil.chat.backup import open_backup
     from veil.chat.backup_codec import decode_payload as decode_backup_payload
     from veil.chat.events import decode_event
@@ -80,6 +81,7 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("contact request", ContactRequest.from_bytes),
         ("envelope", lambda data: EnvelopeTracker().open(data)),
         ("link", _text(decode_link)),
+        ("short link", _text(ShortLink.decode)),
         ("chat event", decode_event),
         ("handshake profile", Profile.from_handshake_bytes),
         ("invitation keys", InvitationKeys.decode),
