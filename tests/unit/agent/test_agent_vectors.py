@@ -27,6 +27,7 @@ from veil.agent.queue_frames import (
     seal_queue_frame,
 )
 from veil.agent.repair import RepairAuth
+from veil.agent.short_links import BLOB_AD, ShortLink, open_blob, seal_blob
 from veil.chat.backup import open_backup, seal_backup
 from veil.chat.store import KdfParams
 from veil.crypto import DeterministicRandom, MlKem768KeyPair, X25519KeyPair, pad
@@ -101,3 +102,25 @@ def test_queue_frame_v3_vector(vectors: Vectors) -> None:
     inner = AESGCM(key).decrypt(frame[:12], frame[12:], QUEUE_FRAME_AD)
     assert inner == pad(bytes((FRAME_VERSION, kind)) + body, INNER_FRAME_SIZE)
     assert open_queue_frame(key, frame) == Frame(kind, body)
+
+
+def test_short_link_vector(vectors: Vectors) -> None:
+    case = vectors("agent/agent_v3.json")["short_link"]
+    link = ShortLink(
+        case["relay"],
+        bytes.fromhex(case["recipient_id"]),
+        bytes.fromhex(case["auth_key"]),
+        bytes.fromhex(case["delivery_key"]),
+    )
+    assert link.encode() == case["text"] and ShortLink.decode(case["text"]) == link
+    assert link.blob_key.hex() == case["blob_key"]
+    rng = DeterministicRandom(bytes.fromhex(case["rng_seed"]))
+    blob = seal_blob(link, case["invitation"], case["expires_at"], rng)
+    assert (blob[:12].hex(), hashlib.sha256(blob).hexdigest()) == (
+        case["nonce"],
+        case["blob_sha256"],
+    )
+    content = AESGCM(link.blob_key).decrypt(blob[:12], blob[12:], BLOB_AD)
+    expected = case["expires_at"].to_bytes(8, "big") + case["invitation"].encode()
+    assert content == pad(expected, INNER_FRAME_SIZE)
+    assert open_blob(link, blob, case["expires_at"]) == case["invitation"]

@@ -19,6 +19,7 @@ from typing import Any
 from veil.agent.frames import FrameKind, seal
 from veil.agent.queue_frames import frame_secret, queue_key, seal_queue_frame
 from veil.agent.repair import RepairAuth
+from veil.agent.short_links import ShortLink, seal_blob
 from veil.chat.backup import seal_backup
 from veil.chat.store import KdfParams
 from veil.crypto import DeterministicRandom, MlKem768KeyPair, X25519KeyPair
@@ -91,6 +92,28 @@ def queue_frame() -> dict[str, Any]:
     }
 
 
+def short_link() -> dict[str, Any]:
+    """A short link and its invitation blob (veil.agent.short_links)."""
+    link = ShortLink(
+        "veil://" + "A" * 43 + "@relay.example", bytes(range(24)), bytes(range(32)), bytes(32)
+    )
+    invitation, expires_at = "veil://invitation#AgE", 1_800_000_000
+    blob = seal_blob(link, invitation, expires_at, DeterministicRandom(b"short link"))
+    return {
+        "relay": link.relay,
+        "recipient_id": link.recipient_id.hex(),
+        "auth_key": link.auth_key.hex(),
+        "delivery_key": link.delivery_key.hex(),
+        "text": link.encode(),
+        "invitation": invitation,
+        "expires_at": expires_at,
+        "rng_seed": b"short link".hex(),
+        "blob_key": link.blob_key.hex(),
+        "nonce": blob[:12].hex(),
+        "blob_sha256": hashlib.sha256(blob).hexdigest(),
+    }
+
+
 def backup_file() -> dict[str, Any]:
     """A backup file around a short payload (fast Argon2id parameters)."""
     kdf = KdfParams(iterations=1, lanes=1, memory_kib=64)
@@ -125,6 +148,7 @@ def write_v3() -> None:
     document = {
         "provenance": "tests/vectors/agent/generate.py; regenerate only on a deliberate change.",
         "queue_frame_v3": queue_frame(),
+        "short_link": short_link(),
     }
     (HERE / "agent_v3.json").write_text(json.dumps(document, indent=2) + "\n")
 
