@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable
+from functools import partial
 
 Parser = Callable[[bytes], object]
 
@@ -34,9 +35,11 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     """``(name, parser)`` for every untrusted-input parser; imported lazily so atheris
     can instrument the modules before they load."""
     from veil.agent.envelope import EnvelopeTracker
-    from veil.agent.frames import FRAME_SIZE, decode_frame
+    from veil.agent.frames import FRAME_SIZE, INNER_FRAME_SIZE, decode_frame
     from veil.agent.links import decode_link
     from veil.agent.payloads import ContactRequest, RepairOffer, decode_payload
+    from veil.agent.queue_frames import open_queue_frame
+    from veil.agent.short_links import ShortLink
     from veil.chat.backup import open_backup
     from veil.chat.backup_codec import decode_payload as decode_backup_payload
     from veil.chat.events import decode_event
@@ -73,10 +76,13 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("routing response", decode_routing_response),
         ("relay address", _text(RelayAddress.parse)),
         ("frame", _sized(decode_frame, FRAME_SIZE)),
+        ("inner frame", _sized(partial(decode_frame, size=INNER_FRAME_SIZE), INNER_FRAME_SIZE)),
+        ("queue frame", _sized(lambda data: open_queue_frame(bytes(32), data), FRAME_SIZE)),
         ("agent payload", decode_payload),
         ("contact request", ContactRequest.from_bytes),
         ("envelope", lambda data: EnvelopeTracker().open(data)),
         ("link", _text(decode_link)),
+        ("short link", _text(ShortLink.decode)),
         ("chat event", decode_event),
         ("handshake profile", Profile.from_handshake_bytes),
         ("invitation keys", InvitationKeys.decode),

@@ -126,6 +126,11 @@ class FakeRelay:
         self._check_up()
         self.queues.pop(queue.recipient_id)
 
+    async def take_once(self, queue: ReceiveQueue) -> bytes | None:
+        self._check_up()
+        target = self.queues.pop(queue.recipient_id, None)
+        return target.messages[0][1] if target is not None and target.messages else None
+
     def drop_subscribers(self) -> None:
         """Forget every subscriber, as a relay does when a client's connections die
         (a wiped machine); messages in flight go to the next subscriber."""

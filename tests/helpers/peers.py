@@ -11,6 +11,8 @@ from __future__ import annotations
 from veil.agent.connection import Connection
 from veil.agent.effects import Effects, Invitation, Phase, SendFrame
 from veil.agent.envelope import EnvelopeTracker
+from veil.agent.frames import Frame, FrameKind
+from veil.agent.queue_frames import open_queue_frame, queue_key, seal_queue_frame
 from veil.agent.queues import QueueState, ReceiveQueue
 from veil.crypto import RandomSource
 from veil.ratchet.double_ratchet import Ratchet
@@ -62,6 +64,18 @@ class Peer:
     def accept_repair(self, rng: RandomSource) -> Effects:
         self.connection, effects = self.connection.accept_repair(rng)
         return effects
+
+    def frame_to_me(self, kind: FrameKind, body: bytes) -> bytes:
+        """A frame sealed to this peer's receive queue as its peer would seal it
+        (agent version 3), to feed frames of any kind past the queue frame layer."""
+        return seal_queue_frame(self._queue_key(), kind, body, self._rng)
+
+    def open_mine(self, frame: bytes) -> Frame:
+        """Open a frame sealed to this peer's receive queue (agent version 3)."""
+        return open_queue_frame(self._queue_key(), frame)
+
+    def _queue_key(self) -> bytes:
+        return queue_key(self.queues.frame_secret, self.queues.receive.sender_id)
 
 
 def invite_peer(

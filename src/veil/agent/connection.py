@@ -30,6 +30,7 @@ agreement (:mod:`veil.agent.repair`), so a relay can neither read nor forge them
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
@@ -46,6 +47,8 @@ from veil.agent.effects import (
 from veil.agent.envelope import EnvelopeTracker, OpenedEnvelope
 from veil.agent.errors import (
     ConnectionNotReady,
+    FrameNotOpened,
+    MalformedFrame,
     UnexpectedFrame,
 )
 from veil.agent.events import (
@@ -72,6 +75,13 @@ from veil.agent.payloads import (
     Hello,
     decode_payload,
     encode_payload,
+)
+from veil.agent.queue_frames import (
+    QUEUE_FRAMES_FROM,
+    frame_secret,
+    open_queue_frame,
+    queue_key,
+    seal_queue_frame,
 )
 from veil.agent.queues import Identities, QueueState, ReceiveQueue, SendQueue
 from veil.agent.repair import RepairAuth
@@ -112,11 +122,14 @@ class Connection:
         """Start a connection as the inviter; return it and the link's contents."""
         link_key = X25519KeyPair.generate(rng)
         secrets = InvitationSecrets.generate(rng, pq=pq)
+        invitation = Invitation(receive.address, link_key.public, secrets.public.encode())
         queues = QueueState(
-            receive, link_key=link_key.private, invitation_secret=secrets.to_bytes()
+            receive,
+            link_key=link_key.private,
+            invitation_secret=secrets.to_bytes(),
+            frame_secret=frame_secret(invitation.link_key, invitation.ratchet_invitation),
         )
-        connection = cls(Phase.INVITER_AWAITS_CONFIRMATION, queues, profile)
-        return connection, Invitation(receive.address, link_key.public, secrets.public.encode())
+        return cls(Phase.INVITER_AWAITS_CONFIRMATION, queues, profile), invitation
 
     @classmethod
     def join(
@@ -132,6 +145,7 @@ class Connection:
             send,
             identities=Identities.from_agreement(agreement),
             repair_auth=RepairAuth.from_agreement(agreement),
+            frame_secret=frame_secret(invitation.link_key, invitation.ratchet_invitation),
         )
         connection = cls(
             Phase.JOINER_AWAITS_HELLO, queues, profile, version, agreement.ratchet(rng)
@@ -142,7 +156,7 @@ class Connection:
         # ML-KEM key (F6): a recording of it stays secret against a quantum attacker.
         kem_public = keys.kem_public if version >= _HYBRID_SEAL_FROM else None
         sealed = seal(invitation.link_key, confirmation.to_bytes(), rng, kem_public=kem_public)
-        frame = encode_frame(FrameKind.CONFIRMATION, sealed)
+        frame = connection.frame(FrameKind.CONFIRMATION, sealed, rng)
         return connection, Effects((SecurePeerQueue(send), SendFrame(send, frame)))
 
     def copy(self, rng: RandomSource) -> Connection:
@@ -158,7 +172,7 @@ class Connection:
         dropped raises a :class:`~veil.errors.ProtocolError` subclass, and then there
         is no new state at all, so a caller has nothing to undo.
         """
-        frame = decode_frame(data)
+        frame = self._open_frame(data)
         transition = _TRANSITIONS.get((self.phase, frame.kind))
         if transition is None:
             raise UnexpectedFrame(f"{frame.kind.name} frame in phase {self.phase.value}")
@@ -178,7 +192,7 @@ class Connection:
             raise ConnectionNotReady("the connection is not established yet")
         draft, sent = self.copy(rng), []
         for event in events:
-            frame = SendFrame(self.queues.send, draft._ratchet_frame(ChatPayload(event)))
+            frame = SendFrame(self.queues.send, draft._ratchet_frame(ChatPayload(event), rng))
             sent.append((draft.tracker.last_sent, frame))
         return draft, sent
 
@@ -227,8 +241,38 @@ class Connection:
             plaintext = fill(plaintext, self.ratchet.config.message_size(0))
         return self.ratchet.encrypt(plaintext, self._associated_data())
 
-    def _ratchet_frame(self, payload: AgentPayload) -> bytes:
-        return encode_frame(FrameKind.RATCHET_MESSAGE, self.encrypt_payload(payload, filled=True))
+    def _ratchet_frame(self, payload: AgentPayload, rng: RandomSource) -> bytes:
+        body = self.encrypt_payload(payload, filled=True)
+        return self.frame(FrameKind.RATCHET_MESSAGE, body, rng)
+
+    def frame(self, kind: FrameKind, body: bytes, rng: RandomSource) -> bytes:
+        """A frame for the peer's queue: sealed to that queue from agent version 3
+        (:mod:`veil.agent.queue_frames`), so its relay cannot tell its kind."""
+        assert self.queues.send is not None  # only a connection with a peer queue sends
+        key = self._queue_key(self.queues.send.address.sender_id)
+        if key is None:
+            return encode_frame(kind, body)
+        return seal_queue_frame(key, kind, body, rng)
+
+    def _queue_key(self, sender_id: bytes) -> bytes | None:
+        if self.agent_version < QUEUE_FRAMES_FROM or not self.queues.frame_secret:
+            return None
+        return queue_key(self.queues.frame_secret, sender_id)
+
+    def _open_frame(self, data: bytes) -> Frame:
+        key = self._queue_key(self.queues.receive.sender_id)
+        if key is None:
+            return decode_frame(data)
+        try:
+            return open_queue_frame(key, data)
+        except FrameNotOpened:
+            # The joiner's version is not known before its confirmation: one at agent
+            # version 1 or 2 sends it in the clear. Later, a clear frame is refused.
+            if self.phase is not Phase.INVITER_AWAITS_CONFIRMATION:
+                raise
+            with contextlib.suppress(MalformedFrame):
+                return decode_frame(data)
+            raise
 
     def decrypt_payload(self, body: bytes) -> AgentPayload:
         """Decrypt an unfilled inner ratchet message (in a confirmation or repair answer)."""
@@ -254,7 +298,13 @@ class Connection:
         agreement = secrets.accept(reply, require_pq=True)
         identities = Identities.from_agreement(agreement)
         repair_auth = RepairAuth.from_agreement(agreement)
-        self.queues = QueueState(queues.receive, identities=identities, repair_auth=repair_auth)
+        sealed_frames = confirmation.agent_version >= QUEUE_FRAMES_FROM
+        self.queues = QueueState(
+            queues.receive,
+            identities=identities,
+            repair_auth=repair_auth,
+            frame_secret=queues.frame_secret if sealed_frames else b"",
+        )
         self.ratchet = agreement.ratchet(rng)
         payload, _ = self._decrypt(confirmation.first_message)
         if not isinstance(payload, ConnectInfo):
@@ -262,7 +312,7 @@ class Connection:
         send = SendQueue(payload.reply_queue, rng.random_bytes(_AUTH_KEY_SIZE))
         self.queues = replace(self.queues, send=send)
         self.agent_version = confirmation.agent_version
-        hello = self._ratchet_frame(Hello(self.profile))
+        hello = self._ratchet_frame(Hello(self.profile), rng)
         events = (PeerConfirmed(payload.profile), ConnectionEstablished(payload.profile))
         return Effects((SecurePeerQueue(send), SendFrame(send, hello)), events)
 

@@ -23,7 +23,7 @@ __all__ = [
     "SendFrame",
 ]
 
-AGENT_VERSIONS = VersionRange(1, 2)
+AGENT_VERSIONS = VersionRange(1, 3)
 
 
 class Phase(StrEnum):

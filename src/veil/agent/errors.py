@@ -29,6 +29,7 @@ __all__ = [
     "FileChunkLost",
     "FileRelayFull",
     "FileTransferStalled",
+    "FrameNotOpened",
     "MalformedEnvelope",
     "MalformedFrame",
     "MalformedLink",
@@ -36,6 +37,8 @@ __all__ = [
     "RelayUnavailable",
     "RepairRejected",
     "RepairUnavailable",
+    "ShortLinkCorrupt",
+    "ShortLinkGone",
     "UnexpectedFrame",
     "UnknownConnection",
 ]
@@ -86,6 +89,20 @@ class ConfirmationRejected(AgentProtocolError):
     code: ClassVar[int] = 522
 
 
+class FrameNotOpened(AgentProtocolError):
+    """A frame did not authenticate under its queue's frame key (agent version 3): it
+    was not sent by the peer (the relay or someone else injected it) and is dropped."""
+
+    code: ClassVar[int] = 541
+
+
+class ShortLinkCorrupt(AgentProtocolError):
+    """The invitation behind a short link does not open: the link or what the relay
+    returned is damaged."""
+
+    code: ClassVar[int] = 543
+
+
 class RepairRejected(AgentProtocolError):
     """A repair frame did not authenticate with the connection's repair key, replayed
     an old counter, or offered weaker keys (no ML-KEM) than the connection had."""
@@ -112,6 +129,12 @@ class ConnectionNotReady(AgentLocalError):
     """The caller asked a connection for something its state does not allow yet."""
 
     code: ClassVar[int] = 530
+
+
+class ShortLinkGone(AgentLocalError):
+    """A short link's invitation was taken already or expired: ask for a new link."""
+
+    code: ClassVar[int] = 542
 
 
 class ConnectionStateCorrupt(AgentLocalError):

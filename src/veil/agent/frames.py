@@ -51,7 +51,9 @@ __all__ = [
     "FRAME_SIZE",
     "FRAME_VERSION",
     "HYBRID_SEAL_KEY_INFO",
+    "INNER_FRAME_SIZE",
     "MAX_FRAME_BODY",
+    "QUEUE_SEAL_OVERHEAD",
     "SEAL_KEY_INFO",
     "Frame",
     "FrameKind",
@@ -69,7 +71,14 @@ __all__ = [
 FRAME_SIZE = 15_360
 FRAME_VERSION = 1
 _HEADER_SIZE = 2
-MAX_FRAME_BODY = padded_capacity(FRAME_SIZE) - _HEADER_SIZE
+#: What the queue frame layer (:mod:`veil.agent.queue_frames`, agent version 3) adds
+#: around a frame: a 12-byte random nonce and a 16-byte tag.
+QUEUE_SEAL_OVERHEAD = 12 + AEAD_TAG_SIZE
+#: The size of a frame inside the queue frame layer.
+INNER_FRAME_SIZE = FRAME_SIZE - QUEUE_SEAL_OVERHEAD
+#: The largest body, chosen so that a frame fits inside the queue frame layer too;
+#: every frame body is filled to exactly this size whatever the agent version.
+MAX_FRAME_BODY = padded_capacity(INNER_FRAME_SIZE) - _HEADER_SIZE
 
 SEAL_KEY_INFO = b"veil/agent/v1/sealed-frame-key"
 HYBRID_SEAL_KEY_INFO = b"veil/agent/v2/hybrid-sealed-frame-key"
@@ -97,17 +106,17 @@ class Frame:
     body: bytes
 
 
-def encode_frame(kind: FrameKind, body: bytes) -> bytes:
-    """Return the :data:`FRAME_SIZE`-byte padded frame; ``ValueError`` if too big."""
+def encode_frame(kind: FrameKind, body: bytes, size: int = FRAME_SIZE) -> bytes:
+    """Return the ``size``-byte padded frame; ``ValueError`` if too big."""
     if len(body) > MAX_FRAME_BODY:
         raise ValueError(f"frame body of {len(body)} bytes exceeds {MAX_FRAME_BODY}")
-    return pad(bytes((FRAME_VERSION, kind)) + body, FRAME_SIZE)
+    return pad(bytes((FRAME_VERSION, kind)) + body, size)
 
 
-def decode_frame(data: bytes) -> Frame:
-    """Parse a padded frame strictly; :class:`MalformedFrame` on any fault."""
-    if len(data) != FRAME_SIZE:
-        raise MalformedFrame(f"a frame is {FRAME_SIZE} bytes, got {len(data)}")
+def decode_frame(data: bytes, size: int = FRAME_SIZE) -> Frame:
+    """Parse a ``size``-byte padded frame strictly; :class:`MalformedFrame` on any fault."""
+    if len(data) != size:
+        raise MalformedFrame(f"a frame is {size} bytes, got {len(data)}")
     try:
         content = unpad(data)
     except InvalidPadding as exc:

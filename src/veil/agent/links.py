@@ -53,9 +53,12 @@ __all__ = [
     "Link",
     "LinkKind",
     "LinkQueue",
+    "decode_base64url",
     "decode_link",
     "encode_link",
+    "link_checksum",
     "render_qr",
+    "strip_checksum",
 ]
 
 LINK_FORMAT_VERSION = 2
@@ -209,7 +212,7 @@ def encode_link(link: Link, *, https: bool = False) -> str:
     writer = Writer().u8(LINK_FORMAT_VERSION).u8(link.KIND)
     link.encode_fields(writer)
     payload = writer.build()
-    payload += _checksum(payload)
+    payload += link_checksum(payload)
     data = base64.urlsafe_b64encode(payload).rstrip(b"=").decode("ascii")
     prefix = HTTPS_LINK_PREFIX if https else VEIL_LINK_PREFIX
     return f"{prefix}{link.KIND.path}#{data}"
@@ -238,7 +241,8 @@ def decode_link(text: str) -> Link:
     return link
 
 
-def _checksum(payload: bytes) -> bytes:
+def link_checksum(payload: bytes) -> bytes:
+    """The checksum that ends a format 2 link payload (and a short link's)."""
     return sha256(payload)[:CHECKSUM_SIZE]
 
 
@@ -252,8 +256,14 @@ def _verified(data: bytes) -> bytes:
         raise MalformedLink(
             f"the link uses format {data[0]}, which this Veil does not know: update Veil"
         )
+    return strip_checksum(data)
+
+
+def strip_checksum(data: bytes) -> bytes:
+    """``data`` without the checksum that ends it; :class:`MalformedLink` if it does
+    not match."""
     payload, checksum = data[:-CHECKSUM_SIZE], data[-CHECKSUM_SIZE:]
-    if len(data) <= CHECKSUM_SIZE or not constant_time_equal(_checksum(payload), checksum):
+    if len(data) <= CHECKSUM_SIZE or not constant_time_equal(link_checksum(payload), checksum):
         raise MalformedLink(
             "the link is damaged or incomplete (its checksum does not match): "
             "copy the whole link again"
@@ -277,10 +287,11 @@ def _split_link(text: str) -> tuple[LinkKind, bytes]:
             f"{path!r} is not a kind of Veil link: links look like veil://invitation#... "
             "or veil://contact#..."
         )
-    return kinds[path], _decode_base64url(encoded)
+    return kinds[path], decode_base64url(encoded)
 
 
-def _decode_base64url(encoded: str) -> bytes:
+def decode_base64url(encoded: str) -> bytes:
+    """Strictly decode a link's unpadded base64url data; :class:`MalformedLink` if bad."""
     damaged = MalformedLink(
         "the link is damaged: it has characters a link never has, or some are missing; "
         "copy the whole link again"

@@ -28,6 +28,8 @@ Layout of :meth:`QueueState.to_bytes` (version :data:`QUEUE_STATE_VERSION`)::
     CommittedFrames      the latest frames committed from the receive queue
                          (:mod:`veil.agent.duplicates`)
     u8  undecryptable    well-formed frames in a row that did not decrypt (version 5)
+    u8  frame secret length (0 or 32) || the frame secret of the queue frame layer
+                         (:mod:`veil.agent.queue_frames`; version 6)
 
 Older versions still read. Versions 1 to 4 had no transcript hash (a version 1
 security code). Versions 1 to 3 had no repair key: such a connection
@@ -60,7 +62,8 @@ __all__ = [
     "SendQueue",
 ]
 
-QUEUE_STATE_VERSION = 5
+QUEUE_STATE_VERSION = 6
+_QUEUE_STATE_V5 = 5
 _QUEUE_STATE_V1 = 1
 _QUEUE_STATE_V2 = 2
 _QUEUE_STATE_V3 = 3
@@ -70,11 +73,12 @@ _KNOWN_VERSIONS = (
     _QUEUE_STATE_V2,
     _QUEUE_STATE_V3,
     _QUEUE_STATE_V4,
+    _QUEUE_STATE_V5,
     QUEUE_STATE_VERSION,
 )
 _TRANSCRIPT_SIZE = 32
 _MAX_COUNT = 255
-_V5 = QUEUE_STATE_VERSION  # transcript hash and repair offer key id
+_V5 = _QUEUE_STATE_V5  # transcript hash and repair offer key id
 _MESSAGE_ID_SIZE = 24
 _KEY_SIZE = 32
 _MAX_RELAY_SIZE = 2048
@@ -177,7 +181,7 @@ class Identities:
         if role not in (0, 1):
             raise ConnectionStateCorrupt(f"bad role {role}")
         transcript = b""
-        if version >= QUEUE_STATE_VERSION:
+        if version >= _V5:
             size = reader.u8()
             if size not in (0, _TRANSCRIPT_SIZE):
                 raise ConnectionStateCorrupt(f"bad transcript hash length {size}")
@@ -207,6 +211,9 @@ class QueueState:
     undecryptable: int = 0
     """Well-formed frames in a row that did not decrypt (capped at 255): the contact
     is marked desynchronised only at :data:`DESYNC_THRESHOLD` (review finding F3)."""
+    frame_secret: bytes = b""
+    """The secret of the queue frame layer (agent version 3), empty when frames go
+    in the clear (:mod:`veil.agent.queue_frames`)."""
 
     def with_delivery(self, frame: bytes) -> QueueState:
         """This state, remembering one more committed frame (the oldest may go)."""
@@ -226,7 +233,8 @@ class QueueState:
         _write_optional(writer, write_offer if offer else None)
         _write_optional(writer, self.repair_auth.encode if self.repair_auth else None)
         self.delivered.encode(writer)
-        return writer.u8(min(self.undecryptable, _MAX_COUNT)).build()
+        writer.u8(min(self.undecryptable, _MAX_COUNT))
+        return writer.u8(len(self.frame_secret)).raw(self.frame_secret).build()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> QueueState:
@@ -247,6 +255,7 @@ class QueueState:
             repair_auth = RepairAuth.decode(reader) if has_auth else None
             delivered = _read_delivered(reader, version)
             undecryptable = reader.u8() if version >= _V5 else 0
+            frame_secret = _read_frame_secret(reader) if version >= QUEUE_STATE_VERSION else b""
             reader.finish()
         except (WireError, MalformedFrame, UnicodeDecodeError, ValueError) as exc:
             raise ConnectionStateCorrupt(f"queue state does not decode: {exc}") from exc
@@ -261,7 +270,15 @@ class QueueState:
             delivered,
             offer_key,
             undecryptable,
+            frame_secret,
         )
+
+
+def _read_frame_secret(reader: Reader) -> bytes:
+    size = reader.u8()
+    if size not in (0, _KEY_SIZE):
+        raise ConnectionStateCorrupt(f"bad frame secret length {size}")
+    return reader.raw(size)
 
 
 def _read_offer_key(reader: Reader) -> bytes:

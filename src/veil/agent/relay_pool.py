@@ -28,7 +28,7 @@ from veil.crypto import RandomSource, X25519KeyPair
 from veil.relay.client.events import MessageReceived, RecipientQueue, SenderQueue
 from veil.relay.client.relay_client import Dialer, RelayClient
 from veil.relay.client.session import QueueKeys
-from veil.relay.protocol.errors import RelayError
+from veil.relay.protocol.errors import AuthFailed, RelayError
 
 __all__ = ["COMMAND_TIMEOUT_SECONDS", "DELIVERY_WINDOW", "RelayPool"]
 
@@ -39,6 +39,7 @@ COMMAND_TIMEOUT_SECONDS = 10.0
 #: arrived together in one transaction, so a wider window means fewer commits.
 DELIVERY_WINDOW = 32
 _RECEIVING, _SENDING = b"receiving", b"sending"  # client roles (peer sender ids are 24 bytes)
+_TAKING = b"taking"  # a short link's fetch never shares a session with our queues
 #: Relay-layer views of our queues kept ready (building one costs two X25519 key loads).
 _QUEUE_VIEW_CACHE = 4096
 
@@ -194,6 +195,21 @@ class RelayPool:
         client = await self._client(queue.relay)
         async with _relay_failures(queue.relay):
             await client.delete(_recipient_queue(queue))
+
+    async def take_once(self, queue: ReceiveQueue) -> bytes | None:
+        """``GET`` the waiting message of a queue we were given, then ``DEL`` the queue;
+        ``None`` if the relay no longer has it (the relay answers a missing queue
+        with ``AuthFailed``)."""
+        client = await self._client(queue.relay, _TAKING)
+        recipient = _recipient_queue(queue)
+        async with _relay_failures(queue.relay):
+            try:
+                message = await client.get(recipient)
+            except AuthFailed:
+                return None
+            if message is not None:
+                await client.delete(recipient)
+        return None if message is None else message.body
 
     async def close(self) -> None:
         """Stop the pumps and close every client."""

@@ -76,6 +76,11 @@ class RelayPort(Protocol):
         """``DEL``: remove the queue and everything in it."""
         ...
 
+    async def take_once(self, queue: ReceiveQueue) -> bytes | None:
+        """``GET`` the message waiting on a queue we were given the keys of, then
+        ``DEL`` the queue (a short link's invitation); ``None`` if it is gone."""
+        ...
+
     async def close(self) -> None:
         """Close every relay connection."""
         ...

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from veil.agent.effects import AGENT_VERSIONS, Effects, Phase, SendFrame
 from veil.agent.errors import ConnectionNotReady, RepairRejected, RepairUnavailable, UnexpectedFrame
 from veil.agent.events import ConnectionRepaired, RepairRequested
-from veil.agent.frames import Frame, FrameKind, encode_frame
+from veil.agent.frames import Frame, FrameKind
 from veil.agent.payloads import Hello, RepairAccept, RepairOffer
 from veil.agent.repair import RepairAuth, RepairKeys
 from veil.crypto import RandomSource
@@ -72,7 +72,7 @@ def _seal(
     agreement's key."""
     if not uses_ratchet_keys(sealer):
         auth, body = auth.seal(kind, payload, rng)
-        return auth, encode_frame(kind, body)
+        return auth, sealer.frame(kind, body, rng)
     assert sealer.ratchet is not None  # an established connection has one
     key = sealer.ratchet.repair_key()
     if key_id:
@@ -84,7 +84,7 @@ def _seal(
             "again with a new invitation"
         )
     auth, body = auth.seal(kind, payload, rng, key)
-    return auth, encode_frame(kind, body)
+    return auth, sealer.frame(kind, body, rng)
 
 
 def _open(connection: Connection, frame: Frame) -> tuple[RepairAuth, bytes, bytes]:

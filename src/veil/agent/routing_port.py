@@ -168,6 +168,10 @@ class RoutedRelays:
         """``DEL`` (direct)."""
         await self._pool.delete_queue(queue)
 
+    async def take_once(self, queue: ReceiveQueue) -> bytes | None:
+        """``GET`` then ``DEL`` (direct, on a session of its own)."""
+        return await self._pool.take_once(queue)
+
     async def close(self) -> None:
         """Close every relay connection, proxies included."""
         self._paths.clear()

@@ -28,6 +28,7 @@ from veil.agent.invitations import invitation_from_link, invitation_to_link
 from veil.agent.links import ContactAddressLink, InvitationLink, decode_link, encode_link
 from veil.agent.relays import Delivery, RelayPort
 from veil.agent.runtime import Agent
+from veil.agent.short_links import is_short_link, publish_short_link, resolve_short_link
 from veil.chat.contacts import (
     PENDING_CONTACT_NAME,
     apply_connection_event,
@@ -155,15 +156,25 @@ class Messenger:
 
     # -- connections ----------------------------------------------------------------
 
-    async def invite(self) -> str:
-        """A new one-time invitation link."""
+    async def invite(self, *, short: bool = False) -> str:
+        """A new one-time invitation link; ``short``: kept on our relay behind a short
+        link (veil.agent.short_links) that scans as a small QR code."""
         receive = await self.agent.handshakes.new_receive_queue()
         with self.store.transaction() as tx:
             _, invitation = self.agent.handshakes.invite(tx, receive, pq=self._pq)
-        return encode_link(invitation_to_link(invitation))
+        link = encode_link(invitation_to_link(invitation))
+        if not short:
+            return link
+        published = await publish_short_link(
+            self._relays, receive.relay, link, self._rng, self._clock()
+        )
+        return published.encode()
 
     async def connect(self, link_text: str) -> Contact:
-        """Join an invitation, or send a contact request to a contact address."""
+        """Join an invitation (long or short), or send a contact request to a contact
+        address."""
+        if is_short_link(link_text):
+            link_text = await resolve_short_link(self._relays, link_text, self._clock())
         link = decode_link(link_text)
         if isinstance(link, InvitationLink):
             return await self._join(link, PENDING_CONTACT_NAME)

@@ -41,11 +41,14 @@ def _relays_json(relays: ConnectionRelays) -> dict[str, Any]:
 
 @click.command()
 @common_options
-@click.option("--qr", is_flag=True, help="Also draw the link as a QR code.")
+@click.option("--qr", is_flag=True, help="Also draw a short link to the invitation as a QR code.")
+@click.option(
+    "--short", is_flag=True, help="Print a short link (the invitation waits on your relay)."
+)
 @with_messenger
-async def invite(messenger: Messenger, output: Output, *, qr: bool) -> None:
+async def invite(messenger: Messenger, output: Output, *, qr: bool, short: bool) -> None:
     """Print a new one-time invitation link."""
-    link = await messenger.invite()
+    link = await messenger.invite(short=short or qr)
     text = link + ("\n" + render_qr(link) if qr else "")
     output.emit({"link": link}, text + "\nSend it privately; it works once.")
 

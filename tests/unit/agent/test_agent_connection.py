@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from helpers.peers import Peer, invite_peer, join_peer
 from veil.agent.connection import Connection, Phase
 from veil.agent.effects import Effects, Invitation, SecurePeerQueue, SendFrame
 from veil.agent.envelope import EnvelopeTracker
-from veil.agent.errors import ConfirmationRejected, ConnectionNotReady, UnexpectedFrame
+from veil.agent.errors import (
+    ConfirmationRejected,
+    ConnectionNotReady,
+    FrameNotOpened,
+    UnexpectedFrame,
+)
 from veil.agent.events import (
     ChatEventReceived,
     ConnectionEstablished,
@@ -24,6 +31,7 @@ from veil.crypto import DeterministicRandom, SystemRandom
 from veil.errors import ProtocolError
 from veil.ratchet.double_ratchet import Ratchet
 from veil.relay.protocol.queue_commands import MAX_MESSAGE_BODY
+from veil.wire import VersionRange
 
 RELAY = "veil://" + "A" * 43 + "@relay.example"
 ALICE, BOB = (
@@ -112,6 +120,8 @@ def test_frames_outside_the_table_are_rejected() -> None:
         inviter.receive(encode_frame(FrameKind.CONTACT_REQUEST, b"x"), rng)
     joiner, _ = join_peer(invitation, _queue(2), BOB, rng)
     with pytest.raises(UnexpectedFrame):
+        joiner.receive(joiner.frame_to_me(FrameKind.CONFIRMATION, b"x"), rng)
+    with pytest.raises(FrameNotOpened):  # agent version 3: a frame in the clear
         joiner.receive(encode_frame(FrameKind.CONFIRMATION, b"x"), rng)
     with pytest.raises(ConnectionNotReady):
         joiner.send_chat(b"too early")
@@ -121,11 +131,13 @@ def test_confirmation_sealed_to_another_key_is_rejected() -> None:
     rng = DeterministicRandom(b"wrong key")
     inviter, invitation = invite_peer(_queue(1), ALICE, rng, pq=False)
     _, other = invite_peer(_queue(3), ALICE, rng, pq=False)
-    forged = Invitation(invitation.queue, other.link_key, invitation.ratchet_invitation)
-    _, joined = join_peer(forged, _queue(2), BOB, rng)
-    with pytest.raises(ConfirmationRejected):
-        inviter.receive(_frames(joined)[0], rng)
-    assert inviter.phase is Phase.INVITER_AWAITS_CONFIRMATION
+    for versions, error in ((VersionRange(1, 2), ConfirmationRejected), (None, FrameNotOpened)):
+        forged = Invitation(invitation.queue, other.link_key, invitation.ratchet_invitation)
+        forged = forged if versions is None else replace(forged, agent_versions=versions)
+        _, joined = join_peer(forged, _queue(2), BOB, rng)
+        with pytest.raises(error):  # at agent version 3 the frame key differs already
+            inviter.receive(_frames(joined)[0], rng)
+        assert inviter.phase is Phase.INVITER_AWAITS_CONFIRMATION
 
 
 def test_substituted_link_keys_give_different_security_codes() -> None:
@@ -209,11 +221,11 @@ def test_repair_needs_an_offer_and_an_established_connection() -> None:
     with pytest.raises(ConnectionNotReady):
         established.accept_repair(rng)
     with pytest.raises(ProtocolError):
-        established.receive(encode_frame(FrameKind.REPAIR_OFFER, b"\x00\x01\x00\x01x"), rng)
+        established.receive(established.frame_to_me(FrameKind.REPAIR_OFFER, b"\x00\x01x"), rng)
     (offer,) = _frames(peer.offer_repair(rng))
     established.receive(offer, rng)
     with pytest.raises(UnexpectedFrame, match="without an offer"):
-        established.receive(encode_frame(FrameKind.REPAIR_ACCEPT, b"\x00\x00\x00\x00"), rng)
+        established.receive(established.frame_to_me(FrameKind.REPAIR_ACCEPT, b"\x00\x00"), rng)
 
 
 def _state(connection: Connection) -> tuple[str, bytes, bytes, bytes]:

@@ -1,5 +1,6 @@
-"""Known-answer vectors for the agent's version 2 constructions and the backup file
-(tests/vectors/agent/agent_v2.json, made by tests/vectors/agent/generate.py)."""
+"""Known-answer vectors for the agent's version 2 and 3 constructions and the backup
+file (tests/vectors/agent/agent_v2.json and agent_v3.json, made by
+tests/vectors/agent/generate.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,29 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from veil.agent.frames import FrameKind, open_sealed, seal
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from veil.agent.frames import (
+    FRAME_SIZE,
+    FRAME_VERSION,
+    INNER_FRAME_SIZE,
+    Frame,
+    FrameKind,
+    open_sealed,
+    seal,
+)
+from veil.agent.queue_frames import (
+    QUEUE_FRAME_AD,
+    frame_secret,
+    open_queue_frame,
+    queue_key,
+    seal_queue_frame,
+)
 from veil.agent.repair import RepairAuth
+from veil.agent.short_links import BLOB_AD, ShortLink, open_blob, seal_blob
 from veil.chat.backup import open_backup, seal_backup
 from veil.chat.store import KdfParams
-from veil.crypto import DeterministicRandom, MlKem768KeyPair, X25519KeyPair
+from veil.crypto import DeterministicRandom, MlKem768KeyPair, X25519KeyPair, pad
 from veil.ratchet.repair_keys import RepairKey
 
 Vectors = Callable[[str], Any]
@@ -65,3 +84,43 @@ def test_backup_file_vector(vectors: Vectors) -> None:
         case["created_at_ms"],
         bytes.fromhex(case["payload"]),
     )
+
+
+def test_queue_frame_v3_vector(vectors: Vectors) -> None:
+    case = vectors("agent/agent_v3.json")["queue_frame_v3"]
+    secret = frame_secret(
+        bytes.fromhex(case["link_key"]), bytes.fromhex(case["ratchet_invitation"])
+    )
+    key = queue_key(secret, bytes.fromhex(case["sender_id"]))
+    assert (secret.hex(), key.hex()) == (case["frame_secret"], case["queue_key"])
+    rng = DeterministicRandom(bytes.fromhex(case["rng_seed"]))
+    kind, body = FrameKind(case["kind"]), bytes.fromhex(case["body"])
+    frame = seal_queue_frame(key, kind, body, rng)
+    assert len(frame) == FRAME_SIZE and frame[:12].hex() == case["nonce"]
+    assert hashlib.sha256(frame).hexdigest() == case["frame_sha256"]
+    # The construction as agent.md states it, with the primitive called directly.
+    inner = AESGCM(key).decrypt(frame[:12], frame[12:], QUEUE_FRAME_AD)
+    assert inner == pad(bytes((FRAME_VERSION, kind)) + body, INNER_FRAME_SIZE)
+    assert open_queue_frame(key, frame) == Frame(kind, body)
+
+
+def test_short_link_vector(vectors: Vectors) -> None:
+    case = vectors("agent/agent_v3.json")["short_link"]
+    link = ShortLink(
+        case["relay"],
+        bytes.fromhex(case["recipient_id"]),
+        bytes.fromhex(case["auth_key"]),
+        bytes.fromhex(case["delivery_key"]),
+    )
+    assert link.encode() == case["text"] and ShortLink.decode(case["text"]) == link
+    assert link.blob_key.hex() == case["blob_key"]
+    rng = DeterministicRandom(bytes.fromhex(case["rng_seed"]))
+    blob = seal_blob(link, case["invitation"], case["expires_at"], rng)
+    assert (blob[:12].hex(), hashlib.sha256(blob).hexdigest()) == (
+        case["nonce"],
+        case["blob_sha256"],
+    )
+    content = AESGCM(link.blob_key).decrypt(blob[:12], blob[12:], BLOB_AD)
+    expected = case["expires_at"].to_bytes(8, "big") + case["invitation"].encode()
+    assert content == pad(expected, INNER_FRAME_SIZE)
+    assert open_blob(link, blob, case["expires_at"]) == case["invitation"]

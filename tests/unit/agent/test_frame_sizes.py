@@ -1,14 +1,15 @@
 """A relay learns nothing from the size of what it carries: every frame an agent
-emits, of every kind and whatever it holds, has the same content length, because the
-padding that fills it sits inside the encryption."""
+emits, of every kind and whatever it holds, has the same length, and from agent
+version 3 the whole frame is encrypted to its queue (veil.agent.queue_frames), with
+every body inside filled to one length before its own encryption."""
 
 from __future__ import annotations
 
 import pytest
 
-from helpers.peers import invite_peer, join_peer
+from helpers.peers import Peer, invite_peer, join_peer
 from veil.agent.effects import Effects, SendFrame
-from veil.agent.frames import FRAME_SIZE, MAX_FRAME_BODY, decode_frame, seal
+from veil.agent.frames import FRAME_SIZE, MAX_FRAME_BODY, seal
 from veil.agent.queues import ReceiveQueue
 from veil.chat.profile import Profile
 from veil.crypto import DeterministicRandom, X25519KeyPair
@@ -24,30 +25,26 @@ def _frames(step: Effects) -> list[bytes]:
     return [action.frame for action in step.actions if isinstance(action, SendFrame)]
 
 
-def _content_length(frame: bytes) -> int:
-    assert len(frame) == FRAME_SIZE
-    return int.from_bytes(frame[:2], "big")  # the frame padding's length prefix, in clear
-
-
 @pytest.mark.parametrize("pq", [False, True])
-def test_every_frame_kind_and_size_has_the_same_content_length(pq: bool) -> None:
+def test_every_frame_kind_and_size_has_the_same_body_length(pq: bool) -> None:
     rng = DeterministicRandom(b"sizes")
     inviter, invitation = invite_peer(_queue(1), Profile("A").to_handshake_bytes(), rng, pq=pq)
     joiner, joined = join_peer(
         invitation, _queue(2), Profile("B", bio="x" * 500).to_handshake_bytes(), rng
     )
-    frames = _frames(joined)  # the confirmation
-    confirmed = inviter.receive(frames[0], rng)
-    frames += _frames(confirmed)  # the hello
-    joiner.receive(frames[-1], rng)
-    frames += [joiner.send_chat(b"").frame, joiner.send_chat(b"x" * 9000).frame]
-    frames += [inviter.send_chat(b"hi").frame]
-    frames += _frames(inviter.offer_repair(rng))
-    joiner.receive(frames[-1], rng)
-    frames += _frames(joiner.accept_repair(rng))
-    frames += [seal(X25519KeyPair.generate(rng).public, b"a contact request", rng)]
-    lengths = {_content_length(f) for f in frames[:-1]}
-    assert lengths == {2 + MAX_FRAME_BODY}
-    assert len(frames[-1]) == MAX_FRAME_BODY  # a sealed body alone already fills a frame
-    kinds = {decode_frame(f).kind for f in frames[:-1]}
-    assert len(kinds) == 4  # confirmation, ratchet message, repair offer, repair accept
+    sent: list[tuple[bytes, Peer]] = [(f, inviter) for f in _frames(joined)]  # confirmation
+    confirmed = inviter.receive(sent[0][0], rng)
+    sent += [(f, joiner) for f in _frames(confirmed)]  # the hello
+    joiner.receive(sent[-1][0], rng)
+    sent += [(joiner.send_chat(b"").frame, inviter), (joiner.send_chat(b"x" * 9000).frame, inviter)]
+    sent += [(inviter.send_chat(b"hi").frame, joiner)]
+    sent += [(f, joiner) for f in _frames(inviter.offer_repair(rng))]
+    joiner.receive(sent[-1][0], rng)
+    sent += [(f, inviter) for f in _frames(joiner.accept_repair(rng))]
+    assert {len(frame) for frame, _ in sent} == {FRAME_SIZE}
+    # Inside the queue frame layer (agent version 3) every body has the same length too.
+    opened = [to.open_mine(frame) for frame, to in sent]
+    assert {len(frame.body) for frame in opened} == {MAX_FRAME_BODY}
+    assert len({frame.kind for frame in opened}) == 4  # confirmation, message, repair x2
+    request = seal(X25519KeyPair.generate(rng).public, b"a contact request", rng)
+    assert len(request) == MAX_FRAME_BODY  # a sealed body alone already fills a frame

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -179,8 +180,8 @@ def test_queue_state_version_1_still_reads_with_no_remembered_deliveries() -> No
     send = SendQueue(QueueAddress(RELAY, bytes(24)), bytes(range(32)))
     current = QueueState(_receive_queue(), send).to_bytes()
     # Version 1 had neither the repair key flag nor the delivery list at the end
-    # (nor version 5's count of undecryptable frames).
-    version_1 = b"\x01" + current[1:-3]
+    # (nor version 5's count of undecryptable frames, nor version 6's frame secret).
+    version_1 = b"\x01" + current[1:-4]
     assert QueueState.from_bytes(version_1) == QueueState(_receive_queue(), send)
 
 
@@ -190,7 +191,7 @@ def test_queue_state_version_2_carries_its_message_ids_over() -> None:
     first, second = b"\x01" * 24, b"\x02" * 24
     # Version 2 had no repair key flag, and ended with u8 count || count x 24-byte
     # relay message id.
-    version_2 = b"\x02" + current[1:-3] + b"\x02" + first + second
+    version_2 = b"\x02" + current[1:-4] + b"\x02" + first + second
     migrated = QueueState.from_bytes(version_2)
     assert migrated.delivered == CommittedFrames((first, second))
     assert migrated.delivered.holds(first, b"any frame")
@@ -217,16 +218,25 @@ def test_every_delivery_the_relay_can_send_again_is_remembered() -> None:
     assert DELIVERY_WINDOW <= REMEMBERED_FRAMES
 
 
+def test_queue_state_version_5_reads_with_no_frame_secret() -> None:
+    state = QueueState(_receive_queue(), frame_secret=bytes(range(32)))
+    assert QueueState.from_bytes(state.to_bytes()) == state
+    version_5 = b"\x05" + state.to_bytes()[1:-33]
+    assert QueueState.from_bytes(version_5) == replace(state, frame_secret=b"")
+
+
 def test_damaged_queue_state_is_reported_as_corrupt() -> None:
     data = QueueState(_receive_queue()).to_bytes()
-    marks = data[:-2]  # everything before the committed frames and the failure count
-    too_many = marks + bytes([REMEMBERED_FRAMES + 1]) + (b"\x20" + bytes(32)) * 65 + b"\x00"
-    bad_mark = marks + b"\x01\x05" + bytes(5) + b"\x00"
+    marks = data[:-3]  # everything before the committed frames, failure count, frame secret
+    end = b"\x00\x00"
+    too_many = marks + bytes([REMEMBERED_FRAMES + 1]) + (b"\x20" + bytes(32)) * 65 + end
+    bad_mark = marks + b"\x01\x05" + bytes(5) + end
     for damaged in (
         b"\x09" + data[1:],
         data + b"\x00",
         data[:-1],
-        marks + b"\x07\x00",
+        marks + b"\x07" + end,
+        data[:-1] + b"\x05" + bytes(5),  # a frame secret is 32 bytes
         too_many,
         bad_mark,
     ):

@@ -18,7 +18,7 @@ from veil.agent.connection import Connection, Phase
 from veil.agent.effects import Effects, SendFrame
 from veil.agent.errors import ConnectionStateCorrupt, RepairRejected, RepairUnavailable
 from veil.agent.events import ConnectionRepaired, RepairRequested
-from veil.agent.frames import FrameKind, decode_frame, encode_frame
+from veil.agent.frames import FrameKind, encode_frame
 from veil.agent.payloads import RepairAccept, RepairOffer
 from veil.agent.queues import QUEUE_STATE_VERSION, Identities, QueueState, ReceiveQueue
 from veil.agent.repair import RepairAuth
@@ -78,17 +78,18 @@ def _auth(connection: Peer) -> RepairAuth:
     return connection.queues.repair_auth
 
 
-def _sealed(auth: RepairAuth, kind: FrameKind, payload: bytes) -> bytes:
-    """Sealed with the agreement's key, as at agent version 1."""
-    return encode_frame(kind, auth.seal(kind, payload, RNG)[1])
+def _sealed(auth: RepairAuth, kind: FrameKind, payload: bytes, to: Peer | None = None) -> bytes:
+    """Sealed with the agreement's key, as at agent version 1; with ``to``, in a frame
+    sealed to its queue (a relay that also knows the queue key, from the link)."""
+    body = auth.seal(kind, payload, RNG)[1]
+    return encode_frame(kind, body) if to is None else to.frame_to_me(kind, body)
 
 
-def _sealed_by(sender: Peer, kind: FrameKind, payload: bytes) -> bytes:
-    """Sealed as ``sender`` seals at agent version 2: its newest ratchet repair key."""
+def _sealed_by(sender: Peer, kind: FrameKind, payload: bytes, to: Peer) -> bytes:
+    """Sealed as ``sender`` seals from agent version 2: its newest ratchet repair key."""
     assert sender.ratchet is not None
-    return encode_frame(
-        kind, _auth(sender).seal(kind, payload, RNG, sender.ratchet.repair_key())[1]
-    )
+    body = _auth(sender).seal(kind, payload, RNG, sender.ratchet.repair_key())[1]
+    return to.frame_to_me(kind, body)
 
 
 def _forged_auth(of: Peer) -> RepairAuth:
@@ -116,8 +117,8 @@ def test_a_relay_injected_repair_offer_is_rejected_and_changes_nothing() -> None
     payload = RepairOffer(1, keys).to_bytes()
     before = _snapshot(inviter)
     for forged in (
-        encode_frame(FrameKind.REPAIR_OFFER, payload),  # the unauthenticated v1 layout
-        _sealed(_forged_auth(inviter), FrameKind.REPAIR_OFFER, payload),
+        inviter.frame_to_me(FrameKind.REPAIR_OFFER, payload),  # the unauthenticated v1 layout
+        _sealed(_forged_auth(inviter), FrameKind.REPAIR_OFFER, payload, inviter),
     ):
         with pytest.raises(RepairRejected):
             inviter.receive(forged, RNG)
@@ -136,8 +137,8 @@ def test_a_relay_can_neither_read_an_offer_nor_answer_it() -> None:
     answer = RepairAccept(reply.encode(), agreement.ratchet(RNG).encrypt(b"x", b"")).to_bytes()
     before = _snapshot(joiner)
     for forged in (
-        encode_frame(FrameKind.REPAIR_ACCEPT, answer),
-        _sealed(_forged_auth(joiner), FrameKind.REPAIR_ACCEPT, answer),
+        joiner.frame_to_me(FrameKind.REPAIR_ACCEPT, answer),
+        _sealed(_forged_auth(joiner), FrameKind.REPAIR_ACCEPT, answer, joiner),
     ):
         with pytest.raises(RepairRejected):
             joiner.receive(forged, RNG)
@@ -159,7 +160,7 @@ def test_replayed_or_relabelled_repair_frames_are_rejected() -> None:
     with pytest.raises(RepairRejected, match="already used"):
         inviter.receive(first, RNG)
     # An offer's body delivered as an answer: the frame kind is authenticated too.
-    relabelled = encode_frame(FrameKind.REPAIR_ACCEPT, decode_frame(second).body)
+    relabelled = inviter.frame_to_me(FrameKind.REPAIR_ACCEPT, inviter.open_mine(second).body)
     with pytest.raises(RepairRejected, match="did not authenticate"):
         inviter.receive(relabelled, RNG)
 
@@ -167,7 +168,8 @@ def test_replayed_or_relabelled_repair_frames_are_rejected() -> None:
 def test_a_repair_that_drops_post_quantum_keys_is_rejected() -> None:
     inviter, joiner = _connected(pq=True)
     classic = InvitationSecrets.generate(RNG, pq=False).public.encode()
-    downgrade = _sealed_by(joiner, FrameKind.REPAIR_OFFER, RepairOffer(2, classic).to_bytes())
+    offer_bytes = RepairOffer(2, classic).to_bytes()
+    downgrade = _sealed_by(joiner, FrameKind.REPAIR_OFFER, offer_bytes, inviter)
     before = _snapshot(inviter)
     with pytest.raises(RepairRejected, match="post-quantum"):
         inviter.receive(downgrade, RNG)
@@ -179,7 +181,7 @@ def test_a_repair_that_drops_post_quantum_keys_is_rejected() -> None:
     reply, _ = join_agreement(keys, RNG, pq=False)
     answer = RepairAccept(reply.encode(), b"first message").to_bytes()
     with pytest.raises(RepairRejected, match="post-quantum"):
-        inviter.receive(_sealed_by(joiner, FrameKind.REPAIR_ACCEPT, answer), RNG)
+        inviter.receive(_sealed_by(joiner, FrameKind.REPAIR_ACCEPT, answer, inviter), RNG)
     assert inviter.phase is Phase.REPAIR_OFFERED
 
 

@@ -30,7 +30,8 @@ from veil.agent.frames import FrameKind, encode_frame
 from veil.agent.inbox import DESYNC_THRESHOLD
 from veil.agent.invitations import invitation_from_link
 from veil.agent.links import ContactAddressLink, InvitationLink, decode_link
-from veil.agent.payloads import RepairOffer
+from veil.agent.payloads import ChatPayload, RepairOffer
+from veil.agent.queue_frames import queue_key, seal_queue_frame
 from veil.agent.runtime import Agent
 from veil.chat.contacts import (
     PENDING_CONTACT_NAME,
@@ -289,19 +290,30 @@ async def test_undecryptable_messages_mark_desync_only_in_a_row_and_a_good_one_c
     tmp_path: Path,
 ) -> None:
     relay = FakeRelay()
-    alice, bob, _, bob_contact = await _pair(tmp_path, relay)
+    alice, bob, alice_contact, bob_contact = await _pair(tmp_path, relay)
     with alice.store.transaction() as tx:
         (record,) = tx.connections.list()
-    # Well-formed messages from some other ratchet: what a drifted peer looks like,
-    # and what the relay hosting the queue can make (F3).
+    # Well-formed messages from some other ratchet, sealed to Alice's queue: what a
+    # drifted peer looks like, and what one who has the link can make (F3).
     strangers = await _pair(tmp_path / "elsewhere", FakeRelay())
     stranger = strangers[1].connection(strangers[3])
-    _, sent = stranger.send_chats([b"?"] * DESYNC_THRESHOLD, SystemRandom())
-    for index, (_, frame) in enumerate(sent[:-1]):
-        relay.arrive(record.receive_queue_id, bytes([index]) * 24, frame.frame)
+    queues = alice.connection(alice_contact).queues
+    key = queue_key(queues.frame_secret, queues.receive.sender_id)
+    rng = SystemRandom()
+    sent = [
+        seal_queue_frame(
+            key,
+            FrameKind.RATCHET_MESSAGE,
+            stranger.encrypt_payload(ChatPayload(b"?"), filled=True),
+            rng,
+        )
+        for _ in range(DESYNC_THRESHOLD)
+    ]
+    for index, frame in enumerate(sent[:-1]):
+        relay.arrive(record.receive_queue_id, bytes([index]) * 24, frame)
     assert await alice.receive() == []  # below the threshold: nothing is marked
     assert alice.contacts() == {"Bob": ContactStatus.CONNECTED}
-    relay.arrive(record.receive_queue_id, b"x" * 24, sent[-1][1].frame)
+    relay.arrive(record.receive_queue_id, b"x" * 24, sent[-1])
     assert [type(e) for e in await alice.receive()] == [DesyncDetected]
     assert alice.contacts() == {"Bob": ContactStatus.DESYNCHRONISED}
     # The peer's next real message decrypts: the mark goes.

@@ -14,7 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers.fake_relay import FakeRelay
-from veil.agent.frames import FrameKind, decode_frame
+from veil.agent.errors import FrameNotOpened
+from veil.agent.frames import Frame, FrameKind
+from veil.agent.queue_frames import open_queue_frame, queue_key
+from veil.agent.queues import QueueState
 from veil.chat.app import STORE_FILE, Messenger
 from veil.chat.backup import read_backup, restore_into, resume_connections, write_backup
 from veil.chat.backup_codec import decode_payload, encode_payload
@@ -69,13 +72,32 @@ async def _talk(sender: User, receiver: User, sender_alias: str, text: str) -> N
     assert [i.text for i in await receiver.receive() if i.kind == "message"] == [text]
 
 
-def _assert_no_body_salt_repeats(relay: FakeRelay) -> None:
+def _queue_keys(bob: User) -> list[bytes]:
+    """The keys of both queues of each of ``bob``'s connections (agent version 3)."""
+    keys = []
+    with bob.messenger.store.transaction() as tx:
+        for record in tx.connections.list():
+            queues = QueueState.from_bytes(record.queue_state)
+            assert queues.send is not None
+            for sender_id in (queues.receive.sender_id, queues.send.address.sender_id):
+                keys.append(queue_key(queues.frame_secret, sender_id))
+    return keys
+
+
+def _open(body: bytes, keys: list[bytes]) -> Frame:
+    for key in keys:
+        with contextlib.suppress(FrameNotOpened):
+            return open_queue_frame(key, body)
+    raise AssertionError("a frame on the wire opened under no queue key")
+
+
+def _assert_no_body_salt_repeats(relay: FakeRelay, bob: User) -> None:
     """Every ratchet message on the wire is v2, and no two share the sealed header's
     nonce, which salts the body's key and nonce (ratchet.md 3.11): so no (key, nonce)
     pair was used twice, even across the restore."""
-    salts = []
+    salts, keys = [], _queue_keys(bob)
     for body in {delivery.body for delivery in relay.history}:  # a redelivery is one body
-        frame = decode_frame(body)
+        frame = _open(body, keys)
         if frame.kind is FrameKind.RATCHET_MESSAGE:
             assert frame.body[0] == RATCHET_V2
             salts.append(frame.body[3:15])  # u8 version, u16 header length, then the nonce
@@ -115,7 +137,7 @@ async def test_a_restored_profile_re_keys_every_connection_by_itself(tmp_path: P
     await _talk(bob, restored, "Alice", "welcome back")
     assert restored.messenger.contact("Bob").status is ContactStatus.CONNECTED
     assert restored.messenger.verify("Bob", None).ours == bob.messenger.verify("Alice", None).ours
-    _assert_no_body_salt_repeats(relay)
+    _assert_no_body_salt_repeats(relay, bob)
     await restored.messenger.close()
     await bob.messenger.close()
 
