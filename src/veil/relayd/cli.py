@@ -23,7 +23,7 @@ from veil.crypto import SystemRandom
 from veil.errors import VeilError
 from veil.relay.protocol.address import DEFAULT_PORT, normalise_host
 from veil.relay.protocol.errors import InvalidAddress, InvalidRelayConfig
-from veil.relay.server.config import RelayConfig, create_data_dir
+from veil.relay.server.config import STORE_ENGINES, RelayConfig, create_data_dir
 from veil.relay.server.settings import RelaySettings
 from veil.relay.transport.identity import RelayIdentity
 from veil.relayd.runner import RunningRelay, run_relay
@@ -109,6 +109,13 @@ def main() -> None:
     is_flag=True,
     help="Do not act as a private-routing proxy for clients (config: [routing] proxy).",
 )
+@click.option(
+    "--store",
+    type=click.Choice(STORE_ENGINES),
+    default=STORE_ENGINES[0],
+    show_default=True,
+    help="Queue store: an append-only checksummed journal, or SQLite (config: store).",
+)
 @json_option
 def init(  # noqa: PLR0917 - click passes every option by position
     data_dir: Path,
@@ -116,6 +123,7 @@ def init(  # noqa: PLR0917 - click passes every option by position
     port: int,
     password: str | None,
     no_proxy: bool,
+    store: str,
     as_json: bool,
 ) -> None:
     """Create a relay in DATA: identity key, TLS certificate and config.toml.
@@ -129,6 +137,7 @@ def init(  # noqa: PLR0917 - click passes every option by position
             public_hosts=tuple(dict.fromkeys(_normalised(hosts or ("127.0.0.1",)))),
             port=port,
             settings=RelaySettings(password=password, proxy=not no_proxy),
+            store=store,
         )
         create_data_dir(data_dir)
         identity = RelayIdentity.generate(SystemRandom(), datetime.datetime.now(datetime.UTC))

@@ -15,16 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from veil.crypto import SystemRandom
-from veil.relay.server.config import STORE_FILE, RelayConfig
+from veil.relay.server.config import JOURNAL_DIR, STORE_FILE, RelayConfig
 from veil.relay.server.logging_setup import configure_logging, fields
 from veil.relay.server.metrics_http import MetricsServer, relay_families
+from veil.relay.server.store.base import QueueStore
+from veil.relay.server.store.journal import JournalStore
 from veil.relay.server.store.sqlite import SqliteStore
 from veil.relay.server.tls_server import RelayServer
 from veil.relay.transport.identity import CERTIFICATE_FILE, IDENTITY_KEY_FILE, RelayIdentity
 from veil.relay.transport.tls import server_context
 from veil.relayd.assembly import relay_service
 
-__all__ = ["RunningRelay", "run_relay"]
+__all__ = ["RunningRelay", "queue_store", "run_relay"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,7 @@ async def run_relay(
     log = configure_logging(config.log_level)
     started = time.monotonic()
     service = relay_service(
-        SqliteStore(data_dir / STORE_FILE),
+        queue_store(data_dir, config.store),
         config.settings,
         identity.key_pair,
         clock=time.time,
@@ -76,6 +78,13 @@ async def run_relay(
         await server.close()
         await service.close()
     log.info("relay.stopped")
+
+
+def queue_store(data_dir: Path, engine: str) -> QueueStore:
+    """The queue store ``config.toml`` names: the journal, or SQLite for older relays."""
+    if engine == "sqlite":
+        return SqliteStore(data_dir / STORE_FILE)
+    return JournalStore(data_dir / JOURNAL_DIR)
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -98,3 +98,14 @@ def test_data_dir_is_private_and_not_reused(tmp_path: Path) -> None:
     RelayConfig(public_hosts=("a.example",)).save(data)
     with pytest.raises(InvalidRelayConfig, match="already holds a relay"):
         create_data_dir(data)
+
+
+def test_store_engine_defaults_to_the_journal_and_older_files_to_sqlite(tmp_path: Path) -> None:
+    RelayConfig(public_hosts=("relay.example",)).save(tmp_path)
+    assert RelayConfig.load(tmp_path).store == "journal"
+    older = tmp_path / "older"
+    older.mkdir()
+    (older / CONFIG_FILE).write_text('format_version = 1\n[address]\nhosts = ["relay.example"]\n')
+    assert RelayConfig.load(older).store == "sqlite"  # its data is in relay.db
+    with pytest.raises(InvalidRelayConfig, match="store must be one of"):
+        RelayConfig(public_hosts=("relay.example",), store="postgres")

@@ -1,0 +1,214 @@
+"""Reading the queue journal back at start: verify every record, rebuild the queues.
+
+Every record's CRC is checked. A segment is replayed batch by batch: records count
+only once the ``COMMIT`` after them is read, so a batch cut short by a crash (never
+acknowledged) leaves no trace. Whatever follows the last good ``COMMIT`` of a
+segment is cut off the segment and kept under ``quarantine/`` with a log line:
+
+- ``store.uncommitted_tail`` (warning): whole records with no ``COMMIT`` after them,
+  a crash between write and commit; nothing in them was acknowledged;
+- ``store.torn_tail`` (warning): the last record of the newest segment ends past the
+  end of the file, a write cut short; nothing in it was acknowledged;
+- ``store.corrupted`` (error): a record failed its checksum (or is malformed) — the
+  disk changed bytes the relay had made durable. The rest of that segment is in
+  quarantine and the messages in it are lost; the log line says how many bytes.
+
+The relay never serves a record that failed its checksum.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from veil.relay.protocol.errors import StoreFailed
+from veil.relay.server.logging_setup import LOGGER_NAME, fields
+from veil.relay.server.store.base import StoredMessage, StoredQueue
+from veil.relay.server.store.journal_format import (
+    HEADER,
+    MAX_PAYLOAD,
+    SEGMENT_HEADER,
+    SEGMENT_MAGIC,
+    Kind,
+    RecordDamaged,
+    checksum,
+    decode_ids,
+    decode_message,
+    decode_queue,
+)
+from veil.relay.server.store.journal_state import JournalState, MessagePlace, SegmentInfo
+
+__all__ = ["QUARANTINE_DIR", "Replayed", "ScannedRecord", "replay", "scan", "segment_files"]
+
+QUARANTINE_DIR = "quarantine"
+_SUFFIX = ".seg"
+_log = logging.getLogger(LOGGER_NAME)
+
+ScannedRecord = tuple[int, int, memoryview, int]
+"""(offset, kind, payload, record size)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """What replay found: the bookkeeping, the queues to serve, and bytes cut off."""
+
+    state: JournalState
+    queues: list[StoredQueue]
+    quarantined_bytes: int
+
+
+def segment_files(folder: Path) -> list[tuple[int, Path]]:
+    """The segment files in ``folder``, oldest first."""
+    found = []
+    for path in folder.iterdir():
+        if path.suffix == _SUFFIX and path.stem.isdigit():
+            found.append((int(path.stem), path))
+    return sorted(found)
+
+
+def scan(data: bytes, start: int = SEGMENT_HEADER.size) -> tuple[list[ScannedRecord], str | None]:
+    """Every record from ``start`` whose checksum holds, and why the scan stopped early.
+
+    The reason is ``None`` at a clean end, ``"torn"`` if the last record runs past
+    the end of ``data``, ``"corrupted"`` if a record's checksum or length is wrong.
+    """
+    records: list[ScannedRecord] = []
+    view, offset, end = memoryview(data), start, len(data)
+    while offset < end:
+        if offset + HEADER.size > end:
+            return records, "torn"
+        crc, length, kind = HEADER.unpack_from(data, offset)
+        if length > MAX_PAYLOAD:
+            return records, "corrupted"
+        payload_end = offset + HEADER.size + length
+        if payload_end > end:
+            return records, "torn"
+        payload = view[offset + HEADER.size : payload_end]
+        if checksum(length, kind, payload) != crc or kind not in _KINDS:
+            return records, "corrupted"
+        records.append((offset, kind, payload, HEADER.size + length))
+        offset = payload_end
+    return records, None
+
+
+def replay(folder: Path) -> Replayed:
+    """Verify and replay every segment in ``folder``; cut and quarantine damaged tails."""
+    state = JournalState()
+    bodies: dict[bytes, dict[bytes, tuple[int, StoredMessage]]] = {}
+    files = segment_files(folder)
+    quarantined = 0
+    for index, (number, path) in enumerate(files):
+        data = path.read_bytes()
+        if len(data) < SEGMENT_HEADER.size or SEGMENT_HEADER.unpack_from(data) != (
+            SEGMENT_MAGIC,
+            number,
+        ):
+            raise StoreFailed(f"{path} is not segment {number} of a queue journal: restore it")
+        state.segments[number] = SegmentInfo(len(data))
+        records, damage = scan(data)
+        committed = _replay_segment(state, bodies, number, records)
+        if committed < len(data):
+            newest = index == len(files) - 1
+            quarantined += _cut(path, data, committed, damage, newest)
+            state.segments[number].size = committed
+    return Replayed(state, _stored_queues(state, bodies), quarantined)
+
+
+def _replay_segment(
+    state: JournalState,
+    bodies: dict[bytes, dict[bytes, tuple[int, StoredMessage]]],
+    number: int,
+    records: list[ScannedRecord],
+) -> int:
+    """Apply each committed batch of ``records``; return where the last batch ended."""
+    committed, batch = SEGMENT_HEADER.size, []
+    for record in records:
+        offset, kind, _, size = record
+        if kind != Kind.COMMIT:
+            batch.append(record)
+            continue
+        try:
+            for item in batch:
+                _apply(state, bodies, number, item)
+        except RecordDamaged as exc:
+            raise StoreFailed(f"segment {number} at {item[0]}: {exc}; restore the store") from exc
+        committed, batch = offset + size, []
+    return committed
+
+
+def _apply(
+    state: JournalState,
+    bodies: dict[bytes, dict[bytes, tuple[int, StoredMessage]]],
+    number: int,
+    record: ScannedRecord,
+) -> None:
+    offset, kind, payload, size = record
+    location = (number, offset, size)
+    if kind == Kind.QUEUE:
+        state.put_queue(decode_queue(payload), location)
+    elif kind == Kind.MESSAGE:
+        entry = decode_message(payload)
+        place = MessagePlace(location, entry.seq, entry.message.stored)
+        if state.put_message(entry.recipient_id, entry.message.message_id, place):
+            bodies.setdefault(entry.recipient_id, {})[entry.message.message_id] = (
+                entry.seq,
+                entry.message,
+            )
+    elif kind == Kind.DELETE:
+        (recipient_id, message_id), _ = decode_ids(payload, 2)
+        state.delete_message(recipient_id, message_id)
+        bodies.get(recipient_id, {}).pop(message_id, None)
+    elif kind == Kind.DROP:
+        (recipient_id,), _ = decode_ids(payload, 1)
+        state.drop_queue(recipient_id)
+        bodies.pop(recipient_id, None)
+    elif kind == Kind.EXPIRE:
+        cutoff = int.from_bytes(payload, "little")
+        state.expire(cutoff)
+        for messages in bodies.values():
+            for message_id in [m for m, (_, msg) in messages.items() if msg.stored < cutoff]:
+                del messages[message_id]
+
+
+def _stored_queues(
+    state: JournalState, bodies: dict[bytes, dict[bytes, tuple[int, StoredMessage]]]
+) -> list[StoredQueue]:
+    def messages_of(recipient_id: bytes) -> Iterator[StoredMessage]:
+        for _, message in sorted(bodies.get(recipient_id, {}).values(), key=_by_seq):
+            yield message
+
+    return [
+        StoredQueue(entry.record, list(messages_of(recipient_id)))
+        for recipient_id, entry in state.queues.items()
+    ]
+
+
+def _by_seq(item: tuple[int, StoredMessage]) -> int:
+    return item[0]
+
+
+def _cut(path: Path, data: bytes, committed: int, damage: str | None, newest: bool) -> int:
+    """Move the bytes after ``committed`` to quarantine, log why, and truncate the file."""
+    quarantine = path.parent / QUARANTINE_DIR
+    quarantine.mkdir(mode=0o700, exist_ok=True)
+    kept = quarantine / f"{path.stem}-{committed}.bad"
+    kept.write_bytes(data[committed:])
+    cut = len(data) - committed
+    if damage is None or (damage == "torn" and newest):
+        event = "store.uncommitted_tail" if damage is None else "store.torn_tail"
+        _log.warning(event, extra=fields(segment=path.name, bytes=cut, kept=kept.name))
+    else:
+        _log.error(
+            "store.corrupted",
+            extra=fields(segment=path.name, offset=committed, bytes=cut, kept=kept.name),
+        )
+    with path.open("r+b") as handle:
+        handle.truncate(committed)
+        os.fsync(handle.fileno())
+    return cut
+
+
+_KINDS = frozenset(int(kind) for kind in Kind)

@@ -1,0 +1,246 @@
+"""The journal store: durability across reopen, group fsync, compaction, damage found."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from helpers.relay_harness import Relay
+from veil.relay.client.session import open_delivery
+from veil.relay.protocol import queue_commands as cmd
+from veil.relay.protocol import queue_responses as rsp
+from veil.relay.protocol.errors import StoreFailed
+from veil.relay.server.store.base import (
+    DeleteMessage,
+    DeleteMessagesBefore,
+    PutMessage,
+    PutQueue,
+    QueueRecord,
+    RemoveQueue,
+    SetSenderKey,
+    SetSuspended,
+    StoredMessage,
+    StoredQueue,
+)
+from veil.relay.server.store.journal import JournalStore
+from veil.relay.server.store.journal_format import HEADER, Kind
+from veil.relay.server.store.journal_replay import QUARANTINE_DIR, segment_files
+
+BODY = 15_360
+
+
+def record(index: int) -> QueueRecord:
+    return QueueRecord(
+        recipient_id=index.to_bytes(24, "big"),
+        sender_id=(index + 1_000_000).to_bytes(24, "big"),
+        recipient_auth_key=b"\x01" * 32,
+        delivery_key=b"\x02" * 32,
+        created=3600,
+    )
+
+
+def message(index: int, stored: int = 7200, size: int = 16) -> StoredMessage:
+    return StoredMessage(index.to_bytes(24, "big"), stored, bytes([index % 251]) * size)
+
+
+async def reopen(folder: Path, **options: int) -> list[StoredQueue]:
+    store = JournalStore(folder, **options)
+    try:
+        return await store.open()
+    finally:
+        await store.close()
+
+
+async def test_changes_survive_reopen(tmp_path: Path) -> None:
+    store = JournalStore(tmp_path)
+    assert await store.open() == []
+    first, second = record(1), record(2)
+    await store.apply([PutQueue(first), PutQueue(second)])
+    await store.apply([PutMessage(first.recipient_id, message(i)) for i in range(3)])
+    await store.apply(
+        [
+            SetSenderKey(first.recipient_id, b"\x03" * 32),
+            DeleteMessage(first.recipient_id, message(0).message_id),
+            SetSuspended(second.recipient_id),
+        ]
+    )
+    await store.close()
+    loaded = {queue.record.recipient_id: queue for queue in await reopen(tmp_path)}
+    secured = loaded[first.recipient_id]
+    assert secured.record.sender_auth_key == b"\x03" * 32
+    assert secured.messages == [message(1), message(2)]
+    assert loaded[second.recipient_id].record.suspended
+
+
+async def test_a_queue_created_and_changed_in_one_batch(tmp_path: Path) -> None:
+    store = JournalStore(tmp_path)
+    await store.open()
+    first = record(1)
+    await store.apply([PutQueue(first), SetSenderKey(first.recipient_id, b"\x04" * 32)])
+    await store.close()
+    [queue] = await reopen(tmp_path)
+    assert queue.record.sender_auth_key == b"\x04" * 32
+
+
+async def test_delete_queue_and_expiry(tmp_path: Path) -> None:
+    store = JournalStore(tmp_path)
+    await store.open()
+    first, second = record(1), record(2)
+    await store.apply([PutQueue(first), PutQueue(second)])
+    await store.apply(
+        [
+            PutMessage(first.recipient_id, message(1, stored=3600)),
+            PutMessage(second.recipient_id, message(2, stored=3600)),
+            PutMessage(second.recipient_id, message(3, stored=10_800)),
+        ]
+    )
+    await store.apply([RemoveQueue(first.recipient_id), DeleteMessagesBefore(7200)])
+    await store.close()
+    [survivor] = await reopen(tmp_path)
+    assert survivor.record == second
+    assert survivor.messages == [message(3, stored=10_800)]
+
+
+async def test_concurrent_writes_share_one_fsync(tmp_path: Path) -> None:
+    store = JournalStore(tmp_path)
+    await store.open()
+    await store.apply([PutQueue(record(1))])
+    commits = store.commits
+    writes = [
+        asyncio.create_task(store.apply([PutMessage(record(1).recipient_id, message(i))]))
+        for i in range(300)
+    ]
+    await asyncio.gather(*writes)
+    # 300 batches were written before the fsync thread reported once: far fewer syncs.
+    assert store.commits - commits < 300
+    await store.close()
+    [queue] = await reopen(tmp_path)
+    assert queue.messages == [message(i) for i in range(300)]
+
+
+async def test_compaction_keeps_live_records_in_order_and_deletes_old_segments(
+    tmp_path: Path,
+) -> None:
+    segment = 64 * 1024
+    store = JournalStore(tmp_path, segment_bytes=segment)
+    await store.open()
+    queues = [record(i) for i in range(4)]
+    await store.apply([PutQueue(q) for q in queues])
+    kept: dict[bytes, list[StoredMessage]] = {q.recipient_id: [] for q in queues}
+    # Every queue keeps its first message; the rest are acknowledged soon after.
+    for number in range(400):
+        queue = queues[number % 4].recipient_id
+        sent = message(number, size=BODY // 8)
+        await store.apply([PutMessage(queue, sent)])
+        if number < 4:
+            kept[queue].append(sent)
+        else:
+            await store.apply([DeleteMessage(queue, sent.message_id)])
+    await store.apply([SetSuspended(queues[0].recipient_id)])
+    await store.close()
+    assert len(segment_files(tmp_path)) <= 4  # about 800 KiB were written in 64 KiB segments
+    loaded = {q.record.recipient_id: q for q in await reopen(tmp_path, segment_bytes=segment)}
+    assert {rid: q.messages for rid, q in loaded.items()} == kept
+    assert loaded[queues[0].recipient_id].record.suspended
+
+
+async def test_a_flipped_byte_is_detected_logged_and_never_served(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = JournalStore(tmp_path)
+    await store.open()
+    await store.apply([PutQueue(record(1))])
+    for number in range(3):
+        await store.apply([PutMessage(record(1).recipient_id, message(number, size=BODY))])
+    await store.close()
+    [(_, path)] = segment_files(tmp_path)
+    data = bytearray(path.read_bytes())
+    data[-BODY // 2] ^= 0xFF  # inside the last message's sealed body
+    path.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="veil.relay"):
+        [queue] = await reopen(tmp_path)
+    assert queue.messages == [message(0, size=BODY), message(1, size=BODY)]
+    assert [r.getMessage() for r in caplog.records] == ["store.corrupted"]
+    assert [p.name for p in (tmp_path / QUARANTINE_DIR).iterdir()]  # the bytes are kept aside
+    await reopen(tmp_path)  # the cut journal opens cleanly next time
+    assert [r.getMessage() for r in caplog.records] == ["store.corrupted"]
+
+
+async def test_a_torn_tail_is_cut_as_unacknowledged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = JournalStore(tmp_path)
+    await store.open()
+    await store.apply([PutQueue(record(1))])
+    await store.apply([PutMessage(record(1).recipient_id, message(1, size=BODY))])
+    await store.close()
+    [(_, path)] = segment_files(tmp_path)
+    good = path.read_bytes()
+    torn = bytes(message(2, size=BODY).sealed[:100])  # a write cut short by power loss
+    path.write_bytes(good + HEADER.pack(0x1234, 15_400, Kind.MESSAGE) + torn)
+    with caplog.at_level(logging.WARNING, logger="veil.relay"):
+        [queue] = await reopen(tmp_path)
+    assert queue.messages == [message(1, size=BODY)]
+    assert [r.getMessage() for r in caplog.records] == ["store.torn_tail"]
+    assert path.read_bytes() == good
+
+
+async def test_a_full_disk_fails_the_batch_and_leaves_nothing_of_it(tmp_path: Path) -> None:
+    store = JournalStore(tmp_path)
+    await store.open()
+    await store.apply([PutQueue(record(1))])
+    [(_, path)] = segment_files(tmp_path)
+    size = path.stat().st_size
+    real_write = os.write
+    calls = {"n": 0}
+
+    def failing_write(descriptor: int, data: memoryview) -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            real_write(descriptor, bytes(data[:100]))  # part of the batch reached the file
+            raise OSError(28, "No space left on device")
+        return real_write(descriptor, data)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("veil.relay.server.store.journal.os.write", failing_write)
+        with pytest.raises(StoreFailed, match="free disk space"):
+            await store.apply([PutMessage(record(1).recipient_id, message(1))])
+        assert path.stat().st_size == size
+        await store.apply([PutMessage(record(1).recipient_id, message(2))])
+    await store.close()
+    [queue] = await reopen(tmp_path)
+    assert queue.messages == [message(2)]
+
+
+async def test_a_foreign_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "00000001.seg").write_bytes(b"not a journal at all")
+    with pytest.raises(StoreFailed, match="not segment 1"):
+        await JournalStore(tmp_path).open()
+
+
+async def test_relay_restart_on_the_journal_restores_everything(tmp_path: Path) -> None:
+    first = await Relay(JournalStore(tmp_path)).start()
+    alice, bob = await first.client(), await first.client()
+    queue = await alice.secured_queue()
+    secret = b"plaintext that must never be at rest " * 4
+    for index in range(3):
+        await bob.ok(bob.send(queue, secret + b"%d" % index))
+    message_one = await alice.ok(alice.recipient(cmd.GetMessage(), queue))
+    assert isinstance(message_one, rsp.Message)
+    await alice.ok(alice.recipient(cmd.Acknowledge(message_one.message_id), queue))
+    at_rest = b"".join(p.read_bytes() for _, p in segment_files(tmp_path))
+    assert secret[:16] not in at_rest
+    assert queue.keys.auth.public in at_rest  # the check would see bytes if they were there
+    await first.service.close()
+
+    second = await Relay(JournalStore(tmp_path), seed=b"second").start()
+    alice_again = await second.client()
+    await alice_again.ok(alice_again.recipient(cmd.Subscribe(), queue))
+    [delivery] = alice_again.pushes
+    assert isinstance(delivery.response, rsp.Message)
+    assert open_delivery(queue.delivery_key, delivery.response).body == secret + b"1"
+    await second.service.close()
