@@ -72,7 +72,7 @@ class Compaction:
 
 
 def _live_owner(
-    state: JournalState, location: Location, kind: int, payload: memoryview
+    state: JournalState, location: Location, kind: int, payload: bytes
 ) -> tuple[bytes, bytes | None] | None:
     """Whose live record lies at ``location``: (recipient id, message id or None)."""
     try:

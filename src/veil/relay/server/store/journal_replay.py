@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,6 @@ from veil.relay.server.store.journal_format import (
     SEGMENT_MAGIC,
     Kind,
     RecordDamaged,
-    checksum,
     decode_ids,
     decode_message,
     decode_queue,
@@ -47,7 +46,7 @@ QUARANTINE_DIR = "quarantine"
 _SUFFIX = ".seg"
 _log = logging.getLogger(LOGGER_NAME)
 
-ScannedRecord = tuple[int, int, memoryview, int]
+ScannedRecord = tuple[int, int, bytes, int]
 """(offset, kind, payload, record size)."""
 
 
@@ -77,19 +76,22 @@ def scan(data: bytes, start: int = SEGMENT_HEADER.size) -> tuple[list[ScannedRec
     """
     records: list[ScannedRecord] = []
     view, offset, end = memoryview(data), start, len(data)
+    unpack, header_size, crc32 = HEADER.unpack_from, HEADER.size, zlib.crc32
     while offset < end:
-        if offset + HEADER.size > end:
+        if offset + header_size > end:
             return records, "torn"
-        crc, length, kind = HEADER.unpack_from(data, offset)
+        crc, length, kind = unpack(data, offset)
         if length > MAX_PAYLOAD:
             return records, "corrupted"
-        payload_end = offset + HEADER.size + length
+        payload_end = offset + header_size + length
         if payload_end > end:
             return records, "torn"
-        payload = view[offset + HEADER.size : payload_end]
-        if checksum(length, kind, payload) != crc or kind not in _KINDS:
+        # The CRC covers length, kind and payload: the bytes right after it.
+        if crc32(view[offset + 4 : payload_end]) != crc or kind not in _KINDS:
             return records, "corrupted"
-        records.append((offset, kind, payload, HEADER.size + length))
+        records.append(
+            (offset, kind, data[offset + header_size : payload_end], payload_end - offset)
+        )
         offset = payload_end
     return records, None
 
@@ -176,14 +178,12 @@ def _apply(
 def _stored_queues(
     state: JournalState, bodies: dict[bytes, dict[bytes, tuple[int, StoredMessage]]]
 ) -> list[StoredQueue]:
-    def messages_of(recipient_id: bytes) -> Iterator[StoredMessage]:
-        for _, message in sorted(bodies.get(recipient_id, {}).values(), key=_by_seq):
-            yield message
-
-    return [
-        StoredQueue(entry.record, list(messages_of(recipient_id)))
-        for recipient_id, entry in state.queues.items()
-    ]
+    queues = [StoredQueue(entry.record) for entry in state.queues.values()]
+    for queue in queues:
+        messages = bodies.get(queue.record.recipient_id)
+        if messages:
+            queue.messages = [message for _, message in sorted(messages.values(), key=_by_seq)]
+    return queues
 
 
 def _by_seq(item: tuple[int, StoredMessage]) -> int:

@@ -8,7 +8,7 @@ copy. The same bookkeeping serves the replay at start and every later commit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from veil.relay.server.store.base import QueueRecord
 
@@ -29,11 +29,14 @@ class MessagePlace:
 
 @dataclass(slots=True)
 class QueueEntry:
-    """A live queue: its newest record, where that is, and its live messages by id."""
+    """A live queue: its newest record, where that is, and its live messages by id.
+
+    ``messages`` is ``None`` while the queue has none: a relay holds many empty queues.
+    """
 
     record: QueueRecord
     location: Location
-    messages: dict[bytes, MessagePlace] = field(default_factory=dict)
+    messages: dict[bytes, MessagePlace] | None = None
 
 
 @dataclass(slots=True)
@@ -79,7 +82,7 @@ class JournalState:
         if entry is None:
             return
         self._forget(entry.location)
-        for place in entry.messages.values():
+        for place in (entry.messages or {}).values():
             self._forget(place.location)
 
     def put_message(self, recipient_id: bytes, message_id: bytes, place: MessagePlace) -> bool:
@@ -88,6 +91,8 @@ class JournalState:
         entry = self.queues.get(recipient_id)
         if entry is None:
             return False
+        if entry.messages is None:
+            entry.messages = {}
         previous = entry.messages.get(message_id)
         if previous is not None:
             self._forget(previous.location)  # compaction moved it
@@ -98,7 +103,9 @@ class JournalState:
     def delete_message(self, recipient_id: bytes, message_id: bytes) -> None:
         """An acknowledged message is gone."""
         entry = self.queues.get(recipient_id)
-        place = None if entry is None else entry.messages.pop(message_id, None)
+        if entry is None or not entry.messages:
+            return
+        place = entry.messages.pop(message_id, None)
         if place is not None:
             self._forget(place.location)
 
@@ -122,7 +129,7 @@ class JournalState:
             if entry.location == old:
                 self.put_queue(entry.record, new)
             return
-        place = entry.messages.get(message_id)
+        place = None if entry.messages is None else entry.messages.get(message_id)
         if place is not None and place.location == old:
             self.put_message(recipient_id, message_id, MessagePlace(new, place.seq, place.stored))
 
@@ -134,7 +141,7 @@ class JournalState:
     def holds_message(self, recipient_id: bytes, message_id: bytes, location: Location) -> bool:
         """Whether the record at ``location`` is that live message's record."""
         entry = self.queues.get(recipient_id)
-        place = None if entry is None else entry.messages.get(message_id)
+        place = None if entry is None or entry.messages is None else entry.messages.get(message_id)
         return place is not None and place.location == location
 
     def _remember(self, location: Location) -> None:
