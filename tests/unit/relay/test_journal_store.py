@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -23,12 +24,14 @@ from veil.relay.server.store.base import (
     RemoveQueue,
     SetSenderKey,
     SetSuspended,
+    StoreChange,
     StoredMessage,
     StoredQueue,
 )
 from veil.relay.server.store.journal import JournalStore
 from veil.relay.server.store.journal_format import HEADER, Kind
 from veil.relay.server.store.journal_replay import QUARANTINE_DIR, segment_files
+from veil.relay.server.store.memory import MemoryStore
 
 BODY = 15_360
 
@@ -142,7 +145,9 @@ async def test_compaction_keeps_live_records_in_order_and_deletes_old_segments(
             await store.apply([DeleteMessage(queue, sent.message_id)])
     await store.apply([SetSuspended(queues[0].recipient_id)])
     await store.close()
-    assert len(segment_files(tmp_path)) <= 4  # about 800 KiB were written in 64 KiB segments
+    remaining = segment_files(tmp_path)
+    assert len(remaining) <= 4  # about 800 KiB were written in 64 KiB segments
+    assert remaining[0][0] > 1  # the first one, with every queue record, was compacted away
     loaded = {q.record.recipient_id: q for q in await reopen(tmp_path, segment_bytes=segment)}
     assert {rid: q.messages for rid, q in loaded.items()} == kept
     assert loaded[queues[0].recipient_id].record.suspended
@@ -244,3 +249,56 @@ async def test_relay_restart_on_the_journal_restores_everything(tmp_path: Path) 
     assert isinstance(delivery.response, rsp.Message)
     assert open_delivery(queue.delivery_key, delivery.response).body == secret + b"1"
     await second.service.close()
+
+
+async def test_random_changes_reload_as_the_memory_store_holds_them(tmp_path: Path) -> None:
+    rng = random.Random(15)
+    journal, model = JournalStore(tmp_path, segment_bytes=32 * 1024), MemoryStore()
+    await journal.open()
+    await model.open()
+    live: dict[bytes, list[bytes]] = {}
+    for step in range(600):
+        batch: list[StoreChange] = []
+        for _ in range(rng.randint(1, 4)):
+            batch.append(_random_change(rng, live, step))
+        await journal.apply(batch)
+        await model.apply(batch)
+    await journal.close()
+    expected = {q.record.recipient_id: q for q in await model.open()}
+    loaded = {q.record.recipient_id: q for q in await reopen(tmp_path, segment_bytes=32 * 1024)}
+    assert loaded.keys() == expected.keys()
+    for recipient_id, queue in expected.items():
+        got = loaded[recipient_id]
+        assert got.record == queue.record
+        assert [m.message_id[-3:] for m in got.messages] == [
+            m.message_id[-3:] for m in queue.messages
+        ]
+        assert got.messages == queue.messages
+    assert len(segment_files(tmp_path)) < 10  # compaction kept up
+
+
+_sent: list[int] = []
+
+
+def _random_change(rng: random.Random, live: dict[bytes, list[bytes]], step: int) -> StoreChange:
+    queues = list(live)
+    roll = rng.random()
+    if not queues or roll < 0.08:
+        created = record(step * 10 + len(queues))
+        live[created.recipient_id] = []
+        return PutQueue(created)
+    queue = rng.choice(queues)
+    if roll < 0.12:
+        del live[queue]
+        return RemoveQueue(queue)
+    if roll < 0.16:
+        return SetSenderKey(queue, rng.randbytes(32))
+    if roll < 0.6 or not live[queue]:
+        number = 10_000 + len(_sent)  # every message id once
+        _sent.append(number)
+        sent = message(number, stored=3600 * rng.randint(1, 4), size=900)
+        live[queue].append(sent.message_id)
+        return PutMessage(queue, sent)
+    if roll < 0.99:
+        return DeleteMessage(queue, live[queue].pop(rng.randrange(len(live[queue]))))
+    return DeleteMessagesBefore(7200)

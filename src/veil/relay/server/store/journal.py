@@ -25,13 +25,14 @@ record is verified and replayed (:mod:`journal_replay`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from veil.relay.protocol.errors import StoreFailed
 from veil.relay.server.store.base import StoreChange, StoredQueue
-from veil.relay.server.store.journal_compact import Compaction, should_compact
+from veil.relay.server.store.journal_compact import Compaction, oldest_sealed, should_compact
 from veil.relay.server.store.journal_encode import Effect, encode_batch
 from veil.relay.server.store.journal_format import SEGMENT_HEADER, encode_commit, segment_header
 from veil.relay.server.store.journal_replay import replay
@@ -41,7 +42,8 @@ from veil.relay.server.store.journal_sync import GroupSync
 __all__ = ["DEFAULT_SEGMENT_BYTES", "JournalStore"]
 
 DEFAULT_SEGMENT_BYTES = 32 * 1024 * 1024
-_COMPACT_SLICE = 2 * 1024 * 1024
+_COMPACT_SLICE = 1024 * 1024
+"""Bytes of live records compaction adds to one batch at most."""
 _COMMIT = encode_commit()
 _FILE_MODE = 0o600
 
@@ -96,7 +98,7 @@ class JournalStore:
         if self._broken is not None:
             raise self._broken
         old_fd = self._rotate_if_full()
-        await self._load_compaction()
+        self._start_compaction()
         parts, effects, done = self._copies()
         offset = self._head_size + sum(len(part) for part in parts)
         encode_batch(self._state, self._head, offset, changes, parts=parts, effects=effects)
@@ -121,6 +123,9 @@ class JournalStore:
         if self._sync is not None:
             self._sync.stop()
             self._sync = None
+        if self._compaction is not None:
+            self._compaction.close()
+            self._compaction = None
         for descriptor in (self._head_fd, self._folder_fd):
             if descriptor >= 0:
                 os.close(descriptor)
@@ -174,16 +179,30 @@ class JournalStore:
 
     # -- compaction ---------------------------------------------------------------
 
-    async def _load_compaction(self) -> None:
+    def _start_compaction(self) -> None:
+        """Drop the oldest segments once nothing in them is live; compact the oldest if due.
+
+        Only ever the oldest: a younger segment may hold the ``DELETE`` of a record
+        in an older one, and must outlive it.
+        """
         if self._compaction is not None:
             return
+        oldest = oldest_sealed(self._state, self._head)
+        while oldest is not None and self._state.segments[oldest].live == 0:
+            # Unlinked once this batch is durable, so what killed its records is too.
+            del self._state.segments[oldest]
+            unlink = functools.partial(self._segment_path(oldest).unlink, missing_ok=True)
+            self._after_sync.append((self._written + 1, unlink))
+            oldest = oldest_sealed(self._state, self._head)
         number = should_compact(self._state, self._head, self._segment_bytes)
         if number is None:
             return
-        path = self._segment_path(number)
-        data = await asyncio.to_thread(path.read_bytes)
-        if self._compaction is None:
-            self._compaction = Compaction(number, path, data, SEGMENT_HEADER.size)
+        try:
+            self._compaction = Compaction.open(
+                number, self._segment_path(number), SEGMENT_HEADER.size
+            )
+        except OSError as exc:
+            raise StoreFailed(f"cannot read a journal segment to compact: {exc.strerror}") from exc
 
     def _copies(self) -> tuple[list[bytes], list[Effect], Compaction | None]:
         """The next slice of live records of the segment being compacted, as parts and effects.
@@ -191,7 +210,7 @@ class JournalStore:
         The third value is the compaction if this slice finishes it.
         """
         compaction = self._compaction
-        if compaction is None or compaction.broken:
+        if compaction is None or compaction.finished:
             return [], [], None
         copies, end = compaction.take(self._state, _COMPACT_SLICE)
         parts: list[bytes] = []
@@ -207,10 +226,12 @@ class JournalStore:
         return parts, effects, compaction if finished else None
 
     def _finish_compaction_after(self, batch: int, compaction: Compaction) -> None:
+        """Every live record of the segment is copied: delete it once the copies are durable."""
         self._compaction = None
+        self._state.segments.pop(compaction.number, None)
 
         def delete() -> None:
-            self._state.segments.pop(compaction.number, None)
+            compaction.close()
             compaction.path.unlink(missing_ok=True)
 
         self._after_sync.append((batch, delete))

@@ -11,28 +11,42 @@ deletion record is never dropped while the record it deletes still exists.
 from __future__ import annotations
 
 import logging
+import mmap
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from veil.relay.server.logging_setup import LOGGER_NAME, fields
-from veil.relay.server.store.journal_format import Kind, RecordDamaged, decode_ids
-from veil.relay.server.store.journal_replay import scan
+from veil.relay.server.store.journal_format import (
+    HEADER,
+    MAX_PAYLOAD,
+    Kind,
+    RecordDamaged,
+    decode_ids,
+)
 from veil.relay.server.store.journal_state import JournalState, Location
 
-__all__ = ["Compaction", "Copy", "should_compact"]
+__all__ = ["Compaction", "Copy", "oldest_sealed", "should_compact"]
 
 _log = logging.getLogger(LOGGER_NAME)
+_IDS_BYTES = 2 * 256
+"""Enough of a payload to hold its leading recipient and message ids."""
 
 Copy = tuple[Location, bytes, bytes, bytes | None]
 """A live record to copy: (its old place, its bytes, recipient id, message id or None)."""
 
 
+def oldest_sealed(state: JournalState, head: int) -> int | None:
+    """The oldest segment that is not the head, if any."""
+    sealed = [number for number in state.segments if number != head]
+    return min(sealed) if sealed else None
+
+
 def should_compact(state: JournalState, head: int, segment_bytes: int) -> int | None:
     """The segment to compact now, or ``None``: the oldest, when it is worth it."""
-    sealed = [number for number in state.segments if number != head]
-    if not sealed:
+    oldest = oldest_sealed(state, head)
+    if oldest is None:
         return None
-    oldest = min(sealed)
     info = state.segments[oldest]
     if info.live * 2 <= info.size or state.total_bytes > 2 * state.live_bytes + 2 * segment_bytes:
         return oldest
@@ -41,34 +55,67 @@ def should_compact(state: JournalState, head: int, segment_bytes: int) -> int | 
 
 @dataclass(slots=True)
 class Compaction:
-    """Reading one segment, a slice at a time, for the live records to copy."""
+    """Reading one segment (mapped, not read whole) for the live records to copy.
+
+    Only record headers and ids are touched until a record proves live; a live
+    record's checksum is verified before it is copied, so damage is never carried on.
+    """
 
     number: int
     path: Path
-    data: bytes
+    data: mmap.mmap
     offset: int
     broken: bool = False
+
+    @classmethod
+    def open(cls, number: int, path: Path, start: int) -> Compaction:
+        """Map segment ``number`` at ``path`` for reading from ``start``."""
+        with path.open("rb") as file:
+            data = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        return cls(number, path, data, start)
 
     def advance(self, offset: int) -> None:
         """The records before ``offset`` are dealt with (their copies are written)."""
         self.offset = offset
 
+    @property
+    def finished(self) -> bool:
+        """Whether every record has been looked at (or damage stopped the walk)."""
+        return self.broken or self.offset >= len(self.data)
+
+    def close(self) -> None:
+        """Unmap the segment."""
+        self.data.close()
+
     def take(self, state: JournalState, budget: int) -> tuple[list[Copy], int]:
-        """The live records in the next ``budget`` bytes, and where that slice ends."""
-        records, damage = scan(self.data[: min(len(self.data), self.offset + budget)], self.offset)
+        """The live records from the current offset, up to ``budget`` bytes of copies,
+        and where the walk stopped."""
+        data, offset, end, copied = self.data, self.offset, len(self.data), 0
         copies: list[Copy] = []
-        end = self.offset
-        for offset, kind, payload, size in records:
-            end = offset + size
-            location = (self.number, offset, size)
-            owner = _live_owner(state, location, kind, payload)
+        while offset < end and copied < budget:
+            if offset + HEADER.size > end:
+                return self._damaged(copies, offset)
+            crc, length, kind = HEADER.unpack_from(data, offset)
+            record_end = offset + HEADER.size + length
+            if length > MAX_PAYLOAD or record_end > end:
+                return self._damaged(copies, offset)
+            location = (self.number, offset, record_end - offset)
+            head = data[offset + HEADER.size : offset + HEADER.size + min(length, _IDS_BYTES)]
+            owner = _live_owner(state, location, kind, head)
             if owner is not None:
-                copies.append((location, self.data[offset:end], *owner))
-        if damage == "corrupted" or (damage == "torn" and end == self.offset):
-            # Damage appeared after the segment was verified at start: keep the file.
-            _log.error("store.corrupted", extra=fields(segment=self.path.name, offset=end))
-            self.broken = True
-        return copies, end
+                record = data[offset:record_end]
+                if zlib.crc32(memoryview(record)[4:]) != crc:
+                    return self._damaged(copies, offset)
+                copies.append((location, record, *owner))
+                copied += len(record)
+            offset = record_end
+        return copies, offset
+
+    def _damaged(self, copies: list[Copy], offset: int) -> tuple[list[Copy], int]:
+        # Damage appeared after the segment was verified at start: keep the file.
+        _log.error("store.corrupted", extra=fields(segment=self.path.name, offset=offset))
+        self.broken = True
+        return copies, offset
 
 
 def _live_owner(

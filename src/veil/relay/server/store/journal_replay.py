@@ -98,8 +98,7 @@ def scan(data: bytes, start: int = SEGMENT_HEADER.size) -> tuple[list[ScannedRec
 
 def replay(folder: Path) -> Replayed:
     """Verify and replay every segment in ``folder``; cut and quarantine damaged tails."""
-    state = JournalState()
-    bodies: dict[bytes, dict[bytes, tuple[int, StoredMessage]]] = {}
+    replaying = _Replay()
     files = segment_files(folder)
     quarantined = 0
     for index, (number, path) in enumerate(files):
@@ -109,81 +108,93 @@ def replay(folder: Path) -> Replayed:
             number,
         ):
             raise StoreFailed(f"{path} is not segment {number} of a queue journal: restore it")
-        state.segments[number] = SegmentInfo(len(data))
+        replaying.state.segments[number] = SegmentInfo(len(data))
         records, damage = scan(data)
-        committed = _replay_segment(state, bodies, number, records)
+        committed = replaying.segment(number, records)
         if committed < len(data):
             newest = index == len(files) - 1
             quarantined += _cut(path, data, committed, damage, newest)
-            state.segments[number].size = committed
-    return Replayed(state, _stored_queues(state, bodies), quarantined)
+            replaying.state.segments[number].size = committed
+    return Replayed(replaying.state, replaying.stored_queues(), quarantined)
 
 
-def _replay_segment(
-    state: JournalState,
-    bodies: dict[bytes, dict[bytes, tuple[int, StoredMessage]]],
-    number: int,
-    records: list[ScannedRecord],
-) -> int:
-    """Apply each committed batch of ``records``; return where the last batch ended."""
-    committed, batch = SEGMENT_HEADER.size, []
-    for record in records:
-        offset, kind, _, size = record
-        if kind != Kind.COMMIT:
-            batch.append(record)
-            continue
-        try:
-            for item in batch:
-                _apply(state, bodies, number, item)
-        except RecordDamaged as exc:
-            raise StoreFailed(f"segment {number} at {item[0]}: {exc}; restore the store") from exc
-        committed, batch = offset + size, []
-    return committed
+class _Replay:
+    """The bookkeeping and the message bodies as the records read so far leave them.
 
+    Compaction copies a live queue's ``QUEUE`` record to the head, behind messages of
+    that queue written meanwhile; so a message whose queue is not known yet waits
+    among the ``orphans`` until its queue's record comes (or is dropped with it).
+    """
 
-def _apply(
-    state: JournalState,
-    bodies: dict[bytes, dict[bytes, tuple[int, StoredMessage]]],
-    number: int,
-    record: ScannedRecord,
-) -> None:
-    offset, kind, payload, size = record
-    location = (number, offset, size)
-    if kind == Kind.QUEUE:
-        state.put_queue(decode_queue(payload), location)
-    elif kind == Kind.MESSAGE:
-        entry = decode_message(payload)
-        place = MessagePlace(location, entry.seq, entry.message.stored)
-        if state.put_message(entry.recipient_id, entry.message.message_id, place):
-            bodies.setdefault(entry.recipient_id, {})[entry.message.message_id] = (
-                entry.seq,
-                entry.message,
-            )
-    elif kind == Kind.DELETE:
-        (recipient_id, message_id), _ = decode_ids(payload, 2)
-        state.delete_message(recipient_id, message_id)
-        bodies.get(recipient_id, {}).pop(message_id, None)
-    elif kind == Kind.DROP:
-        (recipient_id,), _ = decode_ids(payload, 1)
-        state.drop_queue(recipient_id)
-        bodies.pop(recipient_id, None)
-    elif kind == Kind.EXPIRE:
-        cutoff = int.from_bytes(payload, "little")
-        state.expire(cutoff)
-        for messages in bodies.values():
+    def __init__(self) -> None:
+        self.state = JournalState()
+        self.bodies: dict[bytes, dict[bytes, tuple[int, StoredMessage]]] = {}
+        self.orphans: dict[bytes, dict[bytes, MessagePlace]] = {}
+
+    def segment(self, number: int, records: list[ScannedRecord]) -> int:
+        """Apply each committed batch of ``records``; return where the last batch ended."""
+        committed, batch = SEGMENT_HEADER.size, []
+        for record in records:
+            offset, kind, _, size = record
+            if kind != Kind.COMMIT:
+                batch.append(record)
+                continue
+            try:
+                for item in batch:
+                    self._apply(number, item)
+            except RecordDamaged as exc:
+                where = f"segment {number} at {item[0]}"
+                raise StoreFailed(f"{where}: {exc}; restore the store") from exc
+            committed, batch = offset + size, []
+        return committed
+
+    def stored_queues(self) -> list[StoredQueue]:
+        """Every live queue with its messages in order."""
+        queues = [StoredQueue(entry.record) for entry in self.state.queues.values()]
+        for queue in queues:
+            messages = self.bodies.get(queue.record.recipient_id)
+            if messages:
+                ordered = sorted(messages.values(), key=_by_seq)
+                queue.messages = [message for _, message in ordered]
+        return queues
+
+    def _apply(self, number: int, record: ScannedRecord) -> None:
+        offset, kind, payload, size = record
+        location = (number, offset, size)
+        state = self.state
+        if kind == Kind.QUEUE:
+            queue = decode_queue(payload)
+            state.put_queue(queue, location)
+            for message_id, place in self.orphans.pop(queue.recipient_id, {}).items():
+                state.put_message(queue.recipient_id, message_id, place)
+        elif kind == Kind.MESSAGE:
+            entry = decode_message(payload)
+            recipient_id, message_id = entry.recipient_id, entry.message.message_id
+            place = MessagePlace(location, entry.seq, entry.message.stored)
+            if not state.put_message(recipient_id, message_id, place):
+                self.orphans.setdefault(recipient_id, {})[message_id] = place
+            self.bodies.setdefault(recipient_id, {})[message_id] = (entry.seq, entry.message)
+        elif kind == Kind.DELETE:
+            (recipient_id, message_id), _ = decode_ids(payload, 2)
+            state.delete_message(recipient_id, message_id)
+            self.orphans.get(recipient_id, {}).pop(message_id, None)
+            self.bodies.get(recipient_id, {}).pop(message_id, None)
+        elif kind == Kind.DROP:
+            (recipient_id,), _ = decode_ids(payload, 1)
+            state.drop_queue(recipient_id)
+            self.orphans.pop(recipient_id, None)
+            self.bodies.pop(recipient_id, None)
+        elif kind == Kind.EXPIRE:
+            self._expire(int.from_bytes(payload, "little"))
+
+    def _expire(self, cutoff: int) -> None:
+        self.state.expire(cutoff)
+        for places in self.orphans.values():
+            for message_id in [m for m, place in places.items() if place.stored < cutoff]:
+                del places[message_id]
+        for messages in self.bodies.values():
             for message_id in [m for m, (_, msg) in messages.items() if msg.stored < cutoff]:
                 del messages[message_id]
-
-
-def _stored_queues(
-    state: JournalState, bodies: dict[bytes, dict[bytes, tuple[int, StoredMessage]]]
-) -> list[StoredQueue]:
-    queues = [StoredQueue(entry.record) for entry in state.queues.values()]
-    for queue in queues:
-        messages = bodies.get(queue.record.recipient_id)
-        if messages:
-            queue.messages = [message for _, message in sorted(messages.values(), key=_by_seq)]
-    return queues
 
 
 def _by_seq(item: tuple[int, StoredMessage]) -> int:

@@ -5,13 +5,15 @@ The event loop writes each batch into the page cache itself (cheap) and calls
 on the files written since its last one and reports the highest batch it covered
 back to the loop with a single ``call_soon_threadsafe``. Batches written while a
 sync runs share the next one, so a burst costs one sync, and the loop never waits
-on the disk nor pays a thread hand-off per batch.
+on the disk. Requests travel through a ``SimpleQueue`` (C code, no Python-level lock
+or condition), so asking costs the loop next to nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import threading
 from collections.abc import Callable, Iterable
 
@@ -20,6 +22,9 @@ __all__ = ["GroupSync"]
 SyncDone = Callable[[int, OSError | None], None]
 """Called on the loop with the highest batch made durable, or the error that stopped it."""
 
+_Request = tuple[int, tuple[int, ...], tuple[int, ...]] | None
+"""(batch, files, directories), or ``None``: stop."""
+
 
 class GroupSync:
     """A thread that fsyncs on request and reports back on the event loop."""
@@ -27,54 +32,50 @@ class GroupSync:
     def __init__(self, loop: asyncio.AbstractEventLoop, done: SyncDone) -> None:
         self._loop = loop
         self._done = done
-        self._condition = threading.Condition()
-        self._wanted = 0
-        self._descriptors: set[int] = set()
-        self._directories: set[int] = set()
-        self._stopping = False
+        self._requests: queue.SimpleQueue[_Request] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="veil-relay-fsync", daemon=True)
         self._thread.start()
 
     def request(self, batch: int, files: Iterable[int], directories: Iterable[int] = ()) -> None:
         """Make what was written to ``files`` (and ``directories``) up to ``batch`` durable."""
-        with self._condition:
-            self._wanted = max(self._wanted, batch)
-            self._descriptors.update(files)
-            self._directories.update(directories)
-            self._condition.notify()
+        self._requests.put((batch, tuple(files), tuple(directories)))
 
     def stop(self) -> None:
-        """Finish the sync under way (and any requested), then end the thread."""
-        with self._condition:
-            self._stopping = True
-            self._condition.notify()
+        """Finish the syncs requested so far, then end the thread."""
+        self._requests.put(None)
         self._thread.join()
 
     def _run(self) -> None:
-        synced = 0
         while True:
-            with self._condition:
-                while self._wanted == synced and not self._stopping:
-                    self._condition.wait()
-                if self._wanted == synced:
-                    return
-                target = self._wanted
-                descriptors, self._descriptors = self._descriptors, set()
-                directories, self._directories = self._directories, set()
-            error = _sync(descriptors, directories)
-            synced = target
+            first = self._requests.get()
+            if first is None:
+                return
+            # Everything asked meanwhile shares this one sync.
+            pending, stopping = [first], False
+            while not self._requests.empty():
+                more = self._requests.get_nowait()
+                if more is None:
+                    stopping = True
+                    break
+                pending.append(more)
+            target = max(batch for batch, _, _ in pending)
+            files = {descriptor for _, found, _ in pending for descriptor in found}
+            directories = {descriptor for _, _, found in pending for descriptor in found}
+            error = _sync(files, directories)
             try:
                 self._loop.call_soon_threadsafe(self._done, target, error)
             except RuntimeError:
                 return  # the loop closed under us: nobody waits any more
+            if stopping:
+                return
 
 
-def _sync(descriptors: set[int], directories: set[int]) -> OSError | None:
+def _sync(files: set[int], directories: set[int]) -> OSError | None:
     try:
-        for descriptor in descriptors:
+        for descriptor in files:
             os.fdatasync(descriptor)
-        for directory in directories:
-            os.fsync(directory)
+        for descriptor in directories:
+            os.fsync(descriptor)
     except OSError as exc:
         return exc
     return None
