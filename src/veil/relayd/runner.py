@@ -8,6 +8,7 @@ stop accepting, close connections, let in-flight commits finish, close the store
 from __future__ import annotations
 
 import asyncio
+import resource
 import signal
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from veil.relay.transport.identity import CERTIFICATE_FILE, IDENTITY_KEY_FILE, R
 from veil.relay.transport.tls import server_context
 from veil.relayd.assembly import relay_service
 
-__all__ = ["RunningRelay", "queue_store", "run_relay"]
+__all__ = ["RunningRelay", "queue_store", "raise_descriptor_limit", "run_relay"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,8 @@ async def run_relay(
 ) -> None:
     """Serve until ``stop`` is set, or until SIGTERM/SIGINT when ``stop`` is ``None``."""
     log = configure_logging(config.log_level)
+    descriptors = raise_descriptor_limit()
+    log.info("relay.descriptors", extra=fields(limit=descriptors))
     started = time.monotonic()
     service = relay_service(
         queue_store(data_dir, config.store),
@@ -78,6 +81,20 @@ async def run_relay(
         await server.close()
         await service.close()
     log.info("relay.stopped")
+
+
+def raise_descriptor_limit() -> int:
+    """Raise this process's open-file limit to its hard limit; return the new soft limit.
+
+    Each connection holds one descriptor, and distributions start processes at 1,024.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            return soft
+    return hard
 
 
 def queue_store(data_dir: Path, engine: str) -> QueueStore:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import stat
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from veil.relay.protocol.errors import InvalidRelayConfig
 from veil.relay.server.config import CONFIG_FILE, RelayConfig, create_data_dir
 from veil.relay.server.settings import DAY_SECONDS, RelaySettings
+from veil.relayd.runner import raise_descriptor_limit
 
 
 def test_round_trip_keeps_every_setting(tmp_path: Path) -> None:
@@ -109,3 +111,10 @@ def test_store_engine_defaults_to_the_journal_and_older_files_to_sqlite(tmp_path
     assert RelayConfig.load(older).store == "sqlite"  # its data is in relay.db
     with pytest.raises(InvalidRelayConfig, match="store must be one of"):
         RelayConfig(public_hosts=("relay.example",), store="postgres")
+
+
+def test_the_relay_raises_its_descriptor_limit_to_the_hard_limit() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limit = raise_descriptor_limit()
+    assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == limit
+    assert limit == hard or hard == resource.RLIM_INFINITY
