@@ -10,6 +10,10 @@ on the journal store:
   verified load, so the backlog's body size counts in RSS: it is printed with the figures.
 - ``idle_connections``: ``--connections`` TLS clients (default 10,000) connect and
   stay idle: relay RSS growth per connection [<= 32 KiB].
+- ``resubscription``: ``--resubscribe`` queues (default 300,000), each with its own
+  recipient auth key, are in the journal; the relay starts on them and one client
+  subscribes them all again over ``--resubscribe-connections`` connections:
+  ``seconds`` from the first connect to the last ``OK`` [< 60 s].
 
     python bench/scale.py [--only stored_queues idle_connections] [--queues N] ...
 
@@ -33,6 +37,10 @@ from typing import Any
 
 from relay_support.load import close_all, open_idle_connections
 from relay_support.proc import RelayProcess, rss_kib
+from veil.crypto import SystemRandom, X25519KeyPair
+from veil.relay.client.events import RecipientQueue
+from veil.relay.client.relay_client import RelayClient
+from veil.relay.client.session import QueueKeys
 from veil.relay.protocol.address import RelayAddress
 from veil.relay.server.config import JOURNAL_DIR
 from veil.relay.server.store.base import (
@@ -49,7 +57,8 @@ ENTITY_ID_SIZE = 24
 KEY_SIZE = 32
 SEAL_OVERHEAD = 40  # nonce, coarse date and tag around a sealed body
 FILL_BATCH = 20_000
-SCENARIOS = ("stored_queues", "idle_connections")
+SCENARIOS = ("stored_queues", "idle_connections", "resubscription")
+SUBSCRIBE_CHUNK = 2_000
 
 
 def progress(message: str) -> None:
@@ -148,9 +157,86 @@ async def idle_connections(data: Path, options: argparse.Namespace) -> dict[str,
     }
 
 
+def _owned_queues(count: int) -> list[RecipientQueue]:
+    """Queues as their recipient keeps them: a fresh auth key each (one shared DH key:
+    ``SUB`` never uses it)."""
+    rng, dh = SystemRandom(), X25519KeyPair.generate(SystemRandom())
+    return [
+        RecipientQueue(
+            os.urandom(ENTITY_ID_SIZE),
+            os.urandom(ENTITY_ID_SIZE),
+            QueueKeys(X25519KeyPair.generate(rng), dh),
+            os.urandom(KEY_SIZE),
+        )
+        for _ in range(count)
+    ]
+
+
+async def _store_owned(folder: Path, queues: list[RecipientQueue]) -> None:
+    store = JournalStore(folder)
+    await store.open()
+    created = coarse_time(time.time())
+    for start in range(0, len(queues), FILL_BATCH):
+        await store.apply(
+            [
+                PutQueue(
+                    QueueRecord(
+                        q.recipient_id,
+                        q.sender_id,
+                        q.keys.auth.public,
+                        q.delivery_key,
+                        os.urandom(KEY_SIZE),
+                        created=created,
+                    )
+                )
+                for q in queues[start : start + FILL_BATCH]
+            ]
+        )
+    await store.close()
+
+
+async def _subscribe_share(address: RelayAddress, queues: list[RecipientQueue]) -> int:
+    refused = 0
+    async with await RelayClient.connect(address, reconnect=None) as client:
+        for start in range(0, len(queues), SUBSCRIBE_CHUNK):
+            refused += len(await client.subscribe_all(queues[start : start + SUBSCRIBE_CHUNK]))
+    return refused
+
+
+async def resubscription(data: Path, options: argparse.Namespace) -> dict[str, Any]:
+    relay = RelayProcess.init(data / "resubscribe", "--store", "journal")
+    progress(f"making {options.resubscribe} queues with their own keys")
+    queues = _owned_queues(options.resubscribe)
+    await _store_owned(relay.data_dir / JOURNAL_DIR, queues)
+    await relay.start()
+    try:
+        address = RelayAddress.parse(relay.ready["address"])
+        shares = options.resubscribe_connections
+        progress(f"subscribing them again over {shares} connections")
+        started = time.perf_counter()
+        refused = await asyncio.gather(
+            *(_subscribe_share(address, queues[n::shares]) for n in range(shares))
+        )
+        seconds = time.perf_counter() - started
+    finally:
+        await relay.stop()
+    return {
+        "queues": options.resubscribe,
+        "connections": shares,
+        "refused": sum(refused),
+        "seconds": round(seconds, 1),
+        "restart_seconds_until_listening": round(relay.start_seconds, 2),
+        "target_met": seconds < 60 and not sum(refused),
+    }
+
+
 async def run(options: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {}
-    runs = {"stored_queues": stored_queues, "idle_connections": idle_connections}
+    runs = {
+        "stored_queues": stored_queues,
+        "idle_connections": idle_connections,
+        "resubscription": resubscription,
+    }
     with tempfile.TemporaryDirectory(prefix="veil-scale-") as scratch:
         for name in options.only or SCENARIOS:
             progress(f"{name} ...")
@@ -166,6 +252,8 @@ def parse_options() -> argparse.Namespace:
     parser.add_argument("--backlog", type=int, default=100_000, help="pending messages")
     parser.add_argument("--backlog-body", type=int, default=256, help="bytes per message")
     parser.add_argument("--connections", type=int, default=10_000)
+    parser.add_argument("--resubscribe", type=int, default=300_000, help="queues to subscribe")
+    parser.add_argument("--resubscribe-connections", type=int, default=4)
     return parser.parse_args()
 
 
