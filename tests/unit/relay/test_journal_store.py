@@ -302,3 +302,18 @@ def _random_change(rng: random.Random, live: dict[bytes, list[bytes]], step: int
     if roll < 0.99:
         return DeleteMessage(queue, live[queue].pop(rng.randrange(len(live[queue]))))
     return DeleteMessagesBefore(7200)
+
+
+async def test_a_new_segment_cut_before_its_header_is_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = JournalStore(tmp_path)
+    await store.open()
+    await store.apply([PutQueue(record(1))])
+    await store.close()
+    (tmp_path / "00000002.seg").write_bytes(b"veil")  # power cut while it was being made
+    with caplog.at_level(logging.WARNING, logger="veil.relay"):
+        [queue] = await reopen(tmp_path)
+    assert queue.record == record(1)
+    assert [r.getMessage() for r in caplog.records] == ["store.torn_tail"]
+    assert [number for number, _ in segment_files(tmp_path)] == [1]

@@ -25,6 +25,7 @@ record is verified and replayed (:mod:`journal_replay`).
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import os
 from collections.abc import Callable, Sequence
@@ -145,7 +146,14 @@ class JournalStore:
         path = self._segment_path(number)
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL
         descriptor = os.open(path, flags, _FILE_MODE)
-        os.write(descriptor, segment_header(number))
+        try:
+            if os.write(descriptor, segment_header(number)) != SEGMENT_HEADER.size:
+                raise OSError(errno.ENOSPC, "short write of a segment header")
+        except OSError:
+            # A full disk: leave no headless segment behind to trip the next start.
+            os.close(descriptor)
+            path.unlink(missing_ok=True)
+            raise
         self._head, self._head_fd, self._head_size = number, descriptor, SEGMENT_HEADER.size
         self._state.segments[number] = SegmentInfo(SEGMENT_HEADER.size)
 

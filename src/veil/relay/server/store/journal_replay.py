@@ -37,6 +37,7 @@ from veil.relay.server.store.journal_format import (
     decode_ids,
     decode_message,
     decode_queue,
+    segment_header,
 )
 from veil.relay.server.store.journal_state import JournalState, MessagePlace, SegmentInfo
 
@@ -103,6 +104,12 @@ def replay(folder: Path) -> Replayed:
     quarantined = 0
     for index, (number, path) in enumerate(files):
         data = path.read_bytes()
+        newest = index == len(files) - 1
+        if newest and index > 0 and segment_header(number).startswith(data):
+            # Created, but the crash (or a full disk) came before its header: empty.
+            _log.warning("store.torn_tail", extra=fields(segment=path.name, bytes=len(data)))
+            path.unlink()
+            break
         if len(data) < SEGMENT_HEADER.size or SEGMENT_HEADER.unpack_from(data) != (
             SEGMENT_MAGIC,
             number,
@@ -112,7 +119,6 @@ def replay(folder: Path) -> Replayed:
         records, damage = scan(data)
         committed = replaying.segment(number, records)
         if committed < len(data):
-            newest = index == len(files) - 1
             quarantined += _cut(path, data, committed, damage, newest)
             replaying.state.segments[number].size = committed
     return Replayed(replaying.state, replaying.stored_queues(), quarantined)
