@@ -52,6 +52,8 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.relay.protocol.queue_responses import decode_response
     from veil.relay.protocol.transmission import decode_client_transmission, decode_transmission
     from veil.relay.server.file_store_format import BODY_HEADER_SIZE, decode_body_header
+    from veil.relay.server.store.journal_format import decode_message, decode_queue
+    from veil.relay.server.store.journal_replay import scan
     from veil.routing.codec import decode_routing_command, decode_routing_response
     from veil.wire.blocks import BLOCK_SIZE, decode_block
 
@@ -83,6 +85,9 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("file chunk body header", _sized(decode_body_header, BODY_HEADER_SIZE)),
         ("file command", decode_file_command),
         ("file response", decode_file_response),
+        ("journal segment", lambda data: scan(data, 0)),
+        ("journal queue record", decode_queue),
+        ("journal message record", decode_message),
     )
 
 

@@ -9,6 +9,8 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers.relay_harness import Relay
 from veil.relay.client.session import open_delivery
@@ -29,8 +31,14 @@ from veil.relay.server.store.base import (
     StoredQueue,
 )
 from veil.relay.server.store.journal import JournalStore
-from veil.relay.server.store.journal_format import HEADER, Kind
-from veil.relay.server.store.journal_replay import QUARANTINE_DIR, segment_files
+from veil.relay.server.store.journal_format import (
+    HEADER,
+    SEGMENT_HEADER,
+    Kind,
+    record_header,
+    segment_header,
+)
+from veil.relay.server.store.journal_replay import QUARANTINE_DIR, scan, segment_files
 from veil.relay.server.store.memory import MemoryStore
 
 BODY = 15_360
@@ -317,3 +325,21 @@ async def test_a_new_segment_cut_before_its_header_is_dropped(
     assert queue.record == record(1)
     assert [r.getMessage() for r in caplog.records] == ["store.torn_tail"]
     assert [number for number, _ in segment_files(tmp_path)] == [1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=300), min_size=1, max_size=8), st.data())
+def test_any_flipped_byte_stops_the_scan_at_its_record(
+    payloads: list[bytes], data: st.DataObject
+) -> None:
+    segment = bytearray(segment_header(1))
+    starts = []
+    for payload in payloads:
+        starts.append(len(segment))
+        segment += record_header(Kind.MESSAGE, payload) + payload
+    position = data.draw(st.integers(SEGMENT_HEADER.size, len(segment) - 1))
+    segment[position] ^= data.draw(st.integers(1, 255))
+    damaged = max(index for index, start in enumerate(starts) if start <= position)
+    records, reason = scan(bytes(segment))
+    assert reason is not None
+    assert [offset for offset, *_ in records] == starts[:damaged]

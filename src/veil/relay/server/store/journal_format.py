@@ -29,6 +29,7 @@ import zlib
 from dataclasses import dataclass
 from enum import IntEnum
 
+from veil.relay.protocol.errors import StoreFailed
 from veil.relay.server.store.base import QueueRecord, StoredMessage
 
 __all__ = [
@@ -78,7 +79,7 @@ class Kind(IntEnum):
     COMMIT = 6
 
 
-class RecordDamaged(ValueError):
+class RecordDamaged(StoreFailed):
     """A record's bytes are not a well-formed record of its kind (damage on disk)."""
 
 
