@@ -59,9 +59,17 @@ def message(index: int, stored: int = 7200, size: int = 16) -> StoredMessage:
 
 
 async def reopen(folder: Path, **options: int) -> list[StoredQueue]:
+    """Open the journal again and read every body back from disk (they stay there)."""
     store = JournalStore(folder, **options)
     try:
-        return await store.open()
+        queues = await store.open()
+        for queue in queues:
+            assert all(m.sealed is None for m in queue.messages)
+            queue.messages = [
+                StoredMessage(m.message_id, m.stored, store.read_body(queue.record.recipient_id, m))
+                for m in queue.messages
+            ]
+        return queues
     finally:
         await store.close()
 
@@ -193,7 +201,7 @@ async def test_a_torn_tail_is_cut_as_unacknowledged(
     await store.close()
     [(_, path)] = segment_files(tmp_path)
     good = path.read_bytes()
-    torn = bytes(message(2, size=BODY).sealed[:100])  # a write cut short by power loss
+    torn = b"\x02" * 100  # a write cut short by power loss
     path.write_bytes(good + HEADER.pack(0x1234, 15_400, Kind.MESSAGE) + torn)
     with caplog.at_level(logging.WARNING, logger="veil.relay"):
         [queue] = await reopen(tmp_path)
@@ -343,3 +351,27 @@ def test_any_flipped_byte_stops_the_scan_at_its_record(
     records, reason = scan(bytes(segment))
     assert reason is not None
     assert [offset for offset, *_ in records] == starts[:damaged]
+
+
+async def test_a_body_damaged_after_the_load_is_never_served(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    relay = await Relay(JournalStore(tmp_path)).start()
+    alice, bob = await relay.client(), await relay.client()
+    queue = await alice.secured_queue()
+    for body in (b"first", b"second"):
+        await bob.ok(bob.send(queue, body * 1000))
+    [(_, path)] = segment_files(tmp_path)
+    data = bytearray(path.read_bytes())
+    records, _ = scan(bytes(data))
+    first = next(offset for offset, kind, *_ in records if kind == Kind.MESSAGE)
+    data[first + 2_000] ^= 0x01  # inside the first message's sealed body
+    path.write_bytes(bytes(data))
+    with caplog.at_level(logging.ERROR, logger="veil.relay"):
+        await alice.ok(alice.recipient(cmd.Subscribe(), queue))
+    [delivery] = alice.pushes
+    assert isinstance(delivery.response, rsp.Message)
+    assert open_delivery(queue.delivery_key, delivery.response).body == b"second" * 1000
+    assert [r.getMessage() for r in caplog.records] == ["store.corrupted"]
+    assert relay.service.metrics.errors["BodyDamaged"] == 1
+    await relay.service.close()

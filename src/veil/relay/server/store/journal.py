@@ -27,15 +27,22 @@ from __future__ import annotations
 import asyncio
 import errno
 import functools
+import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from veil.relay.protocol.errors import StoreFailed
-from veil.relay.server.store.base import StoreChange, StoredQueue
+from veil.relay.server.logging_setup import LOGGER_NAME, fields
+from veil.relay.server.store.base import StoreChange, StoredMessage, StoredQueue
 from veil.relay.server.store.journal_compact import Compaction, oldest_sealed, should_compact
 from veil.relay.server.store.journal_encode import Effect, encode_batch
-from veil.relay.server.store.journal_format import SEGMENT_HEADER, encode_commit, segment_header
+from veil.relay.server.store.journal_format import (
+    SEGMENT_HEADER,
+    encode_commit,
+    read_message_body,
+    segment_header,
+)
 from veil.relay.server.store.journal_replay import replay
 from veil.relay.server.store.journal_state import JournalState, SegmentInfo
 from veil.relay.server.store.journal_sync import GroupSync
@@ -47,10 +54,13 @@ _COMPACT_SLICE = 1024 * 1024
 """Bytes of live records compaction adds to one batch at most."""
 _COMMIT = encode_commit()
 _FILE_MODE = 0o600
+_log = logging.getLogger(LOGGER_NAME)
 
 
 class JournalStore:
     """A :class:`~veil.relay.server.store.base.QueueStore` in a folder of segment files."""
+
+    bodies_on_disk = True
 
     def __init__(self, folder: Path | str, *, segment_bytes: int = DEFAULT_SEGMENT_BYTES) -> None:
         self._folder = Path(folder)
@@ -66,6 +76,8 @@ class JournalStore:
         self._after_sync: list[tuple[int, Callable[[], None]]] = []
         self._compaction: Compaction | None = None
         self._broken: StoreFailed | None = None
+        self._readers: dict[int, int] = {}
+        """Read-only descriptors of segments bodies were served from, by number."""
         self.commits = 0
         """Batches made durable so far."""
         self.quarantined_bytes = 0
@@ -117,6 +129,34 @@ class JournalStore:
         self._sync.request(self._written, files, directories)
         await waiter
 
+    def read_body(self, recipient_id: bytes, message: StoredMessage) -> bytes:
+        """Read a pending message's body from its record, checking the record's CRC.
+
+        A record that fails is never served: ``store.corrupted`` is logged and
+        :class:`StoreFailed` raised (the relay drops the message from its queue).
+        """
+        entry = self._state.queues.get(recipient_id)
+        place = (
+            None
+            if entry is None or entry.messages is None
+            else entry.messages.get(message.message_id)
+        )
+        if place is None:
+            raise StoreFailed("the journal holds no such message")
+        number, offset, size = place.location
+        try:
+            reader = self._readers.get(number)
+            if reader is None:
+                reader = self._readers[number] = os.open(self._segment_path(number), os.O_RDONLY)
+            record = os.pread(reader, size, offset)
+        except OSError as exc:
+            raise StoreFailed(f"cannot read a message body: {exc.strerror}") from exc
+        body = read_message_body(record, recipient_id, message.message_id)
+        if body is None:
+            _log.error("store.corrupted", extra=fields(segment=f"{number:08d}.seg", offset=offset))
+            raise StoreFailed("a stored message failed its checksum; it is not served")
+        return body
+
     async def close(self) -> None:
         """Wait for the batches under way, stop the fsync thread, close the files."""
         if self._waiters:
@@ -127,10 +167,11 @@ class JournalStore:
         if self._compaction is not None:
             self._compaction.close()
             self._compaction = None
-        for descriptor in (self._head_fd, self._folder_fd):
+        for descriptor in (self._head_fd, self._folder_fd, *self._readers.values()):
             if descriptor >= 0:
                 os.close(descriptor)
         self._head_fd = self._folder_fd = -1
+        self._readers.clear()
 
     # -- segments -----------------------------------------------------------------
 
@@ -199,8 +240,8 @@ class JournalStore:
         while oldest is not None and self._state.segments[oldest].live == 0:
             # Unlinked once this batch is durable, so what killed its records is too.
             del self._state.segments[oldest]
-            unlink = functools.partial(self._segment_path(oldest).unlink, missing_ok=True)
-            self._after_sync.append((self._written + 1, unlink))
+            delete = functools.partial(self._delete_segment, oldest)
+            self._after_sync.append((self._written + 1, delete))
             oldest = oldest_sealed(self._state, self._head)
         number = should_compact(self._state, self._head, self._segment_bytes)
         if number is None:
@@ -240,9 +281,15 @@ class JournalStore:
 
         def delete() -> None:
             compaction.close()
-            compaction.path.unlink(missing_ok=True)
+            self._delete_segment(compaction.number)
 
         self._after_sync.append((batch, delete))
+
+    def _delete_segment(self, number: int) -> None:
+        reader = self._readers.pop(number, None)
+        if reader is not None:
+            os.close(reader)
+        self._segment_path(number).unlink(missing_ok=True)
 
     # -- durability ---------------------------------------------------------------
 

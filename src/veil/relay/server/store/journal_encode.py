@@ -21,6 +21,7 @@ from veil.relay.server.store.base import (
     SetSenderKey,
     SetSuspended,
     StoreChange,
+    carried_body,
 )
 from veil.relay.server.store.journal_format import (
     Kind,
@@ -74,7 +75,7 @@ def encode_batch(
         match change:
             case PutMessage(recipient_id, message):
                 head_bytes = encode_message_head(recipient_id, message, seq)
-                location = batch.add(Kind.MESSAGE, head_bytes, message.sealed)
+                location = batch.add(Kind.MESSAGE, head_bytes, carried_body(message))
                 place = MessagePlace(location, seq, message.stored)
                 effects.append((state.put_message, (recipient_id, message.message_id, place)))
                 seq += 1

@@ -48,6 +48,7 @@ __all__ = [
     "encode_ids",
     "encode_message_head",
     "encode_queue",
+    "read_message_body",
     "record_header",
     "segment_header",
     "u64",
@@ -178,11 +179,30 @@ def decode_queue(payload: bytes) -> QueueRecord:
     )
 
 
-def decode_message(payload: bytes) -> MessageEntry:
-    """A ``MESSAGE`` record's message."""
+def decode_message(payload: bytes, *, with_body: bool = True) -> MessageEntry:
+    """A ``MESSAGE`` record's message (``with_body=False``: its ``sealed`` is ``None``)."""
     (recipient_id, message_id), offset = decode_ids(payload, 2)
     if len(payload) < offset + _MESSAGE_TAIL.size:
         raise RecordDamaged("message record is too short")
     seq, stored = _MESSAGE_TAIL.unpack_from(payload, offset)
-    sealed = payload[offset + _MESSAGE_TAIL.size :]
+    sealed = payload[offset + _MESSAGE_TAIL.size :] if with_body else None
     return MessageEntry(recipient_id, seq, StoredMessage(message_id, stored, sealed))
+
+
+def read_message_body(record: bytes, recipient_id: bytes, message_id: bytes) -> bytes | None:
+    """The sealed body in a whole ``MESSAGE`` record read back from disk, or ``None``
+    if the record fails its CRC or is not that message's record."""
+    if len(record) < HEADER.size:
+        return None
+    crc, length, kind = HEADER.unpack_from(record)
+    if kind != Kind.MESSAGE or length != len(record) - HEADER.size:
+        return None
+    if zlib.crc32(memoryview(record)[4:]) != crc:
+        return None
+    try:
+        entry = decode_message(record[HEADER.size :])
+    except RecordDamaged:
+        return None
+    if (entry.recipient_id, entry.message.message_id) != (recipient_id, message_id):
+        return None
+    return entry.message.sealed

@@ -174,7 +174,7 @@ class _Replay:
             for message_id, place in self.orphans.pop(queue.recipient_id, {}).items():
                 state.put_message(queue.recipient_id, message_id, place)
         elif kind == Kind.MESSAGE:
-            entry = decode_message(payload)
+            entry = decode_message(payload, with_body=False)  # bodies stay on disk
             recipient_id, message_id = entry.recipient_id, entry.message.message_id
             place = MessagePlace(location, entry.seq, entry.message.stored)
             if not state.put_message(recipient_id, message_id, place):
