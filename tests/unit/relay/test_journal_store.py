@@ -1,4 +1,5 @@
-"""The journal store: durability across reopen, group fsync, compaction, damage found."""
+"""The journal store beyond the shared contract (test_queue_stores): group fsync,
+compaction, damage found at load and at serve, a full disk."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers.queue_stores import message, record
+from helpers.queue_stores import reopen as reopen_store
 from helpers.relay_harness import Relay
 from veil.relay.client.session import open_delivery
 from veil.relay.protocol import queue_commands as cmd
@@ -22,7 +25,6 @@ from veil.relay.server.store.base import (
     DeleteMessagesBefore,
     PutMessage,
     PutQueue,
-    QueueRecord,
     RemoveQueue,
     SetSenderKey,
     SetSuspended,
@@ -44,55 +46,8 @@ from veil.relay.server.store.memory import MemoryStore
 BODY = 15_360
 
 
-def record(index: int) -> QueueRecord:
-    return QueueRecord(
-        recipient_id=index.to_bytes(24, "big"),
-        sender_id=(index + 1_000_000).to_bytes(24, "big"),
-        recipient_auth_key=b"\x01" * 32,
-        delivery_key=b"\x02" * 32,
-        created=3600,
-    )
-
-
-def message(index: int, stored: int = 7200, size: int = 16) -> StoredMessage:
-    return StoredMessage(index.to_bytes(24, "big"), stored, bytes([index % 251]) * size)
-
-
 async def reopen(folder: Path, **options: int) -> list[StoredQueue]:
-    """Open the journal again and read every body back from disk (they stay there)."""
-    store = JournalStore(folder, **options)
-    try:
-        queues = await store.open()
-        for queue in queues:
-            assert all(m.sealed is None for m in queue.messages)
-            queue.messages = [
-                StoredMessage(m.message_id, m.stored, store.read_body(queue.record.recipient_id, m))
-                for m in queue.messages
-            ]
-        return queues
-    finally:
-        await store.close()
-
-
-async def test_changes_survive_reopen(tmp_path: Path) -> None:
-    store = JournalStore(tmp_path)
-    assert await store.open() == []
-    first, second = record(1), record(2)
-    await store.apply([PutQueue(first), PutQueue(second)])
-    await store.apply([PutMessage(first.recipient_id, message(i)) for i in range(3)])
-    await store.apply(
-        [
-            SetSenderKey(first.recipient_id, b"\x03" * 32),
-            DeleteMessage(first.recipient_id, message(0).message_id),
-            SetSuspended(second.recipient_id),
-        ]
-    )
-    await store.close()
-    loaded = {queue.record.recipient_id: queue for queue in await reopen(tmp_path)}
-    secured = loaded[first.recipient_id]
-    assert secured.record.sender_auth_key == b"\x03" * 32
-    assert secured.messages == [message(1), message(2)]
-    assert loaded[second.recipient_id].record.suspended
+    return await reopen_store(JournalStore(folder, **options))
 
 
 async def test_a_queue_created_and_changed_in_one_batch(tmp_path: Path) -> None:
@@ -103,25 +58,6 @@ async def test_a_queue_created_and_changed_in_one_batch(tmp_path: Path) -> None:
     await store.close()
     [queue] = await reopen(tmp_path)
     assert queue.record.sender_auth_key == b"\x04" * 32
-
-
-async def test_delete_queue_and_expiry(tmp_path: Path) -> None:
-    store = JournalStore(tmp_path)
-    await store.open()
-    first, second = record(1), record(2)
-    await store.apply([PutQueue(first), PutQueue(second)])
-    await store.apply(
-        [
-            PutMessage(first.recipient_id, message(1, stored=3600)),
-            PutMessage(second.recipient_id, message(2, stored=3600)),
-            PutMessage(second.recipient_id, message(3, stored=10_800)),
-        ]
-    )
-    await store.apply([RemoveQueue(first.recipient_id), DeleteMessagesBefore(7200)])
-    await store.close()
-    [survivor] = await reopen(tmp_path)
-    assert survivor.record == second
-    assert survivor.messages == [message(3, stored=10_800)]
 
 
 async def test_concurrent_writes_share_one_fsync(tmp_path: Path) -> None:
@@ -241,30 +177,6 @@ async def test_a_foreign_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "00000001.seg").write_bytes(b"not a journal at all")
     with pytest.raises(StoreFailed, match="not segment 1"):
         await JournalStore(tmp_path).open()
-
-
-async def test_relay_restart_on_the_journal_restores_everything(tmp_path: Path) -> None:
-    first = await Relay(JournalStore(tmp_path)).start()
-    alice, bob = await first.client(), await first.client()
-    queue = await alice.secured_queue()
-    secret = b"plaintext that must never be at rest " * 4
-    for index in range(3):
-        await bob.ok(bob.send(queue, secret + b"%d" % index))
-    message_one = await alice.ok(alice.recipient(cmd.GetMessage(), queue))
-    assert isinstance(message_one, rsp.Message)
-    await alice.ok(alice.recipient(cmd.Acknowledge(message_one.message_id), queue))
-    at_rest = b"".join(p.read_bytes() for _, p in segment_files(tmp_path))
-    assert secret[:16] not in at_rest
-    assert queue.keys.auth.public in at_rest  # the check would see bytes if they were there
-    await first.service.close()
-
-    second = await Relay(JournalStore(tmp_path), seed=b"second").start()
-    alice_again = await second.client()
-    await alice_again.ok(alice_again.recipient(cmd.Subscribe(), queue))
-    [delivery] = alice_again.pushes
-    assert isinstance(delivery.response, rsp.Message)
-    assert open_delivery(queue.delivery_key, delivery.response).body == secret + b"1"
-    await second.service.close()
 
 
 async def test_random_changes_reload_as_the_memory_store_holds_them(tmp_path: Path) -> None:
