@@ -142,6 +142,7 @@ class JournalStore:
             else entry.messages.get(message.message_id)
         )
         if place is None:
+            _log.error("store.missing_body")  # a bookkeeping fault: say so, serve nothing
             raise StoreFailed("the journal holds no such message")
         number, offset, size = place.location
         try:
