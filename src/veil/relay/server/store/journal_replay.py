@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,15 @@ from veil.relay.server.store.journal_format import (
 )
 from veil.relay.server.store.journal_state import JournalState, MessagePlace, SegmentInfo
 
-__all__ = ["QUARANTINE_DIR", "Replayed", "ScannedRecord", "replay", "scan", "segment_files"]
+__all__ = [
+    "QUARANTINE_DIR",
+    "Records",
+    "Replayed",
+    "ScannedRecord",
+    "replay",
+    "scan",
+    "segment_files",
+]
 
 QUARANTINE_DIR = "quarantine"
 _SUFFIX = ".seg"
@@ -75,26 +84,41 @@ def scan(data: bytes, start: int = SEGMENT_HEADER.size) -> tuple[list[ScannedRec
     The reason is ``None`` at a clean end, ``"torn"`` if the last record runs past
     the end of ``data``, ``"corrupted"`` if a record's checksum or length is wrong.
     """
-    records: list[ScannedRecord] = []
-    view, offset, end = memoryview(data), start, len(data)
-    unpack, header_size, crc32 = HEADER.unpack_from, HEADER.size, zlib.crc32
-    while offset < end:
-        if offset + header_size > end:
-            return records, "torn"
-        crc, length, kind = unpack(data, offset)
-        if length > MAX_PAYLOAD:
-            return records, "corrupted"
-        payload_end = offset + header_size + length
-        if payload_end > end:
-            return records, "torn"
-        # The CRC covers length, kind and payload: the bytes right after it.
-        if crc32(view[offset + 4 : payload_end]) != crc or kind not in _KINDS:
-            return records, "corrupted"
-        records.append(
-            (offset, kind, data[offset + header_size : payload_end], payload_end - offset)
-        )
-        offset = payload_end
-    return records, None
+    records = Records(data, start)
+    return list(records), records.damage
+
+
+class Records:
+    """Iterates the records of a segment's bytes one at a time (a million-queue
+    journal is never held as a list); ``damage`` then says why it stopped, as in
+    :func:`scan`."""
+
+    def __init__(self, data: bytes, start: int = SEGMENT_HEADER.size) -> None:
+        self._data, self._start = data, start
+        self.damage: str | None = None
+
+    def __iter__(self) -> Iterator[ScannedRecord]:
+        data = self._data
+        view, offset, end = memoryview(data), self._start, len(data)
+        unpack, header_size, crc32 = HEADER.unpack_from, HEADER.size, zlib.crc32
+        while offset < end:
+            if offset + header_size > end:
+                self.damage = "torn"
+                return
+            crc, length, kind = unpack(data, offset)
+            payload_end = offset + header_size + length
+            if length > MAX_PAYLOAD:
+                self.damage = "corrupted"
+                return
+            if payload_end > end:
+                self.damage = "torn"
+                return
+            # The CRC covers length, kind and payload: the bytes right after it.
+            if crc32(view[offset + 4 : payload_end]) != crc or kind not in _KINDS:
+                self.damage = "corrupted"
+                return
+            yield offset, kind, data[offset + header_size : payload_end], payload_end - offset
+            offset = payload_end
 
 
 def replay(folder: Path) -> Replayed:
@@ -116,10 +140,10 @@ def replay(folder: Path) -> Replayed:
         ):
             raise StoreFailed(f"{path} is not segment {number} of a queue journal: restore it")
         replaying.state.segments[number] = SegmentInfo(len(data))
-        records, damage = scan(data)
+        records = Records(data)
         committed = replaying.segment(number, records)
         if committed < len(data):
-            quarantined += _cut(path, data, committed, damage, newest)
+            quarantined += _cut(path, data, committed, records.damage, newest)
             replaying.state.segments[number].size = committed
     return Replayed(replaying.state, replaying.stored_queues(), quarantined)
 
@@ -137,7 +161,7 @@ class _Replay:
         self.bodies: dict[bytes, dict[bytes, tuple[int, StoredMessage]]] = {}
         self.orphans: dict[bytes, dict[bytes, MessagePlace]] = {}
 
-    def segment(self, number: int, records: list[ScannedRecord]) -> int:
+    def segment(self, number: int, records: Iterable[ScannedRecord]) -> int:
         """Apply each committed batch of ``records``; return where the last batch ended."""
         committed, batch = SEGMENT_HEADER.size, []
         for record in records:
