@@ -51,7 +51,8 @@ FRAME_BYTES = 15_360
 LATENCY_RATE = 2_000.0
 BENCH_QUOTA = 10_000
 ACKNOWLEDGED_MEANS = {
-    "veil": "fsync before OK (survives kill -9)",
+    "veil": "fsync before OK (survives kill -9); journal store",
+    "veil_sqlite": "fsync before OK (survives kill -9); SQLite store (older relays)",
     "nats_jetstream": "file store, PubAck before sync",
     "mosquitto": "QoS 1 PUBACK from memory",
 }
@@ -85,8 +86,8 @@ async def measure_system(
     return figures
 
 
-async def run_veil(folder: Path, options: argparse.Namespace) -> dict[str, Any]:
-    relay = init_relay(folder / "veil", BENCH_QUOTA)
+async def run_veil(folder: Path, options: argparse.Namespace, store: str) -> dict[str, Any]:
+    relay = init_relay(folder / f"veil-{store}", BENCH_QUOTA, store)
     await relay.start()
     address = RelayAddress.parse(relay.ready["address"])
 
@@ -123,7 +124,8 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
         folder = Path(scratch)
         cert, key = write_loopback_certificate(folder)
         runs: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = {
-            "veil": lambda: run_veil(folder, options),
+            "veil": lambda: run_veil(folder, options, "journal"),
+            "veil_sqlite": lambda: run_veil(folder, options, "sqlite"),
             "nats_jetstream": lambda: run_broker(
                 nats_broker(folder, cert, key), NatsSession, cert, options
             ),

@@ -61,6 +61,8 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.relay.protocol.queue_responses import decode_response
     from veil.relay.protocol.transmission import decode_client_transmission, decode_transmission
     from veil.relay.server.file_store_format import BODY_HEADER_SIZE, decode_body_header
+    from veil.relay.server.store.journal_format import decode_message, decode_queue
+    from veil.relay.server.store.journal_replay import scan
     from veil.routing.codec import decode_routing_command, decode_routing_response
     from veil.wire.blocks import BLOCK_SIZE, decode_block
 
@@ -104,6 +106,9 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("backup file", lambda data: open_backup(data, "fuzz")),
         ("backup payload", decode_backup_payload),
         ("file answer (client)", decode_answer),
+        ("journal segment", lambda data: scan(data, 0)),
+        ("journal queue record", decode_queue),
+        ("journal message record", decode_message),
     )
 
 

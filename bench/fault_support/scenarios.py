@@ -134,10 +134,16 @@ def _free_bytes(folder: Path) -> int:
 
 
 async def torn_store(data: Path, seed: int) -> dict[str, Any]:
-    """Crash under load, then tear or flip the store's tail: refuse or trim, never garbage."""
+    """Crash under load, then tear or flip the journal's tail: detected, never garbage.
+
+    ``detected`` says the relay named the damage in its log (``store.corrupted``,
+    ``store.torn_tail`` or ``store.uncommitted_tail``) or refused to start. A flipped
+    byte inside an acknowledged record destroys that record: it may count as ``lost``,
+    but it is cut out with an error line and never served.
+    """
     rng = random.Random(seed)
     outcomes = {}
-    for damage in ("truncate_wal_tail", "flip_wal_tail", "flip_db_tail"):
+    for damage in ("truncate_journal_tail", "flip_journal_tail"):
         outcomes[damage] = await _one_torn_store(data / damage, damage, rng)
     return outcomes
 
@@ -156,23 +162,34 @@ async def _one_torn_store(data: Path, damage: str, rng: random.Random) -> dict[s
         await relay.start()
     except RuntimeError:
         log_tail = relay.logs().strip().splitlines()[-1:]
-        return {"started": False, "log": log_tail, "garbage": 0}
+        return {"started": False, "detected": True, "log": log_tail, "garbage": 0}
     subscriber = Subscriber(relay.address, queues, ledger)
     receiving = asyncio.create_task(subscriber.run())
     await subscriber.until_quiet()
     await stop(receiving)
     await relay.stop()
     summary = ledger.summary()
-    return {"started": True, "garbage": summary["garbage"], "lost": summary["lost"]}
+    logged = [event for event in _DAMAGE_EVENTS if f'"{event}"' in relay.logs()]
+    return {
+        "started": True,
+        "detected": bool(logged),
+        "log_events": logged,
+        "garbage": summary["garbage"],
+        "lost": summary["lost"],
+    }
+
+
+_DAMAGE_EVENTS = ("store.corrupted", "store.torn_tail", "store.uncommitted_tail")
 
 
 def _damage(relay_dir: Path, damage: str, rng: random.Random) -> None:
-    target = relay_dir / ("relay.db" if damage == "flip_db_tail" else "relay.db-wal")
-    if not target.exists() or target.stat().st_size == 0:
+    segments = sorted((relay_dir / "relay.journal").glob("*.seg"))
+    if not segments or segments[-1].stat().st_size == 0:
         return
+    target = segments[-1]
     size = target.stat().st_size
     with target.open("r+b") as handle:
-        if damage == "truncate_wal_tail":
+        if damage == "truncate_journal_tail":
             handle.truncate(max(0, size - rng.randint(1, 8192)))
             return
         position = size - rng.randint(1, min(size, 8192))

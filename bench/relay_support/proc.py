@@ -65,9 +65,9 @@ class CpuMeter:
         }
 
 
-def init_relay(data_dir: Path, quota: int) -> RelayProcess:
+def init_relay(data_dir: Path, quota: int, store: str = "journal") -> RelayProcess:
     """``veil-relay init`` on a free loopback port, with a bench-sized queue quota."""
-    relay = RelayProcess.init(data_dir)
+    relay = RelayProcess.init(data_dir, "--store", store)
     config = data_dir / "config.toml"
     config.write_text(config.read_text().replace("quota = 128", f"quota = {quota}"))
     return relay

@@ -81,7 +81,10 @@ def run_chat_demo(console: Console) -> None:
 async def _run_with_relay(console: Console, root: Path) -> None:
     """Serve a relay in this process, over TLS on a local port, while the CLI talks to it."""
     data_dir = root / "relay"
-    config = RelayConfig(public_hosts=("127.0.0.1",), port=_free_port(), log_level="warning")
+    # SQLite: the demo shows the relay's rows (queues, sealed messages) as they lie at rest.
+    config = RelayConfig(
+        public_hosts=("127.0.0.1",), port=_free_port(), log_level="warning", store="sqlite"
+    )
     create_data_dir(data_dir)
     identity = RelayIdentity.generate(SystemRandom(), datetime.datetime.now(datetime.UTC))
     identity.save(data_dir)

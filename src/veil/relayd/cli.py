@@ -24,7 +24,7 @@ from veil.crypto import SystemRandom
 from veil.errors import VeilError
 from veil.relay.protocol.address import DEFAULT_PORT, normalise_host
 from veil.relay.protocol.errors import InvalidAddress, InvalidRelayConfig
-from veil.relay.server.config import RelayConfig, create_data_dir
+from veil.relay.server.config import STORE_ENGINES, RelayConfig, create_data_dir
 from veil.relay.server.settings import RelaySettings
 from veil.relay.transport.identity import RelayIdentity
 from veil.relayd.runner import RunningRelay, run_relay
@@ -119,6 +119,13 @@ def main() -> None:
     help="A private or loopback network (CIDR) the proxy may connect to; repeat for "
     "several. Default: public addresses only (config: [routing] proxy_allow).",
 )
+@click.option(
+    "--store",
+    type=click.Choice(STORE_ENGINES),
+    default=STORE_ENGINES[0],
+    show_default=True,
+    help="Queue store: an append-only checksummed journal, or SQLite (config: store).",
+)
 @json_option
 def init(  # noqa: PLR0917 - click passes every option by position
     data_dir: Path,
@@ -127,6 +134,7 @@ def init(  # noqa: PLR0917 - click passes every option by position
     password: str | None,
     no_proxy: bool,
     proxy_allow: tuple[str, ...],
+    store: str,
     as_json: bool,
 ) -> None:
     """Create a relay in DATA: identity key, TLS certificate and config.toml.
@@ -143,6 +151,7 @@ def init(  # noqa: PLR0917 - click passes every option by position
             listen_host=_listen_host(public_hosts),
             port=port,
             settings=RelaySettings(password=password, proxy=not no_proxy, proxy_allow=proxy_allow),
+            store=store,
         )
         create_data_dir(data_dir)
         identity = RelayIdentity.generate(SystemRandom(), datetime.datetime.now(datetime.UTC))

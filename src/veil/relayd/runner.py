@@ -8,6 +8,7 @@ stop accepting, close connections, let in-flight commits finish, close the store
 from __future__ import annotations
 
 import asyncio
+import resource
 import signal
 import time
 from collections.abc import Callable
@@ -15,17 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from veil.crypto import SystemRandom
-from veil.relay.server.config import STORE_FILE, RelayConfig
+from veil.relay.server.config import JOURNAL_DIR, STORE_FILE, RelayConfig
 from veil.relay.server.log_sqlite import LOG_STORE_FILE, SqliteLogStore
 from veil.relay.server.logging_setup import configure_logging, fields
 from veil.relay.server.metrics_http import MetricsServer, relay_families
+from veil.relay.server.store.base import QueueStore
+from veil.relay.server.store.journal import JournalStore
 from veil.relay.server.store.sqlite import SqliteStore
 from veil.relay.server.tls_server import RelayServer
 from veil.relay.transport.identity import CERTIFICATE_FILE, IDENTITY_KEY_FILE, RelayIdentity
 from veil.relay.transport.tls import server_context
 from veil.relayd.assembly import relay_service
 
-__all__ = ["RunningRelay", "run_relay"]
+__all__ = ["RunningRelay", "queue_store", "raise_descriptor_limit", "run_relay"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +50,12 @@ async def run_relay(
 ) -> None:
     """Serve until ``stop`` is set, or until SIGTERM/SIGINT when ``stop`` is ``None``."""
     log = configure_logging(config.log_level)
+    descriptors = raise_descriptor_limit()
+    log.info("relay.descriptors", extra=fields(limit=descriptors))
     started = time.monotonic()
     files = None if config.files is None else (config.files.folder(data_dir), config.files)
     service = relay_service(
-        SqliteStore(data_dir / STORE_FILE),
+        queue_store(data_dir, config.store),
         config.settings,
         identity.key_pair,
         clock=time.time,
@@ -80,6 +85,27 @@ async def run_relay(
         await server.close()
         await service.close()
     log.info("relay.stopped")
+
+
+def raise_descriptor_limit() -> int:
+    """Raise this process's open-file limit to its hard limit; return the new soft limit.
+
+    Each connection holds one descriptor, and distributions start processes at 1,024.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            return soft
+    return hard
+
+
+def queue_store(data_dir: Path, engine: str) -> QueueStore:
+    """The queue store ``config.toml`` names: the journal, or SQLite for older relays."""
+    if engine == "sqlite":
+        return SqliteStore(data_dir / STORE_FILE)
+    return JournalStore(data_dir / JOURNAL_DIR)
 
 
 def _stop_on_signals() -> asyncio.Event:

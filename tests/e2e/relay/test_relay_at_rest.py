@@ -14,7 +14,9 @@ from helpers.relay_process import RelayProcess
 from veil.crypto import SystemRandom, X25519KeyPair
 from veil.relay.client.events import RecipientQueue, SenderQueue
 from veil.relay.client.relay_client import RelayClient
-from veil.relay.server.config import STORE_FILE
+from veil.relay.server.config import JOURNAL_DIR, STORE_FILE
+from veil.relay.server.store.journal_format import Kind, decode_queue
+from veil.relay.server.store.journal_replay import scan, segment_files
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +34,7 @@ def spellings(value: bytes) -> list[bytes]:
 
 
 def files_containing(directory: Path, needle: bytes) -> list[str]:
-    return [path.name for path in directory.iterdir() if needle in path.read_bytes()]
+    return [p.name for p in directory.rglob("*") if p.is_file() and needle in p.read_bytes()]
 
 
 async def exchange_traffic(relay: RelayProcess) -> list[RecipientQueue]:
@@ -74,8 +76,26 @@ def assert_no_link_outside_queue_rows(store: Path, queues: list[RecipientQueue])
         database.close()
 
 
-async def test_no_plaintext_or_links_at_rest(tmp_path: Path) -> None:
-    relay = RelayProcess.init(tmp_path / "relay")
+def assert_no_link_outside_queue_records(journal: Path, queues: list[RecipientQueue]) -> None:
+    """Sender ids appear only in ``QUEUE`` records, next to their own recipient id."""
+    sender_ids = {queue.sender_id for queue in queues}
+    pairs = set()
+    for _, path in segment_files(journal):
+        records, damage = scan(path.read_bytes())
+        assert damage is None
+        for _, kind, payload, _ in records:
+            if kind == Kind.QUEUE:
+                record = decode_queue(payload)
+                pairs.add((record.recipient_id, record.sender_id))
+                continue
+            for sender_id in sender_ids:
+                assert sender_id not in bytes(payload), kind
+    assert pairs == {(queue.recipient_id, queue.sender_id) for queue in queues}
+
+
+@pytest.mark.parametrize("store", ["journal", "sqlite"])
+async def test_no_plaintext_or_links_at_rest(tmp_path: Path, store: str) -> None:
+    relay = RelayProcess.init(tmp_path / "relay", "--store", store)
     await relay.start()
     try:
         queues = await exchange_traffic(relay)
@@ -83,7 +103,10 @@ async def test_no_plaintext_or_links_at_rest(tmp_path: Path) -> None:
     finally:
         assert await relay.stop() == 0
     assert files_containing(relay.data_dir, MARKER) == []
-    assert_no_link_outside_queue_rows(relay.data_dir / STORE_FILE, queues)
+    if store == "sqlite":
+        assert_no_link_outside_queue_rows(relay.data_dir / STORE_FILE, queues)
+    else:
+        assert_no_link_outside_queue_records(relay.data_dir / JOURNAL_DIR, queues)
     logs = relay.logs().encode()
     assert logs  # the relay did log something
     assert MARKER not in logs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import stat
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from veil.relay.server.config import CONFIG_FILE, RelayConfig, create_data_dir
 from veil.relay.server.file_settings import FileStoreSettings
 from veil.relay.server.settings import DAY_SECONDS, RelaySettings
 from veil.relayd.cli import main as relay_cli
+from veil.relayd.runner import raise_descriptor_limit
 
 
 def test_round_trip_keeps_every_setting(tmp_path: Path) -> None:
@@ -152,3 +154,21 @@ def test_init_records_the_proxy_allow_list_and_refuses_a_bad_network(tmp_path: P
     assert RelayConfig.load(tmp_path / "a").settings.proxy_allow == ("10.0.0.0/8",)
     bad = ["init", "--data", str(tmp_path / "b"), "--proxy-allow", "nonsense", "--json"]
     assert runner.invoke(relay_cli, bad).exit_code != 0
+
+
+def test_store_engine_defaults_to_the_journal_and_older_files_to_sqlite(tmp_path: Path) -> None:
+    RelayConfig(public_hosts=("relay.example",)).save(tmp_path)
+    assert RelayConfig.load(tmp_path).store == "journal"
+    older = tmp_path / "older"
+    older.mkdir()
+    (older / CONFIG_FILE).write_text('format_version = 1\n[address]\nhosts = ["relay.example"]\n')
+    assert RelayConfig.load(older).store == "sqlite"  # its data is in relay.db
+    with pytest.raises(InvalidRelayConfig, match="store must be one of"):
+        RelayConfig(public_hosts=("relay.example",), store="postgres")
+
+
+def test_the_relay_raises_its_descriptor_limit_to_the_hard_limit() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limit = raise_descriptor_limit()
+    assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == limit
+    assert limit == hard or hard == resource.RLIM_INFINITY

@@ -5,7 +5,8 @@ A data directory holds everything one relay needs and nothing else::
     config.toml      operator settings (this module), mode 0600: it may hold a password
     identity.key     identity private key (see veil.relay.transport.identity), mode 0600
     identity.crt     self-signed certificate carrying the identity key, mode 0600
-    relay.db*        the queue store (SQLite and its WAL files)
+    relay.journal/   the queue store: journal segments (store = "journal", the default)
+    relay.db*        the queue store when store = "sqlite" (SQLite and its WAL files)
 
 Back up the whole directory while the relay is stopped. Losing ``identity.key``
 changes the relay's fingerprint, which breaks every address that pointed at it.
@@ -29,7 +30,9 @@ from veil.relay.server.settings import DAY_SECONDS, RelaySettings
 __all__ = [
     "CONFIG_FILE",
     "CONFIG_FORMAT_VERSION",
+    "JOURNAL_DIR",
     "LOG_LEVELS",
+    "STORE_ENGINES",
     "STORE_FILE",
     "RelayConfig",
     "create_data_dir",
@@ -37,6 +40,8 @@ __all__ = [
 
 CONFIG_FILE = "config.toml"
 STORE_FILE = "relay.db"
+JOURNAL_DIR = "relay.journal"
+STORE_ENGINES = ("journal", "sqlite")
 CONFIG_FORMAT_VERSION = 1
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _DIRECTORY_MODE = 0o700
@@ -45,6 +50,9 @@ _FILE_MODE = 0o600
 _HEADER = """\
 # veil-relay configuration. Restart the relay after editing.
 #
+# store                        "journal" (append-only, checksummed; the default) or
+#                              "sqlite"; a file without it is an older relay's: sqlite.
+#                              Changing it does not move existing data.
 # [listen]   host, port        where the relay accepts TLS connections
 #                              ("0.0.0.0" = every IPv4 interface, "::" = every IPv6 one)
 # [address]  hosts             names clients use to reach this relay; they appear in
@@ -80,6 +88,7 @@ class RelayConfig:
     metrics_port: int | None = None
     log_level: str = "info"
     files: FileStoreSettings | None = None
+    store: str = "journal"
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.public_hosts) <= MAX_HOSTS:
@@ -94,6 +103,8 @@ class RelayConfig:
             raise InvalidRelayConfig("listen.port must be in 1..65535")
         if self.metrics_port is not None and not 1 <= self.metrics_port <= 0xFFFF:
             raise InvalidRelayConfig("metrics.port must be in 1..65535")
+        if self.store not in STORE_ENGINES:
+            raise InvalidRelayConfig(f"store must be one of {', '.join(STORE_ENGINES)}")
         if self.log_level not in LOG_LEVELS:
             raise InvalidRelayConfig(f"log.level must be one of {', '.join(LOG_LEVELS)}")
 
@@ -105,6 +116,7 @@ class RelayConfig:
         """Render the configuration as commented TOML."""
         document: dict[str, Any] = {
             "format_version": CONFIG_FORMAT_VERSION,
+            "store": self.store,
             "listen": {"host": self.listen_host, "port": self.port},
             "address": {"hosts": list(self.public_hosts)},
             "queues": _queues_table(self.settings),
@@ -182,7 +194,7 @@ _KNOWN_KEYS: dict[str, set[str]] = {
 
 
 def _check_keys(document: dict[str, Any]) -> None:
-    unknown = set(document) - set(_KNOWN_KEYS) - {"format_version"}
+    unknown = set(document) - set(_KNOWN_KEYS) - {"format_version", "store"}
     if unknown:
         raise ValueError(f"unknown table(s): {', '.join(sorted(unknown))}")
     for table, keys in _KNOWN_KEYS.items():
@@ -208,6 +220,8 @@ def _from_document(document: dict[str, Any]) -> RelayConfig:
         metrics_port=None if metrics_port is None else _integer(metrics_port, "metrics.port"),
         log_level=str(document.get("log", {}).get("level", "info")),
         files=file_settings_from(document.get("files", {})),
+        # Written by every relay since the journal came; absent, the data is in SQLite.
+        store=str(document.get("store", "sqlite")),
     )
 
 

@@ -265,11 +265,13 @@ class RelayProtocol(ServerState):
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float
     ) -> Step:
         queue = self._recipient_queue(session, transmission)
-        if not queue.messages:
-            raise NoMessage("queue is empty")
-        head = queue.messages[0]
-        self.metrics.messages_delivered += 1
-        return self._answer(session, transmission, rsp.Message(head.message_id, head.sealed))
+        while queue.messages:
+            head = queue.messages[0]
+            sealed = self._sealed(queue, head)
+            if sealed is not None:
+                self.metrics.messages_delivered += 1
+                return self._answer(session, transmission, rsp.Message(head.message_id, sealed))
+        raise NoMessage("queue is empty")
 
     def _suspend(
         self, session: SessionState, transmission: Transmission, command: cmd.Command, now: float

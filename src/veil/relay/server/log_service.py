@@ -32,7 +32,7 @@ from veil.relay.server.service import CommandExtension
 from veil.relay.server.session import SessionState
 from veil.relay.server.settings import RelaySettings
 from veil.relay.server.steps import Step
-from veil.relay.server.store.base import QueueStore, StoreChange, StoredQueue
+from veil.relay.server.store.base import QueueStore, StoreChange, StoredMessage, StoredQueue
 
 __all__ = ["GroupLogService", "QueueStoreWithLogs"]
 
@@ -193,6 +193,11 @@ class QueueStoreWithLogs:
     def __init__(self, queues: QueueStore, logs: Callable[[], GroupLogService | None]) -> None:
         self._queues = queues
         self._logs = logs
+        self.bodies_on_disk = queues.bodies_on_disk
+
+    def read_body(self, recipient_id: bytes, message: StoredMessage) -> bytes:
+        """A pending body kept on disk, from the queue store."""
+        return self._queues.read_body(recipient_id, message)
 
     async def open(self) -> list[StoredQueue]:
         """Start the group logs, then open the queue store."""

@@ -9,9 +9,11 @@ the commands that make those steps.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from veil.crypto import RandomSource, X25519KeyPair
 from veil.relay.protocol import queue_responses as rsp
-from veil.relay.protocol.errors import InternalError
+from veil.relay.protocol.errors import InternalError, StoreFailed
 from veil.relay.protocol.handshake import SESSION_ID_SIZE
 from veil.relay.protocol.transmission import PUSH_CORRELATION_ID, Transmission
 from veil.relay.server.metrics import RelayMetrics
@@ -29,7 +31,7 @@ from veil.relay.server.steps import (
     Step,
     Subscribed,
 )
-from veil.relay.server.store.base import StoredQueue
+from veil.relay.server.store.base import StoredMessage, StoredQueue
 
 __all__ = ["ServerState"]
 
@@ -43,6 +45,9 @@ class ServerState:
         self.metrics = metrics
         self._queues = QueueIndex()
         self._dirty: dict[SessionState, None] = {}
+        self.body_reader: Callable[[bytes, StoredMessage], bytes] | None = None
+        """Set when the store keeps pending bodies on disk (``QueueStore.read_body``):
+        accepted messages then keep none in memory, and deliveries read them back."""
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -140,13 +145,30 @@ class ServerState:
         subscriber = queue.subscriber
         if subscriber is None:
             return
-        end = min(queue.window, len(queue.messages))
-        while queue.delivered < end:
+        while queue.delivered < min(queue.window, len(queue.messages)):
             pending = queue.messages[queue.delivered]
+            sealed = self._sealed(queue, pending)
+            if sealed is None:
+                continue  # a damaged body left the queue; the next one moved up
             queue.delivered += 1
             self.metrics.messages_delivered += 1
-            message = rsp.Message(pending.message_id, pending.sealed)
+            message = rsp.Message(pending.message_id, sealed)
             self._push(subscriber, PUSH_CORRELATION_ID, queue.record.recipient_id, message)
+
+    def _sealed(self, queue: LiveQueue, message: StoredMessage) -> bytes | None:
+        """A pending message's body; ``None`` if the store found it damaged (it then
+        leaves the queue: it is never served, and the store logged it)."""
+        if message.sealed is not None:
+            return message.sealed
+        try:
+            if self.body_reader is None:
+                raise StoreFailed("a message without its body, and no store to read it from")
+            return self.body_reader(queue.record.recipient_id, message)
+        except StoreFailed:
+            queue.messages.remove(message)
+            self.metrics.messages_pending -= 1
+            self.metrics.errors["BodyDamaged"] += 1
+            return None
 
     def _push(
         self, session: SessionState, correlation_id: bytes, entity_id: bytes, reply: rsp.Response
@@ -184,7 +206,10 @@ class ServerState:
         self._send_answer(outcome.answer)
         if queue.deleted:
             return
-        queue.messages.append(outcome.message)
+        message = outcome.message
+        if self.body_reader is not None:  # the store has it on disk
+            message = StoredMessage(message.message_id, message.stored, None)
+        queue.messages.append(message)
         self.metrics.messages_stored += 1
         self.metrics.messages_pending += 1
         self._deliver_window(queue)

@@ -101,6 +101,8 @@ class RelayService:
         self._identity = identity
         self._clock = clock
         self._protocol = RelayProtocol(settings, rng, self.metrics)
+        if store.bodies_on_disk:
+            self._protocol.body_reader = store.read_body
         wake = self._write_soon
         self._extension = None if extension is None else extension(self._protocol, wake)
         self._writers: dict[SessionState, Callable[[bytes], None]] = {}

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from veil.relay.protocol.errors import StoreFailed
+
 __all__ = [
     "COARSE_TIME_STEP",
     "STORE_FORMAT_VERSION",
@@ -28,6 +30,7 @@ __all__ = [
     "StoreChange",
     "StoredMessage",
     "StoredQueue",
+    "carried_body",
     "coarse_time",
 ]
 
@@ -57,11 +60,15 @@ class QueueRecord:
 
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
-    """One undelivered message: its id, coarse arrival time and sealed body."""
+    """One undelivered message: its id, coarse arrival time and sealed body.
+
+    ``sealed`` is ``None`` once the body lives only in a store that keeps bodies on
+    disk (:attr:`QueueStore.bodies_on_disk`); :meth:`QueueStore.read_body` reads it.
+    """
 
     message_id: bytes
     stored: int
-    sealed: bytes
+    sealed: bytes | None
 
 
 @dataclass(slots=True)
@@ -135,8 +142,26 @@ StoreChange = (
 )
 
 
+def carried_body(message: StoredMessage) -> bytes:
+    """The body a message carries (stores that keep bodies in memory serve this)."""
+    if message.sealed is None:
+        raise StoreFailed("the message carries no body and this store keeps none on disk")
+    return message.sealed
+
+
 class QueueStore(Protocol):
     """Durable queues and messages. Every method may raise ``StoreFailed``."""
+
+    bodies_on_disk: bool
+    """Whether pending bodies stay on disk only: the relay then keeps none in memory,
+    :meth:`open` returns messages without them, and :meth:`read_body` serves them."""
+
+    def read_body(self, recipient_id: bytes, message: StoredMessage) -> bytes:
+        """The sealed body of a pending message of queue ``recipient_id``.
+
+        Raises ``StoreFailed`` if it cannot be read or failed its checksum.
+        """
+        ...
 
     async def open(self) -> list[StoredQueue]:
         """Open (creating if needed) and return every queue with its pending messages."""

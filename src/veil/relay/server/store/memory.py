@@ -19,7 +19,9 @@ from veil.relay.server.store.base import (
     SetSenderKey,
     SetSuspended,
     StoreChange,
+    StoredMessage,
     StoredQueue,
+    carried_body,
 )
 
 __all__ = ["MemoryStore"]
@@ -27,6 +29,8 @@ __all__ = ["MemoryStore"]
 
 class MemoryStore:
     """Queues and messages in a dict; ``apply`` is atomic because it never awaits."""
+
+    bodies_on_disk = False
 
     def __init__(self) -> None:
         self._queues: dict[bytes, StoredQueue] = {}
@@ -41,6 +45,10 @@ class MemoryStore:
         for change in changes:
             self._apply_one(change)
         self.commits += 1
+
+    def read_body(self, recipient_id: bytes, message: StoredMessage) -> bytes:
+        """Bodies stay in memory with this store: the message carries its own."""
+        return carried_body(message)
 
     async def close(self) -> None:
         """Nothing to release."""

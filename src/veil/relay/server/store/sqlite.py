@@ -39,6 +39,7 @@ from veil.relay.server.store.base import (
     StoreChange,
     StoredMessage,
     StoredQueue,
+    carried_body,
 )
 
 __all__ = ["SqliteStore"]
@@ -109,6 +110,8 @@ _Waiter = tuple[Sequence[StoreChange], "asyncio.Future[None]"]
 class SqliteStore:
     """A :class:`~veil.relay.server.store.base.QueueStore` in one SQLite file (plus its WAL)."""
 
+    bodies_on_disk = False
+
     def __init__(self, path: Path | str) -> None:
         self._path = Path(path)
         self._connection: sqlite3.Connection | None = None
@@ -140,6 +143,10 @@ class SqliteStore:
         if self._committer is None:
             self._committer = asyncio.create_task(self._commit_pending())
         await done
+
+    def read_body(self, recipient_id: bytes, message: StoredMessage) -> bytes:
+        """Bodies stay in memory with this store: the message carries its own."""
+        return carried_body(message)
 
     async def close(self) -> None:
         """Commit what is queued, then close the file and stop the store thread."""
