@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from veil.mls.codec import TlsReader, TlsWriter
 from veil.mls.errors import MLSDecodeError
@@ -224,11 +224,19 @@ class UpdatePath:
 
     leaf_node: LeafNode
     nodes: tuple[UpdatePathNode, ...]
+    # The encoding, made once: a path sealed to a blank tree's O(n) leaves is encoded for
+    # the signature, the membership tag and the transcript hash of its commit.
+    _encoded: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def encode(self, writer: TlsWriter) -> None:
         """Append the UpdatePath."""
-        self.leaf_node.encode(writer)
-        writer.vector(self.nodes, lambda w, n: n.encode(w))
+        encoded = self._encoded
+        if encoded is None:
+            inner = TlsWriter()
+            self.leaf_node.encode(inner)
+            encoded = inner.vector(self.nodes, lambda w, n: n.encode(w)).build()
+            object.__setattr__(self, "_encoded", encoded)
+        writer.raw(encoded)
 
     @classmethod
     def decode(cls, reader: TlsReader) -> UpdatePath:
