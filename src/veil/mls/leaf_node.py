@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from veil.mls.codec import TlsReader, TlsWriter, to_bytes
+from veil.mls.codec import TlsReader, TlsWriter, encoded_once, to_bytes
 from veil.mls.errors import MLSDecodeError
 from veil.mls.group_context import (
     MLS10,
@@ -130,11 +130,7 @@ class LeafNode:
     _content: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def _encode_content(self, writer: TlsWriter) -> None:
-        content = self._content
-        if content is None:
-            content = self._build_content()
-            object.__setattr__(self, "_content", content)
-        writer.raw(content)
+        writer.raw(encoded_once(self, "_content", self._build_content))
 
     def _build_content(self) -> bytes:
         writer = TlsWriter().opaque(self.encryption_key).opaque(self.signature_key)
@@ -214,13 +210,12 @@ class KeyPackage:
 
     def to_be_signed(self) -> bytes:
         """KeyPackageTBS."""
-        tbs = self._tbs
-        if tbs is None:
-            writer = TlsWriter().u16(MLS10).u16(self.cipher_suite).opaque(self.init_key)
-            self.leaf_node.encode(writer)
-            tbs = writer.vector(self.extensions, encode_extension).build()
-            object.__setattr__(self, "_tbs", tbs)
-        return tbs
+        return encoded_once(self, "_tbs", self._build_tbs)
+
+    def _build_tbs(self) -> bytes:
+        writer = TlsWriter().u16(MLS10).u16(self.cipher_suite).opaque(self.init_key)
+        self.leaf_node.encode(writer)
+        return writer.vector(self.extensions, encode_extension).build()
 
     def signed(self, suite: CipherSuite, key: bytes) -> KeyPackage:
         """This key package with a fresh signature by ``key``."""

@@ -160,7 +160,7 @@ def _frame(
         b"",
         body,
     )
-    signature = sign_content(state.suite, state.signature_key, wire_format, content, state.context)
+    signature = sign_content(state.suite, state.signer, wire_format, content, state.context)
     authenticated = AuthenticatedContent(wire_format, content, signature)
     return _wrap(state, authenticated, rng, padding), authenticated
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from veil.mls.codec import TlsReader, TlsWriter
+from veil.mls.codec import TlsReader, TlsWriter, encoded_once
 from veil.mls.errors import MLSDecodeError
 from veil.mls.group_context import (
     Extension,
@@ -230,13 +230,12 @@ class UpdatePath:
 
     def encode(self, writer: TlsWriter) -> None:
         """Append the UpdatePath."""
-        encoded = self._encoded
-        if encoded is None:
-            inner = TlsWriter()
-            self.leaf_node.encode(inner)
-            encoded = inner.vector(self.nodes, lambda w, n: n.encode(w)).build()
-            object.__setattr__(self, "_encoded", encoded)
-        writer.raw(encoded)
+        writer.raw(encoded_once(self, "_encoded", self._build))
+
+    def _build(self) -> bytes:
+        writer = TlsWriter()
+        self.leaf_node.encode(writer)
+        return writer.vector(self.nodes, lambda w, n: n.encode(w)).build()
 
     @classmethod
     def decode(cls, reader: TlsReader) -> UpdatePath:

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, hpke
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from veil.crypto import RandomSource
-from veil.mls.codec import TlsWriter
+from veil.mls.codec import TlsWriter, encode_varint
 from veil.mls.errors import (
     DecryptionFailed,
     InvalidPublicKey,
@@ -103,7 +103,16 @@ class CipherSuite:
 
     def expand_with_label(self, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
         """``ExpandWithLabel`` (RFC 9420 §5.1.3)."""
-        kdf_label = TlsWriter().u16(length).opaque(_LABEL_PREFIX + label).opaque(context).build()
+        full_label = _LABEL_PREFIX + label
+        kdf_label = b"".join(
+            (
+                length.to_bytes(2, "big"),
+                encode_varint(len(full_label)),
+                full_label,
+                encode_varint(len(context)),
+                context,
+            )
+        )
         return self.expand(secret, kdf_label, length)
 
     def derive_secret(self, secret: bytes, label: bytes) -> bytes:
@@ -209,10 +218,19 @@ class CipherSuite:
         return private, CipherSuite.signature_public_key(private)
 
     @staticmethod
-    def sign_with_label(private_key: bytes, label: bytes, content: bytes) -> bytes:
-        """``SignWithLabel`` (RFC 9420 §5.1.2)."""
-        key = ed25519.Ed25519PrivateKey.from_private_bytes(private_key)
-        return key.sign(_labelled(label, content))
+    def signing_key(private_key: bytes) -> ed25519.Ed25519PrivateKey:
+        """The loaded Ed25519 key of a raw private key; loading derives the public key, as
+        costly as a signature, so a sender that signs often keeps the loaded key."""
+        return ed25519.Ed25519PrivateKey.from_private_bytes(private_key)
+
+    @staticmethod
+    def sign_with_label(
+        private_key: bytes | ed25519.Ed25519PrivateKey, label: bytes, content: bytes
+    ) -> bytes:
+        """``SignWithLabel`` (RFC 9420 §5.1.2), with a raw or a loaded private key."""
+        if isinstance(private_key, bytes):
+            private_key = CipherSuite.signing_key(private_key)
+        return private_key.sign(_labelled(label, content))
 
     @staticmethod
     def verify_with_label(
