@@ -26,6 +26,7 @@ __all__ = [
     "TlsWriter",
     "decode",
     "encode_varint",
+    "encoded_once",
     "to_bytes",
 ]
 
@@ -227,6 +228,17 @@ def to_bytes(value: Encodable) -> bytes:
     writer = TlsWriter()
     value.encode(writer)
     return writer.build()
+
+
+def encoded_once(owner: object, slot: str, build: Callable[[], bytes]) -> bytes:
+    """``owner``'s encoding kept in its ``slot`` (a field that is not part of init,
+    equality or ``dataclasses.replace``), built on first use. For frozen structures that
+    are encoded many times over: their bytes cannot change, so neither can the cache."""
+    encoded: bytes | None = getattr(owner, slot)
+    if encoded is None:
+        encoded = build()
+        object.__setattr__(owner, slot, encoded)
+    return encoded
 
 
 def decode(data: bytes, decode_item: Callable[[TlsReader], T]) -> T:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from veil.mls.codec import TlsReader, TlsWriter, to_bytes
+from veil.mls.codec import TlsReader, TlsWriter, encoded_once, to_bytes
 from veil.mls.errors import UnsupportedProtocolVersion
 
 __all__ = [
@@ -59,12 +59,17 @@ class GroupContext:
     tree_hash: bytes
     confirmed_transcript_hash: bytes
     extensions: tuple[Extension, ...] = ()
+    # The encoding, made once: every message of the epoch signs it.
+    _encoded: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def encode(self, writer: TlsWriter) -> None:
         """Append the GroupContext."""
-        writer.u16(MLS10).u16(self.cipher_suite).opaque(self.group_id).u64(self.epoch)
-        writer.opaque(self.tree_hash).opaque(self.confirmed_transcript_hash)
-        writer.vector(self.extensions, encode_extension)
+        writer.raw(encoded_once(self, "_encoded", self._build))
+
+    def _build(self) -> bytes:
+        writer = TlsWriter().u16(MLS10).u16(self.cipher_suite).opaque(self.group_id)
+        writer.u64(self.epoch).opaque(self.tree_hash).opaque(self.confirmed_transcript_hash)
+        return writer.vector(self.extensions, encode_extension).build()
 
     def to_bytes(self) -> bytes:
         """The serialised GroupContext."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from veil.mls import tree_math
 from veil.mls.codec import decode
 from veil.mls.errors import (
@@ -84,6 +86,14 @@ class GroupState:
     """Private keys of leaves we proposed in an Update this epoch, by public key."""
     restored: bool = False
     """Set by ``decode_state``: no PrivateMessage may be sent until the next epoch."""
+    _signer: Ed25519PrivateKey | None = field(default=None, init=False, repr=False)
+
+    @property
+    def signer(self) -> Ed25519PrivateKey:
+        """``signature_key`` loaded once (loading costs as much as signing), shared by copies."""
+        if self._signer is None:
+            self._signer = self.suite.signing_key(self.signature_key)
+        return self._signer
 
     @property
     def leaf_index(self) -> int:
@@ -99,7 +109,7 @@ class GroupState:
         """A copy to process a message on. Without ``with_tree`` the ratchet tree and the
         tree's private keys are shared: enough for messages that cannot change them
         (application data, proposals), and O(1) instead of O(n)."""
-        return GroupState(
+        copied = GroupState(
             self.suite,
             self.context,
             self.tree.copy() if with_tree else self.tree,
@@ -114,6 +124,8 @@ class GroupState:
             dict(self.pending_leaf_keys),
             self.restored,
         )
+        copied._signer = self._signer
+        return copied
 
     def psk_secret(self, psks: list[PreSharedKeyID], external: Mapping[bytes, bytes]) -> bytes:
         """Chain the PSKs a commit or Welcome names; a missing one raises MissingPskSecret."""

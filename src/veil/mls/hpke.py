@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes, hmac, hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 from veil.crypto import RandomSource
@@ -39,6 +40,7 @@ __all__ = [
 _HPKE_VERSION = b"HPKE-v1"
 _XWING_LABEL = b"\\.//^\\"
 _MODE_BASE = b"\x00"
+_AEAD_CHACHA20_POLY1305 = 0x0003
 
 
 def hkdf_extract(algorithm: hashes.HashAlgorithm, salt: bytes, ikm: bytes) -> bytes:
@@ -134,8 +136,15 @@ class HpkeKem:
             raise InvalidPublicKey("the HPKE public key does not decode") from error
 
     def encap(self, public_key: bytes, rng: RandomSource) -> tuple[bytes, bytes]:
-        """``Encap(pkR)`` -> ``(shared_secret, enc)``."""
-        ephemeral = _x25519_private(rng.random_bytes(32))
+        """``Encap(pkR)`` -> ``(shared_secret, enc)``; a malformed key raises InvalidPublicKey."""
+        if len(public_key) != self.public_key_size:
+            raise InvalidPublicKey(f"an HPKE public key must be {self.public_key_size} bytes")
+        try:
+            return self._encap(public_key, _x25519_private(rng.random_bytes(32)))
+        except ValueError as error:  # undecodable ML-KEM key, or a low-order X25519 point
+            raise InvalidPublicKey("the HPKE public key is unusable") from error
+
+    def _encap(self, public_key: bytes, ephemeral: x25519.X25519PrivateKey) -> tuple[bytes, bytes]:
         if self.is_xwing:
             ml_kem_public = mlkem.MLKEM768PublicKey.from_public_bytes(public_key[:1184])
             shared_m, ciphertext_m = ml_kem_public.encapsulate()
@@ -225,6 +234,10 @@ class HpkeSuite:
     cryptography_kdf: hpke.KDF
     cryptography_aead: hpke.AEAD
 
+    def aead(self, key: bytes) -> AESGCM | ChaCha20Poly1305:
+        """The suite's AEAD keyed with ``key`` (RFC 9180 §7.3: ids 1, 2 AES-GCM; 3 ChaCha)."""
+        return ChaCha20Poly1305(key) if self.aead_id == _AEAD_CHACHA20_POLY1305 else AESGCM(key)
+
     def _cryptography_suite(self) -> hpke.Suite:
         return hpke.Suite(self.kem.cryptography_kem, self.cryptography_kdf, self.cryptography_aead)
 
@@ -253,10 +266,28 @@ class HpkeSuite:
         """RFC 9180 ``LabeledExpand`` under this suite's id."""
         return _labeled_expand(self.kdf_hash, self._suite_id, prk, label, info, length=length)
 
+    def info_hash(self, info: bytes) -> bytes:
+        """``LabeledExtract("", "info_hash", info)`` (RFC 9180 §5.1): the only step of the
+        key schedule that reads ``info``, so a sender sealing to many recipients under one
+        ``info`` computes it once (see :meth:`seal_base_hashed`)."""
+        return _labeled_extract(self.kdf_hash, self._suite_id, b"", b"info_hash", info)
+
+    def seal_base_hashed(
+        self, public_key: bytes, info_hash: bytes, plaintext: bytes, rng: RandomSource
+    ) -> tuple[bytes, bytes]:
+        """``SealBase(pkR, info, aad="", pt)`` -> ``(enc, ciphertext)``, given
+        ``info_hash(info)``: ``SetupBaseS`` then ``Seal`` at sequence number 0, whose nonce
+        is ``base_nonce`` itself (RFC 9180 §5.2). Byte-compatible with :meth:`open_base`."""
+        shared_secret, enc = self.kem.encap(public_key, rng)
+        context = self._key_schedule_hashed(shared_secret, info_hash)
+        return enc, self.aead(context.key).encrypt(context.base_nonce, plaintext, b"")
+
     def _key_schedule(self, shared_secret: bytes, info: bytes) -> HpkeContext:
+        return self._key_schedule_hashed(shared_secret, self.info_hash(info))
+
+    def _key_schedule_hashed(self, shared_secret: bytes, info_hash: bytes) -> HpkeContext:
         extract = _labeled_extract
         psk_id_hash = extract(self.kdf_hash, self._suite_id, b"", b"psk_id_hash", b"")
-        info_hash = extract(self.kdf_hash, self._suite_id, b"", b"info_hash", info)
         context = _MODE_BASE + psk_id_hash + info_hash
         secret = extract(self.kdf_hash, self._suite_id, shared_secret, b"secret", b"")
         return HpkeContext(

@@ -6,9 +6,9 @@ leaf node may join a given group belong to tree validation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from veil.mls.codec import TlsReader, TlsWriter, to_bytes
+from veil.mls.codec import TlsReader, TlsWriter, encoded_once, to_bytes
 from veil.mls.errors import MLSDecodeError
 from veil.mls.group_context import (
     MLS10,
@@ -125,9 +125,15 @@ class LeafNode:
     parent_hash: bytes = b""
     extensions: tuple[Extension, ...] = ()
     signature: bytes = b""
+    # The encoded content, made once: a leaf is encoded for its signature, the tree hash,
+    # every message that carries it and the serialised tree (O(n) leaves at creation).
+    _content: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def _encode_content(self, writer: TlsWriter) -> None:
-        writer.opaque(self.encryption_key).opaque(self.signature_key)
+        writer.raw(encoded_once(self, "_content", self._build_content))
+
+    def _build_content(self) -> bytes:
+        writer = TlsWriter().opaque(self.encryption_key).opaque(self.signature_key)
         self.credential.encode(writer)
         self.capabilities.encode(writer)
         writer.u8(self.leaf_node_source)
@@ -136,7 +142,7 @@ class LeafNode:
             writer.u64(lifetime.not_before).u64(lifetime.not_after)
         elif self.leaf_node_source == SOURCE_COMMIT:
             writer.opaque(self.parent_hash)
-        writer.vector(self.extensions, encode_extension)
+        return writer.vector(self.extensions, encode_extension).build()
 
     def to_be_signed(self, group_id: bytes, leaf_index: int) -> bytes:
         """LeafNodeTBS; ``group_id`` and ``leaf_index`` count only for update/commit leaves."""
@@ -198,9 +204,15 @@ class KeyPackage:
     leaf_node: LeafNode
     extensions: tuple[Extension, ...] = ()
     signature: bytes = b""
+    # KeyPackageTBS, made once: a package is encoded to verify it, in each encoding of
+    # the commit that adds it, and for its reference.
+    _tbs: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_be_signed(self) -> bytes:
         """KeyPackageTBS."""
+        return encoded_once(self, "_tbs", self._build_tbs)
+
+    def _build_tbs(self) -> bytes:
         writer = TlsWriter().u16(MLS10).u16(self.cipher_suite).opaque(self.init_key)
         self.leaf_node.encode(writer)
         return writer.vector(self.extensions, encode_extension).build()

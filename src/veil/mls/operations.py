@@ -160,7 +160,7 @@ def _frame(
         b"",
         body,
     )
-    signature = sign_content(state.suite, state.signature_key, wire_format, content, state.context)
+    signature = sign_content(state.suite, state.signer, wire_format, content, state.context)
     authenticated = AuthenticatedContent(wire_format, content, signature)
     return _wrap(state, authenticated, rng, padding), authenticated
 
@@ -299,7 +299,7 @@ def create_commit(
     tag = advance_epoch(work, unconfirmed, commit_secret, psk_secret)
     authenticated = replace(unconfirmed, confirmation_tag=tag)
     message = _wrap(old.copy(with_tree=False), authenticated, rng, None)
-    welcome = _welcome(work, resolved, added, tag, path_secrets=path_secrets, psks=psks)
+    welcome = _welcome(work, resolved, added, tag, rng, path_secrets=path_secrets, psks=psks)
     return CommitResult(message, welcome, work, commit)
 
 
@@ -308,6 +308,7 @@ def _welcome(
     resolved: list[tuple[Proposal, int]],
     added: set[int],
     tag: bytes,
+    rng: RandomSource,
     *,
     path_secrets: PathSecrets | None,
     psks: list[PreSharedKeyID],
@@ -320,7 +321,7 @@ def _welcome(
     group_info = GroupInfo(state.context, (tree_extension,), tag, state.leaf_index)
     group_info = group_info.signed(suite, state.signature_key)
     encrypted_group_info = seal_group_info(suite, state.secrets.welcome_secret, group_info)
-    entries = []
+    recipients = []
     for package, leaf in zip(packages, sorted(added), strict=True):
         path_secret = None
         if path_secrets is not None:
@@ -328,6 +329,10 @@ def _welcome(
                 common_ancestor(state.leaf_index, leaf, state.tree.n_leaves)
             )
         secrets = GroupSecrets(state.secrets.joiner_secret, path_secret, tuple(psks))
-        sealed = seal_group_secrets(suite, package.init_key, encrypted_group_info, secrets)
-        entries.append(EncryptedGroupSecrets(package.reference(suite), sealed))
-    return MLSMessage(Welcome(suite.suite_id, tuple(entries), encrypted_group_info))
+        recipients.append((package.init_key, secrets))
+    sealed = seal_group_secrets(suite, encrypted_group_info, recipients, rng)
+    entries = tuple(
+        EncryptedGroupSecrets(package.reference(suite), ciphertext)
+        for package, ciphertext in zip(packages, sealed, strict=True)
+    )
+    return MLSMessage(Welcome(suite.suite_id, entries, encrypted_group_info))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from veil.mls.codec import TlsReader, TlsWriter
+from veil.mls.codec import TlsReader, TlsWriter, encoded_once
 from veil.mls.errors import MLSDecodeError
 from veil.mls.group_context import (
     Extension,
@@ -224,11 +224,18 @@ class UpdatePath:
 
     leaf_node: LeafNode
     nodes: tuple[UpdatePathNode, ...]
+    # The encoding, made once: a path sealed to a blank tree's O(n) leaves is encoded for
+    # the signature, the membership tag and the transcript hash of its commit.
+    _encoded: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def encode(self, writer: TlsWriter) -> None:
         """Append the UpdatePath."""
+        writer.raw(encoded_once(self, "_encoded", self._build))
+
+    def _build(self) -> bytes:
+        writer = TlsWriter()
         self.leaf_node.encode(writer)
-        writer.vector(self.nodes, lambda w, n: n.encode(w))
+        return writer.vector(self.nodes, lambda w, n: n.encode(w)).build()
 
     @classmethod
     def decode(cls, reader: TlsReader) -> UpdatePath:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from veil.crypto import RandomSource, constant_time_equal
 from veil.mls.codec import TlsReader, TlsWriter, decode
 from veil.mls.errors import (
@@ -72,7 +74,7 @@ class Padding:
 
 def sign_content(
     suite: CipherSuite,
-    signature_key: bytes,
+    signature_key: bytes | Ed25519PrivateKey,
     wire_format: int,
     content: FramedContent,
     context: GroupContext | None,

@@ -40,8 +40,10 @@ class RatchetTree:
                 self._own_keys(node, tree_math.leaf_of_node(index))
 
     def copy(self) -> RatchetTree:
-        """An independent copy (nodes are immutable, so the list copy suffices)."""
-        other = RatchetTree(self.suite, list(self.nodes))
+        """An independent copy (nodes are immutable, so the list copy suffices); the key
+        index is copied, not rebuilt by a scan of every node."""
+        other = RatchetTree.__new__(RatchetTree)
+        other.suite, other.nodes = self.suite, list(self.nodes)
         other._hashes = dict(self._hashes)
         other._free_hint = self._free_hint
         other._key_owners = dict(self._key_owners)

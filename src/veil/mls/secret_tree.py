@@ -69,16 +69,17 @@ class SecretTree:
         self.config = config or SecretTreeConfig()
         self._node_secrets: dict[int, bytes] = {tree_math.root(n_leaves): encryption_secret}
         self._ratchets: dict[tuple[int, ContentKind], _HashRatchet] = {}
+        self._owned: set[tuple[int, ContentKind]] = set()  # ratchets no copy shares
 
     def copy(self) -> SecretTree:
-        """An independent copy, for transactional processing."""
+        """An independent copy, for transactional processing. Ratchets are shared until
+        one side changes one (copy on write): a message changes one ratchet, and copying
+        all of them, one per sender in a large group, would cost O(n) per message."""
         other = SecretTree.__new__(SecretTree)
         other._suite, other._n_leaves, other.config = self._suite, self._n_leaves, self.config
         other._node_secrets = dict(self._node_secrets)
-        other._ratchets = {
-            key: _HashRatchet(r.generation, r.secret, OrderedDict(r.retained))
-            for key, r in self._ratchets.items()
-        }
+        other._ratchets = dict(self._ratchets)
+        other._owned, self._owned = set(), set()
         return other
 
     def encode(self, writer: TlsWriter) -> None:
@@ -177,8 +178,15 @@ class SecretTree:
                     leaf_secret, each.encode(), b"", self._suite.hash_size
                 )
                 self._ratchets[(leaf, each)] = _HashRatchet(0, secret, OrderedDict())
+                self._owned.add((leaf, each))
             del self._node_secrets[tree_math.node_of_leaf(leaf)]
-        return self._ratchets[(leaf, kind)]
+        ratchet = self._ratchets[(leaf, kind)]
+        if (leaf, kind) not in self._owned:  # shared with a copy: change our own
+            retained = OrderedDict(ratchet.retained)
+            ratchet = _HashRatchet(ratchet.generation, ratchet.secret, retained)
+            self._ratchets[(leaf, kind)] = ratchet
+            self._owned.add((leaf, kind))
+        return ratchet
 
     def _leaf_secret(self, leaf: int, *, store: bool) -> bytes:
         """Walk down from the deepest stored ancestor; with ``store``, keep the children

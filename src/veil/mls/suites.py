@@ -16,15 +16,15 @@ X-Wing suite (its ``src/crypto/ciphersuite.ts``), so the two interoperate on it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature as CryptographyInvalidSignature
 from cryptography.hazmat.primitives import hashes, hpke
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from veil.crypto import RandomSource
-from veil.mls.codec import TlsWriter
+from veil.mls.codec import TlsWriter, encode_varint
 from veil.mls.errors import (
     DecryptionFailed,
     InvalidPublicKey,
@@ -103,7 +103,16 @@ class CipherSuite:
 
     def expand_with_label(self, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
         """``ExpandWithLabel`` (RFC 9420 §5.1.3)."""
-        kdf_label = TlsWriter().u16(length).opaque(_LABEL_PREFIX + label).opaque(context).build()
+        full_label = _LABEL_PREFIX + label
+        kdf_label = b"".join(
+            (
+                length.to_bytes(2, "big"),
+                encode_varint(len(full_label)),
+                full_label,
+                encode_varint(len(context)),
+                context,
+            )
+        )
         return self.expand(secret, kdf_label, length)
 
     def derive_secret(self, secret: bytes, label: bytes) -> bytes:
@@ -126,19 +135,14 @@ class CipherSuite:
 
     # --- AEAD ----------------------------------------------------------------------
 
-    def _aead(self, key: bytes) -> AESGCM | ChaCha20Poly1305:
-        if self.aead_name == "ChaCha20Poly1305":
-            return ChaCha20Poly1305(key)
-        return AESGCM(key)
-
     def aead_seal(self, key: bytes, nonce: bytes, aad: bytes, plaintext: bytes) -> bytes:
         """``AEAD.Seal(key, nonce, aad, pt)``."""
-        return self._aead(key).encrypt(nonce, plaintext, aad)
+        return self.hpke.aead(key).encrypt(nonce, plaintext, aad)
 
     def aead_open(self, key: bytes, nonce: bytes, aad: bytes, ciphertext: bytes) -> bytes:
         """``AEAD.Open``; a forged or corrupted ciphertext raises DecryptionFailed."""
         try:
-            return self._aead(key).decrypt(nonce, ciphertext, aad)
+            return self.hpke.aead(key).decrypt(nonce, ciphertext, aad)
         except Exception as error:  # InvalidTag, or a ciphertext shorter than the tag
             raise DecryptionFailed("AEAD ciphertext does not open") from error
 
@@ -166,6 +170,20 @@ class CipherSuite:
     ) -> tuple[bytes, bytes]:
         """``EncryptWithLabel`` (RFC 9420 §5.1.3) -> ``(kem_output, ciphertext)``."""
         return self.hpke.seal_base(public_key, _labelled(label, context), plaintext)
+
+    def encrypt_with_label_each(
+        self,
+        recipients: Sequence[tuple[bytes, bytes]],
+        label: bytes,
+        context: bytes,
+        rng: RandomSource,
+    ) -> list[tuple[bytes, bytes]]:
+        """``EncryptWithLabel(pk, label, context, pt)`` for each ``(pk, pt)`` in
+        ``recipients`` -> ``[(kem_output, ciphertext)]``. The HPKE info (label and context)
+        is hashed once for all of them: a Welcome's context is the encrypted GroupInfo,
+        O(n) bytes, so hashing it per joiner would make creation O(n²)."""
+        info_hash = self.hpke.info_hash(_labelled(label, context))
+        return [self.hpke.seal_base_hashed(key, info_hash, pt, rng) for key, pt in recipients]
 
     def decrypt_with_label(
         self, private_key: bytes, label: bytes, context: bytes, kem_output: bytes, ciphertext: bytes
@@ -200,10 +218,19 @@ class CipherSuite:
         return private, CipherSuite.signature_public_key(private)
 
     @staticmethod
-    def sign_with_label(private_key: bytes, label: bytes, content: bytes) -> bytes:
-        """``SignWithLabel`` (RFC 9420 §5.1.2)."""
-        key = ed25519.Ed25519PrivateKey.from_private_bytes(private_key)
-        return key.sign(_labelled(label, content))
+    def signing_key(private_key: bytes) -> ed25519.Ed25519PrivateKey:
+        """The loaded Ed25519 key of a raw private key; loading derives the public key, as
+        costly as a signature, so a sender that signs often keeps the loaded key."""
+        return ed25519.Ed25519PrivateKey.from_private_bytes(private_key)
+
+    @staticmethod
+    def sign_with_label(
+        private_key: bytes | ed25519.Ed25519PrivateKey, label: bytes, content: bytes
+    ) -> bytes:
+        """``SignWithLabel`` (RFC 9420 §5.1.2), with a raw or a loaded private key."""
+        if isinstance(private_key, bytes):
+            private_key = CipherSuite.signing_key(private_key)
+        return private_key.sign(_labelled(label, content))
 
     @staticmethod
     def verify_with_label(

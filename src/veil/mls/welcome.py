@@ -7,8 +7,10 @@ HPKE-encrypted to each new member's init key.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from veil.crypto import RandomSource
 from veil.mls.codec import TlsReader, TlsWriter, decode, to_bytes
 from veil.mls.errors import DecryptionFailed, InvalidWelcome, MLSProtocolError
 from veil.mls.group_context import Extension, GroupContext, decode_extension, encode_extension
@@ -174,12 +176,16 @@ def seal_group_info(suite: CipherSuite, welcome_secret: bytes, group_info: Group
 
 def seal_group_secrets(
     suite: CipherSuite,
-    init_key: bytes,
     encrypted_group_info: bytes,
-    secrets: GroupSecrets,
-) -> HPKECiphertext:
-    """Encrypt GroupSecrets to a new member's init key."""
-    kem_output, ciphertext = suite.encrypt_with_label(
-        init_key, b"Welcome", encrypted_group_info, secrets.to_bytes()
+    recipients: Sequence[tuple[bytes, GroupSecrets]],
+    rng: RandomSource,
+) -> list[HPKECiphertext]:
+    """Encrypt each ``(init_key, GroupSecrets)`` to the new member's init key
+    (``EncryptWithLabel(init_key, "Welcome", encrypted_group_info, group_secrets)``)."""
+    sealed = suite.encrypt_with_label_each(
+        [(key, secrets.to_bytes()) for key, secrets in recipients],
+        b"Welcome",
+        encrypted_group_info,
+        rng,
     )
-    return HPKECiphertext(kem_output, ciphertext)
+    return [HPKECiphertext(kem_output, ciphertext) for kem_output, ciphertext in sealed]

@@ -75,3 +75,32 @@ def test_retention_and_forward_gap_are_bounded() -> None:
         tree.key_for(0, "application", 6)
     with pytest.raises(InvalidMembership):
         tree.key_for(4, "application", 0)
+
+
+def _encoded(tree: SecretTree) -> bytes:
+    writer = TlsWriter()
+    tree.encode(writer)
+    return writer.build()
+
+
+def test_a_copy_and_its_original_change_independently() -> None:
+    """Copies share ratchets until one side changes one; neither sees the other's change."""
+    original = _tree()
+    original.consume(1, "application", 2)  # leaf 1 ratchet at generation 3, 0..1 retained
+    original.next_sending_key(0, "application")
+    before = _encoded(original)
+    copy = original.copy()
+    copy.consume(1, "application", 0)
+    copy.consume(1, "application", 5)
+    copy.next_sending_key(0, "application")
+    copy.next_sending_key(3, "handshake")
+    assert _encoded(original) == before
+    assert original.key_for(1, "application", 0).generation == 0
+    after_copy = _encoded(copy)
+    original.consume(1, "application", 1)
+    original.next_sending_key(0, "application")
+    assert _encoded(copy) == after_copy
+    with pytest.raises(SecretAlreadyUsed):
+        copy.key_for(1, "application", 0)
+    assert original.key_for(1, "application", 0) != original.key_for(1, "application", 4)
+    assert copy.key_for(1, "application", 4) == original.key_for(1, "application", 4)

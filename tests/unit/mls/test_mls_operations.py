@@ -208,3 +208,12 @@ def test_external_and_resumption_psks_enter_the_key_schedule() -> None:
         process_message(group.members["m1"], result.message)
     processed = process_message(group.members["m1"], result.message, store)
     assert processed.state.epoch_authenticator == result.state.epoch_authenticator
+
+
+def test_a_welcome_hashes_its_large_hpke_info_once(hashed_infos: list[int]) -> None:
+    """The Welcome's HPKE info holds the encrypted GroupInfo (the whole tree): it is hashed
+    once for all joiners (RFC 9180 §5.1 info_hash), not once per joiner, which was O(n²)."""
+    group = Harness.start(suite_by_id(0xF00D), b"welcome-once")
+    group.commit("m0", (), new=5)
+    assert len(group.members) == 6 and len(group.authenticators()) == 1
+    assert len(hashed_infos) == 1 and hashed_infos[0] > 5 * 1216

@@ -11,6 +11,7 @@ import pytest
 
 from helpers.mls_forge import four_members
 from helpers.mls_groups import LIFETIME, Harness
+from veil.crypto import DeterministicRandom
 from veil.mls.codec import decode
 from veil.mls.errors import (
     InvalidConfirmationTag,
@@ -64,7 +65,8 @@ class Invitation:
         reference = self.package.reference(suite)
         opened = self.welcome.open_group_secrets(suite, reference, self.keys.init_private)
         assert opened is not None
-        sealed = seal_group_secrets(suite, self.package.init_key, sealed_info, secrets(opened))
+        recipients = [(self.package.init_key, secrets(opened))]
+        [sealed] = seal_group_secrets(suite, sealed_info, recipients, DeterministicRandom(b"w"))
         entry = EncryptedGroupSecrets(reference, sealed)
         return Welcome(suite.suite_id, (entry,), sealed_info)
 

@@ -309,7 +309,8 @@ def welcome() -> Case:
     tag = confirmation_tag(SUITE, secrets.confirmation_key, context.confirmed_transcript_hash)
     group_info = GroupInfo(context, (), tag, 0).signed(SUITE, signer_private)
     encrypted_group_info = seal_group_info(SUITE, secrets.welcome_secret, group_info)
-    sealed = seal_group_secrets(SUITE, package.init_key, encrypted_group_info, GroupSecrets(joiner))
+    recipients = [(package.init_key, GroupSecrets(joiner))]
+    [sealed] = seal_group_secrets(SUITE, encrypted_group_info, recipients, RNG)
     message = Welcome(
         SUITE.suite_id,
         (EncryptedGroupSecrets(package.reference(SUITE), sealed),),
