@@ -14,6 +14,7 @@ from collections.abc import Callable
 from veil.crypto import Ed25519KeyPair, RandomSource
 from veil.relay.server.core import RelayProtocol
 from veil.relay.server.log_service import GroupLogService, QueueStoreWithLogs
+from veil.relay.server.log_state import LogSettings
 from veil.relay.server.log_store import LogStore, MemoryLogStore
 from veil.relay.server.metrics import RelayMetrics
 from veil.relay.server.service import RelayService
@@ -35,16 +36,24 @@ def relay_service(
     rng: RandomSource,
     metrics: RelayMetrics | None = None,
     log_store: LogStore | None = None,
+    log_settings: LogSettings | None = None,
 ) -> RelayService:
     """A relay service over ``store`` that also serves private routing, and group logs
-    kept in ``log_store`` (in memory when ``None``: nothing of them survives a restart)."""
+    kept in ``log_store`` (in memory when ``None``: nothing of them survives a restart)
+    under ``log_settings`` (the defaults when ``None``)."""
     logs: list[GroupLogService] = []
 
     def extensions(core: RelayProtocol, wake: Callable[[], None]) -> GroupLogService:
         guard = DestinationGuard.parse(settings.proxy_allow)
         proxy = RelayProxy(rng, core, wake, enabled=settings.proxy, guard=guard)
         group_logs = GroupLogService(
-            core, wake, log_store or MemoryLogStore(), settings, rng=rng, clock=clock
+            core,
+            wake,
+            log_store or MemoryLogStore(),
+            settings,
+            rng=rng,
+            clock=clock,
+            log_settings=log_settings,
         )
         group_logs.inner = RoutingRoles(
             core, proxy, settings.max_cached_auth_keys, log_posts=group_logs.handle

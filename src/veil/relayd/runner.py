@@ -55,6 +55,7 @@ async def run_relay(
         clock=time.time,
         rng=SystemRandom(),
         log_store=SqliteLogStore(data_dir / LOG_STORE_FILE),
+        log_settings=config.logs,
     )
     await service.start()
     log.info("relay.loaded", extra=fields(seconds=round(time.monotonic() - started, 3)))

@@ -6,6 +6,7 @@ A data directory holds everything one relay needs and nothing else::
     identity.key     identity private key (see veil.relay.transport.identity), mode 0600
     identity.crt     self-signed certificate carrying the identity key, mode 0600
     relay.db*        the queue store (SQLite and its WAL files)
+    logs.db*         the group logs (SQLite and its WAL files)
 
 Back up the whole directory while the relay is stopped. Losing ``identity.key``
 changes the relay's fingerprint, which breaks every address that pointed at it.
@@ -23,6 +24,8 @@ import tomli_w
 
 from veil.relay.protocol.address import DEFAULT_PORT, MAX_HOSTS, RelayAddress, normalise_host
 from veil.relay.protocol.errors import InvalidAddress, InvalidRelayConfig
+from veil.relay.server.log_config import LOGS_KEYS, log_settings_from, logs_table
+from veil.relay.server.log_state import LogSettings
 from veil.relay.server.settings import DAY_SECONDS, RelaySettings
 
 __all__ = [
@@ -59,6 +62,9 @@ _HEADER = """\
 # [routing]  proxy             act as a private-routing proxy for clients (true/false)
 #            proxy_allow       networks the proxy may reach although they are private or
 #                              loopback (default none: public addresses only)
+# [logs]     retention_days    group-log entries older than this are deleted
+#            quota             entries one group log may hold
+#            max_members       readers plus writers of one group log
 # [metrics]  port              (optional) Prometheus metrics on 127.0.0.1:port
 # [log]      level             debug, info, warning or error (logs go to stderr)
 """
@@ -74,6 +80,7 @@ class RelayConfig:
     settings: RelaySettings = field(default_factory=RelaySettings)
     metrics_port: int | None = None
     log_level: str = "info"
+    logs: LogSettings = field(default_factory=LogSettings)
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.public_hosts) <= MAX_HOSTS:
@@ -110,6 +117,7 @@ class RelayConfig:
                 "proxy": self.settings.proxy,
                 "proxy_allow": list(self.settings.proxy_allow),
             },
+            "logs": logs_table(self.logs),
             "log": {"level": self.log_level},
         }
         if self.metrics_port is not None:
@@ -168,6 +176,7 @@ _KNOWN_KEYS: dict[str, set[str]] = {
     "connections": {"max", "idle_timeout_seconds"},
     "routing": {"proxy", "proxy_allow"},
     "metrics": {"port"},
+    "logs": LOGS_KEYS,
     "log": {"level"},
 }
 
@@ -198,6 +207,7 @@ def _from_document(document: dict[str, Any]) -> RelayConfig:
         settings=_settings_from(document),
         metrics_port=None if metrics_port is None else _integer(metrics_port, "metrics.port"),
         log_level=str(document.get("log", {}).get("level", "info")),
+        logs=log_settings_from(document.get("logs", {})),
     )
 
 

@@ -132,7 +132,7 @@ class LogProtocol(LogState):
 
     def expire(self, now: float) -> LogStep:
         """Drop entries older than the retention period, and those every reader acknowledged."""
-        cutoff = coarse_time(now - self._settings.retention_seconds)
+        cutoff = coarse_time(now - self._log_settings.retention_seconds)
         touched = []
         for log in self._logs:
             expired = sum(1 for entry in log.entries if entry.stored < cutoff)
