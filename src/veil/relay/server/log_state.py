@@ -13,6 +13,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from veil.crypto import AeadCipher
 from veil.relay.server.log_store import LogRecord
 from veil.relay.server.session import SessionState
 from veil.relay.server.settings import DAY_SECONDS
@@ -100,6 +101,11 @@ class LiveReader:
     subscriber: SessionState | None = None
     window: int = 1
     sent_through: int = -1
+    cipher: AeadCipher = field(init=False, repr=False)
+    """The delivery key set up once, not once per delivery."""
+
+    def __post_init__(self) -> None:
+        self.cipher = AeadCipher(self.delivery_key)
 
 
 @dataclass(slots=True, eq=False)
