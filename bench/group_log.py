@@ -20,7 +20,11 @@ Figures (targets from issue #10's table, relay part):
   per delivery and the deliveries one relay core would carry at that cost.
 
 With each: the CPU the relay and this load generator used (one core is 100 %), and
-the machine's load average, since the machine is shared.
+the machine's load average, since the machine is shared. The load generator is one
+process, and taking every reader's deliveries (TLS, then AES-GCM, per reader) costs
+it more CPU than the relay spends sending them; when ``load_cpu_percent`` exceeds
+``relay_cpu_percent``, the sustained rate is this process's limit, and the relay's
+own figure is ``relay_cpu_us_per_delivery`` (and the projection from it).
 """
 
 from __future__ import annotations

@@ -6,9 +6,11 @@ Each :class:`HarnessClient` holds one :class:`RelaySession` and the matching
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from veil.crypto import DeterministicRandom, Ed25519KeyPair, X25519KeyPair
+from veil.relay.client.log_wire import log_transmission, new_correlation_id
 from veil.relay.client.session import (
     ClientSession,
     QueueKeys,
@@ -16,9 +18,13 @@ from veil.relay.client.session import (
     Reply,
     recipient_delivery_key,
 )
+from veil.relay.protocol import log_commands as lc
+from veil.relay.protocol import log_responses as lr
 from veil.relay.protocol import queue_commands as cmd
 from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.errors import error_for_code
+from veil.relay.protocol.queue_crypto import derive_auth_key
+from veil.relay.server.log_state import LogSettings
 from veil.relay.server.service import RelayService, RelaySession
 from veil.relay.server.settings import RelaySettings
 from veil.relay.server.store.base import QueueStore
@@ -110,6 +116,23 @@ class HarnessClient:
         await self.ok(self.client.secure(queue.recipient_id, queue.keys, queue.sender_auth.public))
         return queue
 
+    async def log_call(
+        self, command: lc.LogCommand, auth: X25519KeyPair, entity_id: bytes = b""
+    ) -> rsp.Response | lr.LogResponse:
+        """Send one group-log command (whatever version was agreed); return its answer."""
+        correlation_id = new_correlation_id(self.rng)
+        mac_key = derive_auth_key(auth, self.client.relay_session_key)
+        transmission = log_transmission(self.client, command, entity_id, mac_key, correlation_id)
+        replies = await self.send_block([transmission])
+        async with asyncio.timeout(10):
+            while not replies:  # a log command that changes the store commits in its own loop
+                await asyncio.sleep(0.01)
+                replies = self.take_replies()
+        [answer] = [reply.response for reply in replies if reply.correlation_id == correlation_id]
+        if isinstance(answer, RawResponse):
+            return lr.decode_log_response(answer.body)
+        return answer
+
     def recipient(self, command: cmd.Command, queue: Queue) -> tuple[bytes, bytes]:
         return self.client.recipient_command(command, queue.recipient_id, queue.keys)
 
@@ -127,6 +150,7 @@ class Relay:
         settings: RelaySettings | None = None,
         clock: FakeClock | None = None,
         seed: bytes = b"relay",
+        log_settings: LogSettings | None = None,
     ) -> None:
         self.store = store if store is not None else MemoryStore()
         self.clock = clock if clock is not None else FakeClock()
@@ -137,6 +161,7 @@ class Relay:
             IDENTITY,
             clock=self.clock,
             rng=DeterministicRandom(seed),
+            log_settings=log_settings,
         )
         self._clients = 0
 

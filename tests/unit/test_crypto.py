@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from veil.crypto import (
+    AeadCipher,
     AuthenticationFailed,
     DeterministicRandom,
     Ed25519KeyPair,
@@ -97,6 +98,16 @@ def test_aead_rejects_any_tampering() -> None:
     for args in ((tampered, b"ad"), (sealed, b"other ad")):
         with pytest.raises(AuthenticationFailed):
             aead_decrypt(key, nonce, *args)
+
+
+def test_aead_cipher_seals_as_aead_encrypt_does_for_every_message() -> None:
+    key = bytes(range(32))
+    cipher = AeadCipher(key)
+    for n in range(3):
+        nonce, plaintext, ad = bytes([n]) * 12, b"message %d" % n, b"ad %d" % n
+        assert cipher.encrypt(nonce, plaintext, ad) == aead_encrypt(key, nonce, plaintext, ad)
+    with pytest.raises(InvalidKey, match="AEAD key"):
+        AeadCipher(key[:16])
 
 
 def test_argon2id_is_deterministic_and_salted() -> None:

@@ -3,6 +3,7 @@
 from veil.crypto.errors import AuthenticationFailed, CryptoError, InvalidKey
 from veil.crypto.padding import InvalidPadding, pad, unpad
 from veil.crypto.primitives import (
+    AeadCipher,
     Ed25519KeyPair,
     MlKem768KeyPair,
     X25519KeyPair,
@@ -21,6 +22,7 @@ from veil.crypto.primitives import (
 from veil.crypto.random import DeterministicRandom, RandomSource, SystemRandom
 
 __all__ = [
+    "AeadCipher",
     "AuthenticationFailed",
     "CryptoError",
     "DeterministicRandom",

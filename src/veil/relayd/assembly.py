@@ -19,6 +19,7 @@ from veil.relay.server.file_settings import FileStoreSettings
 from veil.relay.server.file_store import FileChunkStore
 from veil.relay.server.file_thread import StoreThread
 from veil.relay.server.log_service import GroupLogService, QueueStoreWithLogs
+from veil.relay.server.log_state import LogSettings
 from veil.relay.server.log_store import LogStore, MemoryLogStore
 from veil.relay.server.metrics import RelayMetrics
 from veil.relay.server.service import CommandExtension, RelayService
@@ -41,17 +42,25 @@ def relay_service(
     metrics: RelayMetrics | None = None,
     log_store: LogStore | None = None,
     files: tuple[Path, FileStoreSettings] | None = None,
+    log_settings: LogSettings | None = None,
 ) -> RelayService:
     """A relay service over ``store`` that also serves private routing, group logs kept
-    in ``log_store`` (in memory when ``None``: nothing of them survives a restart), and
-    files from the folder ``files[0]`` when ``files`` is given."""
+    in ``log_store`` (in memory when ``None``: nothing of them survives a restart) under
+    ``log_settings`` (the defaults when ``None``), and files from the folder ``files[0]``
+    when ``files`` is given."""
     logs: list[GroupLogService] = []
 
     def extensions(core: RelayProtocol, wake: Callable[[], None]) -> CommandExtension:
         guard = DestinationGuard.parse(settings.proxy_allow)
         proxy = RelayProxy(rng, core, wake, enabled=settings.proxy, guard=guard)
         group_logs = GroupLogService(
-            core, wake, log_store or MemoryLogStore(), settings, rng=rng, clock=clock
+            core,
+            wake,
+            log_store or MemoryLogStore(),
+            settings,
+            rng=rng,
+            clock=clock,
+            log_settings=log_settings,
         )
         routing = RoutingRoles(
             core, proxy, settings.max_cached_auth_keys, log_posts=group_logs.handle

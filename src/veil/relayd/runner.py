@@ -62,6 +62,7 @@ async def run_relay(
         rng=SystemRandom(),
         log_store=SqliteLogStore(data_dir / LOG_STORE_FILE),
         files=files,
+        log_settings=config.logs,
     )
     await service.start()
     log.info("relay.loaded", extra=fields(seconds=round(time.monotonic() - started, 3)))

@@ -117,6 +117,7 @@ class _ForwardedSession(SessionState):
     ) -> None:
         super().__init__(outer.session_id, outer.session_key, max_cached)
         self.auth_keys = outer.auth_keys
+        self.version = outer.version
         self._outer = outer
         self._opened = opened
         self._outer_correlation_id = correlation_id

@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from veil.crypto import AuthenticationFailed, DeterministicRandom, SystemRandom, X25519KeyPair
+from veil.crypto import (
+    AeadCipher,
+    AuthenticationFailed,
+    DeterministicRandom,
+    SystemRandom,
+    X25519KeyPair,
+)
 from veil.relay.client.log_client import GroupLogClient
 from veil.relay.client.log_events import LogAdmin, LogReader, LogWriter
 from veil.relay.client.session import ClientSession
@@ -121,9 +127,9 @@ def test_sealing_binds_key_entity_and_place() -> None:
     assert open_at_rest(KEY_A, ID_A, 7, stored) == frame
     with pytest.raises(AuthenticationFailed):
         open_at_rest(KEY_A, ID_A, 8, stored)
-    nonce, sealed = seal_for_reader(KEY_B, ID_A, 7, frame, rng)
+    nonce, sealed = seal_for_reader(AeadCipher(KEY_B), ID_A, 7, frame, rng)
     assert open_entry(KEY_B, ID_A, 7, nonce, sealed).body == b"body"
-    again = seal_for_reader(KEY_B, ID_A, 7, frame, rng)
+    again = seal_for_reader(AeadCipher(KEY_B), ID_A, 7, frame, rng)
     assert again[1] != sealed  # a fresh nonce per delivery
     with pytest.raises(AuthenticationFailed):
         open_entry(KEY_B, b"\xbb" * 24, 7, nonce, sealed)

@@ -20,6 +20,7 @@ from veil.relay.protocol.errors import (
 from veil.relay.server.log_state import LogSettings
 from veil.relay.server.log_store import MemoryLogStore
 from veil.relay.server.session import SessionState
+from veil.relay.server.settings import DAY_SECONDS, RelaySettings
 
 
 def err(code: int) -> rsp.ErrorResponse:
@@ -169,11 +170,14 @@ async def test_readers_keep_their_own_cursors_and_resubscribing_redelivers() -> 
 
 
 async def test_retention_expires_unacknowledged_entries() -> None:
-    core = LogCore()
+    # The logs' own retention ([logs] retention_days), shorter than the queues' here.
+    retention = 2 * DAY_SECONDS
+    assert retention < RelaySettings().retention_seconds
+    core = LogCore(log_settings=LogSettings(retention_seconds=retention))
     admin_session, log, writer_id, writer_auth = await setup(core)
     reader = await core.new_reader(admin_session, log)
     await core.run(core.session(), lc.PostEntry(b"old"), writer_id, writer_auth)
-    core.now += core.settings.retention_seconds + 7200
+    core.now += retention + 7200
     await core.run(core.session(), lc.PostEntry(b"new"), writer_id, writer_auth)
     sweep = core.logs.handle_timer(core.now)
     assert sweep is not None
@@ -254,7 +258,7 @@ async def test_a_sweep_never_deletes_a_post_committing_in_the_same_batch() -> No
     core = LogCore()
     _, log, writer_id, writer_auth = await setup(core)
     await core.run(core.session(), lc.PostEntry(b"old"), writer_id, writer_auth)
-    core.now += core.settings.retention_seconds + 7200
+    core.now += LogSettings().retention_seconds + 7200
     session = core.session()
     post = core.handle(
         session, core.transmission(session, lc.PostEntry(b"new"), writer_id, writer_auth)

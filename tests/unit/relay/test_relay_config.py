@@ -9,9 +9,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from veil.relay.protocol.errors import InvalidRelayConfig
+from helpers.relay_harness import Relay
+from veil.crypto import X25519KeyPair
+from veil.relay.protocol import log_commands as lc
+from veil.relay.protocol import log_responses as lr
+from veil.relay.protocol import queue_responses as rsp
+from veil.relay.protocol.errors import InvalidRelayConfig, TooManyMembers
 from veil.relay.server.config import CONFIG_FILE, RelayConfig, create_data_dir
 from veil.relay.server.file_settings import FileStoreSettings
+from veil.relay.server.log_state import LogSettings
 from veil.relay.server.settings import DAY_SECONDS, RelaySettings
 from veil.relayd.cli import main as relay_cli
 from veil.relayd.runner import raise_descriptor_limit
@@ -33,6 +39,7 @@ def test_round_trip_keeps_every_setting(tmp_path: Path) -> None:
         ),
         metrics_port=9464,
         log_level="debug",
+        logs=LogSettings(log_quota=100, max_log_members=500, retention_seconds=3 * DAY_SECONDS),
     )
     config.save(tmp_path)
     assert stat.S_IMODE((tmp_path / CONFIG_FILE).stat().st_mode) == 0o600
@@ -43,6 +50,7 @@ def test_round_trip_keeps_every_setting(tmp_path: Path) -> None:
     assert (loaded.settings.queue_quota, loaded.settings.password) == (64, "pw")
     assert loaded.settings == config.settings
     assert loaded.log_level == "debug"
+    assert loaded.logs == config.logs
 
 
 def test_minimal_file_gets_defaults(tmp_path: Path) -> None:
@@ -53,6 +61,7 @@ def test_minimal_file_gets_defaults(tmp_path: Path) -> None:
     assert config.public_hosts == ("relay.example",)
     assert config.settings == RelaySettings()
     assert config.metrics_port is None
+    assert config.logs == LogSettings()
 
 
 @pytest.mark.parametrize(
@@ -75,6 +84,16 @@ def test_minimal_file_gets_defaults(tmp_path: Path) -> None:
             'format_version = 1\n[address]\nhosts = ["a.example"]\n[log]\nlevel = "loud"\n',
             "log.level",
         ),
+        ('format_version = 1\n[address]\nhosts = ["a.example"]\n[logs]\nquota = 0\n', "logs.quota"),
+        (
+            'format_version = 1\n[address]\nhosts = ["a.example"]\n[logs]\nmax_members = "9"\n',
+            "logs.max_members",
+        ),
+        (
+            'format_version = 1\n[address]\nhosts = ["a.example"]\n[logs]\nretention_days = 0\n',
+            "logs.retention_days",
+        ),
+        ('format_version = 1\n[address]\nhosts = ["a.example"]\n[logs]\nsize = 1\n', "[logs]"),
         (
             'format_version = 1\n[address]\nhosts = ["a.example"]\n[connections]\nmax = 0\n',
             "connection limits",
@@ -172,3 +191,18 @@ def test_the_relay_raises_its_descriptor_limit_to_the_hard_limit() -> None:
     limit = raise_descriptor_limit()
     assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == limit
     assert limit == hard or hard == resource.RLIM_INFINITY
+
+
+async def test_the_logs_table_reaches_the_relays_group_logs(tmp_path: Path) -> None:
+    (tmp_path / CONFIG_FILE).write_text(
+        'format_version = 1\n[address]\nhosts = ["a.example"]\n[logs]\nmax_members = 1\n'
+    )
+    relay = await Relay(log_settings=RelayConfig.load(tmp_path).logs).start()
+    client = await relay.client()
+    admin = X25519KeyPair.generate(client.rng)
+    created = await client.log_call(lc.CreateLog(admin.public), admin)
+    assert isinstance(created, lr.LogCreated)
+    writer = lc.AddWriter(X25519KeyPair.generate(client.rng).public)
+    assert isinstance(await client.log_call(writer, admin, created.log_id), lr.WriterAdded)
+    second = await client.log_call(writer, admin, created.log_id)
+    assert second == rsp.ErrorResponse(TooManyMembers.code)

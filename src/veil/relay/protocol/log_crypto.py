@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from veil.crypto import (
+    AeadCipher,
     RandomSource,
     X25519KeyPair,
     aead_decrypt,
@@ -76,11 +77,12 @@ def open_at_rest(key: bytes, log_id: bytes, seq: int, stored: bytes) -> bytes:
 
 
 def seal_for_reader(
-    key: bytes, reader_id: bytes, seq: int, frame: bytes, rng: RandomSource
+    cipher: AeadCipher, reader_id: bytes, seq: int, frame: bytes, rng: RandomSource
 ) -> tuple[bytes, bytes]:
-    """Seal ``frame`` for one delivery to ``reader_id``; return ``(nonce, sealed)``."""
+    """Seal ``frame`` for one delivery to ``reader_id`` under ``cipher`` (its delivery
+    key, set up once per reader); return ``(nonce, sealed)``."""
     nonce = rng.random_bytes(LOG_NONCE_SIZE)
-    return nonce, aead_encrypt(key, nonce, frame, _associated(reader_id, seq))
+    return nonce, cipher.encrypt(nonce, frame, _associated(reader_id, seq))
 
 
 @dataclass(frozen=True, slots=True)

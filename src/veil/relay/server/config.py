@@ -7,6 +7,7 @@ A data directory holds everything one relay needs and nothing else::
     identity.crt     self-signed certificate carrying the identity key, mode 0600
     relay.journal/   the queue store: journal segments (store = "journal", the default)
     relay.db*        the queue store when store = "sqlite" (SQLite and its WAL files)
+    logs.db*         the group logs (SQLite and its WAL files)
 
 Back up the whole directory while the relay is stopped. Losing ``identity.key``
 changes the relay's fingerprint, which breaks every address that pointed at it.
@@ -25,6 +26,8 @@ import tomli_w
 from veil.relay.protocol.address import DEFAULT_PORT, MAX_HOSTS, RelayAddress, normalise_host
 from veil.relay.protocol.errors import InvalidAddress, InvalidRelayConfig
 from veil.relay.server.file_settings import FILE_KEYS, FileStoreSettings, file_settings_from
+from veil.relay.server.log_config import LOGS_KEYS, log_settings_from, logs_table
+from veil.relay.server.log_state import LogSettings
 from veil.relay.server.settings import DAY_SECONDS, RelaySettings
 
 __all__ = [
@@ -72,6 +75,9 @@ _HEADER = """\
 #            path              storage folder (relative: under this data directory)
 #            quota_bytes       registered chunks may take this much in all
 #            retention_hours   chunks are deleted this long after upload (default 48)
+# [logs]     retention_days    group-log entries older than this are deleted
+#            quota             entries one group log may hold
+#            max_members       readers plus writers of one group log
 # [metrics]  port              (optional) Prometheus metrics on 127.0.0.1:port
 # [log]      level             debug, info, warning or error (logs go to stderr)
 """
@@ -89,6 +95,7 @@ class RelayConfig:
     log_level: str = "info"
     files: FileStoreSettings | None = None
     store: str = "journal"
+    logs: LogSettings = field(default_factory=LogSettings)
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.public_hosts) <= MAX_HOSTS:
@@ -128,6 +135,7 @@ class RelayConfig:
                 "proxy": self.settings.proxy,
                 "proxy_allow": list(self.settings.proxy_allow),
             },
+            "logs": logs_table(self.logs),
             "log": {"level": self.log_level},
         }
         if self.metrics_port is not None:
@@ -189,6 +197,7 @@ _KNOWN_KEYS: dict[str, set[str]] = {
     "routing": {"proxy", "proxy_allow"},
     "metrics": {"port"},
     "files": FILE_KEYS,
+    "logs": LOGS_KEYS,
     "log": {"level"},
 }
 
@@ -222,6 +231,7 @@ def _from_document(document: dict[str, Any]) -> RelayConfig:
         files=file_settings_from(document.get("files", {})),
         # Written by every relay since the journal came; absent, the data is in SQLite.
         store=str(document.get("store", "sqlite")),
+        logs=log_settings_from(document.get("logs", {})),
     )
 
 

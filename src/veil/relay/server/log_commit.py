@@ -195,16 +195,15 @@ class LogState:
         start = log.index_of(reader.cursor)
         position = max(start, log.index_after(reader.sent_through))
         end = min(len(log.entries), start + reader.window)
-        while position < end:
-            entry = log.entries[position]
-            position += 1
-            reader.sent_through = entry.seq
-            nonce, sealed = seal_for_reader(
-                reader.delivery_key, reader.reader_id, entry.seq, entry.frame, self._rng
-            )
-            body = lr.encode_log_response(lr.EntryDelivered(entry.seq, nonce, sealed))
-            self.metrics.messages_delivered += 1
-            self._answer(subscriber, PUSH_CORRELATION_ID, reader.reader_id, body)
+        if position >= end:
+            return
+        cipher, reader_id, rng, answer = reader.cipher, reader.reader_id, self._rng, self._answer
+        for entry in log.entries[position:end]:
+            nonce, sealed = seal_for_reader(cipher, reader_id, entry.seq, entry.frame, rng)
+            body = lr.encode_entry_delivered(entry.seq, nonce, sealed)
+            answer(subscriber, PUSH_CORRELATION_ID, reader_id, body)
+        reader.sent_through = log.entries[end - 1].seq
+        self.metrics.messages_delivered += end - position
 
     def _subscribed(self, outcome: LogSubscribed) -> None:
         reader, session = outcome.reader, outcome.answer.session

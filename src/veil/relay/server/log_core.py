@@ -29,6 +29,7 @@ from veil.relay.protocol.errors import (
     NoSuchMember,
     TooManyLogs,
     TooManyMembers,
+    UnknownCommand,
 )
 from veil.relay.protocol.log_crypto import entry_frame, reader_delivery_key, seal_at_rest
 from veil.relay.protocol.transmission import ENTITY_ID_SIZE, Transmission
@@ -108,6 +109,9 @@ class LogProtocol(LogState):
     def handle(self, session: SessionState, transmission: Transmission, now: float) -> LogStep:
         """Run one group-log command as far as it can go before the store commits."""
         try:
+            if session.version < lc.LOG_VERSION:
+                # The session agreed a version without group logs: to it these tags mean nothing.
+                raise UnknownCommand("group-log commands need relay protocol version 4")
             command = lc.decode_log_command(transmission.body)
             return self._handlers[type(command)](session, transmission, command, now)
         except CommandError as error:
@@ -128,7 +132,7 @@ class LogProtocol(LogState):
 
     def expire(self, now: float) -> LogStep:
         """Drop entries older than the retention period, and those every reader acknowledged."""
-        cutoff = coarse_time(now - self._settings.retention_seconds)
+        cutoff = coarse_time(now - self._log_settings.retention_seconds)
         touched = []
         for log in self._logs:
             expired = sum(1 for entry in log.entries if entry.stored < cutoff)

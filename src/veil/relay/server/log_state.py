@@ -13,8 +13,10 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from veil.crypto import AeadCipher
 from veil.relay.server.log_store import LogRecord
 from veil.relay.server.session import SessionState
+from veil.relay.server.settings import DAY_SECONDS
 
 __all__ = [
     "CursorMoved",
@@ -43,16 +45,21 @@ class LogSettings:
     ``log_quota``: entries one log may hold (posts beyond are ``ERR 430`` until
     readers acknowledge or retention removes old ones). ``max_log_members``:
     readers plus writers of one log (a 10,000-reader channel fits the default).
+    ``retention_seconds``: entries older than this are deleted even if some reader
+    has not acknowledged them (that reader then rejoins the group).
     """
 
     log_quota: int = 4_096
     max_log_members: int = 20_000
+    retention_seconds: float = 21 * DAY_SECONDS
 
     def __post_init__(self) -> None:
         if not 1 <= self.log_quota <= 1_000_000:
             raise ValueError("log_quota must be in 1..1000000")
         if not 1 <= self.max_log_members <= 1_000_000:
             raise ValueError("max_log_members must be in 1..1000000")
+        if self.retention_seconds <= 0:
+            raise ValueError("log retention must be positive")
 
 
 @dataclass(slots=True, eq=False)
@@ -94,6 +101,11 @@ class LiveReader:
     subscriber: SessionState | None = None
     window: int = 1
     sent_through: int = -1
+    cipher: AeadCipher = field(init=False, repr=False)
+    """The delivery key set up once, not once per delivery."""
+
+    def __post_init__(self) -> None:
+        self.cipher = AeadCipher(self.delivery_key)
 
 
 @dataclass(slots=True, eq=False)

@@ -361,7 +361,7 @@ class RelaySession:
 
     def _accept_client_hello(self, block: bytes) -> None:
         hello = decode_client_hello(block)
-        self.version = RELAY_VERSIONS.agree(hello.versions)
+        self.version = self._state.version = RELAY_VERSIONS.agree(hello.versions)
 
     def close(self) -> None:
         """End the session: its subscriptions lapse and nothing more is pushed.

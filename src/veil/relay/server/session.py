@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from veil.crypto import X25519KeyPair
 from veil.relay.protocol.errors import TooManyQueues
+from veil.relay.protocol.handshake import RELAY_VERSIONS
 from veil.relay.protocol.queue_responses import Response, encode_response
 from veil.relay.protocol.transmission import encode_reply
 from veil.wire.blocks import BlockBatcher
@@ -27,6 +28,7 @@ class SessionState:
         "session_id",
         "session_key",
         "subscriptions",
+        "version",
     )
 
     def __init__(
@@ -42,6 +44,9 @@ class SessionState:
         self.closed = False
         self.queues_created = 0
         """``NEW`` commands accepted on this connection (committed or committing)."""
+        self.version = RELAY_VERSIONS.maximum
+        """The relay protocol version agreed in the hello (set once it arrives), which
+        says which command sets this connection may use."""
         self._max_cached = max_cached_auth_keys
         self._outbox = BlockBatcher()
 
