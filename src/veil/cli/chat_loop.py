@@ -16,9 +16,8 @@ from collections.abc import Callable
 
 import click
 
-from veil.chat.app import Messenger
-from veil.chat.conversation import Incoming
-from veil.chat.store import Contact
+from veil.cli.sessions import Session
+from veil.service.api_types import IncomingShape
 
 __all__ = ["QUIT_COMMAND", "run_chat"]
 
@@ -27,25 +26,22 @@ QUIT_COMMAND = "/quit"
 _LISTEN_SECONDS = 3600.0
 
 
-async def run_chat(
-    messenger: Messenger, contact: Contact, describe: Callable[[Incoming], str]
-) -> None:
-    """Run the live chat until the user quits or closes standard input."""
-    click.echo(
-        f"Chatting with {contact.alias}. Type a message and press Enter; {QUIT_COMMAND} leaves."
-    )
+async def run_chat(session: Session, alias: str, describe: Callable[[IncomingShape], str]) -> None:
+    """Run the live chat with the contact ``alias`` until the user quits or closes
+    standard input."""
+    click.echo(f"Chatting with {alias}. Type a message and press Enter; {QUIT_COMMAND} leaves.")
     listener = asyncio.create_task(
-        messenger.receive(idle=_LISTEN_SECONDS, on_incoming=lambda i: click.echo(describe(i)))
+        session.listen(_LISTEN_SECONDS, lambda incoming: click.echo(describe(incoming)))
     )
     try:
-        await _read_and_send(messenger, contact)
+        await _read_and_send(session, alias)
     finally:
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await listener
 
 
-async def _read_and_send(messenger: Messenger, contact: Contact) -> None:
+async def _read_and_send(session: Session, alias: str) -> None:
     loop = asyncio.get_running_loop()
     while True:
         line = await loop.run_in_executor(None, sys.stdin.readline)
@@ -53,4 +49,4 @@ async def _read_and_send(messenger: Messenger, contact: Contact) -> None:
         if not line or text.strip() == QUIT_COMMAND:
             return
         if text.strip():
-            await messenger.conversation.send_texts(contact.contact_id, [text])
+            await session.call("send", {"contact": alias, "texts": [text]})

@@ -18,6 +18,7 @@ from veil.chat.app import STORE_FILE, Messenger
 from veil.chat.routing import initial_policy, load_policy, policy_file
 from veil.cli.contact_commands import CONTACT_COMMANDS
 from veil.cli.message_commands import MESSAGE_COMMANDS
+from veil.cli.serve_commands import SERVE_COMMANDS
 from veil.cli.support import (
     FAST_KDF,
     Output,
@@ -115,6 +116,7 @@ def _open_policy(options: Mapping[str, Any]) -> PolicyStore:
 for _command in (
     *CONTACT_COMMANDS,
     *MESSAGE_COMMANDS,
+    *SERVE_COMMANDS,
     *routing_commands(_open_policy, [home_option()]),
 ):
     main.add_command(_command)

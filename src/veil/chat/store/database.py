@@ -24,6 +24,7 @@ from veil.chat.store.conversations import (
     MessageRepository,
     OutboxRepository,
 )
+from veil.chat.store.events import EventRepository
 from veil.chat.store.header import KdfParams, StoreHeader
 from veil.chat.store.people import (
     AddressRepository,
@@ -67,6 +68,7 @@ class Transaction:
     outbox: OutboxRepository
     requests: RequestRepository
     address: AddressRepository
+    events: EventRepository
 
     @classmethod
     def bind(cls, database: Any) -> Transaction:
@@ -80,6 +82,7 @@ class Transaction:
             OutboxRepository(database),
             RequestRepository(database),
             AddressRepository(database),
+            EventRepository(database),
         )
 
 

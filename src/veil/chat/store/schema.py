@@ -113,7 +113,24 @@ _V1 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1,)
+#: The event log an API client resumes from (``veil serve``; see chat/store/events.py).
+_EVENTS = Migration(
+    2,
+    (
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            contact TEXT,
+            text TEXT NOT NULL,
+            row_id INTEGER,
+            integrity TEXT NOT NULL,
+            request_id INTEGER,
+            at REAL NOT NULL
+        )""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _EVENTS)
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 

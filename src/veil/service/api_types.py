@@ -1,0 +1,277 @@
+"""The API's shapes: every method's parameters and result, and every event.
+
+These TypedDicts are the single definition of the JSON that ``veil ... --json``
+prints and the API sends; the JSON Schema in ``docs/api/schema.json`` is generated
+from them (:mod:`veil.service.schema`) and a test keeps the file in step. This
+module imports nothing from the chat layer, so the API client can use it alone.
+"""
+
+# No ``from __future__ import annotations``: TypedDict must see ``NotRequired`` itself.
+from typing import Literal, NotRequired, TypedDict
+
+__all__ = [
+    "API_VERSIONS",
+    "AcceptParams",
+    "AddressResult",
+    "ContactParams",
+    "ContactResult",
+    "ContactRow",
+    "ContactShape",
+    "ContactsResult",
+    "DeleteParams",
+    "DeletedAddressResult",
+    "DeletedResult",
+    "DeletionName",
+    "DirectionName",
+    "EditParams",
+    "EditedResult",
+    "Empty",
+    "EventShape",
+    "EventsParams",
+    "EventsResult",
+    "HelloParams",
+    "HelloResult",
+    "HistoryParams",
+    "HistoryResult",
+    "IncomingShape",
+    "LinkParams",
+    "LinkResult",
+    "MessageShape",
+    "ReactParams",
+    "ReactedResult",
+    "ReceiptName",
+    "RejectedResult",
+    "RelaysShape",
+    "RenameParams",
+    "RenameResult",
+    "RepairResult",
+    "RequestRow",
+    "RequestsResult",
+    "SendParams",
+    "SentResult",
+    "StatusName",
+    "SubscribeResult",
+    "VerifyParams",
+    "VerifyResult",
+]
+
+StatusName = Literal["connecting", "connected", "desynchronised", "deleted"]
+DirectionName = Literal["sent", "received"]
+DeletionName = Literal["none", "for_me", "for_everyone"]
+ReceiptName = Literal["pending", "sent", "delivered", "read"]
+
+#: The API versions this code speaks (lowest, highest); ``hello`` agrees on one.
+API_VERSIONS = (1, 1)
+
+
+class Empty(TypedDict):
+    """No parameters."""
+
+
+class HelloParams(TypedDict):
+    """Authenticate the connection and agree on an API version."""
+
+    token: str
+    min_version: int
+    max_version: int
+
+
+class HelloResult(TypedDict):
+    version: int
+    min_version: int
+    max_version: int
+    last_event: int
+
+
+class RelaysShape(TypedDict):
+    receive: str
+    send: str | None
+    proxied: bool
+
+
+class ContactShape(TypedDict):
+    alias: str
+    name: str
+    full_name: str | None
+    bio: str | None
+    status: StatusName
+    verified: bool
+
+
+class ContactRow(ContactShape):
+    relays: list[RelaysShape]
+
+
+class ContactsResult(TypedDict):
+    contacts: list[ContactRow]
+
+
+class ContactResult(TypedDict):
+    contact: ContactShape
+
+
+class LinkParams(TypedDict):
+    link: str
+
+
+class LinkResult(TypedDict):
+    link: str
+
+
+class AddressResult(TypedDict):
+    link: str | None
+
+
+class DeletedAddressResult(TypedDict):
+    deleted: bool
+
+
+class RequestRow(TypedDict):
+    id: int
+    name: str
+
+
+class RequestsResult(TypedDict):
+    requests: list[RequestRow]
+
+
+class AcceptParams(TypedDict):
+    request_id: int
+
+
+class RejectedResult(TypedDict):
+    rejected: int
+
+
+class ContactParams(TypedDict):
+    contact: str
+
+
+class RenameParams(TypedDict):
+    contact: str
+    alias: str
+
+
+class RenameResult(TypedDict):
+    contact: str
+    alias: str
+
+
+class VerifyParams(TypedDict):
+    contact: str
+    code: NotRequired[str | None]
+
+
+class VerifyResult(TypedDict):
+    contact: str
+    code: str
+    entered: str | None
+    verified: bool
+
+
+class RepairResult(TypedDict):
+    contact: str
+    repaired: bool
+
+
+class SendParams(TypedDict):
+    contact: str
+    texts: list[str]
+    reply_to: NotRequired[int | None]
+
+
+class SentResult(TypedDict):
+    sent: list[int]
+    pending: int
+
+
+class EditParams(TypedDict):
+    contact: str
+    message_id: int
+    text: str
+
+
+class EditedResult(TypedDict):
+    edited: int
+
+
+class DeleteParams(TypedDict):
+    contact: str
+    message_id: int
+    for_everyone: NotRequired[bool]
+
+
+class DeletedResult(TypedDict):
+    deleted: int
+
+
+class ReactParams(TypedDict):
+    contact: str
+    message_id: int
+    emoji: str
+    remove: NotRequired[bool]
+
+
+class ReactedResult(TypedDict):
+    reacted: int
+    emoji: str
+    added: bool
+
+
+class HistoryParams(TypedDict):
+    contact: str
+    limit: NotRequired[int | None]
+
+
+class MessageShape(TypedDict):
+    id: int
+    direction: DirectionName
+    text: str | None
+    sequence: int
+    reply_to: str | None
+    edited: bool
+    deleted: DeletionName
+    receipt: ReceiptName
+    integrity: str
+    reactions: list[list[str]]
+    sent_at: float
+
+
+class HistoryResult(TypedDict):
+    contact: str
+    messages: list[MessageShape]
+
+
+class IncomingShape(TypedDict):
+    """Something that arrived, as ``veil receive --json`` lists it."""
+
+    kind: str
+    contact: str | None
+    text: str
+    id: int | None
+    integrity: str
+    request: int | None
+
+
+class EventShape(IncomingShape):
+    """An arrival from the event log, with its sequence number and time."""
+
+    seq: int
+    at: float
+
+
+class EventsParams(TypedDict):
+    since: int
+    limit: NotRequired[int]
+
+
+class EventsResult(TypedDict):
+    events: list[EventShape]
+    last: int
+
+
+class SubscribeResult(TypedDict):
+    """Events after ``since`` follow as ``event`` notifications, oldest first."""
+
+    since: int
+    last: int
