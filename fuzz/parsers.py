@@ -53,6 +53,8 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.relay.protocol.transmission import decode_client_transmission, decode_transmission
     from veil.relay.server.file_store_format import BODY_HEADER_SIZE, decode_body_header
     from veil.routing.codec import decode_routing_command, decode_routing_response
+    from veil.service.rpc import LineFramer, parse_message
+    from veil.service.schema import parse_call
     from veil.wire.blocks import BLOCK_SIZE, decode_block
 
     return (
@@ -83,6 +85,9 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("file chunk body header", _sized(decode_body_header, BODY_HEADER_SIZE)),
         ("file command", decode_file_command),
         ("file response", decode_file_response),
+        ("api request", parse_call),
+        ("api message", parse_message),
+        ("api line framer", lambda data: LineFramer(limit=4096).feed(data)),
     )
 
 

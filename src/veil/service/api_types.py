@@ -50,6 +50,7 @@ __all__ = [
     "SendParams",
     "SentResult",
     "StatusName",
+    "SubscribeParams",
     "SubscribeResult",
     "VerifyParams",
     "VerifyResult",
@@ -268,6 +269,12 @@ class EventsParams(TypedDict):
 class EventsResult(TypedDict):
     events: list[EventShape]
     last: int
+
+
+class SubscribeParams(TypedDict):
+    """Stream the events after ``since`` (0: all that are kept)."""
+
+    since: int
 
 
 class SubscribeResult(TypedDict):

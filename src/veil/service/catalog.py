@@ -58,7 +58,7 @@ METHODS: dict[str, MethodSpec] = {
         t.EventsParams, t.EventsResult, "Logged events after sequence number `since`."
     ),
     "subscribe": MethodSpec(
-        t.EventsParams,
+        t.SubscribeParams,
         t.SubscribeResult,
         "Stream every event after `since` as `event` notifications, then each new one.",
     ),

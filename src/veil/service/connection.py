@@ -18,14 +18,13 @@ from typing import Any, Protocol, cast
 from veil.chat.app import Messenger
 from veil.errors import VeilError
 from veil.service import api_types as t
-from veil.service.catalog import EVENT_NOTIFICATION, METHODS
+from veil.service.catalog import EVENT_NOTIFICATION
 from veil.service.channels import Channel
 from veil.service.errors import (
     ApiVersionMismatch,
     NotAuthenticated,
     ServiceProtocolError,
     TooManyRequests,
-    UnknownMethod,
 )
 from veil.service.methods import HANDLERS, MAX_EVENTS_PAGE, NEW_QUEUE_METHODS, events_after
 from veil.service.rpc import (
@@ -37,7 +36,7 @@ from veil.service.rpc import (
     request_id_of,
     result_frame,
 )
-from veil.service.schema import check_params
+from veil.service.schema import check_call
 
 __all__ = ["MAX_QUEUED", "ApiConnection", "ServiceCore"]
 
@@ -117,6 +116,7 @@ class ApiConnection:
         request = None
         try:
             request = parse_request(frame)
+            check_call(request)
             result, after = await self._dispatch(request)
             return request, result_frame(request.id, result), after
         except (VeilError, ValueError) as error:
@@ -129,10 +129,6 @@ class ApiConnection:
             return request, internal_error_frame(request.id if request else None), None
 
     async def _dispatch(self, request: Request) -> tuple[Any, Callable[[], Awaitable[None]] | None]:
-        spec = METHODS.get(request.method)
-        if spec is None:
-            raise UnknownMethod(f"no method {request.method!r}: docs/api.md lists them")
-        check_params(request.params, spec.params)
         if request.method == "hello":
             return self._hello(cast(t.HelloParams, request.params)), None
         if not self._authenticated:

@@ -14,9 +14,9 @@ from typing import Any
 
 from veil.chat.app import Messenger
 from veil.service import api_types as t
-from veil.service.catalog import METHODS
 from veil.service.errors import EventsPruned, UnknownMethod
-from veil.service.schema import check_params
+from veil.service.rpc import Request
+from veil.service.schema import check_call
 from veil.service.shapes import (
     contact_shape,
     event_shape,
@@ -186,9 +186,9 @@ class LocalApi:
 
     async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         """Check ``params`` against the method's shape and run it; return its result."""
-        params = params or {}
+        request = Request(None, method, params or {})
+        check_call(request)
         handler = HANDLERS.get(method)
-        if handler is None:
-            raise UnknownMethod(f"no method {method!r}: docs/api.md lists them")
-        check_params(params, METHODS[method].params)
-        return await handler(self.messenger, params)
+        if handler is None:  # hello and subscribe belong to a service connection
+            raise UnknownMethod(f"{method!r} is a method of `veil serve` only")
+        return await handler(self.messenger, request.params)

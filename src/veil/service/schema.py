@@ -13,9 +13,10 @@ from typing import Any, Literal, NotRequired, Union, get_args, get_origin, get_t
 
 from veil.service.api_types import API_VERSIONS, EventShape
 from veil.service.catalog import EVENT_NOTIFICATION, METHODS
-from veil.service.errors import InvalidParams
+from veil.service.errors import InvalidParams, UnknownMethod
+from veil.service.rpc import Request, parse_request
 
-__all__ = ["api_schema", "check_params", "type_schema"]
+__all__ = ["api_schema", "check_call", "check_params", "parse_call", "type_schema"]
 
 _SCALARS: dict[Any, str] = {str: "string", int: "integer", bool: "boolean", float: "number"}
 #: Strings and lists in parameters are capped, like every other parser's input.
@@ -86,6 +87,23 @@ def api_schema() -> dict[str, Any]:
         "notifications": notifications,
         "definitions": dict(sorted(definitions.items())),
     }
+
+
+def parse_call(frame: bytes) -> Request:
+    """Parse a request frame and check its parameters against its method's shape
+    (:class:`UnknownMethod` for a method the API does not have)."""
+    request = parse_request(frame)
+    check_call(request)
+    return request
+
+
+def check_call(request: Request) -> None:
+    """:class:`UnknownMethod` or :class:`InvalidParams` unless the API has the method
+    and the parameters match its shape."""
+    spec = METHODS.get(request.method)
+    if spec is None:
+        raise UnknownMethod(f"no method {request.method!r}: docs/api.md lists them")
+    check_params(request.params, spec.params)
 
 
 def check_params(params: dict[str, Any], tp: type) -> None:
