@@ -37,6 +37,7 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.agent.frames import FRAME_SIZE, decode_frame
     from veil.agent.links import decode_link
     from veil.agent.payloads import ContactRequest, decode_payload
+    from veil.bot.cursor import decode_cursor
     from veil.chat.events import decode_event
     from veil.chat.profile import Profile
     from veil.files.commands import decode_file_command, decode_file_response
@@ -88,6 +89,7 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("api request", parse_call),
         ("api message", parse_message),
         ("api line framer", lambda data: LineFramer(limit=4096).feed(data)),
+        ("bot cursor", decode_cursor),
     )
 
 

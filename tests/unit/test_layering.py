@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("veil.agent",),
     ("veil.chat",),
     ("veil.service",),
-    ("veil.cli", "veil.relayd"),
+    ("veil.cli", "veil.relayd", "veil.bot"),
     ("veil.demo",),
 )
 """Packages from the bottom layer up; the packages of one layer are siblings.
