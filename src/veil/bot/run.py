@@ -17,6 +17,7 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from veil.bot.actions import ApiClient
 from veil.bot.bot import LOG, Bot
 from veil.bot.cursor import Cursor
 from veil.bot.errors import NoServiceGiven
@@ -40,7 +41,7 @@ class ServiceAddress:
             raise NoServiceGiven("give the bot a profile folder, or a WebSocket URL and a token")
         self.home, self.url, self.token = home, url, token
 
-    async def connect(self) -> ServiceClient:
+    async def connect(self) -> ApiClient:
         """One authenticated API connection."""
         return await ServiceClient.connect(self.home, url=self.url, token=self.token)
 
@@ -61,9 +62,12 @@ async def run_bot(
     try:
         while True:
             try:
-                async with await service.connect() as client:
-                    pause = FIRST_PAUSE
+                client = await service.connect()
+                pause = FIRST_PAUSE
+                try:
                     await bot.serve(client, cursor)
+                finally:
+                    await client.close()
             except (ServiceNotRunning, ServiceClosed) as exc:
                 if not reconnect:
                     raise
