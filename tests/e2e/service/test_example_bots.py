@@ -1,4 +1,4 @@
-"""The echo bot example as a real process, over a real ``veil serve`` per profile and
+"""The example bots as real processes, over a real ``veil serve`` per profile and
 one relay: it accepts a contact through its address, answers commands, after a
 restart neither misses nor repeats a message, and under load answers every message
 exactly once with flat memory.
@@ -44,13 +44,14 @@ GRACE = 5.0
 
 
 class BotWorld:
-    """Alice and an echo-bot profile on one relay, each with its ``veil serve``."""
+    """Alice and a bot's profile on one relay, each with its ``veil serve``, and the
+    example bot ``example`` running on its profile."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, example: str = "echo_bot", *extra: str) -> None:
         self.alice = VeilUser(tmp_path / "alice", "Alice")
-        self.bot_user = VeilUser(tmp_path / "bot", "EchoBot")
+        self.bot_user = VeilUser(tmp_path / "bot", "Bot")
         self.services = [ServiceProcess(self.alice), ServiceProcess(self.bot_user)]
-        self.bot = BotProcess("echo_bot", self.bot_user)
+        self.bot = BotProcess(example, self.bot_user, *extra)
 
     async def start(self, relay: RelayProcess) -> None:
         for user in (self.alice, self.bot_user):
@@ -67,7 +68,17 @@ class BotWorld:
 
 @pytest.fixture
 async def world(relay: RelayProcess, tmp_path: Path) -> AsyncIterator[BotWorld]:
+    """The echo bot's world."""
     started = BotWorld(tmp_path)
+    await started.start(relay)
+    yield started
+    await started.stop()
+
+
+@pytest.fixture
+async def log_world(relay: RelayProcess, tmp_path: Path) -> AsyncIterator[BotWorld]:
+    """The log bot's world; its logs go to ``tmp_path/logs``."""
+    started = BotWorld(tmp_path, "log_bot", "--log-dir", str(tmp_path / "logs"))
     await started.start(relay)
     yield started
     await started.stop()
@@ -109,6 +120,33 @@ async def test_a_restarted_bot_answers_what_came_meanwhile_once(world: BotWorld)
         history = (await alice.call("history", {"contact": bot}))["messages"]
         received = [m["text"] for m in history if m["direction"] == "received"]
         assert received == ["before", "while away", "2", "after"]
+
+
+async def test_the_log_bot_keeps_a_log_of_the_conversation(
+    log_world: BotWorld, tmp_path: Path
+) -> None:
+    async with await ServiceClient.connect(log_world.alice.home) as alice:
+        events = alice.events(alice.hello["last_event"] if alice.hello else 0)
+        bot = await connect_to_bot(alice, log_world.bot_user.home, events)
+        sent = await alice.call("send", {"contact": bot, "texts": ["hello", "second"]})
+        first = sent["sent"][0]
+        await alice.call("edit", {"contact": bot, "message_id": first, "text": "hello!"})
+        await alice.call("react", {"contact": bot, "message_id": first, "emoji": "👍"})
+        count = await ask(alice, events, bot, "/log")
+        assert count["text"] == "I have logged 5 entries of our conversation."
+        lines = (tmp_path / "logs" / "Alice.jsonl").read_text(encoding="utf-8").splitlines()
+        logged = [json.loads(line) for line in lines]
+        assert [(e["kind"], e["text"]) for e in logged] == [
+            ("message", "hello"),
+            ("message", "second"),
+            ("edit", "hello!"),
+            ("reaction", "👍"),
+            ("message", "/log"),
+        ]
+        assert [e["seq"] for e in logged] == sorted(e["seq"] for e in logged)
+        assert logged[0]["message_id"] == logged[2]["message_id"] == logged[3]["message_id"]
+        assert (await ask(alice, events, bot, "/forget"))["text"] == "Forgotten."
+        assert not (tmp_path / "logs" / "Alice.jsonl").exists()
 
 
 class Answers:
