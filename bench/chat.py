@@ -84,18 +84,24 @@ async def connect_pair(alice: Messenger, bob: Messenger) -> int:
     return contact.contact_id
 
 
+async def make_pair(root: Path, relay_address: str) -> tuple[Messenger, int]:
+    """Profiles ``root/alice`` and ``root/bob`` on the relay, connected; Bob open (the
+    sender) with his contact id for Alice, Alice closed (her receiver runs apart)."""
+    for name in ("alice", "bob"):
+        Messenger.create(root / name, PASSPHRASE, name, [relay_address], kdf=FAST_KDF).close()
+    alice = Messenger(Messenger.open_store(root / "alice", PASSPHRASE))
+    bob = Messenger(Messenger.open_store(root / "bob", PASSPHRASE))
+    contact_id = await connect_pair(alice, bob)
+    await alice.close()
+    return bob, contact_id
+
+
 async def run(messages: int, data_dir: str | None) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="veil-bench-chat-", dir=data_dir))
     relay = RelayProcess.init(root / "relay")
     await relay.start()
-    address = str(relay.address)
     try:
-        for name in ("alice", "bob"):
-            Messenger.create(root / name, PASSPHRASE, name, [address], kdf=FAST_KDF).close()
-        alice = Messenger(Messenger.open_store(root / "alice", PASSPHRASE))
-        bob = Messenger(Messenger.open_store(root / "bob", PASSPHRASE))
-        contact_id = await connect_pair(alice, bob)
-        await alice.close()
+        bob, contact_id = await make_pair(root, str(relay.address))
         # The sender also runs its receive loop, as a real client does: it takes in
         # the receiver's delivery receipts (and keeps its own queue drained).
         receipts = asyncio.create_task(bob.receive(idle=3600.0, on_incoming=lambda _: None))

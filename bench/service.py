@@ -28,11 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from chat import FAST_KDF, PASSPHRASE, connect_pair, library_throughput, log, stream
+from chat import PASSPHRASE, library_throughput, log, make_pair, stream
 from helpers.veil_cli import VeilUser
 from helpers.veil_service import ServiceProcess
 from relay_support.proc import RelayProcess, rss_kib
-from veil.chat.app import Messenger
 from veil.service.api_types import EventShape
 from veil.service.client import ServiceClient
 
@@ -94,14 +93,7 @@ async def run(messages: int, calls: int) -> dict[str, Any]:
     relay = RelayProcess.init(root / "relay")
     await relay.start()
     try:
-        for name in ("alice", "bob"):
-            Messenger.create(
-                root / name, PASSPHRASE, name, [str(relay.address)], kdf=FAST_KDF
-            ).close()
-        alice = Messenger(Messenger.open_store(root / "alice", PASSPHRASE))
-        bob = Messenger(Messenger.open_store(root / "bob", PASSPHRASE))
-        contact_id = await connect_pair(alice, bob)
-        await alice.close()
+        bob, contact_id = await make_pair(root, str(relay.address))
         receipts = asyncio.create_task(bob.receive(idle=3600.0, on_incoming=lambda _: None))
         library = await library_throughput(root, bob, contact_id, messages)
         receipts.cancel()
