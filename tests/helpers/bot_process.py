@@ -23,12 +23,13 @@ WAIT = 120.0
 
 
 class BotProcess:
-    """``python examples/NAME.py --home HOME``; its log goes next to the profile."""
+    """``python examples/NAME.py ARGS`` for the bot profile ``user`` (``ARGS`` by
+    default ``--home`` and its folder); its log goes next to the profile."""
 
-    def __init__(self, example: str, user: VeilUser, *extra: str) -> None:
+    def __init__(self, example: str, user: VeilUser, *args: str) -> None:
         self.script = EXAMPLES / f"{example}.py"
         self.user = user
-        self.extra = extra
+        self.args = args or ("--home", str(user.home))
         self.process: asyncio.subprocess.Process | None = None
         self.log_file = user.home.parent / f"{user.home.name}-{example}.log"
 
@@ -43,9 +44,7 @@ class BotProcess:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 str(self.script),
-                "--home",
-                str(self.user.home),
-                *self.extra,
+                *self.args,
                 env=self.user.env,
                 stdout=log,
                 stderr=log,

@@ -24,7 +24,7 @@ import pytest
 
 from helpers.bot_process import WAIT, BotProcess, connect_to_bot, next_event
 from helpers.proc_stats import rss_kib
-from helpers.relay_process import RelayProcess
+from helpers.relay_process import RelayProcess, free_port
 from helpers.veil_cli import VeilUser
 from helpers.veil_service import ServiceProcess
 from veil.service import api_types as t
@@ -47,18 +47,24 @@ class BotWorld:
     """Alice and a bot's profile on one relay, each with its ``veil serve``, and the
     example bot ``example`` running on its profile."""
 
-    def __init__(self, tmp_path: Path, example: str = "echo_bot", *extra: str) -> None:
+    def __init__(
+        self, tmp_path: Path, example: str = "echo_bot", *extra: str, serve: tuple[str, ...] = ()
+    ) -> None:
         self.alice = VeilUser(tmp_path / "alice", "Alice")
         self.bot_user = VeilUser(tmp_path / "bot", "Bot")
-        self.services = [ServiceProcess(self.alice), ServiceProcess(self.bot_user)]
-        self.bot = BotProcess(example, self.bot_user, *extra)
+        self.services = [ServiceProcess(self.alice), ServiceProcess(self.bot_user, *serve)]
+        home = ("--home", str(self.bot_user.home))
+        self.bot = BotProcess(example, self.bot_user, *home, *extra)
 
     async def start(self, relay: RelayProcess) -> None:
+        await self.start_services(relay)
+        await self.bot.start()
+
+    async def start_services(self, relay: RelayProcess) -> None:
         for user in (self.alice, self.bot_user):
             await user.init(relay)
         for service in self.services:
             await service.start()
-        await self.bot.start()
 
     async def stop(self) -> None:
         await self.bot.kill()
@@ -147,6 +153,53 @@ async def test_the_log_bot_keeps_a_log_of_the_conversation(
         assert logged[0]["message_id"] == logged[2]["message_id"] == logged[3]["message_id"]
         assert (await ask(alice, events, bot, "/forget"))["text"] == "Forgotten."
         assert not (tmp_path / "logs" / "Alice.jsonl").exists()
+
+
+async def test_a_bot_over_the_websocket_with_its_own_cursor(
+    relay: RelayProcess, tmp_path: Path
+) -> None:
+    port = free_port()
+    world = BotWorld(tmp_path, serve=("--listen", f"127.0.0.1:{port}"))
+    cursor = tmp_path / "echo.cursor"
+    try:
+        await world.start_services(relay)
+        ready = world.services[1].ready
+        assert ready["websocket"] == f"ws://127.0.0.1:{port}"
+        world.bot = BotProcess(
+            "echo_bot",
+            world.bot_user,
+            *("--url", ready["websocket"], "--token-file", ready["token_file"]),
+            *("--cursor", str(cursor)),
+        )
+        await world.bot.start()
+        async with await ServiceClient.connect(world.alice.home) as alice:
+            events = alice.events(alice.hello["last_event"] if alice.hello else 0)
+            bot = await connect_to_bot(alice, world.bot_user.home, events)
+            assert (await ask(alice, events, bot, "/echo over the web"))["text"] == "over the web"
+        assert b'"last_seq"' in cursor.read_bytes()
+        assert not (world.bot_user.home / "bot-echo.cursor").exists()
+    finally:
+        await world.stop()
+
+
+async def test_the_bot_outlives_a_killed_service_and_answers_each_message_once(
+    world: BotWorld,
+) -> None:
+    async with await ServiceClient.connect(world.alice.home) as alice:
+        events = alice.events(alice.hello["last_event"] if alice.hello else 0)
+        bot = await connect_to_bot(alice, world.bot_user.home, events)
+        assert (await ask(alice, events, bot, "/echo before"))["text"] == "before"
+        bot_service = world.services[1]
+        await bot_service.kill()
+        await alice.call("send", {"contact": bot, "texts": ["/echo during 1", "/echo during 2"]})
+        await bot_service.start()
+        answers = [(await next_event(events, "message"))["text"] for _ in range(2)]
+        assert answers == ["during 1", "during 2"]
+        assert (await ask(alice, events, bot, "/echo after"))["text"] == "after"
+        history = (await alice.call("history", {"contact": bot}))["messages"]
+        received = [m["text"] for m in history if m["direction"] == "received"]
+        assert received == ["before", "during 1", "during 2", "after"]
+    assert world.bot.process is not None and world.bot.process.returncode is None
 
 
 class Answers:
