@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from veil.bot.actions import Actions, ApiClient
 from veil.bot.cursor import Cursor
-from veil.bot.errors import CommandTaken, MalformedEvent
+from veil.bot.errors import CommandTaken, CursorTooOld, MalformedEvent
 from veil.bot.events import Command, Event, Message, message_of, parse_event, split_command
 from veil.service import api_types as t
 from veil.service.errors import RemoteError, ServiceClosed
@@ -136,11 +136,22 @@ class Bot:
                 LOG.info("%s listens on its address: %s", self.name, self.address)
                 for request in await actions.pending_requests():
                     await self._accept(request["id"])
-            since = cursor.last_seq or 0
-            async for shape in client.events(since):
-                await self.handle(shape, cursor)
+            await self._follow(client, cursor)
         finally:
             self._actions = None
+
+    async def _follow(self, client: ApiClient, cursor: Cursor) -> None:
+        since = cursor.last_seq or 0
+        try:
+            async for shape in client.events(since):
+                await self.handle(shape, cursor)
+        except RemoteError as exc:  # handlers' refusals are caught in handle(): subscribe's
+            if exc.kind != "EventsPruned":
+                raise
+            raise CursorTooOld(
+                f"the service no longer keeps the events after #{since}, where {self.name} "
+                f"stopped: delete {cursor.path} to start from the newest event"
+            ) from exc
 
     async def handle(self, shape: t.EventShape | dict[str, Any], cursor: Cursor) -> None:
         """Handle one event from the service, unless it was handled already, and

@@ -25,6 +25,7 @@ __all__ = [
     "BotLocalError",
     "BotProtocolError",
     "CommandTaken",
+    "CursorTooOld",
     "CursorUnreadable",
     "MalformedEvent",
     "NoServiceGiven",
@@ -65,6 +66,13 @@ class NoServiceGiven(BotLocalError):
     """Neither a profile folder nor a WebSocket URL and token were given."""
 
     code: ClassVar[int] = 965
+
+
+class CursorTooOld(BotLocalError):
+    """The service no longer keeps the events after the bot's cursor: the bot was away
+    longer than the event log reaches back."""
+
+    code: ClassVar[int] = 966
 
 
 class BotProtocolError(BotError, ProtocolError):

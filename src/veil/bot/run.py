@@ -20,7 +20,7 @@ from typing import Any
 from veil.bot.actions import ApiClient
 from veil.bot.bot import LOG, Bot
 from veil.bot.cursor import Cursor
-from veil.bot.errors import NoServiceGiven
+from veil.bot.errors import BotLocalError, NoServiceGiven
 from veil.service.client import ServiceClient
 from veil.service.errors import ServiceClosed, ServiceNotRunning
 
@@ -98,8 +98,11 @@ def main(bot: Bot, argv: Sequence[str] | None = None) -> None:
         cursor = args.cursor or service.default_cursor(bot.name)
     except NoServiceGiven as exc:
         parser.error(str(exc))
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_until_signalled(run_bot(bot, service, cursor)))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_until_signalled(run_bot(bot, service, cursor)))
+    except BotLocalError as exc:  # what the person running the bot must fix
+        parser.exit(1, f"{bot.name}: {exc} (error {exc.code})\n")
 
 
 async def _until_signalled(work: Coroutine[Any, Any, None]) -> None:

@@ -28,7 +28,8 @@ class FakeService:
     """Answers the calls a bot makes and streams ``log`` as its event log.
 
     ``calls`` records every call; ``refuse`` maps a method to the Veil code it fails
-    with; ``closes_on`` makes that method raise :class:`ServiceClosed`."""
+    with; ``closes_on`` makes that method raise :class:`ServiceClosed`;
+    ``pruned_before`` is the oldest event the log still keeps."""
 
     def __init__(self, log: list[dict[str, Any]], *, last_event: int = 0) -> None:
         self.log = log
@@ -44,6 +45,7 @@ class FakeService:
         self.refuse: dict[str, int] = {}
         self.closes_on: str | None = None
         self.subscribed_since: int | None = None
+        self.pruned_before: int | None = None
 
     async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         params = params or {}
@@ -74,6 +76,8 @@ class FakeService:
 
     async def events(self, since: int) -> AsyncIterator[t.EventShape]:
         self.subscribed_since = since
+        if self.pruned_before is not None and since + 1 < self.pruned_before:
+            raise RemoteError("events after #0 are no longer kept", 906, "EventsPruned")
         for shape in self.log:
             if shape.get("seq", 0) > since:
                 yield cast(t.EventShape, shape)

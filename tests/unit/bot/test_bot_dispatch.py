@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from unit.bot.fake_service import FakeService, event
-from veil.bot import Bot, Command, CommandTaken, Cursor, Event, Message
+from veil.bot import Bot, Command, CommandTaken, Cursor, CursorTooOld, Event, Message
 from veil.service import api_types as t
 from veil.service.errors import ServiceClosed
 
@@ -195,6 +195,21 @@ async def test_a_malformed_event_is_skipped_and_counted(
     await serve(echo_bot(), service, cursor)
     assert [s["texts"] for s in service.sent()] == [["b"]]
     assert cursor.last_seq == 2
+
+
+async def test_a_bot_away_longer_than_the_log_reaches_stops_and_says_so(
+    cursor: Cursor,
+) -> None:
+    cursor.save(3)
+    service = FakeService([event(9, text="/echo late")])
+    service.pruned_before = 9
+    with pytest.raises(CursorTooOld, match=r"after #3, where echo stopped: delete .*bot\.cursor"):
+        await echo_bot().serve(service, cursor)
+    assert service.sent() == []
+    assert cursor.last_seq == 3
+    service.pruned_before = 4  # the log still reaches back to the cursor: no error
+    await serve(echo_bot(), service, cursor)
+    assert [s["texts"] for s in service.sent()] == [["late"]]
 
 
 def test_a_command_has_one_handler_and_a_one_word_name() -> None:

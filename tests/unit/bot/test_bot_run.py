@@ -9,7 +9,7 @@ import pytest
 
 from unit.bot.fake_service import FakeService, event
 from unit.bot.test_bot_dispatch import echo_bot
-from veil.bot import NoServiceGiven, ServiceAddress, main, run_bot
+from veil.bot import Cursor, NoServiceGiven, ServiceAddress, main, run_bot
 from veil.bot.actions import ApiClient
 from veil.service.errors import ServiceClosed, ServiceNotRunning
 
@@ -65,6 +65,18 @@ def test_a_bot_needs_a_service_and_a_websocket_bot_its_own_cursor(tmp_path: Path
     with pytest.raises(NoServiceGiven, match="give --cursor"):
         remote.default_cursor("echo")
     assert ServiceAddress(tmp_path).default_cursor("echo") == tmp_path / "bot-echo.cursor"
+
+
+def test_the_command_line_says_what_to_fix_when_the_cursor_is_taken(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    taken = Cursor(tmp_path / "bot-echo.cursor")
+    taken.open()
+    with pytest.raises(SystemExit) as exit_:
+        main(echo_bot(), ["--home", str(tmp_path), "--quiet"])
+    assert exit_.value.code == 1
+    assert "echo: another bot uses" in capsys.readouterr().err
+    taken.close()
 
 
 def test_the_command_line_refuses_a_bot_without_a_service(
