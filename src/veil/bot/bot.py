@@ -109,7 +109,10 @@ class Bot:
     def help_text(self) -> str:
         """What ``/help`` answers unless a ``help`` command is registered."""
         lines = [f"{self.name} understands:"]
-        lines += [f"/{name} - {entry.help}".rstrip(" -") for name, entry in self._commands.items()]
+        lines += [
+            f"/{name} - {entry.help}" if entry.help else f"/{name}"
+            for name, entry in self._commands.items()
+        ]
         if "help" not in self._commands:
             lines.append("/help - this list")
         return "\n".join(lines)
@@ -171,7 +174,8 @@ class Bot:
         cursor.save(event.seq)
 
     async def _dispatch(self, event: Event) -> None:
-        handlers = [*self._event_handlers.get(event.kind, ()), *self._event_handlers.get("*", ())]
+        kinds = self._event_handlers.get(event.kind, []), self._event_handlers.get(ANY_EVENT, [])
+        handlers = [handler for handlers_of_kind in kinds for handler in handlers_of_kind]
         for handler in handlers:
             await self._guarded(handler(event), event)
         if event.kind == "request" and self.auto_accept and event.request_id is not None:

@@ -50,11 +50,21 @@ async def test_a_command_is_answered_quoting_it_and_the_cursor_moves(cursor: Cur
 
 
 async def test_help_lists_the_commands_and_an_unknown_command_is_answered(cursor: Cursor) -> None:
+    bot = echo_bot()
+
+    @bot.command("ping")
+    async def ping(command: Command) -> None:
+        await command.answer("pong")
+
     service = FakeService([event(1, text="/help"), event(2, text="/frobnicate now")])
-    await serve(echo_bot(), service, cursor)
+    await serve(bot, service, cursor)
     help_text, unknown = (sent["texts"][0] for sent in service.sent())
-    assert "/echo - repeat what follows" in help_text
-    assert "/help" in help_text
+    assert help_text.splitlines() == [
+        "echo understands:",
+        "/echo - repeat what follows",
+        "/ping",
+        "/help - this list",
+    ]
     assert "/frobnicate" in unknown and "/help" in unknown
 
 
