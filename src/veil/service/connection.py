@@ -92,7 +92,7 @@ class ApiConnection:
             await self._channel.close()
 
     async def _read(self) -> None:
-        while not self._closing and (frames := await self._channel.receive()) is not None:
+        while (frames := await self._channel.receive()) is not None:
             for frame in frames:
                 try:
                     self._queue.put_nowait(frame)
@@ -106,6 +106,9 @@ class ApiConnection:
             request, reply, after = await self._answer(frame)
             if reply is not None and (request is None or request.id is not None):
                 await self._channel.send(reply)
+            if self._closing:  # a wrong token: answered, now hang up
+                await self._channel.close()
+                return
             if after is not None:
                 await after()
 
