@@ -255,7 +255,11 @@ class IncomingShape(TypedDict):
 
 
 class EventShape(IncomingShape):
-    """An arrival from the event log, with its sequence number and time."""
+    """An arrival from the event log, with its sequence number and time.
+
+    ``kind``: message, edit, delete, reaction, profile, connected, request, desync,
+    repair-request, repaired, error, or receipt (``text`` is the status, ``id`` our
+    message's row)."""
 
     seq: int
     at: float

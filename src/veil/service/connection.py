@@ -43,6 +43,8 @@ __all__ = ["MAX_QUEUED", "ApiConnection", "ServiceCore"]
 _log = logging.getLogger(__name__)
 #: Requests one connection may have waiting before more are refused.
 MAX_QUEUED = 64
+#: A subscription looks for events logged without a signal (receipts) this often.
+_POLL_SECONDS = 1.0
 
 
 class ServiceCore(Protocol):
@@ -181,6 +183,9 @@ class ApiConnection:
                     await self._channel.send(notification_frame(EVENT_NOTIFICATION, dict(event)))
                     cursor = event["seq"]
                 if not events:
-                    await signal.wait()
+                    # Arrivals set the signal; receipts are logged without one, so
+                    # look again every so often.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(signal.wait(), _POLL_SECONDS)
         finally:
             self._service.forget(signal)

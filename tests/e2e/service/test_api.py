@@ -74,6 +74,9 @@ async def test_every_method_answers_in_its_schema_and_events_arrive_in_order(
     assert [e["seq"] for e in got] == sorted(e["seq"] for e in got)
     first = got[0]["id"]
     assert first is not None
+    receipts = await next_events(alice_events, 3, ("receipt",))
+    assert sorted(r["id"] or 0 for r in receipts) == sent["sent"]
+    assert {r["text"] for r in receipts} == {"delivered"}
 
     await bob.call("send", contact="Alice", texts=["reply"], reply_to=first)
     await bob.call("react", contact="Alice", message_id=first, emoji="👍")
