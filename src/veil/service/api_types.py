@@ -37,10 +37,14 @@ __all__ = [
     "LinkParams",
     "LinkResult",
     "MessageShape",
+    "OperatorShape",
+    "OperatorsResult",
     "ReactParams",
     "ReactedResult",
     "ReceiptName",
     "RejectedResult",
+    "RelayEntryShape",
+    "RelaysResult",
     "RelaysShape",
     "RenameParams",
     "RenameResult",
@@ -241,6 +245,34 @@ class MessageShape(TypedDict):
 class HistoryResult(TypedDict):
     contact: str
     messages: list[MessageShape]
+
+
+class RelayEntryShape(TypedDict):
+    """A relay of the routing policy, as ``veil relays list --json`` shows it."""
+
+    address: str
+    fingerprint: str
+    operator: str
+    own: bool
+    receive: bool
+    proxy: bool
+
+
+class RelaysResult(TypedDict):
+    """The routing policy: its mode, the SOCKS5 proxy and the relays."""
+
+    mode: str
+    socks: str | None
+    relays: list[RelayEntryShape]
+
+
+class OperatorShape(TypedDict):
+    name: str
+    relays: list[RelayEntryShape]
+
+
+class OperatorsResult(TypedDict):
+    operators: list[OperatorShape]
 
 
 class IncomingShape(TypedDict):

@@ -116,6 +116,9 @@ async def test_every_method_answers_in_its_schema_and_events_arrive_in_order(
     assert code == their_code
     assert (await alice.call("verify", contact="Robert", code=their_code))["verified"]
     assert (await alice.call("repair", contact="Robert"))["repaired"] is False
+    relays = await alice.call("relays")
+    assert [r["receive"] for r in relays["relays"]] == [True]
+    assert (await alice.call("operators"))["operators"][0]["relays"] == relays["relays"]
     assert (await bob.client.call("subscribe", {"since": 0}))["since"] == 0
     bob.called.add("subscribe")
 
