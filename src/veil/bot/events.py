@@ -29,10 +29,11 @@ class Event:
     """One event of the service's log.
 
     ``kind`` is ``message``, ``edit``, ``delete``, ``reaction``, ``profile``,
-    ``connected``, ``request``, ``desync``, ``repair-request``, ``repaired`` or
-    ``error`` (``docs/api.md``); ``contact`` is the contact's alias (``None`` for a
-    contact request); ``message_id`` the message's row id; ``request_id`` the contact
-    request's id.
+    ``connected``, ``request``, ``desync``, ``repair-request``, ``repaired``,
+    ``error`` or ``receipt`` (``docs/api.md``); ``contact`` is the contact's alias
+    (``None`` for a contact request); ``message_id`` the message's row id (for a
+    receipt, the bot's own message; ``text`` is then its status); ``request_id`` the
+    contact request's id.
     """
 
     seq: int
