@@ -147,7 +147,7 @@ class Bot:
         since = cursor.last_seq or 0
         try:
             async for shape in client.events(since):
-                await self.handle(shape, cursor)
+                await self._handle(shape, cursor)
         except RemoteError as exc:  # handlers' refusals are caught in handle(): subscribe's
             if exc.kind != "EventsPruned":
                 raise
@@ -156,7 +156,7 @@ class Bot:
                 f"stopped: delete {cursor.path} to start from the newest event"
             ) from exc
 
-    async def handle(self, shape: t.EventShape | dict[str, Any], cursor: Cursor) -> None:
+    async def _handle(self, shape: t.EventShape | dict[str, Any], cursor: Cursor) -> None:
         """Handle one event from the service, unless it was handled already, and
         save it in ``cursor``. A handler's failure is logged; a lost connection is
         raised with the event left unhandled."""
