@@ -70,6 +70,8 @@ class FakeService:
             return {"contact": _contact(name)}
         if method == "send":
             return {"sent": [1], "pending": 0}
+        if method == "history":
+            return {"contact": params["contact"], "messages": []}
         if method == "react":
             return {"reacted": params["message_id"], "emoji": params["emoji"], "added": True}
         raise AssertionError(f"the bot called {method}")

@@ -117,6 +117,31 @@ async def test_contact_requests_are_accepted_on_the_bot_address_once(cursor: Cur
     assert [c["alias"] for c in accepted] == ["Guest7", "Guest8"]
 
 
+async def test_a_bot_keeps_the_address_it_has_and_acts_on_its_own(cursor: Cursor) -> None:
+    bot = echo_bot()
+
+    @bot.on_event("connected")
+    async def greet(seen: Event) -> None:
+        assert seen.contact is not None
+        assert await bot.actions.history(seen.contact, limit=5) == []
+        await bot.actions.send(seen.contact, "welcome", "try /help")
+
+    service = FakeService([event(1, "connected", "", id=None)])
+    service.address = "veil://address#kept"
+    await serve(bot, service, cursor)
+    assert bot.address == "veil://address#kept"
+    assert [method for method, _ in service.calls] == [
+        "address.show",
+        "requests",
+        "history",
+        "send",
+    ]
+    assert service.calls[2][1] == {"contact": "Alice", "limit": 5}
+    assert service.sent() == [
+        {"contact": "Alice", "texts": ["welcome", "try /help"], "reply_to": None}
+    ]
+
+
 async def test_without_auto_accept_requests_are_left_alone(cursor: Cursor) -> None:
     bot = Bot("quiet", auto_accept=False)
     service = FakeService([event(1, "request", "Guest7", contact=None, id=None, request=7)])
