@@ -7,7 +7,7 @@ and a client of the service read the same fields.
 from __future__ import annotations
 
 from veil.chat.app import ConnectionRelays
-from veil.chat.conversation import Incoming
+from veil.chat.event_log import Arrival
 from veil.chat.store import Contact, MessageRecord
 from veil.chat.store.events import EventRecord
 from veil.service.api_types import (
@@ -56,27 +56,18 @@ def message_shape(message: MessageRecord) -> MessageShape:
     }
 
 
-def incoming_shape(incoming: Incoming) -> IncomingShape:
-    """One arrival, as ``veil receive --json`` lists it."""
+def incoming_shape(arrival: Arrival) -> IncomingShape:
+    """One arrival (live, or from the event log), as ``veil receive --json`` lists it."""
     return {
-        "kind": incoming.kind,
-        "contact": incoming.contact,
-        "text": incoming.text,
-        "id": incoming.row_id,
-        "integrity": incoming.integrity,
-        "request": incoming.request_id,
+        "kind": arrival.kind,
+        "contact": arrival.contact,
+        "text": arrival.text,
+        "id": arrival.row_id,
+        "integrity": arrival.integrity,
+        "request": arrival.request_id,
     }
 
 
 def event_shape(event: EventRecord) -> EventShape:
-    """One logged event, with its sequence number."""
-    return {
-        "seq": event.seq,
-        "kind": event.kind,
-        "contact": event.contact,
-        "text": event.text,
-        "id": event.row_id,
-        "integrity": event.integrity,
-        "request": event.request_id,
-        "at": event.at,
-    }
+    """One logged event, with its sequence number and time."""
+    return {**incoming_shape(event), "seq": event.seq, "at": event.at}

@@ -7,19 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from e2e.chat.conftest import relay
 from helpers.relay_process import RelayProcess
 from helpers.veil_cli import VeilUser, connect
 from helpers.veil_service import ServiceProcess
 
-
-@pytest.fixture
-async def relay(tmp_path: Path) -> AsyncIterator[RelayProcess]:
-    """A relay on SQLite in a fresh data directory, stopped after the test."""
-    process = RelayProcess.init(tmp_path / "relay")
-    await process.start()
-    yield process
-    if process.process is not None and process.process.returncode is None:
-        await process.stop()
+__all__ = ["pair", "relay", "services"]
 
 
 @pytest.fixture
