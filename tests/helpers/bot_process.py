@@ -1,5 +1,6 @@
-"""An example bot from ``examples/`` as a real subprocess, and a user's API session
-for talking to it, for the end-to-end bot tests and the benchmarks."""
+"""An example bot from ``examples/`` as a real subprocess, the world it runs in (a
+user and the bot's profile, each with its ``veil serve``), and the user's side of
+talking to it, for the end-to-end bot tests."""
 
 from __future__ import annotations
 
@@ -11,11 +12,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import cast
 
+from helpers.relay_process import RelayProcess
 from helpers.veil_cli import VeilUser
+from helpers.veil_service import ServiceProcess
 from veil.service import api_types as t
 from veil.service.client import ServiceClient
 
-__all__ = ["EXAMPLES", "BotProcess", "bot_address", "connect_to_bot", "next_event"]
+__all__ = [
+    "EXAMPLES",
+    "BotProcess",
+    "BotWorld",
+    "ask",
+    "bot_address",
+    "connect_to_bot",
+    "next_event",
+]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 #: Generous: a busy 2-core machine may take a while to start Python and connect.
@@ -93,3 +104,40 @@ async def next_event(events: AsyncIterator[t.EventShape], kind: str) -> t.EventS
         event = await asyncio.wait_for(anext(events), WAIT)
         if event["kind"] == kind:
             return event
+
+
+async def ask(
+    client: ServiceClient, events: AsyncIterator[t.EventShape], bot: str, text: str
+) -> t.EventShape:
+    """Send ``text`` to the bot; its answer (the next message event)."""
+    await client.call("send", {"contact": bot, "texts": [text]})
+    return await next_event(events, "message")
+
+
+class BotWorld:
+    """Alice and a bot's profile on one relay, each with its ``veil serve``, and the
+    example bot ``example`` running on its profile."""
+
+    def __init__(
+        self, tmp_path: Path, example: str = "echo_bot", *extra: str, serve: tuple[str, ...] = ()
+    ) -> None:
+        self.alice = VeilUser(tmp_path / "alice", "Alice")
+        self.bot_user = VeilUser(tmp_path / "bot", "Bot")
+        self.services = [ServiceProcess(self.alice), ServiceProcess(self.bot_user, *serve)]
+        home = ("--home", str(self.bot_user.home))
+        self.bot = BotProcess(example, self.bot_user, *home, *extra)
+
+    async def start(self, relay: RelayProcess) -> None:
+        await self.start_services(relay)
+        await self.bot.start()
+
+    async def start_services(self, relay: RelayProcess) -> None:
+        for user in (self.alice, self.bot_user):
+            await user.init(relay)
+        for service in self.services:
+            await service.start()
+
+    async def stop(self) -> None:
+        await self.bot.kill()
+        for service in self.services:
+            await service.kill()
