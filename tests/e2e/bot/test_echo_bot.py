@@ -30,20 +30,27 @@ async def test_the_echo_bot_accepts_a_contact_and_answers_commands(world: BotWor
         assert all(m["reply_to"] is not None for m in answers)  # each quotes its question
 
 
-async def test_a_restarted_bot_answers_what_came_meanwhile_once(world: BotWorld) -> None:
+@pytest.mark.parametrize("down", ["bot", "service"], ids=["bot-restarted", "service-killed"])
+async def test_what_came_while_down_is_answered_exactly_once(world: BotWorld, down: str) -> None:
+    """The bot stops cleanly and starts again, or its service is killed with SIGKILL
+    and restarted (the bot reconnects by itself)."""
     async with await ServiceClient.connect(world.alice.home) as alice:
         events = alice.events(alice.hello["last_event"] if alice.hello else 0)
         bot = await connect_to_bot(alice, world.bot_user.home, events)
         assert (await ask(alice, events, bot, "/echo before"))["text"] == "before"
-        assert await world.bot.stop() == 0
-        await alice.call("send", {"contact": bot, "texts": ["/echo while away", "/echo 2"]})
-        await world.bot.start()
+        if down == "bot":
+            assert await world.bot.stop() == 0
+        else:
+            await world.services[1].kill()
+        await alice.call("send", {"contact": bot, "texts": ["/echo while down", "/echo 2"]})
+        await (world.bot.start() if down == "bot" else world.services[1].start())
         answers = [(await next_event(events, "message"))["text"] for _ in range(2)]
-        assert answers == ["while away", "2"]
+        assert answers == ["while down", "2"]
         assert (await ask(alice, events, bot, "/echo after"))["text"] == "after"
         history = (await alice.call("history", {"contact": bot}))["messages"]
         received = [m["text"] for m in history if m["direction"] == "received"]
-        assert received == ["before", "while away", "2", "after"]
+        assert received == ["before", "while down", "2", "after"]
+    assert world.bot.process is not None and world.bot.process.returncode is None
 
 
 async def test_a_bot_over_the_websocket_with_its_own_cursor(
@@ -71,23 +78,3 @@ async def test_a_bot_over_the_websocket_with_its_own_cursor(
         assert not (world.bot_user.home / "bot-echo.cursor").exists()
     finally:
         await world.stop()
-
-
-async def test_the_bot_outlives_a_killed_service_and_answers_each_message_once(
-    world: BotWorld,
-) -> None:
-    async with await ServiceClient.connect(world.alice.home) as alice:
-        events = alice.events(alice.hello["last_event"] if alice.hello else 0)
-        bot = await connect_to_bot(alice, world.bot_user.home, events)
-        assert (await ask(alice, events, bot, "/echo before"))["text"] == "before"
-        bot_service = world.services[1]
-        await bot_service.kill()
-        await alice.call("send", {"contact": bot, "texts": ["/echo during 1", "/echo during 2"]})
-        await bot_service.start()
-        answers = [(await next_event(events, "message"))["text"] for _ in range(2)]
-        assert answers == ["during 1", "during 2"]
-        assert (await ask(alice, events, bot, "/echo after"))["text"] == "after"
-        history = (await alice.call("history", {"contact": bot}))["messages"]
-        received = [m["text"] for m in history if m["direction"] == "received"]
-        assert received == ["before", "during 1", "during 2", "after"]
-    assert world.bot.process is not None and world.bot.process.returncode is None
