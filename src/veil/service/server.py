@@ -110,13 +110,18 @@ class Service:
     # -- the process -----------------------------------------------------------------
 
     async def run(
-        self, listen: Listen | None, on_ready: Callable[[dict[str, object]], None]
+        self,
+        listen: Listen | None,
+        on_ready: Callable[[dict[str, object]], None],
+        stop: asyncio.Event | None = None,
     ) -> None:
-        """Serve until SIGTERM or SIGINT; ``on_ready`` gets where it listens."""
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for number in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(number, stop.set)
+        """Serve until SIGTERM or SIGINT (or until ``stop`` is set, when given: then
+        signals are left alone); ``on_ready`` gets where it listens."""
+        if stop is None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for number in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(number, stop.set)
         socket_path = self.home / SOCKET_FILE
         socket_path.unlink(missing_ok=True)  # a stale socket from a killed service
         unix = await asyncio.start_unix_server(self._serve_stream, path=str(socket_path))
