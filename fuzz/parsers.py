@@ -37,6 +37,7 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.agent.frames import FRAME_SIZE, decode_frame
     from veil.agent.links import decode_link
     from veil.agent.payloads import ContactRequest, RepairOffer, decode_payload
+    from veil.bot.cursor import decode_cursor
     from veil.chat.backup import open_backup
     from veil.chat.backup_codec import decode_payload as decode_backup_payload
     from veil.chat.events import decode_event
@@ -59,6 +60,8 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.relay.protocol.transmission import decode_client_transmission, decode_transmission
     from veil.relay.server.file_store_format import BODY_HEADER_SIZE, decode_body_header
     from veil.routing.codec import decode_routing_command, decode_routing_response
+    from veil.service.rpc import LineFramer, parse_message
+    from veil.service.schema import parse_call
     from veil.wire.blocks import BLOCK_SIZE, decode_block
 
     return (
@@ -98,6 +101,10 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("backup file", lambda data: open_backup(data, "fuzz")),
         ("backup payload", decode_backup_payload),
         ("file answer (client)", decode_answer),
+        ("api request", parse_call),
+        ("api message", parse_message),
+        ("api line framer", lambda data: LineFramer(limit=4096).feed(data)),
+        ("bot cursor", decode_cursor),
     )
 
 
