@@ -56,7 +56,8 @@ def hold_lock(home: Path) -> Iterator[None]:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             raise ServiceAlreadyRunning(
-                f"a `veil serve` already runs for {home}: stop it first (SIGTERM)"
+                f"a `veil serve` (or a command that opened the store itself) runs for "
+                f"{home}: stop it first (SIGTERM for `veil serve`)"
             ) from exc
         yield
     finally:

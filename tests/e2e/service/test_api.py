@@ -67,7 +67,10 @@ async def test_every_method_answers_in_its_schema_and_events_arrive_in_order(
     bob_events = bob.client.events(0)
     alice_events = alice.client.events(0)
 
-    assert [c["alias"] for c in (await alice.call("contacts"))["contacts"]] == ["Bob"]
+    listed = (await alice.call("contacts"))["contacts"]
+    assert [(c["alias"], c["pq"], c["ratchet_version"], c["stuck"]) for c in listed] == [
+        ("Bob", True, 2, False)
+    ]
     sent = await alice.call("send", contact="Bob", texts=["one", "two", "three"])
     got = await next_events(bob_events, 3)
     assert [e["text"] for e in got] == ["one", "two", "three"]
@@ -89,7 +92,10 @@ async def test_every_method_answers_in_its_schema_and_events_arrive_in_order(
     history = await bob.call("history", contact="Alice")
     assert [m["text"] for m in history["messages"][:2]] == ["one", "two!"]
     assert history["messages"][2]["deleted"] == "for_everyone"
-    assert (await bob.call("history", contact="Alice", limit=1))["messages"][0]["text"] == "reply"
+    reply = history["messages"][3]
+    assert (reply["text"], reply["is_reply"], reply["reply_to"]) == ("reply", True, first)
+    last = (await bob.call("history", contact="Alice", limit=1))["messages"][0]
+    assert (last["text"], last["is_reply"], last["reply_to"]) == ("reply", True, None)
 
     logged = await bob.call("events", since=0)
     assert [e["seq"] for e in logged["events"]] == list(range(1, logged["last"] + 1))
@@ -108,13 +114,17 @@ async def test_every_method_answers_in_its_schema_and_events_arrive_in_order(
         "rejected": pending[1]["id"]
     }
     await alice.call("address.delete")
+    requester = accepted["contact"]["alias"]
+    assert (await alice.call("remove", contact=requester))["removed"] == requester
+    assert requester not in [c["alias"] for c in (await alice.call("contacts"))["contacts"]]
     invitation = (await alice.call("invite"))["link"]
     assert invitation.startswith("veil")
     await alice.call("rename", contact="Bob", alias="Robert")
     code = (await alice.call("verify", contact="Robert"))["code"]
     their_code = (await bob.call("verify", contact="Alice"))["code"]
     assert code == their_code
-    assert (await alice.call("verify", contact="Robert", code=their_code))["verified"]
+    checked = await alice.call("verify", contact="Robert", code=their_code)
+    assert (checked["verified"], checked["pq"], checked["code_version"]) == (True, True, 2)
     assert (await alice.call("repair", contact="Robert"))["repaired"] is False
     relays = await alice.call("relays")
     assert [r["receive"] for r in relays["relays"]] == [True]
