@@ -28,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,22 +84,28 @@ async def connect_pair(alice: Messenger, bob: Messenger) -> int:
     return contact.contact_id
 
 
+async def make_pair(root: Path, relay_address: str) -> tuple[Messenger, int]:
+    """Profiles ``root/alice`` and ``root/bob`` on the relay, connected; Bob open (the
+    sender) with his contact id for Alice, Alice closed (her receiver runs apart)."""
+    for name in ("alice", "bob"):
+        Messenger.create(root / name, PASSPHRASE, name, [relay_address], kdf=FAST_KDF).close()
+    alice = Messenger(Messenger.open_store(root / "alice", PASSPHRASE))
+    bob = Messenger(Messenger.open_store(root / "bob", PASSPHRASE))
+    contact_id = await connect_pair(alice, bob)
+    await alice.close()
+    return bob, contact_id
+
+
 async def run(messages: int, data_dir: str | None) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="veil-bench-chat-", dir=data_dir))
     relay = RelayProcess.init(root / "relay")
     await relay.start()
-    address = str(relay.address)
     try:
-        for name in ("alice", "bob"):
-            Messenger.create(root / name, PASSPHRASE, name, [address], kdf=FAST_KDF).close()
-        alice = Messenger(Messenger.open_store(root / "alice", PASSPHRASE))
-        bob = Messenger(Messenger.open_store(root / "bob", PASSPHRASE))
-        contact_id = await connect_pair(alice, bob)
-        await alice.close()
+        bob, contact_id = await make_pair(root, str(relay.address))
         # The sender also runs its receive loop, as a real client does: it takes in
         # the receiver's delivery receipts (and keeps its own queue drained).
         receipts = asyncio.create_task(bob.receive(idle=3600.0, on_incoming=lambda _: None))
-        throughput = await _throughput(root, bob, contact_id, messages)
+        throughput = await library_throughput(root, bob, contact_id, messages)
         latency = await _latency(root, bob, contact_id)
         receipts.cancel()
         await bob.close()
@@ -126,24 +133,37 @@ def _spawn_receiver(root: Path, total: int, name: str) -> tuple[Any, Any, Path]:
     return process, counter, stamps
 
 
-async def _throughput(root: Path, bob: Messenger, contact_id: int, total: int) -> float:
+async def library_throughput(root: Path, bob: Messenger, contact_id: int, total: int) -> float:
+    """Messages/s from Bob's ``send_texts`` to Alice's commit, Alice in another process."""
     log(f"throughput: {total} messages")
     process, counter, _ = _spawn_receiver(root, total, "throughput")
     await asyncio.sleep(1.5)  # let the receiver start and subscribe
+    rate = await stream(
+        total,
+        lambda texts: bob.conversation.send_texts(contact_id, texts),
+        lambda: int(counter.value),
+    )
+    await asyncio.to_thread(process.join)
+    return rate
+
+
+async def stream(
+    total: int, send: Callable[[list[str]], Awaitable[object]], received: Callable[[], int]
+) -> float:
+    """Send ``total`` texts in batches of :data:`BATCH`, never more than :data:`WINDOW`
+    ahead of ``received()``; return messages/s until the last one was received."""
     started = time.monotonic()
     sent = 0
     while sent < total:
         batch = min(BATCH, total - sent)
-        if sent + batch - counter.value > WINDOW:
+        if sent + batch - received() > WINDOW:
             await asyncio.sleep(0.002)
             continue
-        await bob.conversation.send_texts(contact_id, [f"t{sent + i}" for i in range(batch)])
+        await send([f"t{sent + i}" for i in range(batch)])
         sent += batch
-    while counter.value < total:
+    while received() < total:
         await asyncio.sleep(0.002)
-    elapsed = time.monotonic() - started
-    await asyncio.to_thread(process.join)
-    return total / elapsed
+    return total / (time.monotonic() - started)
 
 
 async def _latency(root: Path, bob: Messenger, contact_id: int) -> dict[str, float]:

@@ -40,6 +40,7 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.agent.payloads import ContactRequest, RepairOffer, decode_payload
     from veil.agent.queue_frames import open_queue_frame
     from veil.agent.short_links import ShortLink
+    from veil.bot.cursor import decode_cursor
     from veil.chat.backup import open_backup
     from veil.chat.backup_codec import decode_payload as decode_backup_payload
     from veil.chat.events import decode_event
@@ -64,6 +65,8 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.relay.server.store.journal_format import decode_message, decode_queue
     from veil.relay.server.store.journal_replay import scan
     from veil.routing.codec import decode_routing_command, decode_routing_response
+    from veil.service.rpc import LineFramer, parse_message
+    from veil.service.schema import parse_call
     from veil.wire.blocks import BLOCK_SIZE, decode_block
 
     return (
@@ -109,6 +112,10 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("journal segment", lambda data: scan(data, 0)),
         ("journal queue record", decode_queue),
         ("journal message record", decode_message),
+        ("api request", parse_call),
+        ("api message", parse_message),
+        ("api line framer", lambda data: LineFramer(limit=4096).feed(data)),
+        ("bot cursor", decode_cursor),
     )
 
 

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from helpers.proc_stats import rss_kib
 from helpers.relay_process import RelayProcess, free_port
 
 __all__ = [
@@ -24,14 +25,6 @@ __all__ = [
 ]
 
 START_TIMEOUT = 120.0
-
-
-def rss_kib(pid: int) -> int:
-    """Resident set size of process ``pid`` in KiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS line")
 
 
 def cpu_seconds(pid: int) -> float:

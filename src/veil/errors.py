@@ -16,6 +16,7 @@ range   layer
 6xx     chat (profiles, contacts, store, CLI)
 7xx     MLS groups (RFC 9420 encoding, suites, key schedule, framing, group operations)
 8xx     files (transfer core; 85x the relay's chunk store)
+9xx     the client service and its API (``veil serve``)
 ======= =========================
 
 Within a layer, one hierarchy separates :class:`LocalError` (the caller or this

@@ -26,6 +26,8 @@ LAYERS = {
     "routing": ("routing.md", ("veil.routing.errors",)),
     "agent": ("agent.md", ("veil.agent.errors",)),
     "chat": ("chat.md", ("veil.chat.errors",)),
+    "service": ("service.md", ("veil.service.errors",)),
+    "bot": ("bot.md", ("veil.bot.errors",)),
 }
 #: Codes each layer may use; the ranges are disjoint.
 RANGES = {
@@ -34,6 +36,8 @@ RANGES = {
     "routing": range(470, 500),
     "agent": range(500, 600),
     "chat": range(600, 700),
+    "service": range(900, 960),
+    "bot": range(960, 980),
 }
 
 _CELL = re.compile(r"`?([A-Za-z_][A-Za-z0-9_]*)`?")
@@ -92,7 +96,7 @@ def test_each_layer_keeps_to_its_own_code_range(layer: str) -> None:
 
 # The ratchet's local errors (CorruptRatchetState, CannotSendYet) do not derive from
 # LocalError yet; the ratchet is changed by its own work, not by this one.
-@pytest.mark.parametrize("layer", ["agent", "chat", "relay", "routing"])
+@pytest.mark.parametrize("layer", ["agent", "bot", "chat", "relay", "routing", "service"])
 def test_every_error_is_either_local_or_remote(layer: str) -> None:
     for module_name in LAYERS[layer][1]:
         module = importlib.import_module(module_name)

@@ -32,7 +32,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("veil.routing",),
     ("veil.agent",),
     ("veil.chat",),
-    ("veil.cli", "veil.relayd"),
+    ("veil.service",),
+    ("veil.cli", "veil.relayd", "veil.bot"),
     ("veil.demo",),
 )
 """Packages from the bottom layer up; the packages of one layer are siblings.
@@ -202,7 +203,8 @@ PURE_MODULES = {
         "proxied_sender",
         "proxy_sessions",
     ),
-    "chat": ("contacts", "errors", "events", "profile", "text"),
+    "chat": ("contacts", "errors", "event_log", "events", "profile", "text"),
+    "service": ("api_types", "catalog", "errors", "rpc", "schema"),
 }
 FORBIDDEN = {
     "asyncio",

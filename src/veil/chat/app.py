@@ -37,6 +37,7 @@ from veil.chat.contacts import (
 )
 from veil.chat.conversation import Conversation, Incoming
 from veil.chat.errors import RecordNotFound, StoreNotFound
+from veil.chat.event_log import record_arrivals
 from veil.chat.profile import Profile
 from veil.chat.routing import initial_policy, routed_relays
 from veil.chat.store import (
@@ -333,6 +334,7 @@ class Messenger:
             with self.store.transaction() as tx:
                 received = self.agent.inbox.process(tx, batch)
                 incoming = [self._apply(tx, item) for item in received]
+                record_arrivals(tx, filter(None, incoming), self._clock())
         except Exception:
             await self.agent.inbox.redeliver(batch)
             raise

@@ -13,6 +13,7 @@ import click
 
 from veil.chat.app import STORE_FILE, Messenger
 from veil.chat.backup import read_backup, restore_into, resume_connections, write_backup
+from veil.cli.sessions import without_service
 from veil.cli.support import (
     FAST_KDF,
     Output,
@@ -41,19 +42,20 @@ def backup(*, home: Path, as_json: bool, target: Path, fast_kdf: bool) -> None:
     encrypted with a backup passphrase."""
 
     async def run(output: Output) -> None:
-        store = Messenger.open_store(home, passphrase())
-        try:
-            secret = _backup_passphrase(confirm=True)
-            size = write_backup(
-                store,
-                secret,
-                target,
-                rng=SystemRandom(),
-                now=time.time(),
-                kdf=FAST_KDF if fast_kdf else None,
-            )
-        finally:
-            store.close()
+        with without_service(home):  # a service would change the store mid-backup
+            store = Messenger.open_store(home, passphrase())
+            try:
+                secret = _backup_passphrase(confirm=True)
+                size = write_backup(
+                    store,
+                    secret,
+                    target,
+                    rng=SystemRandom(),
+                    now=time.time(),
+                    kdf=FAST_KDF if fast_kdf else None,
+                )
+            finally:
+                store.close()
         output.emit(
             {"backup": str(target), "bytes": size},
             f"Backed up to {target} ({size} bytes). Keep the backup passphrase safe: "
@@ -77,12 +79,13 @@ def restore(*, home: Path, as_json: bool, source: Path, fast_kdf: bool) -> None:
             saved, home, passphrase(confirm=True), STORE_FILE, kdf=FAST_KDF if fast_kdf else None
         )
         store.close()
-        messenger = await open_messenger(home)
-        try:
-            offers = await resume_connections(messenger)
-            contacts = len(messenger.contacts())
-        finally:
-            await messenger.close()
+        with without_service(home):
+            messenger = await open_messenger(home)
+            try:
+                offers = await resume_connections(messenger)
+                contacts = len(messenger.contacts())
+            finally:
+                await messenger.close()
         output.emit(
             {
                 "home": str(home),

@@ -20,6 +20,7 @@ from veil.cli.backup_commands import BACKUP_COMMANDS
 from veil.cli.contact_commands import CONTACT_COMMANDS
 from veil.cli.file_commands import FILE_COMMANDS
 from veil.cli.message_commands import MESSAGE_COMMANDS
+from veil.cli.serve_commands import SERVE_COMMANDS
 from veil.cli.support import (
     FAST_KDF,
     Output,
@@ -119,6 +120,7 @@ for _command in (
     *CONTACT_COMMANDS,
     *MESSAGE_COMMANDS,
     *FILE_COMMANDS,
+    *SERVE_COMMANDS,
     *routing_commands(_open_policy, [home_option()]),
     *BACKUP_COMMANDS,
 ):

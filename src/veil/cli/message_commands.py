@@ -8,91 +8,56 @@ outbox and go out with the next command that runs.
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from veil.chat.app import Messenger
-from veil.chat.conversation import Incoming
-from veil.chat.receive_lock import ReceiveLock
-from veil.chat.store import MessageRecord
 from veil.cli.chat_loop import run_chat
-from veil.cli.support import Output, common_options, with_messenger
+from veil.cli.sessions import Session
+from veil.cli.support import Output, common_options, with_session
+from veil.service.api_types import IncomingShape, MessageShape
 
-__all__ = ["MESSAGE_COMMANDS", "incoming_json", "incoming_text"]
-
-
-def incoming_json(incoming: Incoming) -> dict[str, Any]:
-    """One arrival as a JSON object."""
-    return {
-        "kind": incoming.kind,
-        "contact": incoming.contact,
-        "text": incoming.text,
-        "id": incoming.row_id,
-        "integrity": incoming.integrity,
-        "request": incoming.request_id,
-    }
+__all__ = ["MESSAGE_COMMANDS", "incoming_text"]
 
 
-def incoming_text(incoming: Incoming) -> str:
+def incoming_text(incoming: IncomingShape) -> str:
     """One arrival as a line for a person."""
-    who = incoming.contact or "someone"
-    mark = "" if incoming.integrity in ("ok", "late") else f"  [{incoming.integrity}]"
+    who = incoming["contact"] or "someone"
+    row, text, request = incoming["id"], incoming["text"], incoming["request"]
+    integrity = incoming["integrity"]
+    mark = "" if integrity in ("ok", "late") else f"  [{integrity}]"
     lines = {
-        "message": f"{who}: {incoming.text}  (#{incoming.row_id}){mark}",
-        "edit": f"{who} edited #{incoming.row_id}: {incoming.text}",
-        "delete": f"{who} deleted #{incoming.row_id}",
-        "reaction": f"{who} reacted {incoming.text or '(removed)'} to #{incoming.row_id}",
-        "profile": f"{who} is now called {incoming.text}",
-        "connected": f"connected with {incoming.text} (as {who})",
-        "request": f"contact request #{incoming.request_id} from {incoming.text}: "
-        f"`veil accept {incoming.request_id}` or `veil reject {incoming.request_id}`",
-        "desync": f"WARNING: messages from {who} no longer decrypt ({incoming.text}): "
+        "message": f"{who}: {text}  (#{row}){mark}",
+        "edit": f"{who} edited #{row}: {text}",
+        "delete": f"{who} deleted #{row}",
+        "reaction": f"{who} reacted {text or '(removed)'} to #{row}",
+        "profile": f"{who} is now called {text}",
+        "connected": f"connected with {text} (as {who})",
+        "request": f"contact request #{request} from {text}: "
+        f"`veil accept {request}` or `veil reject {request}`",
+        "desync": f"WARNING: messages from {who} no longer decrypt ({text}): "
         f"`veil repair {who}` offers {who} fresh keys",
         "repair-request": f"{who} offers fresh keys to repair your connection: "
         f"`veil repair {who}` accepts",
         "repaired": f"connection with {who} repaired with new keys; compare security codes "
         f"again (`veil verify {who}`)",
     }
-    return lines.get(incoming.kind, f"{who}: {incoming.text}")
+    return lines.get(incoming["kind"], f"{who}: {text}")
 
 
-def _message_json(message: MessageRecord, rows: dict[bytes, int]) -> dict[str, Any]:
-    return {
-        "id": message.row_id,
-        "direction": message.direction.value,
-        "text": message.text,
-        "sequence": message.sequence,
-        "reply_to": _reply_row(message, rows),
-        "edited": message.edited,
-        "deleted": message.deletion.value,
-        "receipt": message.receipt.value,
-        "integrity": message.integrity,
-        "reactions": [[r.direction.value, r.emoji] for r in message.reactions],
-        "sent_at": message.sent_at,
-    }
-
-
-def _reply_row(message: MessageRecord, rows: dict[bytes, int]) -> int | None:
-    """The row number of the message this one replies to (``None``: no reply, or one
-    to a message outside the listed history)."""
-    return None if message.reply_to is None else rows.get(message.reply_to)
-
-
-def _message_text(message: MessageRecord, alias: str, rows: dict[bytes, int]) -> str:
-    who = "you" if message.direction.value == "sent" else alias
-    text = "(deleted)" if message.deletion.value != "none" else message.text
-    replied = _reply_row(message, rows)
-    if message.reply_to is not None:
+def _message_text(message: MessageShape, alias: str) -> str:
+    sent = message["direction"] == "sent"
+    who = "you" if sent else alias
+    text = "(deleted)" if message["deleted"] != "none" else message["text"]
+    replied = message["reply_to"]
+    if message["is_reply"]:
         text = f"(reply to {'#' + str(replied) if replied else 'an older message'}) {text}"
-    notes = [n for n in ("edited" if message.edited else "",) if n]
-    if message.direction.value == "sent":
-        notes.append(message.receipt.value)
-    if message.integrity not in ("ok", "late"):
-        notes.append(message.integrity)
-    reactions = " ".join(r.emoji for r in message.reactions)
+    notes = ["edited"] if message["edited"] else []
+    if sent:
+        notes.append(message["receipt"])
+    if message["integrity"] not in ("ok", "late"):
+        notes.append(message["integrity"])
+    reactions = " ".join(emoji for _, emoji in message["reactions"])
     extra = f"  [{', '.join(notes)}]" if notes else ""
-    return f"#{message.row_id} {who}: {text}{extra}{'  ' + reactions if reactions else ''}"
+    return f"#{message['id']} {who}: {text}{extra}{'  ' + reactions if reactions else ''}"
 
 
 @click.command()
@@ -100,9 +65,9 @@ def _message_text(message: MessageRecord, alias: str, rows: dict[bytes, int]) ->
 @click.argument("contact")
 @click.argument("text", nargs=-1, required=True)
 @click.option("--reply-to", type=int, metavar="ID", help="Reply to message #ID.")
-@with_messenger
+@with_session
 async def send(
-    messenger: Messenger,
+    session: Session,
     output: Output,
     *,
     contact: str,
@@ -110,16 +75,13 @@ async def send(
     reply_to: int | None,
 ) -> None:
     """Send TEXT to CONTACT (several TEXT arguments send several messages)."""
-    target = messenger.contact(contact)
-    stored = await messenger.conversation.send_texts(target.contact_id, list(text), reply_to)
-    pending = messenger.pending_sends()
+    params = {"contact": contact, "texts": list(text), "reply_to": reply_to}
+    result = await session.call("send", params)
+    pending = result["pending"]
     note = (
         f" ({pending} waiting for the relay; they go out with the next command)" if pending else ""
     )
-    output.emit(
-        {"sent": [m.row_id for m in stored], "pending": pending},
-        f"Sent {len(stored)} message(s) to {target.alias}{note}.",
-    )
+    output.emit(result, f"Sent {len(result['sent'])} message(s) to {contact}{note}.")
 
 
 @click.command()
@@ -127,13 +89,13 @@ async def send(
 @click.argument("contact")
 @click.argument("message_id", type=int)
 @click.argument("text")
-@with_messenger
+@with_session
 async def edit(
-    messenger: Messenger, output: Output, *, contact: str, message_id: int, text: str
+    session: Session, output: Output, *, contact: str, message_id: int, text: str
 ) -> None:
     """Replace the text of your message #MESSAGE_ID."""
-    await messenger.conversation.edit(messenger.contact(contact).contact_id, message_id, text)
-    output.emit({"edited": message_id}, f"Edited #{message_id}.")
+    params = {"contact": contact, "message_id": message_id, "text": text}
+    output.emit(await session.call("edit", params), f"Edited #{message_id}.")
 
 
 @click.command()
@@ -141,14 +103,13 @@ async def edit(
 @click.argument("contact")
 @click.argument("message_id", type=int)
 @click.option("--for-everyone", is_flag=True, help="Also delete it at the contact (yours only).")
-@with_messenger
+@with_session
 async def delete(
-    messenger: Messenger, output: Output, *, contact: str, message_id: int, for_everyone: bool
+    session: Session, output: Output, *, contact: str, message_id: int, for_everyone: bool
 ) -> None:
     """Delete message #MESSAGE_ID (for you, or --for-everyone)."""
-    target = messenger.contact(contact).contact_id
-    await messenger.conversation.delete(target, message_id, for_everyone=for_everyone)
-    output.emit({"deleted": message_id}, f"Deleted #{message_id}.")
+    params = {"contact": contact, "message_id": message_id, "for_everyone": for_everyone}
+    output.emit(await session.call("delete", params), f"Deleted #{message_id}.")
 
 
 @click.command()
@@ -157,14 +118,13 @@ async def delete(
 @click.argument("message_id", type=int)
 @click.argument("emoji")
 @click.option("--remove", is_flag=True, help="Withdraw the reaction.")
-@with_messenger
+@with_session
 async def react(
-    messenger: Messenger, output: Output, *, contact: str, message_id: int, emoji: str, remove: bool
+    session: Session, output: Output, *, contact: str, message_id: int, emoji: str, remove: bool
 ) -> None:
     """React to message #MESSAGE_ID with EMOJI."""
-    target = messenger.contact(contact).contact_id
-    await messenger.conversation.react(target, message_id, emoji, added=not remove)
-    output.emit({"reacted": message_id, "emoji": emoji, "added": not remove}, "Done.")
+    params = {"contact": contact, "message_id": message_id, "emoji": emoji, "remove": remove}
+    output.emit(await session.call("react", params), "Done.")
 
 
 @click.command()
@@ -177,48 +137,48 @@ async def react(
     metavar="SECONDS",
     help="Stop after this many quiet seconds.",
 )
-@with_messenger
-async def receive(messenger: Messenger, output: Output, *, wait: float) -> None:
-    """Process pending handshakes and messages, and print what arrived."""
-    arrived: list[Incoming] = []
+@with_session
+async def receive(session: Session, output: Output, *, wait: float) -> None:
+    """Process pending handshakes and messages, and print what arrived.
 
-    def show(incoming: Incoming) -> None:
+    With ``veil serve`` running, print what it received since the last ``veil receive``."""
+    arrived: list[IncomingShape] = []
+
+    def show(incoming: IncomingShape) -> None:
         arrived.append(incoming)
         if not output.as_json:
             click.echo(incoming_text(incoming))
 
-    with ReceiveLock(messenger.store.path.parent):
-        await messenger.receive(idle=wait, on_incoming=show)
-    output.emit({"events": [incoming_json(i) for i in arrived]}, "" if arrived else "Nothing new.")
+    with session.receiving():
+        await session.listen(wait, show)
+    output.emit({"events": arrived}, "" if arrived else "Nothing new.")
 
 
 @click.command()
 @common_options
 @click.argument("contact")
 @click.option("--limit", type=int, help="Only the last N messages.")
-@with_messenger
-async def history(messenger: Messenger, output: Output, *, contact: str, limit: int | None) -> None:
+@with_session
+async def history(session: Session, output: Output, *, contact: str, limit: int | None) -> None:
     """Show the conversation with CONTACT."""
-    target = messenger.contact(contact)
-    with messenger.store.transaction() as tx:
-        messages = tx.messages.history(target.contact_id, limit)
-    rows = {message.message_id: message.row_id for message in messages}
+    result = await session.call("history", {"contact": contact, "limit": limit})
+    alias = result["contact"]
     output.emit(
-        {"contact": target.alias, "messages": [_message_json(m, rows) for m in messages]},
-        "\n".join(_message_text(m, target.alias, rows) for m in messages) or "No messages yet.",
+        result,
+        "\n".join(_message_text(m, alias) for m in result["messages"]) or "No messages yet.",
     )
 
 
 @click.command()
 @common_options
 @click.argument("contact")
-@with_messenger
-async def chat(messenger: Messenger, output: Output, *, contact: str) -> None:
+@with_session
+async def chat(session: Session, output: Output, *, contact: str) -> None:
     """Talk with CONTACT live: type a line to send it; /help for commands, /quit
     (or Ctrl-D, Ctrl-C) to leave."""
-    with ReceiveLock(messenger.store.path.parent):
-        target = messenger.contact(contact)
-        await run_chat(messenger, target, incoming_text, as_json=output.as_json)
+    with session.receiving():
+        alias = (await session.call("history", {"contact": contact, "limit": 1}))["contact"]
+        await run_chat(session, alias, incoming_text, as_json=output.as_json)
 
 
 MESSAGE_COMMANDS = [

@@ -22,7 +22,9 @@ import platformdirs
 from veil.chat.app import Messenger
 from veil.chat.routing import load_policy
 from veil.chat.store import KdfParams
+from veil.cli.sessions import open_session
 from veil.errors import VeilError
+from veil.service.errors import RemoteError
 
 __all__ = [
     "FAST_KDF",
@@ -33,7 +35,7 @@ __all__ = [
     "open_messenger",
     "passphrase",
     "run_command",
-    "with_messenger",
+    "with_session",
 ]
 
 PASSPHRASE_ENV = "VEIL_PASSPHRASE"  # noqa: S105 (the name of a variable, not a secret)
@@ -57,12 +59,13 @@ class Output:
             click.echo(text)
 
     def fail(self, error: Exception) -> None:
-        """Report an error the user can act on, then exit with status 1."""
-        code = getattr(error, "code", 1)
+        """Report an error the user can act on, then exit with status 1. An error the
+        service answered is reported with the service's code and name."""
+        code, kind = getattr(error, "code", 1), type(error).__name__
+        if isinstance(error, RemoteError):
+            code, kind = error.remote_code, error.kind
         if self.as_json:
-            click.echo(
-                json.dumps({"error": str(error), "code": code, "kind": type(error).__name__})
-            )
+            click.echo(json.dumps({"error": str(error), "code": code, "kind": kind}))
         else:
             click.echo(f"error: {error}", err=True)
         sys.exit(1)
@@ -114,9 +117,10 @@ def passphrase(
     return typed
 
 
-async def open_messenger(home: Path) -> Messenger:
-    """Open the profile in ``home`` (asks for the passphrase) with its routing policy."""
-    store = Messenger.open_store(home, passphrase())
+async def open_messenger(home: Path, secret: str | None = None) -> Messenger:
+    """Open the profile in ``home`` with its routing policy; without ``secret``, the
+    passphrase comes from :func:`passphrase`."""
+    store = Messenger.open_store(home, passphrase() if secret is None else secret)
     try:
         with store.transaction() as tx:
             stored_relays = tx.relays.list()
@@ -141,19 +145,16 @@ def run_command(as_json: bool, body: Callable[[Output], Coroutine[Any, Any, _T]]
     return None
 
 
-def with_messenger(
+def with_session(
     body: Callable[..., Coroutine[Any, Any, None]],
 ) -> Callable[..., None]:
-    """Wrap a command body: open the profile, run, always close."""
+    """Wrap a command body: reach the profile (its service, or the store), run, close."""
 
     @functools.wraps(body)
     def command(home: Path, as_json: bool, **kwargs: Any) -> None:
         async def run(output: Output) -> None:
-            messenger = await open_messenger(home)
-            try:
-                await body(messenger, output, **kwargs)
-            finally:
-                await messenger.close()
+            async with open_session(home, open_messenger) as session:
+                await body(session, output, **kwargs)
 
         run_command(as_json, run)
 

@@ -86,12 +86,13 @@ def test_a_pinned_v1_store_opens_and_reads_back(tmp_path: Path) -> None:
 def test_runner_applies_later_migrations_in_one_transaction_each(tmp_path: Path) -> None:
     path, key = pinned_v1_store(tmp_path)
     database = open_keyed(path, key)
-    later = Migration(SCHEMA_VERSION + 1, ("ALTER TABLE contacts ADD COLUMN nickname TEXT",))
-    assert migrate(database, (*MIGRATIONS, later)) == SCHEMA_VERSION + 1
-    assert schema_version(database) == SCHEMA_VERSION + 1
+    later = SCHEMA_VERSION + 1
+    added = Migration(later, ("ALTER TABLE contacts ADD COLUMN nickname TEXT",))
+    assert migrate(database, (*MIGRATIONS, added)) == later
+    assert schema_version(database) == later
     assert database.execute("SELECT nickname FROM contacts").fetchall() == [(None,)]
     database.close()
-    with pytest.raises(StoreTooNew, match=f"v{SCHEMA_VERSION + 1}"):
+    with pytest.raises(StoreTooNew, match=f"v{later}"):
         ChatStore.open(path, PASSPHRASE)
 
 

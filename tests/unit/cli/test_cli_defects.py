@@ -15,6 +15,9 @@ from veil.chat.receive_lock import ReceiveLock
 from veil.chat.store.database import header_path
 from veil.cli.chat_input import Command, Message, parse_line
 from veil.cli.main import main
+from veil.cli.sessions import without_service
+from veil.service.errors import ServiceAlreadyRunning
+from veil.service.profile_files import hold_lock
 
 RELAY = "veil://" + "A" * 43 + "@relay.example"
 
@@ -82,4 +85,23 @@ def test_a_second_receiver_on_one_profile_is_refused_not_silently_starved(
     with ReceiveLock(tmp_path), pytest.raises(ProfileBusy, match="another veil process"):
         ReceiveLock(tmp_path).__enter__()
     with ReceiveLock(tmp_path):  # released when the first one ended
+        pass
+
+
+def test_a_command_that_opens_the_store_itself_refuses_beside_a_running_service(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    assert _init(CliRunner(), home).exit_code == 0
+    with hold_lock(home):  # what `veil serve` holds while it runs
+        with pytest.raises(ServiceAlreadyRunning, match="veil serve"), without_service(home):
+            pass
+        result = CliRunner().invoke(
+            main,
+            ["backup", "--to", str(tmp_path / "b"), "--home", str(home)],
+            env={"VEIL_PASSPHRASE": "pw", "VEIL_BACKUP_PASSPHRASE": "bk"},
+        )
+    assert result.exit_code == 1 and "veil serve" in result.output
+    assert not (tmp_path / "b").exists()
+    with without_service(home):  # released when the service stopped
         pass

@@ -25,6 +25,7 @@ from veil.chat.store.conversations import (
     MessageRepository,
     OutboxRepository,
 )
+from veil.chat.store.events import EventRepository
 from veil.chat.store.files import FileTransferRepository
 from veil.chat.store.header import KdfParams, StoreHeader
 from veil.chat.store.people import (
@@ -72,6 +73,7 @@ class Transaction:
     requests: RequestRepository
     address: AddressRepository
     files: FileTransferRepository
+    events: EventRepository
 
     @classmethod
     def bind(cls, database: Any) -> Transaction:
@@ -86,6 +88,7 @@ class Transaction:
             RequestRepository(database),
             AddressRepository(database),
             FileTransferRepository(database),
+            EventRepository(database),
         )
 
 

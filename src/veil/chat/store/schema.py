@@ -117,7 +117,24 @@ _V1 = Migration(
 _FILES = Migration(2, FILES_MIGRATION_STATEMENTS)
 """File transfers and their settings (``veil send-file``, ``veil files``)."""
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _FILES)
+#: The event log an API client resumes from (``veil serve``; see chat/store/events.py).
+_EVENTS = Migration(
+    3,
+    (
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            contact TEXT,
+            text TEXT NOT NULL,
+            row_id INTEGER,
+            integrity TEXT NOT NULL,
+            request_id INTEGER,
+            at REAL NOT NULL
+        )""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _FILES, _EVENTS)
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 

@@ -1,0 +1,89 @@
+"""The event log: what arrived, numbered, so an API client that reconnects resumes.
+
+Each row is one :class:`~veil.chat.conversation.Incoming`, written in the same
+transaction as the change that caused it (``Messenger`` records them while it
+commits a received batch), so after a crash the log and the messages agree: an
+event is never lost without its message nor kept without it. Sequence numbers only
+grow (``AUTOINCREMENT``), even across pruning, so a number is never reused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from veil.chat.store.base import Repository, Row
+
+__all__ = ["EventRecord", "EventRepository"]
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One logged arrival; ``seq`` grows by one per event, from 1."""
+
+    seq: int
+    kind: str
+    contact: str | None
+    text: str
+    row_id: int | None
+    integrity: str
+    request_id: int | None
+    at: float
+
+
+_COLUMNS = "seq, kind, contact, text, row_id, integrity, request_id, at"
+
+
+def _event(row: Row) -> EventRecord:
+    seq, kind, contact, text, row_id, integrity, request_id, at = row
+    return EventRecord(seq, kind, contact, text, row_id, integrity, request_id, at)
+
+
+class EventRepository(Repository):
+    """The ``events`` table."""
+
+    __slots__ = ()
+
+    def add(
+        self,
+        *,
+        kind: str,
+        contact: str | None,
+        text: str,
+        row_id: int | None,
+        integrity: str,
+        request_id: int | None,
+        at: float,
+    ) -> int:
+        """Append one event; return its sequence number."""
+        cursor = self._execute(
+            "INSERT INTO events (kind, contact, text, row_id, integrity, request_id, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (kind, contact, text, row_id, integrity, request_id, at),
+        )
+        return int(cursor.lastrowid)
+
+    def since(self, seq: int, limit: int) -> list[EventRecord]:
+        """Up to ``limit`` events after ``seq``, oldest first."""
+        rows = self._all(
+            f"SELECT {_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?",  # noqa: S608
+            (seq, limit),
+        )
+        return [_event(row) for row in rows]
+
+    def last(self) -> int:
+        """The newest sequence number ever given (0 before the first event)."""
+        row = self._one(
+            "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+            (),
+            "sequence",
+        )
+        return int(row[0])
+
+    def oldest(self) -> int | None:
+        """The oldest sequence number still kept (``None``: the log is empty)."""
+        row = self._one("SELECT min(seq) FROM events", (), "events")
+        return None if row[0] is None else int(row[0])
+
+    def prune(self, keep: int) -> None:
+        """Forget all but the newest ``keep`` events."""
+        self._execute("DELETE FROM events WHERE seq <= ?", (self.last() - keep,))
