@@ -27,6 +27,8 @@ from veil.cli.support import (
     passphrase,
     run_command,
 )
+from veil.cli.tui_command import TUI_COMMANDS
+from veil.cli.web_command import WEB_COMMANDS
 from veil.routing.cli import routing_commands
 from veil.routing.config_file import PolicyStore
 from veil.routing.policy import SocksSettings
@@ -117,6 +119,8 @@ for _command in (
     *CONTACT_COMMANDS,
     *MESSAGE_COMMANDS,
     *SERVE_COMMANDS,
+    *WEB_COMMANDS,
+    *TUI_COMMANDS,
     *routing_commands(_open_policy, [home_option()]),
 ):
     main.add_command(_command)
