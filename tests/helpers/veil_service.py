@@ -28,10 +28,9 @@ class ServiceProcess:
     def home(self) -> Path:
         return self.user.home
 
-    async def start(self) -> dict[str, Any]:
-        """Start the service and wait for its ready line."""
+    async def _spawn(self) -> asyncio.subprocess.Process:
         with self.log_file.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
+            return await asyncio.create_subprocess_exec(
                 VEIL,
                 "serve",
                 "--home",
@@ -42,12 +41,23 @@ class ServiceProcess:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
             )
+
+    async def start(self) -> dict[str, Any]:
+        """Start the service and wait for its ready line."""
+        self.process = await self._spawn()
         assert self.process.stdout is not None
         line = await asyncio.wait_for(self.process.stdout.readline(), START_TIMEOUT)
         assert line, f"veil serve printed nothing; see {self.log_file}"
         self.ready = json.loads(line)
         assert "error" not in self.ready, self.ready
         return self.ready
+
+    async def start_expecting_failure(self, kind: str) -> None:
+        """Start the service and check it refuses to run with the error ``kind``."""
+        self.process = await self._spawn()
+        stdout, _ = await asyncio.wait_for(self.process.communicate(), START_TIMEOUT)
+        assert self.process.returncode == 1
+        assert json.loads(stdout)["kind"] == kind
 
     async def stop(self) -> int:
         """SIGTERM, and wait for a clean exit; return the exit code."""

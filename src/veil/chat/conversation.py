@@ -19,6 +19,7 @@ from veil.agent.events import ChatEventReceived
 from veil.agent.runtime import Agent
 from veil.chat.contacts import connection_of
 from veil.chat.errors import ChatProtocolError, DuplicateRecord, RecordNotFound
+from veil.chat.event_log import record_receipt
 from veil.chat.events import (
     MAX_RECEIPT_IDS,
     ChatEvent,
@@ -231,6 +232,7 @@ class Conversation:
             for message_id in event.message_ids:
                 row = tx.messages.find(contact_id, Direction.SENT, message_id).row_id
                 tx.messages.set_receipt(row, _RECEIPTS[event.status])
+                record_receipt(tx, alias, _RECEIPTS[event.status].value, row, self._clock())
             return None
         assert isinstance(event, ProfileUpdated)
         tx.contacts.set_profile(contact_id, event.profile)

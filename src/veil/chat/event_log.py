@@ -2,24 +2,56 @@
 
 ``Messenger`` calls :func:`record_arrivals` while it commits a received batch, so
 every logged event commits with the message, contact or request row it describes
-(and a crash loses both or neither). The log keeps the newest :data:`KEPT_EVENTS`;
-an API client that was away longer reads the history instead.
+(and a crash loses both or neither). Delivery receipts are logged the same way by
+the conversation (:func:`record_receipt`) without being shown by ``veil receive``.
+The log keeps the newest :data:`KEPT_EVENTS`; an API client that was away longer
+reads the history instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
-from veil.chat.conversation import Incoming
 from veil.chat.store import Transaction
 
-__all__ = ["KEPT_EVENTS", "record_arrivals"]
+__all__ = ["KEPT_EVENTS", "Arrival", "record_arrivals", "record_receipt"]
 
 #: How many events the log keeps for clients that reconnect.
 KEPT_EVENTS = 100_000
 
 
-def record_arrivals(tx: Transaction, arrivals: Iterable[Incoming], now: float) -> None:
+class Arrival(Protocol):
+    """What the log keeps of an arrival (``veil.chat.conversation.Incoming``)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def contact(self) -> str | None: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def row_id(self) -> int | None: ...
+    @property
+    def integrity(self) -> str: ...
+    @property
+    def request_id(self) -> int | None: ...
+
+
+def record_receipt(tx: Transaction, alias: str, status: str, row_id: int, now: float) -> None:
+    """Log that the contact ``alias`` reported ``status`` for our message ``row_id``."""
+    tx.events.add(
+        kind="receipt",
+        contact=alias,
+        text=status,
+        row_id=row_id,
+        integrity="ok",
+        request_id=None,
+        at=now,
+    )
+
+
+def record_arrivals(tx: Transaction, arrivals: Iterable[Arrival], now: float) -> None:
     """Append each arrival to the event log in ``tx``, then drop the oldest beyond
     :data:`KEPT_EVENTS`."""
     recorded = False

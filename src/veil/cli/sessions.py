@@ -28,6 +28,8 @@ __all__ = ["CURSOR_FILE", "Session", "open_session"]
 #: The last event ``veil receive`` showed through a service, so the next shows the rest.
 CURSOR_FILE = "receive.cursor"
 OnArrival = Callable[[IncomingShape], None]
+#: Logged for API clients, not printed by ``veil receive`` (``veil history`` shows them).
+_NOT_SHOWN = frozenset({"receipt"})
 
 
 class Session(Protocol):
@@ -60,7 +62,8 @@ class DirectSession(LocalApi):
             if not logged:
                 break
             for event in logged:
-                on_arrival(_as_incoming(event_shape(event)))
+                if event.kind not in _NOT_SHOWN:
+                    on_arrival(_as_incoming(event_shape(event)))
             cursor = logged[-1].seq
         await self.messenger.receive(idle=idle, on_incoming=lambda i: on_arrival(incoming_shape(i)))
         with self.messenger.store.transaction() as tx:
@@ -89,7 +92,8 @@ class ServiceSession:
                     event: EventShape = await _next_within(stream, idle)
                 except TimeoutError:
                     return
-                on_arrival(_as_incoming(event))
+                if event["kind"] not in _NOT_SHOWN:
+                    on_arrival(_as_incoming(event))
                 _write_cursor(self._home, event["seq"])
         finally:
             await stream.aclose()

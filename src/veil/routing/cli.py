@@ -28,7 +28,7 @@ from veil.relay.protocol.errors import InvalidAddress
 from veil.routing.config_file import PolicyStore
 from veil.routing.policy import RelayEntry, RoutingMode, RoutingPolicy
 
-__all__ = ["StoreOpener", "routing_commands"]
+__all__ = ["StoreOpener", "list_operators", "list_relays", "routing_commands"]
 
 StoreOpener = Callable[[Mapping[str, Any]], PolicyStore]
 """Opens the policy store from the values of the extra options."""
@@ -115,11 +115,12 @@ def routing_commands(
     relays = click.Group("relays", help="The relays you receive on and send through.")
     for name, function in _RELAY_COMMANDS.items():
         relays.add_command(command(name, function))
-    return relays, command("operators", _operators)
+    return relays, command("operators", list_operators)
 
 
-def _list(store: PolicyStore) -> tuple[dict[str, Any], str]:
-    """List configured relays with their operator and what each is enabled for."""
+def list_relays(store: PolicyStore) -> tuple[dict[str, Any], str]:
+    """List configured relays with their operator and what each is enabled for
+    (``veil relays list``; also the service API's ``relays`` method)."""
     policy = store.load()
     socks = None if policy.socks is None else str(policy.socks)
     lines = [f"private routing: {policy.mode}", f"SOCKS5 proxy: {socks or 'none'}"]
@@ -215,8 +216,9 @@ def _mode(store: PolicyStore, mode: str | None) -> tuple[dict[str, Any], str]:
     return {"mode": str(policy.mode)}, f"private routing: {policy.mode}"
 
 
-def _operators(store: PolicyStore) -> tuple[dict[str, Any], str]:
-    """List operators and the relays each one runs."""
+def list_operators(store: PolicyStore) -> tuple[dict[str, Any], str]:
+    """List operators and the relays each one runs (``veil operators``; also the
+    service API's ``operators`` method)."""
     summaries = store.load().operators()
     data = {
         "operators": [
@@ -228,7 +230,7 @@ def _operators(store: PolicyStore) -> tuple[dict[str, Any], str]:
 
 
 _RELAY_COMMANDS: dict[str, Callable[..., tuple[dict[str, Any], str]]] = {
-    "list": _list,
+    "list": list_relays,
     "add": _add,
     "remove": _remove,
     "enable": _enable,

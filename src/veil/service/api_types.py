@@ -37,10 +37,14 @@ __all__ = [
     "LinkParams",
     "LinkResult",
     "MessageShape",
+    "OperatorShape",
+    "OperatorsResult",
     "ReactParams",
     "ReactedResult",
     "ReceiptName",
     "RejectedResult",
+    "RelayEntryShape",
+    "RelaysResult",
     "RelaysShape",
     "RenameParams",
     "RenameResult",
@@ -243,6 +247,34 @@ class HistoryResult(TypedDict):
     messages: list[MessageShape]
 
 
+class RelayEntryShape(TypedDict):
+    """A relay of the routing policy, as ``veil relays list --json`` shows it."""
+
+    address: str
+    fingerprint: str
+    operator: str
+    own: bool
+    receive: bool
+    proxy: bool
+
+
+class RelaysResult(TypedDict):
+    """The routing policy: its mode, the SOCKS5 proxy and the relays."""
+
+    mode: str
+    socks: str | None
+    relays: list[RelayEntryShape]
+
+
+class OperatorShape(TypedDict):
+    name: str
+    relays: list[RelayEntryShape]
+
+
+class OperatorsResult(TypedDict):
+    operators: list[OperatorShape]
+
+
 class IncomingShape(TypedDict):
     """Something that arrived, as ``veil receive --json`` lists it."""
 
@@ -255,7 +287,11 @@ class IncomingShape(TypedDict):
 
 
 class EventShape(IncomingShape):
-    """An arrival from the event log, with its sequence number and time."""
+    """An arrival from the event log, with its sequence number and time.
+
+    ``kind``: message, edit, delete, reaction, profile, connected, request, desync,
+    repair-request, repaired, error, or receipt (``text`` is the status, ``id`` our
+    message's row)."""
 
     seq: int
     at: float

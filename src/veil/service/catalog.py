@@ -54,6 +54,10 @@ METHODS: dict[str, MethodSpec] = {
     "delete": MethodSpec(t.DeleteParams, t.DeletedResult, "Delete a message (for you or all)."),
     "react": MethodSpec(t.ReactParams, t.ReactedResult, "Set or withdraw a reaction."),
     "history": MethodSpec(t.HistoryParams, t.HistoryResult, "The conversation with a contact."),
+    "relays": MethodSpec(
+        t.Empty, t.RelaysResult, "The routing policy file: mode, SOCKS5 proxy, relays."
+    ),
+    "operators": MethodSpec(t.Empty, t.OperatorsResult, "Operators and their relays."),
     "events": MethodSpec(
         t.EventsParams, t.EventsResult, "Logged events after sequence number `since`."
     ),

@@ -43,6 +43,8 @@ __all__ = ["MAX_QUEUED", "ApiConnection", "ServiceCore"]
 _log = logging.getLogger(__name__)
 #: Requests one connection may have waiting before more are refused.
 MAX_QUEUED = 64
+#: A subscription looks for events logged without a signal (receipts) this often.
+_POLL_SECONDS = 1.0
 
 
 class ServiceCore(Protocol):
@@ -92,7 +94,7 @@ class ApiConnection:
             await self._channel.close()
 
     async def _read(self) -> None:
-        while not self._closing and (frames := await self._channel.receive()) is not None:
+        while (frames := await self._channel.receive()) is not None:
             for frame in frames:
                 try:
                     self._queue.put_nowait(frame)
@@ -106,6 +108,9 @@ class ApiConnection:
             request, reply, after = await self._answer(frame)
             if reply is not None and (request is None or request.id is not None):
                 await self._channel.send(reply)
+            if self._closing:  # a wrong token: answered, now hang up
+                await self._channel.close()
+                return
             if after is not None:
                 await after()
 
@@ -178,6 +183,9 @@ class ApiConnection:
                     await self._channel.send(notification_frame(EVENT_NOTIFICATION, dict(event)))
                     cursor = event["seq"]
                 if not events:
-                    await signal.wait()
+                    # Arrivals set the signal; receipts are logged without one, so
+                    # look again every so often.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(signal.wait(), _POLL_SECONDS)
         finally:
             self._service.forget(signal)

@@ -10,9 +10,12 @@ belong to a connection and live in the server.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from veil.chat.app import Messenger
+from veil.chat.routing import policy_file
+from veil.routing.cli import list_operators, list_relays
+from veil.routing.config_file import PolicyStore
 from veil.service import api_types as t
 from veil.service.errors import EventsPruned, UnknownMethod
 from veil.service.rpc import Request
@@ -132,6 +135,18 @@ async def _history(messenger: Messenger, params: t.HistoryParams) -> t.HistoryRe
     return {"contact": target.alias, "messages": [message_shape(m) for m in messages]}
 
 
+def _policy_file(messenger: Messenger) -> PolicyStore:
+    return policy_file(messenger.store.path.parent)
+
+
+async def _relays(messenger: Messenger, _: t.Empty) -> t.RelaysResult:
+    return cast(t.RelaysResult, list_relays(_policy_file(messenger))[0])
+
+
+async def _operators(messenger: Messenger, _: t.Empty) -> t.OperatorsResult:
+    return cast(t.OperatorsResult, list_operators(_policy_file(messenger))[0])
+
+
 async def _events(messenger: Messenger, params: t.EventsParams) -> t.EventsResult:
     limit = max(1, min(params.get("limit", MAX_EVENTS_PAGE), MAX_EVENTS_PAGE))
     events, last = events_after(messenger, params["since"], limit)
@@ -172,6 +187,8 @@ HANDLERS: dict[str, Handler] = {
     "delete": _delete,
     "react": _react,
     "history": _history,
+    "relays": _relays,
+    "operators": _operators,
     "events": _events,
 }
 #: Methods after which the receive loop must subscribe a new receive queue.
