@@ -229,7 +229,11 @@ class HistoryParams(TypedDict):
 
 
 class MessageShape(TypedDict):
+    """One message. ``id`` is this store's row (for edit, react, reply); ``ref`` is the
+    id both sides share, which another message's ``reply_to`` names."""
+
     id: int
+    ref: str
     direction: DirectionName
     text: str | None
     sequence: int

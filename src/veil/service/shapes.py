@@ -43,6 +43,7 @@ def message_shape(message: MessageRecord) -> MessageShape:
     """One message of a history."""
     return {
         "id": message.row_id,
+        "ref": message.message_id.hex(),
         "direction": message.direction.value,
         "text": message.text,
         "sequence": message.sequence,

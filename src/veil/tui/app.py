@@ -63,13 +63,15 @@ class VeilApp(App[None]):
     #status { dock: bottom; height: 1; padding: 0 1; background: $boost; }
     #status.error { color: $error; text-style: bold; }
     """
+    # priority: these keys work even while the composer (whose own Ctrl keys edit
+    # text) has the focus.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help"),
-        Binding("ctrl+n", "invite", "Invite"),
-        Binding("ctrl+o", "join", "Connect"),
-        Binding("ctrl+r", "requests", "Requests"),
-        Binding("ctrl+k", "verify", "Security code"),
-        Binding("ctrl+l", "relays", "Relays"),
+        Binding("ctrl+n", "invite", "Invite", priority=True),
+        Binding("ctrl+o", "join", "Connect", priority=True),
+        Binding("ctrl+r", "requests", "Requests", priority=True),
+        Binding("ctrl+k", "verify", "Security code", priority=True),
+        Binding("ctrl+l", "relays", "Relays", priority=True),
         Binding("ctrl+q", "quit", "Quit"),
     ]
     MESSAGE_KEYS = (
@@ -186,8 +188,10 @@ class VeilApp(App[None]):
         self.history = result["messages"]
         messages = self.query_one("#messages", ListView)
         await messages.clear()
+        texts = {message["ref"]: message["text"] for message in self.history}
         for message in self.history:
-            await messages.append(ListItem(Static(message_lines(message)), name=str(message["id"])))
+            drawn = message_lines(message, texts.get(message["reply_to"]))
+            await messages.append(ListItem(Static(drawn), name=str(message["id"])))
         if self.history:
             messages.index = len(self.history) - 1
             self.last[alias] = self.history[-1]["text"] or ""
@@ -244,7 +248,9 @@ class VeilApp(App[None]):
     def start_edit(self, message: dict[str, Any]) -> None:
         """Put ``message`` in the composer to edit it."""
         self.editing, self.reply_to = message["id"], None
-        self.query_one(Composer).load_text(message["text"] or "")
+        composer = self.query_one(Composer)
+        composer.load_text(message["text"] or "")
+        composer.move_cursor(composer.document.end)  # type on at the end of the text
         self.show_replying()
 
     def selected_message(self) -> dict[str, Any] | None:

@@ -23,14 +23,15 @@ def chat_label(contact: dict[str, Any], unread: int, last: str | None) -> str:
     return f"{name}{badge}{status}{preview}"
 
 
-def message_lines(message: dict[str, Any], now: float | None = None) -> str:
-    """A message as the conversation shows it: quote, text, reactions, state, marks."""
+def message_lines(message: dict[str, Any], quoted: str | None, now: float | None = None) -> str:
+    """A message as the conversation shows it: the ``quoted`` text it replies to, its
+    text, reactions, delivery state and integrity marks."""
     mine = message["direction"] == "sent"
     who = "You" if mine else "They"
     text = "(deleted)" if message["deleted"] != "none" else message["text"] or ""
     lines = []
     if message["reply_to"]:
-        lines.append(f"  ┃ {_one_line(message['reply_to'])}")
+        lines.append(f"  ┃ {_one_line(quoted or '(a message no longer here)')}")
     lines.append(f"{who}: {text}")
     reactions = " ".join(emoji for _, emoji in message["reactions"])
     meta = [_clock(message["sent_at"], now)]

@@ -35,6 +35,7 @@ CONTACTS = [
 def _message(ident: int, direction: str, text: str, **extra: Any) -> dict[str, Any]:
     return {
         "id": ident,
+        "ref": f"{ident:032x}",
         "direction": direction,
         "text": text,
         "sequence": ident,
@@ -52,7 +53,7 @@ def _message(ident: int, direction: str, text: str, **extra: Any) -> dict[str, A
 HISTORY = [
     _message(1, "received", "Are we still on for Saturday?"),
     _message(2, "sent", "Yes! 10:00 at the station.", reactions=[["received", "👍"]]),
-    _message(3, "received", "Bring the map", reply_to="Yes! 10:00 at the station."),
+    _message(3, "received", "Bring the map", reply_to=f"{2:032x}"),
     _message(4, "sent", "Will do", edited=True, receipt="pending"),
 ]
 

@@ -89,7 +89,8 @@ async function refreshHistory() {
   if (!result || alias !== state.selected) return;
   state.history = result.messages;
   const list = $("messages");
-  list.replaceChildren(...result.messages.map(messageItem));
+  const texts = new Map(result.messages.map((message) => [message.ref, message.text]));
+  list.replaceChildren(...result.messages.map((message) => messageItem(message, texts.get(message.reply_to))));
   list.scrollTop = list.scrollHeight;
   const last = result.messages.at(-1);
   if (last) state.last.set(alias, last.text);

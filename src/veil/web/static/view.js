@@ -31,7 +31,7 @@ function statusText(status) {
   return status === "connected" ? "" : status;
 }
 
-export function messageItem(message) {
+export function messageItem(message, quoted) {
   const mine = message.direction === "sent";
   const text = message.deleted !== "none" ? "(deleted)" : message.text ?? "";
   const item = element("li", {
@@ -40,7 +40,9 @@ export function messageItem(message) {
     "data-id": String(message.id),
     "aria-label": `${mine ? "You" : "They"}: ${text}`,
   });
-  if (message.reply_to) item.append(element("div", { className: "quote", text: message.reply_to }));
+  if (message.reply_to) {
+    item.append(element("div", { className: "quote", text: quoted ?? "(a message no longer here)" }));
+  }
   item.append(element("div", { className: "text", text }));
   const reactions = message.reactions.map(([, emoji]) => emoji).join(" ");
   if (reactions) item.append(element("div", { className: "reactions", text: reactions, "aria-label": `Reactions: ${reactions}` }));
