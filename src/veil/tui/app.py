@@ -138,6 +138,8 @@ class VeilApp(App[None]):
         contact, kind = event.get("contact"), event["kind"]
         if kind in _NOTICES:
             self.status(_NOTICES[kind].format(contact=contact, text=event.get("text")), error=True)
+        if kind == "connected":
+            self.status(f"Connected with {contact}.")
         if contact and kind == "message":
             self.last[contact] = event["text"]
             if contact != self.selected:

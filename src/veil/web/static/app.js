@@ -33,6 +33,7 @@ function onEvent(event) {
   const notice = NOTICES[event.kind];
   if (notice) setStatus(notice(event.contact, event.text), event.kind !== "repaired");
   if (event.kind === "request") refreshRequests();
+  if (event.kind === "connected") setStatus(`Connected with ${event.contact}.`);
   if (event.contact && event.contact === state.selected) {
     refreshHistory();
   } else if (event.contact && event.kind === "message") {
