@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("veil.agent",),
     ("veil.chat",),
     ("veil.service",),
+    ("veil.tui", "veil.web"),
     ("veil.cli", "veil.relayd", "veil.bot"),
     ("veil.demo",),
 )

@@ -29,6 +29,8 @@ from veil.cli.support import (
     passphrase,
     run_command,
 )
+from veil.cli.tui_command import TUI_COMMANDS
+from veil.cli.web_command import WEB_COMMANDS
 from veil.routing.cli import routing_commands
 from veil.routing.config_file import PolicyStore
 from veil.routing.policy import SocksSettings
@@ -121,6 +123,8 @@ for _command in (
     *MESSAGE_COMMANDS,
     *FILE_COMMANDS,
     *SERVE_COMMANDS,
+    *WEB_COMMANDS,
+    *TUI_COMMANDS,
     *routing_commands(_open_policy, [home_option()]),
     *BACKUP_COMMANDS,
 ):

@@ -258,10 +258,12 @@ class HistoryParams(TypedDict):
 
 
 class MessageShape(TypedDict):
-    """One message; ``is_reply``: it replies to another, whose row id ``reply_to``
+    """One message. ``id`` is this store's row (for edit, react, reply); ``ref`` is the
+    id both sides share. ``is_reply``: it replies to another, whose row ``reply_to``
     gives when that one is in the listed history (else ``None``)."""
 
     id: int
+    ref: str
     direction: DirectionName
     text: str | None
     sequence: int

@@ -44,6 +44,7 @@ def message_shape(message: MessageRecord, rows: dict[bytes, int]) -> MessageShap
     so a reply names the row it replies to."""
     return {
         "id": message.row_id,
+        "ref": message.message_id.hex(),
         "direction": message.direction.value,
         "text": message.text,
         "sequence": message.sequence,
