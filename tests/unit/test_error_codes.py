@@ -24,7 +24,7 @@ LAYERS = {
     "ratchet": ("ratchet.md", ("veil.ratchet.errors",)),
     "relay": ("relay.md", ("veil.relay.protocol.errors",)),
     "routing": ("routing.md", ("veil.routing.errors",)),
-    "agent": ("agent.md", ("veil.agent.errors",)),
+    "agent": ("agent.md", ("veil.agent.errors", "veil.agent.groups.errors")),
     "chat": ("chat.md", ("veil.chat.errors",)),
 }
 #: Codes each layer may use; the ranges are disjoint.

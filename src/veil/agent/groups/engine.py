@@ -21,6 +21,7 @@ from veil.agent.groups.errors import (
     MalformedGroupData,
     NotAllowed,
     NotAMember,
+    PastRetention,
     UnknownGroup,
 )
 from veil.agent.groups.events import GroupEvent, RetentionLost, WeLeft
@@ -266,7 +267,7 @@ class GroupEngine(Generic[Tx]):
     def _active(self, group_id: bytes) -> GroupMember:
         member = self.member(group_id)
         if member.status is Status.PAST_RETENTION:
-            raise NotAMember("we were offline past the log's retention: rejoin the group")
+            raise PastRetention("we were offline past the log's retention: rejoin the group")
         if member.status is not Status.ACTIVE:
             raise NotAMember("we are no longer in this group: ask an admin for a new invitation")
         return member

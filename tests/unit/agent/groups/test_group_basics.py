@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from helpers.group_log import MemoryGroupLog
 from helpers.groups import Client, admit_all, new_client, sync_all
-
 from veil.agent.groups.errors import NotAllowed, NotAMember
 from veil.agent.groups.events import EpochChanged, WeLeft
 from veil.agent.groups.policy import Role
