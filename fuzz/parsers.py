@@ -35,6 +35,9 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     can instrument the modules before they load."""
     from veil.agent.envelope import EnvelopeTracker
     from veil.agent.frames import FRAME_SIZE, decode_frame
+    from veil.agent.groups.codec import decode_member
+    from veil.agent.groups.policy import GroupPolicy
+    from veil.agent.groups.wire import JoinRequest, PendingJoin, WelcomeBundle, decode_entry
     from veil.agent.links import decode_link
     from veil.agent.payloads import ContactRequest, decode_payload
     from veil.chat.events import decode_event
@@ -83,6 +86,12 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("file chunk body header", _sized(decode_body_header, BODY_HEADER_SIZE)),
         ("file command", decode_file_command),
         ("file response", decode_file_response),
+        ("group log entry", decode_entry),
+        ("group policy", GroupPolicy.from_extension),
+        ("group join request", JoinRequest.from_bytes),
+        ("group welcome bundle", WelcomeBundle.from_bytes),
+        ("group pending join", PendingJoin.from_bytes),
+        ("group member state", decode_member),
     )
 
 
