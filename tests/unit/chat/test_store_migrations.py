@@ -53,11 +53,10 @@ def schema_of(database: Any) -> list[tuple[str, str, list[tuple[Any, ...]]]]:
 
 def test_migration_one_creates_exactly_the_pinned_v1_schema(tmp_path: Path) -> None:
     path, key = pinned_v1_store(tmp_path)
-    fresh = ChatStore.create(tmp_path / "fresh.db", PASSPHRASE, kdf=KdfParams(1, 1, 8))
-    fresh.close()
-    fresh_key = StoreHeader.from_bytes(header_path(tmp_path / "fresh.db").read_bytes())
+    header = StoreHeader.generate(DeterministicRandom(b"fresh"), KdfParams(1, 1, 8))
+    fresh_db = open_keyed(tmp_path / "fresh.db", header.derive_key(PASSPHRASE))
+    migrate(fresh_db, MIGRATIONS[:1])
     pinned_db = open_keyed(path, key)
-    fresh_db = open_keyed(tmp_path / "fresh.db", fresh_key.derive_key(PASSPHRASE))
     assert schema_version(fresh_db) == schema_version(pinned_db) == 1
     assert schema_of(fresh_db) == schema_of(pinned_db)
 
@@ -88,22 +87,22 @@ def test_a_pinned_v1_store_opens_and_reads_back(tmp_path: Path) -> None:
 def test_runner_applies_later_migrations_in_one_transaction_each(tmp_path: Path) -> None:
     path, key = pinned_v1_store(tmp_path)
     database = open_keyed(path, key)
-    v2 = Migration(2, ("ALTER TABLE contacts ADD COLUMN nickname TEXT",))
-    assert migrate(database, (*MIGRATIONS, v2)) == 2
-    assert schema_version(database) == 2
+    later = Migration(SCHEMA_VERSION + 1, ("ALTER TABLE contacts ADD COLUMN nickname TEXT",))
+    assert migrate(database, (*MIGRATIONS, later)) == SCHEMA_VERSION + 1
+    assert schema_version(database) == SCHEMA_VERSION + 1
     assert database.execute("SELECT nickname FROM contacts").fetchall() == [(None,)]
     database.close()
-    with pytest.raises(StoreTooNew, match="v2"):
+    with pytest.raises(StoreTooNew, match=f"v{SCHEMA_VERSION + 1}"):
         ChatStore.open(path, PASSPHRASE)
 
 
 def test_a_failing_migration_leaves_the_previous_version_intact(tmp_path: Path) -> None:
     path, key = pinned_v1_store(tmp_path)
     database = open_keyed(path, key)
-    broken = Migration(2, ("CREATE TABLE half_done (x)", "THIS IS NOT SQL"))
+    broken = Migration(SCHEMA_VERSION + 1, ("CREATE TABLE half_done (x)", "THIS IS NOT SQL"))
     with pytest.raises(Exception, match="syntax"):
         migrate(database, (*MIGRATIONS, broken))
-    assert schema_version(database) == 1
+    assert schema_version(database) == SCHEMA_VERSION
     tables = database.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'")
     assert tables.fetchall() == []
     database.close()
@@ -114,6 +113,6 @@ def test_migrations_must_be_numbered_in_order(tmp_path: Path) -> None:
     path, key = pinned_v1_store(tmp_path)
     database = open_keyed(path, key)
     with pytest.raises(ValueError, match="numbered"):
-        migrate(database, (*MIGRATIONS, Migration(3, ())))
+        migrate(database, (*MIGRATIONS, Migration(SCHEMA_VERSION + 2, ())))
     assert len(MIGRATIONS) == SCHEMA_VERSION
     database.close()

@@ -24,6 +24,7 @@ from veil.chat.store.conversations import (
     MessageRepository,
     OutboxRepository,
 )
+from veil.chat.store.groups import GroupMessageRepository, GroupRepository
 from veil.chat.store.header import KdfParams, StoreHeader
 from veil.chat.store.people import (
     AddressRepository,
@@ -67,6 +68,8 @@ class Transaction:
     outbox: OutboxRepository
     requests: RequestRepository
     address: AddressRepository
+    groups: GroupRepository
+    group_messages: GroupMessageRepository
 
     @classmethod
     def bind(cls, database: Any) -> Transaction:
@@ -80,6 +83,8 @@ class Transaction:
             OutboxRepository(database),
             RequestRepository(database),
             AddressRepository(database),
+            GroupRepository(database),
+            GroupMessageRepository(database),
         )
 
 

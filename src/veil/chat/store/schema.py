@@ -113,7 +113,56 @@ _V1 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1,)
+_GROUPS = Migration(
+    2,
+    (
+        """CREATE TABLE groups (
+            group_id BLOB PRIMARY KEY,
+            alias TEXT UNIQUE,
+            state BLOB NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        """CREATE TABLE group_messages (
+            group_id BLOB NOT NULL REFERENCES groups (group_id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            message_id BLOB NOT NULL,
+            sender BLOB NOT NULL,
+            own INTEGER NOT NULL CHECK (own IN (0, 1)),
+            text TEXT NOT NULL,
+            sent_at_ms INTEGER NOT NULL,
+            reply_to BLOB,
+            edited INTEGER NOT NULL DEFAULT 0 CHECK (edited IN (0, 1)),
+            deleted_by BLOB,
+            PRIMARY KEY (group_id, message_id)
+        )""",
+        "CREATE INDEX group_messages_by_seq ON group_messages (group_id, seq)",
+        """CREATE TABLE group_reactions (
+            group_id BLOB NOT NULL,
+            message_id BLOB NOT NULL,
+            sender BLOB NOT NULL,
+            emoji TEXT NOT NULL,
+            PRIMARY KEY (group_id, message_id, sender),
+            FOREIGN KEY (group_id, message_id)
+                REFERENCES group_messages (group_id, message_id) ON DELETE CASCADE
+        )""",
+        """CREATE TABLE group_invites (
+            ticket BLOB PRIMARY KEY,
+            group_id BLOB NOT NULL REFERENCES groups (group_id) ON DELETE CASCADE,
+            role INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        )""",
+        """CREATE TABLE group_joins (
+            ticket BLOB NOT NULL,
+            connection_id INTEGER PRIMARY KEY,
+            request BLOB NOT NULL,
+            secret BLOB NOT NULL,
+            created_at REAL NOT NULL
+        )""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _GROUPS)
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 
