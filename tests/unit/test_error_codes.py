@@ -25,7 +25,7 @@ LAYERS = {
     "relay": ("relay.md", ("veil.relay.protocol.errors",)),
     "routing": ("routing.md", ("veil.routing.errors",)),
     "agent": ("agent.md", ("veil.agent.errors", "veil.agent.groups.errors")),
-    "chat": ("chat.md", ("veil.chat.errors",)),
+    "chat": ("chat.md", ("veil.chat.errors", "veil.chat.group_errors")),
 }
 #: Codes each layer may use; the ranges are disjoint.
 RANGES = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from veil.agent.groups.errors import GroupProtocolError
-from veil.agent.groups.policy import GroupPolicy
+from veil.agent.groups.policy import GroupPolicy, Role
 
 __all__ = [
     "EntryRejected",
@@ -24,12 +24,14 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Posted:
-    """An application message, from ``sender`` (a per-group handle); ``own`` if ours."""
+    """An application message, from ``sender`` (a per-group handle) holding ``role`` at
+    that point of the log; ``own`` if ours."""
 
     seq: int
     sender: bytes
     data: bytes
     own: bool
+    role: Role
 
 
 @dataclass(frozen=True, slots=True)

@@ -192,7 +192,7 @@ class GroupMember:
         self.posts.remove(own)
         if own.epoch == self.mls.context.epoch:
             if own.kind is PostKind.APPLICATION:
-                return [Posted(seq, self.handle, own.plaintext, own=True)]
+                return [Posted(seq, self.handle, own.plaintext, own=True, role=self.role)]
             return []
         if own.kind is PostKind.APPLICATION:  # a commit ended its epoch first: send again
             self.posts.append(PendingPost(PostKind.APPLICATION, -1, b"", own.plaintext))
@@ -215,7 +215,8 @@ class GroupMember:
             assert sender_handle is not None
             check_post(self.policy, sender_handle)
             self.mls = processed.state
-            return [Posted(seq, sender_handle, processed.content, own=False)]
+            role = self.policy.role_of(sender_handle)
+            return [Posted(seq, sender_handle, processed.content, own=False, role=role)]
         if not isinstance(processed.content, Commit):
             self.mls = processed.state  # a proposal: kept for a commit of this epoch
             return []
