@@ -39,10 +39,12 @@ async def _group(tmp_path: Path) -> list[GroupChat]:
         request, secrets[name.encode()] = chat.engine.request_join(name)
         await ann.engine.admit(group_id, request, name.encode(), flush=False)
     await ann.engine.flush(group_id)
-    for event in await ann.engine.sync(group_id):
-        if isinstance(event, MemberAdmitted):
-            joiner = bob if event.ticket == b"Bob" else cy
-            joiner.set_alias(joiner.engine.join(event.bundle, secrets[event.ticket]), "club")
+    for _ in range(2):  # the commit comes back, then the Welcome posted after it
+        for event in await ann.engine.sync(group_id):
+            if isinstance(event, MemberAdmitted):
+                joiner = bob if event.ticket == b"Bob" else cy
+                joined = await joiner.engine.join(event.bundle, secrets[event.ticket])
+                joiner.set_alias(joined, "club")
     return [ann, bob, cy]
 
 

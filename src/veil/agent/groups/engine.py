@@ -30,7 +30,7 @@ from veil.agent.groups.log_port import GroupLog
 from veil.agent.groups.member import GroupMember, Status
 from veil.agent.groups.policy import POLICY_EXTENSION, GroupPolicy, Role, RosterEntry
 from veil.agent.groups.store import GroupStore, GroupTransaction
-from veil.agent.groups.wire import JoinRequest, PendingJoin, WelcomeBundle
+from veil.agent.groups.wire import JoinRequest, PendingJoin, WelcomeBundle, welcome_of
 from veil.crypto import RandomSource
 from veil.mls.errors import MLSProtocolError
 from veil.mls.group_state import JoinKeys, join_from_welcome
@@ -144,11 +144,16 @@ class GroupEngine(Generic[Tx]):
         request = JoinRequest(package, display_name)
         return request.to_bytes(), PendingJoin(package, keys).to_bytes()
 
-    def join(self, bundle: bytes, pending: bytes) -> bytes:
-        """Join from an admin's welcome bundle; return the group id."""
+    async def join(self, bundle: bytes, pending: bytes) -> bytes:
+        """Join from an admin's welcome bundle (the Welcome is read from the log);
+        return the group id."""
         welcome, secret = WelcomeBundle.from_bytes(bundle), PendingJoin.from_bytes(pending)
+        batch = await self._log.read(welcome.access, welcome.welcome_seq - 1, 1)
+        if not batch.entries or batch.entries[0].seq != welcome.welcome_seq:
+            raise MalformedGroupData("the log no longer holds our Welcome: ask for a new link")
         try:
-            state = join_from_welcome(welcome.welcome, secret.key_package, secret.keys)
+            message = welcome_of(batch.entries[0].data)
+            state = join_from_welcome(message, secret.key_package, secret.keys)
         except MLSProtocolError as error:
             raise MalformedGroupData(f"the Welcome is rejected: {error}") from error
         group_id = state.context.group_id

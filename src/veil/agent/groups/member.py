@@ -28,7 +28,7 @@ from veil.agent.groups.events import (
 from veil.agent.groups.intent import Intent, PreparedCommit, leaving_members, prepare_commit
 from veil.agent.groups.policy import GroupPolicy, Role, policy_of
 from veil.agent.groups.rules import check_commit, check_post, handle_of
-from veil.agent.groups.wire import WelcomeBundle, decode_entry, encode_entry
+from veil.agent.groups.wire import AdmittedBatch, decode_entry, encode_entry
 from veil.crypto import RandomSource
 from veil.mls.errors import MLSProtocolError, SecretAlreadyUsed, WrongEpoch
 from veil.mls.framing import SENDER_MEMBER, MLSMessage
@@ -60,6 +60,8 @@ class PostKind(enum.IntEnum):
     APPLICATION = 0
     LEAVE = 1
     """Our Remove proposal for ourselves."""
+    WELCOME = 2
+    """The Welcome of our winning commit; ``plaintext`` is the AdmittedBatch."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,12 +186,18 @@ class GroupMember:
         if self.pending is not None and data == encode_entry(self.pending.message):
             return self._adopt(seq, rng)
         try:
-            return self._process(seq, decode_entry(data), rng)
+            message = decode_entry(data)
+            if isinstance(message.body, Welcome):
+                return []  # for joiners: they read it by its sequence number
+            return self._process(seq, message, rng)
         except GroupProtocolError as error:
             return [EntryRejected(seq, error)]
 
     def _own_post_back(self, seq: int, own: PendingPost, rng: RandomSource) -> list[GroupEvent]:
         self.posts.remove(own)
+        if own.kind is PostKind.WELCOME:  # the joiners can now read it: send the bundles
+            bundles = AdmittedBatch.from_bytes(own.plaintext).bundles(seq, self.admin)
+            return [MemberAdmitted(ticket, bundle) for ticket, bundle in bundles]
         if own.epoch == self.mls.context.epoch:
             if own.kind is PostKind.APPLICATION:
                 return [Posted(seq, self.handle, own.plaintext, own=True, role=self.role)]
@@ -250,18 +258,11 @@ class GroupMember:
         self.intent = self.intent.without(pending.intent)
         self.revocations += pending.revoke
         events = self._new_epoch(seq, pending.state, self.handle, rng)
-        welcome = pending.welcome
-        for admission in pending.intent.admissions:
-            if welcome is None or not isinstance(welcome.body, Welcome):
-                break
-            admin = self.admin if admission.role >= Role.ADMIN else None
-            bundle = WelcomeBundle(
-                welcome.body,
-                admission.grant.access,
-                admission.grant.ref,
-                seq,
-                admission.role,
-                admin,
+        if pending.welcome is not None and pending.intent.admissions:
+            joiners = tuple(
+                (a.ticket, a.grant.access, a.grant.ref, a.role) for a in pending.intent.admissions
             )
-            events.append(MemberAdmitted(admission.ticket, bundle.to_bytes()))
+            batch = AdmittedBatch(seq, joiners).to_bytes()
+            entry = encode_entry(pending.welcome)
+            self.posts.append(PendingPost(PostKind.WELCOME, self.mls.context.epoch, entry, batch))
         return events

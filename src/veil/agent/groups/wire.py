@@ -22,11 +22,13 @@ from veil.mls.welcome import Welcome
 
 __all__ = [
     "ENTRY_VERSION",
+    "AdmittedBatch",
     "JoinRequest",
     "PendingJoin",
     "WelcomeBundle",
     "decode_entry",
     "encode_entry",
+    "welcome_of",
 ]
 
 T = TypeVar("T")
@@ -34,7 +36,6 @@ ENTRY_VERSION = 1
 MAX_ENTRY = 1 << 26
 MAX_ACCESS = 4096
 MAX_KEY_PACKAGE = 1 << 16
-MAX_WELCOME = 1 << 27
 
 
 def _decode(data: bytes, what: str, read: Callable[[TlsReader], T]) -> T:
@@ -94,23 +95,25 @@ class JoinRequest:
 
 @dataclass(frozen=True, slots=True)
 class WelcomeBundle:
-    """What the admin sends a joiner once the commit adding it won its epoch."""
+    """What the admin sends a joiner over their pairwise connection once the commit
+    adding it won its epoch. The Welcome itself is in the group's log (entry
+    ``welcome_seq``), so the bundle stays small whatever the group's size."""
 
-    welcome: Welcome
     access: bytes
     """The joiner's own log credentials."""
     log_ref: bytes
     cursor: int
     """The sequence number of the commit that added the joiner: it reads after it."""
+    welcome_seq: int
     role: Role
     admin: bytes | None = None
     """The log's admin credential, for joiners added as admins."""
 
     def to_bytes(self) -> bytes:
-        """``uint8 version; opaque welcome<V>; opaque access<V>; opaque log_ref<V>;
-        uint64 cursor; uint8 role; optional<opaque> admin``."""
-        writer = TlsWriter().u8(ENTRY_VERSION).opaque(MLSMessage(self.welcome).to_bytes())
-        writer.opaque(self.access).opaque(self.log_ref).u64(self.cursor).u8(self.role)
+        """``uint8 version; opaque access<V>; opaque log_ref<V>; uint64 cursor;
+        uint64 welcome_seq; uint8 role; optional<opaque> admin``."""
+        writer = TlsWriter().u8(ENTRY_VERSION).opaque(self.access).opaque(self.log_ref)
+        writer.u64(self.cursor).u64(self.welcome_seq).u8(self.role)
         return writer.optional(self.admin, TlsWriter.opaque).build()
 
     @classmethod
@@ -119,15 +122,65 @@ class WelcomeBundle:
 
         def read(reader: TlsReader) -> WelcomeBundle:
             _version(reader)
-            message = decode(reader.opaque(MAX_WELCOME), MLSMessage.decode)
-            if not isinstance(message.body, Welcome):
-                raise ValueError("the bundle carries no Welcome")
             access, ref = reader.opaque(MAX_ACCESS), reader.opaque(MAX_LOG_REF)
-            cursor, role = reader.u64(), Role(reader.u8())
+            cursor, welcome_seq, role = reader.u64(), reader.u64(), Role(reader.u8())
+            if welcome_seq <= cursor:
+                raise ValueError("the Welcome comes after the commit it belongs to")
             admin = reader.optional(lambda r: r.opaque(MAX_ACCESS))
-            return cls(message.body, access, ref, cursor, role, admin)
+            return cls(access, ref, cursor, welcome_seq, role, admin)
 
         return _decode(data, "welcome bundle", read)
+
+
+@dataclass(frozen=True, slots=True)
+class AdmittedBatch:
+    """What an admin keeps with its Welcome entry until the entry is in the log: the
+    commit's sequence number and, per joiner, its ticket, grant and role."""
+
+    commit_seq: int
+    joiners: tuple[tuple[bytes, bytes, bytes, Role], ...]
+
+    def to_bytes(self) -> bytes:
+        """``uint64 commit_seq; { opaque ticket, access, ref<V>; uint8 role } joiners<V>``."""
+        writer = TlsWriter().u64(self.commit_seq)
+        writer.vector(self.joiners, lambda w, j: w.opaque(j[0]).opaque(j[1]).opaque(j[2]).u8(j[3]))
+        return writer.build()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> AdmittedBatch:
+        """Decode a batch (our own bytes, from our store)."""
+
+        def read(reader: TlsReader) -> AdmittedBatch:
+            seq = reader.u64()
+            joiners = reader.vector(lambda r: (r.opaque(), r.opaque(), r.opaque(), Role(r.u8())))
+            return cls(seq, tuple(joiners))
+
+        return _decode(data, "admitted batch", read)
+
+    def bundles(self, welcome_seq: int, admin: bytes | None) -> list[tuple[bytes, bytes]]:
+        """``(ticket, bundle bytes)`` for each joiner, once the Welcome is at ``welcome_seq``."""
+        return [
+            (
+                ticket,
+                WelcomeBundle(
+                    access,
+                    ref,
+                    self.commit_seq,
+                    welcome_seq,
+                    role,
+                    admin if role >= Role.ADMIN else None,
+                ).to_bytes(),
+            )
+            for ticket, access, ref, role in self.joiners
+        ]
+
+
+def welcome_of(data: bytes) -> Welcome:
+    """The Welcome in a log entry (MalformedGroupData if it holds none)."""
+    body = decode_entry(data).body
+    if not isinstance(body, Welcome):
+        raise MalformedGroupData("the log entry named in the bundle is not a Welcome")
+    return body
 
 
 @dataclass(frozen=True, slots=True)
