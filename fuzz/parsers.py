@@ -49,8 +49,10 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.mls.fuzzing import MLS_DECODERS
     from veil.ratchet.agreement import InvitationKeys, ReplyKeys
     from veil.ratchet.header import Header
+    from veil.relay.client.log_events import LogAdmin, LogReader, LogWriter
     from veil.relay.protocol.address import RelayAddress
     from veil.relay.protocol.handshake import decode_client_hello, decode_server_hello
+    from veil.relay.protocol.log_commands import decode_log_command, decode_log_response
     from veil.relay.protocol.queue_commands import decode_command
     from veil.relay.protocol.queue_responses import decode_response
     from veil.relay.protocol.transmission import decode_client_transmission, decode_transmission
@@ -92,6 +94,11 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("group welcome bundle", WelcomeBundle.from_bytes),
         ("group pending join", PendingJoin.from_bytes),
         ("group member state", decode_member),
+        ("log command", decode_log_command),
+        ("log response", decode_log_response),
+        ("log admin credentials", LogAdmin.decode),
+        ("log writer credentials", LogWriter.decode),
+        ("log reader credentials", LogReader.decode),
     )
 
 

@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 from veil.crypto import Ed25519KeyPair, RandomSource
 from veil.relay.server.core import RelayProtocol
+from veil.relay.server.log_service import GroupLogService, QueueStoreWithLogs
+from veil.relay.server.log_store import LogStore, MemoryLogStore
 from veil.relay.server.metrics import RelayMetrics
 from veil.relay.server.service import RelayService
 from veil.relay.server.settings import RelaySettings
@@ -31,13 +33,22 @@ def relay_service(
     clock: Callable[[], float],
     rng: RandomSource,
     metrics: RelayMetrics | None = None,
+    log_store: LogStore | None = None,
 ) -> RelayService:
-    """A relay service over ``store`` that also serves private routing."""
+    """A relay service over ``store`` that also serves private routing, and group logs
+    kept in ``log_store`` (in memory when ``None``: nothing of them survives a restart)."""
+    logs: list[GroupLogService] = []
 
-    def routing(core: RelayProtocol, wake: Callable[[], None]) -> RoutingRoles:
+    def extensions(core: RelayProtocol, wake: Callable[[], None]) -> GroupLogService:
         proxy = RelayProxy(rng, core, wake, enabled=settings.proxy)
-        return RoutingRoles(core, proxy, settings.max_cached_auth_keys)
+        group_logs = GroupLogService(
+            core, wake, log_store or MemoryLogStore(), settings, rng=rng, clock=clock
+        )
+        group_logs.inner = RoutingRoles(core, proxy, settings.max_cached_auth_keys)
+        logs.append(group_logs)
+        return group_logs
 
+    queues = QueueStoreWithLogs(store, lambda: logs[0] if logs else None)
     return RelayService(
-        store, settings, identity, clock=clock, rng=rng, metrics=metrics, extension=routing
+        queues, settings, identity, clock=clock, rng=rng, metrics=metrics, extension=extensions
     )

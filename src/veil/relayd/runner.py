@@ -16,6 +16,7 @@ from pathlib import Path
 
 from veil.crypto import SystemRandom
 from veil.relay.server.config import STORE_FILE, RelayConfig
+from veil.relay.server.log_sqlite import LOG_STORE_FILE, SqliteLogStore
 from veil.relay.server.logging_setup import configure_logging, fields
 from veil.relay.server.metrics_http import MetricsServer, relay_families
 from veil.relay.server.store.sqlite import SqliteStore
@@ -53,6 +54,7 @@ async def run_relay(
         identity.key_pair,
         clock=time.time,
         rng=SystemRandom(),
+        log_store=SqliteLogStore(data_dir / LOG_STORE_FILE),
     )
     await service.start()
     log.info("relay.loaded", extra=fields(seconds=round(time.monotonic() - started, 3)))

@@ -40,12 +40,20 @@ from veil.relay.client.link import (
     ReconnectPolicy,
     RelayLink,
 )
-from veil.relay.client.session import ClientSession, QueueKeys, Reply, recipient_delivery_key
+from veil.relay.client.log_client import GroupLogClient
+from veil.relay.client.session import (
+    ClientSession,
+    QueueKeys,
+    RawResponse,
+    Reply,
+    recipient_delivery_key,
+)
 from veil.relay.client.subscriptions import RelaySubscriptions, expect, open_received
 from veil.relay.protocol import queue_commands as cmd
 from veil.relay.protocol import queue_responses as rsp
 from veil.relay.protocol.address import RelayAddress
 from veil.relay.protocol.errors import NoMessage
+from veil.relay.protocol.log_commands import LOG_RESPONSE_TAGS
 
 __all__ = ["DEFAULT_RECONNECT", "KEEPALIVE_INTERVAL", "Dialer", "ReconnectPolicy", "RelayClient"]
 
@@ -70,6 +78,8 @@ class RelayClient:
         self._rng = rng
         self._link = RelayLink(address, rng, options, self._take_push, self._resubscribe)
         self._subscriptions = RelaySubscriptions(self._link, delivery_window)
+        self.logs = GroupLogClient(self._link, rng, delivery_window)
+        """Group-log commands and subscriptions over this connection (relay version 4)."""
 
     @classmethod
     async def connect(
@@ -232,7 +242,11 @@ class RelayClient:
         expect(await self._link.request(build), rsp.Ok)
 
     def _take_push(self, reply: Reply) -> None:
-        self._subscriptions.take_push(reply)
+        if isinstance(reply.response, RawResponse) and reply.body[0] in LOG_RESPONSE_TAGS:
+            self.logs.take_push(reply)
+        else:
+            self._subscriptions.take_push(reply)
 
     async def _resubscribe(self) -> None:
         await self._subscriptions.resubscribe()
+        await self.logs.resubscribe()

@@ -32,6 +32,7 @@ from veil.relay.protocol.handshake import (
     ServerHello,
     decode_server_hello,
 )
+from veil.relay.protocol.log_commands import LOG_RESPONSE_TAGS
 from veil.relay.protocol.queue_crypto import (
     OpenedMessage,
     authenticate,
@@ -253,7 +254,7 @@ class ClientSession:
                 raise UnexpectedResponse("relay responses carry no authenticator")
             body = transmission.body
             response: rsp.Response | RawResponse
-            if body[0] in ROUTING_RESPONSE_TAGS:
+            if body[0] in ROUTING_RESPONSE_TAGS or body[0] in LOG_RESPONSE_TAGS:
                 response = RawResponse(body)
             else:
                 response = rsp.decode_response(body)

@@ -27,20 +27,27 @@ __all__ = [
     "CommandError",
     "CommandProhibited",
     "ConnectionLost",
+    "EntryNotPosted",
     "ErrorCode",
     "HandshakeFailed",
     "IdentityMismatch",
     "InternalError",
     "InvalidAddress",
+    "InvalidLogCredentials",
     "InvalidRelayConfig",
+    "LogFull",
+    "LogsUnsupported",
     "MalformedTransmission",
     "MessageTooLarge",
     "NoMessage",
+    "NoSuchMember",
     "QuotaExceeded",
     "RelayError",
     "RelayLocalError",
     "RelayProtocolError",
     "StoreFailed",
+    "TooManyLogs",
+    "TooManyMembers",
     "TooManyQueues",
     "UnexpectedResponse",
     "UnknownCommand",
@@ -72,6 +79,13 @@ class ErrorCode(IntEnum):
     INTERNAL = 418
     TOO_MANY_QUEUES = 419
     STORE = 420
+    LOG_FULL = 430
+    TOO_MANY_MEMBERS = 431
+    NO_SUCH_MEMBER = 432
+    NOT_POSTED = 433
+    LOGS_UNSUPPORTED = 434
+    TOO_MANY_LOGS = 435
+    INVALID_LOG_CREDENTIALS = 436
 
 
 class RelayError(VeilError):
@@ -209,6 +223,53 @@ class TooManyQueues(CommandError):
     code: ClassVar[int] = ErrorCode.TOO_MANY_QUEUES
 
 
+class LogFull(CommandError):
+    """The group log holds its quota of entries; post again once its readers caught up
+    (or retention removed old entries)."""
+
+    code: ClassVar[int] = ErrorCode.LOG_FULL
+
+
+class TooManyMembers(CommandError):
+    """The group log has its maximum of readers and writers; remove one first."""
+
+    code: ClassVar[int] = ErrorCode.TOO_MANY_MEMBERS
+
+
+class NoSuchMember(CommandError):
+    """The admin named a reader or writer id this log does not have (removed already?)."""
+
+    code: ClassVar[int] = ErrorCode.NO_SUCH_MEMBER
+
+
+class EntryNotPosted(CommandError):
+    """``LACK`` named a sequence number the log has not reached: acknowledge only
+    entries that were delivered."""
+
+    code: ClassVar[int] = ErrorCode.NOT_POSTED
+
+
+class LogsUnsupported(RelayProtocolError):
+    """(client) The relay speaks a protocol version without group logs (before 4):
+    use a relay that was updated, or another relay for the group."""
+
+    code: ClassVar[int] = ErrorCode.LOGS_UNSUPPORTED
+
+
+class TooManyLogs(CommandError):
+    """This connection made ``max_queues_per_connection`` logs already (``LNEW``);
+    a client that really needs more opens another connection."""
+
+    code: ClassVar[int] = ErrorCode.TOO_MANY_LOGS
+
+
+class InvalidLogCredentials(RelayProtocolError):
+    """Group-log credentials (admin, reader or writer) are malformed: whoever handed them
+    over sent bad ones; ask for them again."""
+
+    code: ClassVar[int] = ErrorCode.INVALID_LOG_CREDENTIALS
+
+
 class StoreFailed(RelayLocalError):
     """The queue store could not read or commit; the relay cannot keep its promises.
 
@@ -237,6 +298,11 @@ _COMMAND_ERRORS: dict[int, type[CommandError]] = {
         CommandProhibited,
         InternalError,
         TooManyQueues,
+        LogFull,
+        TooManyMembers,
+        NoSuchMember,
+        EntryNotPosted,
+        TooManyLogs,
     )
 }
 

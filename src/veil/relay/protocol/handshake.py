@@ -29,7 +29,7 @@ __all__ = [
     "sign_server_hello",
 ]
 
-RELAY_VERSIONS = VersionRange(1, 2)
+RELAY_VERSIONS = VersionRange(1, 4)
 """Relay protocol versions this implementation speaks."""
 
 SESSION_ID_SIZE = 32
