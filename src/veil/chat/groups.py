@@ -88,6 +88,8 @@ class GroupChat:
         self.engine = engine
         self._rng = rng
         self._clock = clock
+        self.on_events: Callable[[Transaction, list[GroupEvent]], None] | None = None
+        """Called with every batch of events inside its transaction (group joins)."""
 
     # -- groups -------------------------------------------------------------------
 
@@ -185,6 +187,8 @@ class GroupChat:
 
         def apply(tx: Transaction, group_id: bytes, events: list[GroupEvent]) -> None:
             notices.extend(self._apply(tx, alias, group_id, events))
+            if self.on_events is not None:
+                self.on_events(tx, events)
 
         await self.engine.sync(self.group_id(alias), apply)
         return notices

@@ -40,13 +40,16 @@ class GroupMessageRecord:
 
 @dataclass(frozen=True, slots=True)
 class GroupJoinRecord:
-    """A join we started from a group link: the connection to the admin and our
-    request's secret half, kept until the Welcome arrives."""
+    """A join we started from a group link: the contact (the admin's one-time
+    connection), our request and its secret half, kept until the Welcome arrives."""
 
+    contact_id: int
     ticket: bytes
-    connection_id: int
+    alias: str
     request: bytes
     secret: bytes
+    sent: bool = False
+    bundle: bytes | None = None
 
 
 class GroupRepository(Repository):
@@ -105,25 +108,64 @@ class GroupRepository(Repository):
     def add_join(self, join: GroupJoinRecord, now: float) -> None:
         """Remember a join we started."""
         self._execute(
-            "INSERT INTO group_joins (ticket, connection_id, request, secret, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (join.ticket, join.connection_id, join.request, join.secret, now),
+            "INSERT INTO group_joins (contact_id, ticket, alias, request, secret, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (join.contact_id, join.ticket, join.alias, join.request, join.secret, now),
         )
 
-    def join_by_connection(self, connection_id: int) -> GroupJoinRecord | None:
-        """The join that waits on this connection, or ``None``."""
-        row = self._execute(
-            "SELECT ticket, connection_id, request, secret FROM group_joins"
-            " WHERE connection_id = ?",
-            (connection_id,),
-        ).fetchone()
-        if row is None:
-            return None
-        return GroupJoinRecord(bytes(row[0]), int(row[1]), bytes(row[2]), bytes(row[3]))
+    def joins(self) -> list[GroupJoinRecord]:
+        """Every join still waiting, oldest first."""
+        rows = self._all(
+            "SELECT contact_id, ticket, alias, request, secret, sent, bundle FROM group_joins"
+            " ORDER BY created_at"
+        )
+        return [
+            GroupJoinRecord(
+                int(c),
+                bytes(t),
+                str(a),
+                bytes(r),
+                bytes(s),
+                bool(sent),
+                None if b is None else bytes(b),
+            )
+            for c, t, a, r, s, sent, b in rows
+        ]
 
-    def finish_join(self, connection_id: int) -> None:
-        """Forget a join once the Welcome arrived (its secret half with it)."""
-        self._execute("DELETE FROM group_joins WHERE connection_id = ?", (connection_id,))
+    def mark_join_sent(self, contact_id: int) -> None:
+        """Our request went out over the connection."""
+        self._execute("UPDATE group_joins SET sent = 1 WHERE contact_id = ?", (contact_id,))
+
+    def set_join_bundle(self, contact_id: int, bundle: bytes) -> bool:
+        """The admin's welcome bundle arrived; False if no join waits on this contact."""
+        cursor = self._execute(
+            "UPDATE group_joins SET bundle = ? WHERE contact_id = ?", (bundle, contact_id)
+        )
+        return bool(cursor.rowcount)
+
+    def finish_join(self, contact_id: int) -> None:
+        """Forget a join once we are in the group (its secret half with it)."""
+        self._execute("DELETE FROM group_joins WHERE contact_id = ?", (contact_id,))
+
+    def add_admission(self, contact_id: int, ticket: bytes, request: bytes, now: float) -> None:
+        """A joiner's request arrived over its connection; admitted on the next sync."""
+        self._execute(
+            "INSERT OR REPLACE INTO group_admissions (contact_id, ticket, request, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            (contact_id, ticket, request, now),
+        )
+
+    def admissions(self) -> list[tuple[int, bytes, bytes]]:
+        """``(contact id, ticket, request)`` of every request waiting to be admitted."""
+        rows = self._all("SELECT contact_id, ticket, request FROM group_admissions")
+        return [(int(c), bytes(t), bytes(r)) for c, t, r in rows]
+
+    def remove_admission(self, contact_id: int, ticket: bytes) -> None:
+        """The request is in our engine's intent now."""
+        self._execute(
+            "DELETE FROM group_admissions WHERE contact_id = ? AND ticket = ?",
+            (contact_id, ticket),
+        )
 
 
 _SELECT = (

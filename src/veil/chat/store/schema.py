@@ -153,11 +153,21 @@ _GROUPS = Migration(
             created_at REAL NOT NULL
         )""",
         """CREATE TABLE group_joins (
+            contact_id INTEGER PRIMARY KEY REFERENCES contacts (contact_id) ON DELETE CASCADE,
             ticket BLOB NOT NULL,
-            connection_id INTEGER PRIMARY KEY,
+            alias TEXT NOT NULL,
             request BLOB NOT NULL,
             secret BLOB NOT NULL,
+            sent INTEGER NOT NULL DEFAULT 0 CHECK (sent IN (0, 1)),
+            bundle BLOB,
             created_at REAL NOT NULL
+        )""",
+        """CREATE TABLE group_admissions (
+            contact_id INTEGER NOT NULL REFERENCES contacts (contact_id) ON DELETE CASCADE,
+            ticket BLOB NOT NULL,
+            request BLOB NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (contact_id, ticket)
         )""",
     ),
 )
