@@ -17,6 +17,7 @@ import click
 from veil.chat.app import STORE_FILE, Messenger
 from veil.chat.routing import initial_policy, load_policy, policy_file
 from veil.cli.contact_commands import CONTACT_COMMANDS
+from veil.cli.group_commands import GROUP_COMMANDS
 from veil.cli.message_commands import MESSAGE_COMMANDS
 from veil.cli.support import (
     FAST_KDF,
@@ -115,6 +116,7 @@ def _open_policy(options: Mapping[str, Any]) -> PolicyStore:
 for _command in (
     *CONTACT_COMMANDS,
     *MESSAGE_COMMANDS,
+    *GROUP_COMMANDS,
     *routing_commands(_open_policy, [home_option()]),
 ):
     main.add_command(_command)

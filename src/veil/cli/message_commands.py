@@ -16,6 +16,7 @@ from veil.chat.app import Messenger
 from veil.chat.conversation import Incoming
 from veil.chat.store import MessageRecord
 from veil.cli.chat_loop import run_chat
+from veil.cli.group_commands import group_history, send_to_group
 from veil.cli.support import Output, common_options, with_messenger
 
 __all__ = ["MESSAGE_COMMANDS", "incoming_json", "incoming_text"]
@@ -99,7 +100,9 @@ async def send(
     text: tuple[str, ...],
     reply_to: int | None,
 ) -> None:
-    """Send TEXT to CONTACT (several TEXT arguments send several messages)."""
+    """Send TEXT to CONTACT or GROUP (several TEXT arguments send several messages)."""
+    if await send_to_group(messenger, output, contact, list(text)):
+        return
     target = messenger.contact(contact)
     stored = await messenger.conversation.send_texts(target.contact_id, list(text), reply_to)
     pending = messenger.pending_sends()
@@ -187,7 +190,9 @@ async def receive(messenger: Messenger, output: Output, *, wait: float) -> None:
 @click.option("--limit", type=int, help="Only the last N messages.")
 @with_messenger
 async def history(messenger: Messenger, output: Output, *, contact: str, limit: int | None) -> None:
-    """Show the conversation with CONTACT."""
+    """Show the conversation with CONTACT, or GROUP's messages in the group's order."""
+    if await group_history(messenger, output, contact, limit):
+        return
     target = messenger.contact(contact)
     with messenger.store.transaction() as tx:
         messages = tx.messages.history(target.contact_id, limit)

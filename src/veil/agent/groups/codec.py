@@ -79,6 +79,9 @@ def _read_pending(reader: TlsReader) -> tuple[PreparedCommit | None, bool]:
     message = decode(reader.opaque(_BIG), MLSMessage.decode)
     welcome = reader.optional(lambda r: decode(r.opaque(_BIG), MLSMessage.decode))
     state = decode_state(reader.opaque(_BIG))
+    # A prepared commit's state was never used to send (it is adopted only when the
+    # commit comes back), so it need not commit again; see groups.md "Restored state".
+    state.restored = False
     epoch, intent = reader.u64(), _read_intent(reader)
     revoke = tuple(reader.vector(lambda r: r.opaque()))
     prepared = PreparedCommit(message, welcome, state, epoch, intent, revoke)

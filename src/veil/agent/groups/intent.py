@@ -17,6 +17,9 @@ from veil.agent.groups.policy import POLICY_EXTENSION, GroupPolicy, Role, Roster
 from veil.agent.groups.rules import handle_of
 from veil.agent.groups.wire import JoinRequest
 from veil.crypto import RandomSource
+from veil.mls import tree_math
+from veil.mls.codec import TlsWriter, decode
+from veil.mls.errors import MLSProtocolError
 from veil.mls.framing import SENDER_MEMBER, MLSMessage
 from veil.mls.group_state import GroupState
 from veil.mls.operations import create_commit
@@ -29,6 +32,7 @@ __all__ = [
     "Intent",
     "PreparedCommit",
     "leaving_members",
+    "open_admin",
     "prepare_commit",
 ]
 
@@ -136,8 +140,44 @@ def leaving_members(state: GroupState) -> list[tuple[bytes, int]]:
     ]
 
 
+ADMIN_LABEL = b"veil group admin"
+
+
+def _seal_admin(state: GroupState, policy: GroupPolicy, handle: bytes, admin: bytes) -> GroupPolicy:
+    """Hand the log's admin credential to a new admin: sealed to its current leaf key."""
+    entry = policy.entry(handle)
+    if entry.sealed_admin:
+        return policy
+    leaf = state.tree.member_leaf(_leaf_of(state, handle) or 0)
+    kem_output, sealed = state.suite.encrypt_with_label(
+        leaf.encryption_key, ADMIN_LABEL, state.context.group_id, admin
+    )
+    blob = TlsWriter().opaque(kem_output).opaque(sealed).build()
+    return policy.with_entry(replace(entry, sealed_admin=blob))
+
+
+def open_admin(state: GroupState, policy: GroupPolicy, handle: bytes) -> bytes | None:
+    """Our admin credential from our roster row, if one is sealed to our leaf."""
+    blob = policy.entry(handle).sealed_admin
+    if not blob:
+        return None
+    private, _ = state.private.keys[tree_math.node_of_leaf(state.leaf_index)]
+    try:
+        kem_output, sealed = decode(blob, lambda r: (r.opaque(4096), r.opaque(4096)))
+        return state.suite.decrypt_with_label(
+            private, ADMIN_LABEL, state.context.group_id, kem_output, sealed
+        )
+    except MLSProtocolError:
+        return None  # sealed to a leaf key we replaced since: ask the owner again
+
+
 def prepare_commit(
-    state: GroupState, intent: Intent, rng: RandomSource, *, commit_leavers: bool
+    state: GroupState,
+    intent: Intent,
+    rng: RandomSource,
+    *,
+    commit_leavers: bool,
+    admin: bytes | None = None,
 ) -> PreparedCommit | None:
     """One commit carrying out ``intent`` (and, for admins, the pending leaves) in the
     current epoch; ``None`` if nothing applies any more. A restored state first makes
@@ -149,15 +189,14 @@ def prepare_commit(
         )
     me = handle_of(state, state.leaf_index)
     before = policy_of(state.context)
-    policy, proposals, done, revoke = before, list[Proposal](), Intent(), list[bytes]()
+    policy, proposals, revoke = before, list[Proposal](), list[bytes]()
     by_reference: list[bytes] = []
-    leaving = {leaf for _, leaf in leaving_members(state)}
-    if commit_leavers:
-        for reference, leaf in leaving_members(state):
-            handle = handle_of(state, leaf)
-            by_reference.append(reference)
-            revoke.append(policy.entry(handle).log_ref)
-            policy = policy.without({handle})
+    leaving = leaving_members(state) if commit_leavers else []
+    for reference, leaf in leaving:
+        handle = handle_of(state, leaf)
+        by_reference.append(reference)
+        revoke.append(policy.entry(handle).log_ref)
+        policy = policy.without({handle})
     for admission in intent.admissions:
         package = admission.request.key_package
         handle = package.leaf_node.credential.identity
@@ -165,20 +204,19 @@ def prepare_commit(
             proposals.append(Add(package))
             row = RosterEntry(handle, admission.role, admission.request.display_name)
             policy = policy.with_entry(replace(row, log_ref=admission.grant.ref))
-        done = replace(done, admissions=(*done.admissions, admission))
+    skip = {leaf for _, leaf in leaving}
     for edit in intent.edits:
-        done = replace(done, edits=(*done.edits, edit))
-        if edit.kind is EditKind.REMOVE:
-            target = _leaf_of(state, edit.handle)
-            if target is None or (commit_leavers and target in leaving):
-                continue
+        target = _leaf_of(state, edit.handle) if edit.handle else None
+        if edit.handle and (target is None or target in skip):
+            continue  # the member is gone, or already leaving
+        if edit.kind is EditKind.REMOVE and target is not None:
             proposals.append(Remove(target))
             revoke.append(policy.entry(edit.handle).log_ref)
             policy = policy.without({edit.handle})
-        elif edit.handle and _leaf_of(state, edit.handle) is None:
-            continue  # the member is gone
-        else:
-            policy = _apply_edit(policy, edit, me)
+            continue
+        policy = _apply_edit(policy, edit, me)
+        if admin is not None and edit.handle and policy.role_of(edit.handle) >= Role.ADMIN:
+            policy = _seal_admin(state, policy, edit.handle, admin)
     if policy != before:
         others = tuple(e for e in state.context.extensions if e.extension_type != POLICY_EXTENSION)
         proposals.append(GroupContextExtensions((*others, policy.to_extension())))
@@ -187,7 +225,8 @@ def prepare_commit(
     result = create_commit(
         state, rng, by_value=tuple(proposals), by_reference=tuple(by_reference), private=True
     )
-    done = replace(done, update=intent.update)
     revoke = [r for r in revoke if r]
     epoch = state.context.epoch
-    return PreparedCommit(result.message, result.welcome, result.state, epoch, done, tuple(revoke))
+    return PreparedCommit(
+        result.message, result.welcome, result.state, epoch, intent, tuple(revoke)
+    )

@@ -25,7 +25,13 @@ from veil.agent.groups.events import (
     Posted,
     WeLeft,
 )
-from veil.agent.groups.intent import Intent, PreparedCommit, leaving_members, prepare_commit
+from veil.agent.groups.intent import (
+    Intent,
+    PreparedCommit,
+    leaving_members,
+    open_admin,
+    prepare_commit,
+)
 from veil.agent.groups.policy import GroupPolicy, Role, policy_of
 from veil.agent.groups.rules import check_commit, check_post, handle_of
 from veil.agent.groups.wire import AdmittedBatch, decode_entry, encode_entry
@@ -130,7 +136,11 @@ class GroupMember:
         entries: list[bytes] = []
         if self.pending is None and (not self.intent.empty() or self._commit_needed()):
             prepared = prepare_commit(
-                self.mls, self.intent, rng, commit_leavers=self.role >= Role.ADMIN
+                self.mls,
+                self.intent,
+                rng,
+                commit_leavers=self.role >= Role.ADMIN,
+                admin=self.admin,
             )
             if prepared is not None:
                 self.pending, self.pending_commit_posted = prepared, False
@@ -242,6 +252,8 @@ class GroupMember:
         before = {handle_of(old, i) for i in old.tree.members()}
         after = {handle_of(self.mls, i) for i in self.mls.tree.members()}
         self.pending = None  # a commit of ours for the old epoch lost: the intent stays
+        if self.admin is None and self.role >= Role.ADMIN:
+            self.admin = open_admin(self.mls, self.policy, self.handle)
         self._seal_held(rng)
         if self.leaving:
             self._propose_leave(rng)

@@ -11,8 +11,8 @@ PrivateMessages, so no relay ever reads it. Layout (docs/protocol/groups.md)::
     uint8 flags;                                 // bit 0 public, bit 1 receipts
     uint8 default_role;                          // role of members without an entry
     RosterEntry roster<V>;
-    struct { opaque handle<V>; uint8 role; opaque display_name<V>; opaque log_ref<V>; }
-        RosterEntry;                             // sorted by handle, each handle once
+    struct { opaque handle<V>; uint8 role; opaque display_name<V>; opaque log_ref<V>;
+             opaque sealed_admin<V>; } RosterEntry;  // sorted by handle, each handle once
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ MAX_NAME = 128
 MAX_DESCRIPTION = 1024
 MAX_HANDLE = 32
 MAX_LOG_REF = 512
+MAX_SEALED = 4096
 _FLAG_PUBLIC = 1
 _FLAG_RECEIPTS = 2
 
@@ -77,6 +78,9 @@ class RosterEntry:
     role: Role
     display_name: str = ""
     log_ref: bytes = b""
+    sealed_admin: bytes = b""
+    """The log's admin credential sealed to this member's leaf (HPKE, EncryptWithLabel
+    "veil group admin"), set when the member is made admin or owner."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +147,7 @@ class GroupPolicy:
 
 def _encode_entry(writer: TlsWriter, row: RosterEntry) -> None:
     writer.opaque(row.handle).u8(row.role).opaque(row.display_name.encode())
-    writer.opaque(row.log_ref)
+    writer.opaque(row.log_ref).opaque(row.sealed_admin)
 
 
 def _text(reader: TlsReader, cap: int) -> str:
@@ -153,7 +157,8 @@ def _text(reader: TlsReader, cap: int) -> str:
 def _decode_entry(reader: TlsReader) -> RosterEntry:
     handle = reader.opaque(MAX_HANDLE)
     role = Role(reader.u8())
-    return RosterEntry(handle, role, _text(reader, MAX_NAME), reader.opaque(MAX_LOG_REF))
+    name, log_ref = _text(reader, MAX_NAME), reader.opaque(MAX_LOG_REF)
+    return RosterEntry(handle, role, name, log_ref, reader.opaque(MAX_SEALED))
 
 
 def _decode_policy(reader: TlsReader) -> GroupPolicy:

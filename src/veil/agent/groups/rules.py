@@ -104,7 +104,11 @@ def _check_row_change(
         _require(new.role is not Role.OWNER, "a new member cannot be made owner")
         _require(new.role <= role, "a role above one's own cannot be given")
         return
-    if own_row and (old.role, old.log_ref) == (new.role, new.log_ref):
+    if own_row and (old.role, old.log_ref, old.sealed_admin) == (
+        new.role,
+        new.log_ref,
+        new.sealed_admin,
+    ):
         return  # changing one's own display name
     _require(role >= Role.ADMIN, "a member cannot change roles or other members' names")
     if Role.OWNER in (old.role, new.role) or max(old.role, new.role) >= Role.ADMIN:

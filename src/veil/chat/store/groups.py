@@ -88,7 +88,9 @@ class GroupRepository(Repository):
 
     def aliases(self) -> list[tuple[str, bytes]]:
         """``(alias, group id)`` of every group, oldest first."""
-        rows = self._all("SELECT alias, group_id FROM groups ORDER BY rowid")
+        rows = self._all(
+            "SELECT alias, group_id FROM groups WHERE alias IS NOT NULL ORDER BY rowid"
+        )
         return [(str(alias), bytes(group_id)) for alias, group_id in rows]
 
     def add_invite(self, ticket: bytes, group_id: bytes, role: int, now: float) -> None:

@@ -88,3 +88,20 @@ async def test_leaving_and_ownership_transfer() -> None:
     assert heir.history()[-1][1] == b"still alive"
     changes = [e for e in heir.events if isinstance(e, EpochChanged)]
     assert changes[-1].removed == (owner.engine.member(group_id).handle,)
+
+
+async def test_a_promoted_admin_receives_the_log_credential_and_can_remove() -> None:
+    log, clients, group_id = await _group(3)
+    owner, admin, removed = clients
+    assert admin.engine.member(group_id).admin is None
+    await owner.engine.set_role(group_id, admin.engine.member(group_id).handle, Role.ADMIN)
+    await sync_all(clients, group_id)
+    assert admin.engine.member(group_id).admin == owner.engine.member(group_id).admin
+    roster = owner.engine.member(group_id).policy.roster
+    assert all(row.sealed_admin == b"" for row in roster if row.role is Role.MEMBER)
+    access = removed.engine.member(group_id).access
+    await admin.engine.remove(group_id, removed.engine.member(group_id).handle)
+    await sync_all(clients, group_id)
+    assert any(isinstance(e, WeLeft) and e.removed for e in removed.events)
+    with pytest.raises(Exception, match="deleted"):
+        await log.read(access, 0, 10)
