@@ -83,3 +83,13 @@ async def sync_all(clients: list[Client], group_id: bytes, rounds: int = 30) -> 
         if not busy and sum(len(c.events) for c in clients) == before:
             return
     raise AssertionError("the group did not settle")
+
+
+async def make_group(n: int, name: str = "Club") -> tuple[MemoryGroupLog, list[Client], bytes]:
+    """A group of ``n`` clients on one in-memory log, all joined and settled."""
+    log = MemoryGroupLog(SystemRandom())
+    clients = [new_client(f"user{i}", log) for i in range(n)]
+    group_id = await clients[0].engine.create(name, "user0")
+    await admit_all(clients[0], group_id, clients[1:])
+    await sync_all(clients, group_id)
+    return log, clients, group_id

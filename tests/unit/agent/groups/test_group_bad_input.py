@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.group_log import MemoryGroupLog
-from helpers.groups import Client, admit_all, new_client, sync_all
+from helpers.groups import Client, make_group, sync_all
 from veil.agent.groups.errors import (
     GroupPolicyViolation,
     GroupProtocolError,
@@ -21,15 +20,6 @@ from veil.mls.operations import create_commit, encrypt_application
 from veil.mls.proposals import Remove
 
 RNG = SystemRandom()
-
-
-async def _group(n: int) -> tuple[MemoryGroupLog, list[Client], bytes]:
-    log = MemoryGroupLog(RNG)
-    clients = [new_client(f"user{i}", log) for i in range(n)]
-    group_id = await clients[0].engine.create("Club", "user0")
-    await admit_all(clients[0], group_id, clients[1:])
-    await sync_all(clients, group_id)
-    return log, clients, group_id
 
 
 async def _rejected_by_all(
@@ -59,14 +49,14 @@ def _access(client: Client, group_id: bytes) -> bytes:
     "garbage", [b"", b"\x01", b"\x02" + bytes(40), b"\x01\x00\x01\x00\x02" + bytes(30)]
 )
 async def test_malformed_entries_are_skipped(garbage: bytes) -> None:
-    log, clients, group_id = await _group(3)
+    log, clients, group_id = await make_group(3)
     seq = log.inject(_access(clients[0], group_id), garbage)
     await _rejected_by_all(clients, group_id, seq, MalformedGroupData)
     await _carries_on(clients, group_id, b"still fine")
 
 
 async def test_a_member_commit_removing_someone_is_refused_by_every_member() -> None:
-    log, clients, group_id = await _group(3)
+    log, clients, group_id = await make_group(3)
     rogue = clients[1].engine.member(group_id)
     victim = clients[2].engine.member(group_id).mls.leaf_index
     forged = create_commit(rogue.mls, RNG, by_value=(Remove(victim),), private=True)
@@ -76,7 +66,7 @@ async def test_a_member_commit_removing_someone_is_refused_by_every_member() -> 
 
 
 async def test_a_replayed_commit_and_a_replayed_message_are_stale() -> None:
-    log, clients, group_id = await _group(3)
+    log, clients, group_id = await make_group(3)
     await clients[1].engine.post(group_id, b"once")
     await clients[0].engine.update_keys(group_id)
     await sync_all(clients, group_id)
@@ -89,7 +79,7 @@ async def test_a_replayed_commit_and_a_replayed_message_are_stale() -> None:
 
 
 async def test_a_message_from_a_removed_member_and_from_an_observer_are_refused() -> None:
-    log, clients, group_id = await _group(4)
+    log, clients, group_id = await make_group(4)
     owner, observer, removed = clients[0], clients[2], clients[3]
     old_state = removed.engine.member(group_id).mls
     await owner.engine.remove(group_id, removed.engine.member(group_id).handle)

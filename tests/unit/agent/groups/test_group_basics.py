@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.group_log import MemoryGroupLog
-from helpers.groups import Client, admit_all, new_client, sync_all
+from helpers.groups import make_group, sync_all
 from veil.agent.groups.errors import NotAllowed, NotAMember
 from veil.agent.groups.events import EpochChanged, WeLeft
 from veil.agent.groups.policy import Role
-from veil.crypto import SystemRandom
-
-
-async def _group(n: int) -> tuple[MemoryGroupLog, list[Client], bytes]:
-    log = MemoryGroupLog(SystemRandom())
-    clients = [new_client(f"user{i}", log) for i in range(n)]
-    group_id = await clients[0].engine.create("Family", "user0")
-    await admit_all(clients[0], group_id, clients[1:])
-    await sync_all(clients, group_id)
-    return log, clients, group_id
 
 
 async def test_members_join_and_everyone_sees_every_message_in_one_order() -> None:
-    _, clients, group_id = await _group(4)
+    _, clients, group_id = await make_group(4)
     for client in clients:
         await client.engine.post(group_id, f"hello from {client.name}".encode())
     await sync_all(clients, group_id)
@@ -32,12 +21,12 @@ async def test_members_join_and_everyone_sees_every_message_in_one_order() -> No
     authenticators = {c.engine.member(group_id).mls.epoch_authenticator for c in clients}
     assert len(authenticators) == 1
     policy = clients[2].engine.member(group_id).policy
-    assert policy.name == "Family"
+    assert policy.name == "Club"
     assert sorted(row.display_name for row in policy.roster) == [f"user{i}" for i in range(4)]
 
 
 async def test_a_member_cannot_remove_or_change_roles_and_an_observer_cannot_post() -> None:
-    _, clients, group_id = await _group(3)
+    _, clients, group_id = await make_group(3)
     owner, member, other = clients
     with pytest.raises(NotAllowed):
         await member.engine.remove(group_id, other.engine.member(group_id).handle)
@@ -51,7 +40,7 @@ async def test_a_member_cannot_remove_or_change_roles_and_an_observer_cannot_pos
 
 
 async def test_removal_ends_reading_and_the_removed_client_says_so() -> None:
-    log, clients, group_id = await _group(3)
+    log, clients, group_id = await make_group(3)
     owner, member, removed = clients
     access = removed.engine.member(group_id).access
     await owner.engine.remove(group_id, removed.engine.member(group_id).handle)
@@ -68,7 +57,7 @@ async def test_removal_ends_reading_and_the_removed_client_says_so() -> None:
 
 
 async def test_leaving_and_ownership_transfer() -> None:
-    _, clients, group_id = await _group(3)
+    _, clients, group_id = await make_group(3)
     owner, heir, leaver = clients
     with pytest.raises(NotAllowed):
         await owner.engine.leave(group_id)
@@ -91,7 +80,7 @@ async def test_leaving_and_ownership_transfer() -> None:
 
 
 async def test_a_promoted_admin_receives_the_log_credential_and_can_remove() -> None:
-    log, clients, group_id = await _group(3)
+    log, clients, group_id = await make_group(3)
     owner, admin, removed = clients
     assert admin.engine.member(group_id).admin is None
     await owner.engine.set_role(group_id, admin.engine.member(group_id).handle, Role.ADMIN)

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.group_log import MemoryGroupLog
-from helpers.groups import Client, admit_all, new_client, sync_all
+from helpers.groups import make_group, sync_all
 from veil.agent.groups.engine import GroupEngine
 from veil.agent.groups.errors import PastRetention
 from veil.agent.groups.events import EpochChanged, RetentionLost
@@ -15,17 +14,8 @@ from veil.agent.groups.member import Status
 from veil.crypto import SystemRandom
 
 
-async def _group(n: int) -> tuple[MemoryGroupLog, list[Client], bytes]:
-    log = MemoryGroupLog(SystemRandom())
-    clients = [new_client(f"user{i}", log) for i in range(n)]
-    group_id = await clients[0].engine.create("Club", "user0")
-    await admit_all(clients[0], group_id, clients[1:])
-    await sync_all(clients, group_id)
-    return log, clients, group_id
-
-
 async def test_a_restarted_member_commits_in_the_clear_before_it_sends() -> None:
-    log, clients, group_id = await _group(3)
+    log, clients, group_id = await make_group(3)
     restarted = clients[1]
     restarted.engine = GroupEngine(
         restarted.store, log, rng=SystemRandom(), clock=lambda: 1_800_000_000.0
@@ -40,7 +30,7 @@ async def test_a_restarted_member_commits_in_the_clear_before_it_sends() -> None
 
 
 async def test_an_offline_member_catches_up_across_100_messages_and_3_commits() -> None:
-    _, clients, group_id = await _group(4)
+    _, clients, group_id = await make_group(4)
     online, offline = clients[:3], clients[3]
     for round_ in range(3):
         for i in range(33 + (round_ == 0)):
@@ -54,7 +44,7 @@ async def test_an_offline_member_catches_up_across_100_messages_and_3_commits() 
 
 
 async def test_a_member_past_retention_is_told_and_can_no_longer_post() -> None:
-    log, clients, group_id = await _group(3)
+    log, clients, group_id = await make_group(3)
     for i in range(5):
         await clients[0].engine.post(group_id, f"m{i}".encode())
     await sync_all(clients[:2], group_id)
@@ -69,7 +59,7 @@ async def test_a_member_past_retention_is_told_and_can_no_longer_post() -> None:
 
 @pytest.mark.slow
 async def test_one_hundred_members_receive_every_message_and_agree_on_the_epoch() -> None:
-    _, clients, group_id = await _group(100)
+    _, clients, group_id = await make_group(100)
     for index in range(0, 100, 10):
         await clients[index].engine.post(group_id, f"from {index}".encode())
     await clients[57].engine.update_keys(group_id)
