@@ -3,6 +3,7 @@ parts, a commit, removal (the removed member is told and reads nothing more)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -25,7 +26,7 @@ async def _connect(address: str) -> RelayClient:
 
 @pytest.fixture
 async def logs(relay: RunningTestRelay) -> AsyncIterator[list[RelayGroupLog]]:
-    made = [RelayGroupLog(_connect, str(relay.address), RNG) for _ in range(3)]
+    made = [RelayGroupLog(_connect, str(relay.address), RNG) for _ in range(4)]
     yield made
     for log in made:
         await log.close()
@@ -37,28 +38,57 @@ async def _sync_all(clients: list[Client], group_id: bytes) -> None:
             await client.sync(group_id)
 
 
-async def test_a_group_over_a_real_relay(logs: list[RelayGroupLog]) -> None:
-    clients = [
+def _clients(logs: list[RelayGroupLog]) -> list[Client]:
+    names = ("ann", "bob", "cy", "dee")
+    stores = [MemoryGroupStore() for _ in logs]
+    return [
         Client(name, GroupEngine(store, log, rng=RNG, clock=lambda: 1.8e9), store)
-        for name, log, store in zip(
-            ("ann", "bob", "cy"), logs, [MemoryGroupStore() for _ in logs], strict=True
-        )
+        for name, log, store in zip(names, logs, stores, strict=True)
     ]
-    ann, bob, cy = clients
-    group_id = await ann.engine.create("Relay club", "Ann")
+
+
+async def _group(clients: list[Client]) -> bytes:
+    owner, joiners = clients[0], clients[1:]
+    group_id = await owner.engine.create("Relay club", "Ann")
     secrets = {}
-    for joiner in (bob, cy):
+    for joiner in joiners:
         request, secrets[joiner.name.encode()] = joiner.engine.request_join(joiner.name)
-        await ann.engine.admit(group_id, request, joiner.name.encode(), flush=False)
-    await ann.engine.flush(group_id)
-    admitted = 0
+        await owner.engine.admit(group_id, request, joiner.name.encode(), flush=False)
+    await owner.engine.flush(group_id)
+    by_ticket = {joiner.name.encode(): joiner for joiner in joiners}
     for _ in range(3):
-        for event in await ann.sync(group_id):
+        for event in await owner.sync(group_id):
             if isinstance(event, MemberAdmitted):
-                joiner = bob if event.ticket == b"bob" else cy
-                await joiner.engine.join(event.bundle, secrets[event.ticket])
-                admitted += 1
-    assert admitted == 2
+                await by_ticket[event.ticket].engine.join(event.bundle, secrets[event.ticket])
+                del by_ticket[event.ticket]
+    assert not by_ticket
+    return group_id
+
+
+async def test_simultaneous_commits_over_a_real_relay(logs: list[RelayGroupLog]) -> None:
+    clients = _clients(logs)
+    group_id = await _group(clients)
+    await _sync_all(clients, group_id)
+    start = clients[0].engine.member(group_id).mls.context.epoch
+
+    async def commit_and_talk(client: Client) -> None:
+        await client.engine.update_keys(group_id)
+        await client.engine.post(group_id, client.name.encode())
+
+    await asyncio.gather(*(commit_and_talk(client) for client in clients))
+    for _ in range(4):
+        await _sync_all(clients, group_id)
+    assert {c.engine.member(group_id).mls.context.epoch for c in clients} == {start + 4}
+    assert len({c.engine.member(group_id).mls.epoch_authenticator for c in clients}) == 1
+    histories = [client.history() for client in clients]
+    assert all(history == histories[0] for history in histories)
+    assert sorted(text for _, text in histories[0]) == [b"ann", b"bob", b"cy", b"dee"]
+
+
+async def test_a_group_over_a_real_relay(logs: list[RelayGroupLog]) -> None:
+    clients = _clients(logs)[:3]
+    ann, bob, cy = clients
+    group_id = await _group(clients)
     big = bytes(range(256)) * (2 * PART_DATA // 256 + 7)  # three parts
     await bob.engine.post(group_id, b"hello over the relay")
     await cy.engine.post(group_id, big)
