@@ -9,6 +9,9 @@ from typing import Any
 from helpers.relay_process import RelayProcess
 from helpers.veil_cli import VeilUser
 
+GROUP_NAME = "Quillfeather Reading Circle 8842"
+MARKER = "zebra-quartz-7431 nobody may store this in clear"
+
 
 async def _sync(users: list[VeilUser]) -> None:
     for _ in range(2):
@@ -37,7 +40,7 @@ async def test_a_group_through_the_cli(relay: RelayProcess, users: dict[str, Vei
     alice, bob, carol, dave = (users[n] for n in ("Alice", "Bob", "Carol", "Dave"))
     for user in (alice, bob, carol, dave):
         await user.init(relay)
-    await alice.run("group", "create", "Book club", "--alias", "club")
+    await alice.run("group", "create", GROUP_NAME, "--alias", "club")
     for joiner in (bob, carol, dave):
         await _join(alice, joiner)
     everyone = [alice, bob, carol, dave]
@@ -59,6 +62,7 @@ async def test_a_group_through_the_cli(relay: RelayProcess, users: dict[str, Vei
     await alice.run("group", "leave", "club")
     await _sync(everyone[:3])
     await bob.run("send", "club", "Bob runs the club now")
+    await carol.run("send", "club", MARKER)
     await _sync([bob, carol])
     histories = [_texts(await user.run("history", "club")) for user in (bob, carol)]
     assert histories[0] == histories[1]
@@ -66,7 +70,18 @@ async def test_a_group_through_the_cli(relay: RelayProcess, users: dict[str, Vei
         "hello from Bob",
         "hi Bob",
         "Bob runs the club now",
+        MARKER,
     ]
     assert "Bob runs the club now" not in [t for _, t in _texts(await dave.run("history", "club"))]
     info = await bob.run("group", "info", "club")
-    assert (info["role"], info["members"]) == ("owner", 2)
+    assert (info["role"], info["members"], info["name"]) == ("owner", 2, GROUP_NAME)
+    await relay.stop()  # flush the relay's store and logs before reading them
+    needles = [GROUP_NAME.encode(), MARKER.encode()]
+    found = [
+        (str(path), needle)
+        for path in relay.data_dir.rglob("*")
+        if path.is_file()
+        for needle in needles
+        if needle in path.read_bytes()
+    ]
+    assert found == []
