@@ -24,11 +24,12 @@ from veil.chat.errors import RecordNotFound
 from veil.chat.group_joins import GroupJoins
 from veil.chat.groups import GroupChat, GroupNotice
 from veil.chat.store.groups import GroupMessageRecord
+from veil.cli.group_chat_loop import run_group_chat
 from veil.cli.support import Output, common_options, with_messenger
 from veil.crypto import SystemRandom
 from veil.relay.client.relay_client import RelayClient
 
-__all__ = ["GROUP_COMMANDS", "group_history", "send_to_group"]
+__all__ = ["GROUP_COMMANDS", "chat_in_group", "group_history", "send_to_group"]
 
 LOG_DELIVERY_WINDOW = 255
 
@@ -122,6 +123,15 @@ async def group_history(messenger: Messenger, output: Output, name: str, limit: 
         {"group": name, "messages": [_message_json(m, names) for m in messages]},
         "\n".join(lines) or "(no messages yet)",
     )
+    return True
+
+
+async def chat_in_group(messenger: Messenger, name: str) -> bool:
+    """``veil chat GROUP``: False if ``name`` is no group of ours."""
+    if not _is_group(messenger, name):
+        return False
+    async with open_groups(messenger) as groups:
+        await run_group_chat(groups.chat, name)
     return True
 
 

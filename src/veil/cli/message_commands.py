@@ -16,7 +16,7 @@ from veil.chat.app import Messenger
 from veil.chat.conversation import Incoming
 from veil.chat.store import MessageRecord
 from veil.cli.chat_loop import run_chat
-from veil.cli.group_commands import group_history, send_to_group
+from veil.cli.group_commands import chat_in_group, group_history, send_to_group
 from veil.cli.support import Output, common_options, with_messenger
 
 __all__ = ["MESSAGE_COMMANDS", "incoming_json", "incoming_text"]
@@ -207,7 +207,9 @@ async def history(messenger: Messenger, output: Output, *, contact: str, limit: 
 @click.argument("contact")
 @with_messenger
 async def chat(messenger: Messenger, output: Output, *, contact: str) -> None:
-    """Talk with CONTACT live: type a line to send it; /quit (or Ctrl-D) to leave."""
+    """Talk with CONTACT (or in GROUP) live: type a line to send it; /quit (or Ctrl-D) to leave."""
+    if await chat_in_group(messenger, contact):
+        return
     await run_chat(messenger, messenger.contact(contact), incoming_text)
 
 
