@@ -29,7 +29,14 @@ from veil.cli.support import Output, common_options, with_messenger
 from veil.crypto import SystemRandom
 from veil.relay.client.relay_client import RelayClient
 
-__all__ = ["GROUP_COMMANDS", "chat_in_group", "group_history", "send_to_group"]
+__all__ = [
+    "GROUP_COMMANDS",
+    "Change",
+    "change_in_group",
+    "chat_in_group",
+    "group_history",
+    "send_to_group",
+]
 
 LOG_DELIVERY_WINDOW = 255
 
@@ -123,6 +130,38 @@ async def group_history(messenger: Messenger, output: Output, name: str, limit: 
         {"group": name, "messages": [_message_json(m, names) for m in messages]},
         "\n".join(lines) or "(no messages yet)",
     )
+    return True
+
+
+@dataclass(frozen=True)
+class Change:
+    """An edit (``text``), a delete, or a reaction (``emoji``) to a group message."""
+
+    text: str | None = None
+    delete: bool = False
+    emoji: str | None = None
+    added: bool = True
+
+
+async def change_in_group(
+    messenger: Messenger, output: Output, name: str, seq: int, change: Change
+) -> bool:
+    """``veil edit/delete/react GROUP SEQ ...`` (a group message is named by its ``#seq``
+    in ``veil history GROUP``): False if ``name`` is no group of ours."""
+    if not _is_group(messenger, name):
+        return False
+    async with open_groups(messenger) as groups:
+        found = [m for m in groups.chat.history(name) if m.seq == seq]
+        if not found:
+            raise click.UsageError(f"{name} has no message #{seq}: see `veil history {name}`")
+        message_id = found[0].message_id
+        if change.text is not None:
+            await groups.chat.edit(name, message_id, change.text)
+        elif change.delete:
+            await groups.chat.delete(name, message_id)
+        elif change.emoji is not None:
+            await groups.chat.react(name, message_id, change.emoji, change.added)
+    output.emit({"group": name, "seq": seq}, f"Done (#{seq} in {name}).")
     return True
 
 

@@ -16,7 +16,13 @@ from veil.chat.app import Messenger
 from veil.chat.conversation import Incoming
 from veil.chat.store import MessageRecord
 from veil.cli.chat_loop import run_chat
-from veil.cli.group_commands import chat_in_group, group_history, send_to_group
+from veil.cli.group_commands import (
+    Change,
+    change_in_group,
+    chat_in_group,
+    group_history,
+    send_to_group,
+)
 from veil.cli.support import Output, common_options, with_messenger
 
 __all__ = ["MESSAGE_COMMANDS", "incoming_json", "incoming_text"]
@@ -125,6 +131,8 @@ async def edit(
     messenger: Messenger, output: Output, *, contact: str, message_id: int, text: str
 ) -> None:
     """Replace the text of your message #MESSAGE_ID."""
+    if await change_in_group(messenger, output, contact, message_id, Change(text=text)):
+        return
     await messenger.conversation.edit(messenger.contact(contact).contact_id, message_id, text)
     output.emit({"edited": message_id}, f"Edited #{message_id}.")
 
@@ -138,7 +146,9 @@ async def edit(
 async def delete(
     messenger: Messenger, output: Output, *, contact: str, message_id: int, for_everyone: bool
 ) -> None:
-    """Delete message #MESSAGE_ID (for you, or --for-everyone)."""
+    """Delete message #MESSAGE_ID (for you, or --for-everyone; in a group, for everyone)."""
+    if await change_in_group(messenger, output, contact, message_id, Change(delete=True)):
+        return
     target = messenger.contact(contact).contact_id
     await messenger.conversation.delete(target, message_id, for_everyone=for_everyone)
     output.emit({"deleted": message_id}, f"Deleted #{message_id}.")
@@ -155,6 +165,9 @@ async def react(
     messenger: Messenger, output: Output, *, contact: str, message_id: int, emoji: str, remove: bool
 ) -> None:
     """React to message #MESSAGE_ID with EMOJI."""
+    change = Change(emoji=emoji, added=not remove)
+    if await change_in_group(messenger, output, contact, message_id, change):
+        return
     target = messenger.contact(contact).contact_id
     await messenger.conversation.react(target, message_id, emoji, added=not remove)
     output.emit({"reacted": message_id, "emoji": emoji, "added": not remove}, "Done.")

@@ -51,6 +51,8 @@ async def test_a_group_through_the_cli(relay: RelayProcess, users: dict[str, Vei
     roles = {m["name"]: m["role"] for m in (await dave.run("group", "members", "club"))["members"]}
     assert roles == {"Alice": "owner", "Bob": "member", "Carol": "member", "Dave": "member"}
 
+    first = (await bob.run("history", "club"))["messages"][0]
+    await bob.run("edit", "club", str(first["seq"]), "hello from Bob!")
     await alice.run("group", "role", "club", "Bob", "admin")
     await _sync(everyone)
     await bob.run("group", "remove", "club", "Dave")
@@ -67,7 +69,7 @@ async def test_a_group_through_the_cli(relay: RelayProcess, users: dict[str, Vei
     histories = [_texts(await user.run("history", "club")) for user in (bob, carol)]
     assert histories[0] == histories[1]
     assert [text for _, text in histories[0]] == [
-        "hello from Bob",
+        "hello from Bob!",
         "hi Bob",
         "Bob runs the club now",
         MARKER,
