@@ -25,6 +25,7 @@ from collections.abc import Callable
 from veil.agent.events import ChatEventReceived
 from veil.agent.groups.events import GroupEvent, MemberAdmitted
 from veil.agent.groups.policy import Role
+from veil.agent.groups.wire import JoinRequest, WelcomeBundle
 from veil.chat.app import Messenger
 from veil.chat.contacts import connection_of
 from veil.chat.conversation import Incoming
@@ -178,8 +179,10 @@ class GroupJoins:
             group_id, role = invite
             key = contact_id.to_bytes(8, "big") + ticket
             await self._chat.engine.admit(group_id, request, key, Role(role), flush=False)
+            handle = JoinRequest.from_bytes(request).key_package.leaf_node.credential.identity
             with self._messenger.store.transaction() as tx:
                 tx.groups.remove_admission(contact_id, ticket)
+                tx.groups.link_member(group_id, handle, contact_id)
             groups.add(group_id)
         for group_id in groups:
             await self._chat.engine.flush(group_id)
@@ -199,8 +202,10 @@ class GroupJoins:
         for join in ready:
             assert join.bundle is not None
             group_id = await self._chat.engine.join(join.bundle, join.secret)
+            inviter = WelcomeBundle.from_bytes(join.bundle).inviter
             with self._messenger.store.transaction() as tx:
                 tx.groups.set_alias(group_id, join.alias)
+                tx.groups.link_member(group_id, inviter, join.contact_id)
                 tx.groups.finish_join(join.contact_id)
             joined.append(join.alias)
         return joined

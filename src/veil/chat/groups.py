@@ -54,6 +54,9 @@ class MemberView:
     display_name: str
     role: Role
     you: bool
+    contact: str | None = None
+    """Our contact's alias, when this member is a contact introduced over our pairwise
+    connection (the client shows it as verified: the same person)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +119,20 @@ class GroupChat:
 
     def members(self, alias: str) -> list[MemberView]:
         """The members with their roles, in the current epoch."""
-        member = self.engine.member(self.group_id(alias))
+        group_id = self.group_id(alias)
+        member = self.engine.member(group_id)
         state, policy = member.mls, member.policy
+        with self._store.transaction() as tx:
+            contacts = tx.groups.member_contacts(group_id)
         handles = [state.tree.member_leaf(i).credential.identity for i in state.tree.members()]
         return [
-            MemberView(h, policy.entry(h).display_name, policy.role_of(h), h == member.handle)
+            MemberView(
+                h,
+                policy.entry(h).display_name,
+                policy.role_of(h),
+                h == member.handle,
+                contacts.get(h),
+            )
             for h in handles
         ]
 

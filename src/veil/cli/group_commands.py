@@ -272,12 +272,15 @@ async def members(messenger: Messenger, output: Output, *, group_name: str) -> N
             "name": m.display_name,
             "role": m.role.name.lower(),
             "you": m.you,
+            "contact": m.contact,
+            "verified": m.contact is not None,
         }
         for m in views
     ]
     lines = [
         f"{v.display_name or '?'} ({v.role.name.lower()}) {v.handle.hex()[:8]}"
         + (" (you)" if v.you else "")
+        + (f" = your contact {v.contact} (verified)" if v.contact else "")
         for v in views
     ]
     output.emit({"group": group_name, "members": rows}, "\n".join(lines))

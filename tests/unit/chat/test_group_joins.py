@@ -81,3 +81,7 @@ async def test_joining_by_link_through_the_admins_contact_address(tmp_path: Path
     assert [m.text for m in ann.chat.history("club")] == ["hi all"]
     assert {m.display_name for m in ann.chat.members("club")} == {"Ann", "Bob"}
     assert bob.chat.engine.member(bob.chat.group_id("books")).policy.name == "Book club"
+    contacts = {m.display_name: m.contact for m in bob.chat.members("books")}
+    assert contacts == {"Ann": "Ann", "Bob": None}  # the inviter is our contact Ann
+    contacts = {m.display_name: m.contact for m in ann.chat.members("club")}
+    assert contacts == {"Ann": None, "Bob": "Bob"}

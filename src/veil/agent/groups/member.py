@@ -206,7 +206,7 @@ class GroupMember:
     def _own_post_back(self, seq: int, own: PendingPost, rng: RandomSource) -> list[GroupEvent]:
         self.posts.remove(own)
         if own.kind is PostKind.WELCOME:  # the joiners can now read it: send the bundles
-            bundles = AdmittedBatch.from_bytes(own.plaintext).bundles(seq, self.admin)
+            bundles = AdmittedBatch.from_bytes(own.plaintext).bundles(seq, self.handle, self.admin)
             return [MemberAdmitted(ticket, bundle) for ticket, bundle in bundles]
         if own.epoch == self.mls.context.epoch:
             if own.kind is PostKind.APPLICATION:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from veil.agent.groups.errors import MalformedGroupData
-from veil.agent.groups.policy import MAX_LOG_REF, MAX_NAME, Role
+from veil.agent.groups.policy import MAX_HANDLE, MAX_LOG_REF, MAX_NAME, Role
 from veil.mls.codec import TlsReader, TlsWriter, decode
 from veil.mls.errors import MLSProtocolError
 from veil.mls.framing import MLSMessage
@@ -106,14 +106,17 @@ class WelcomeBundle:
     """The sequence number of the commit that added the joiner: it reads after it."""
     welcome_seq: int
     role: Role
+    inviter: bytes
+    """The admin's own handle in the group: the joiner learns which member its pairwise
+    contact is (introduced over the authenticated pairwise channel)."""
     admin: bytes | None = None
     """The log's admin credential, for joiners added as admins."""
 
     def to_bytes(self) -> bytes:
         """``uint8 version; opaque access<V>; opaque log_ref<V>; uint64 cursor;
-        uint64 welcome_seq; uint8 role; optional<opaque> admin``."""
+        uint64 welcome_seq; uint8 role; opaque inviter<V>; optional<opaque> admin``."""
         writer = TlsWriter().u8(ENTRY_VERSION).opaque(self.access).opaque(self.log_ref)
-        writer.u64(self.cursor).u64(self.welcome_seq).u8(self.role)
+        writer.u64(self.cursor).u64(self.welcome_seq).u8(self.role).opaque(self.inviter)
         return writer.optional(self.admin, TlsWriter.opaque).build()
 
     @classmethod
@@ -126,8 +129,9 @@ class WelcomeBundle:
             cursor, welcome_seq, role = reader.u64(), reader.u64(), Role(reader.u8())
             if welcome_seq <= cursor:
                 raise ValueError("the Welcome comes after the commit it belongs to")
+            inviter = reader.opaque(MAX_HANDLE)
             admin = reader.optional(lambda r: r.opaque(MAX_ACCESS))
-            return cls(access, ref, cursor, welcome_seq, role, admin)
+            return cls(access, ref, cursor, welcome_seq, role, inviter, admin)
 
         return _decode(data, "welcome bundle", read)
 
@@ -157,7 +161,9 @@ class AdmittedBatch:
 
         return _decode(data, "admitted batch", read)
 
-    def bundles(self, welcome_seq: int, admin: bytes | None) -> list[tuple[bytes, bytes]]:
+    def bundles(
+        self, welcome_seq: int, inviter: bytes, admin: bytes | None
+    ) -> list[tuple[bytes, bytes]]:
         """``(ticket, bundle bytes)`` for each joiner, once the Welcome is at ``welcome_seq``."""
         return [
             (
@@ -168,6 +174,7 @@ class AdmittedBatch:
                     self.commit_seq,
                     welcome_seq,
                     role,
+                    inviter,
                     admin if role >= Role.ADMIN else None,
                 ).to_bytes(),
             )

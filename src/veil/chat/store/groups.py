@@ -149,6 +149,24 @@ class GroupRepository(Repository):
         """Forget a join once we are in the group (its secret half with it)."""
         self._execute("DELETE FROM group_joins WHERE contact_id = ?", (contact_id,))
 
+    def link_member(self, group_id: bytes, handle: bytes, contact_id: int) -> None:
+        """Record that the member ``handle`` of the group is our contact ``contact_id``
+        (introduced over our pairwise connection when it joined or let us in)."""
+        self._execute(
+            "INSERT OR REPLACE INTO group_member_contacts (group_id, handle, contact_id)"
+            " VALUES (?, ?, ?)",
+            (group_id, handle, contact_id),
+        )
+
+    def member_contacts(self, group_id: bytes) -> dict[bytes, str]:
+        """The group's members who are our contacts: handle -> contact alias."""
+        rows = self._all(
+            "SELECT m.handle, c.alias FROM group_member_contacts m"
+            " JOIN contacts c ON c.contact_id = m.contact_id WHERE m.group_id = ?",
+            (group_id,),
+        )
+        return {bytes(handle): str(alias) for handle, alias in rows}
+
     def add_admission(self, contact_id: int, ticket: bytes, request: bytes, now: float) -> None:
         """A joiner's request arrived over its connection; admitted on the next sync."""
         self._execute(

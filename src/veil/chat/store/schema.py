@@ -162,6 +162,12 @@ _GROUPS = Migration(
             bundle BLOB,
             created_at REAL NOT NULL
         )""",
+        """CREATE TABLE group_member_contacts (
+            group_id BLOB NOT NULL REFERENCES groups (group_id) ON DELETE CASCADE,
+            handle BLOB NOT NULL,
+            contact_id INTEGER NOT NULL REFERENCES contacts (contact_id) ON DELETE CASCADE,
+            PRIMARY KEY (group_id, handle)
+        )""",
         """CREATE TABLE group_admissions (
             contact_id INTEGER NOT NULL REFERENCES contacts (contact_id) ON DELETE CASCADE,
             ticket BLOB NOT NULL,
