@@ -15,6 +15,7 @@ Layout (version 1)::
     { uint8 kind; uint64 epoch + 1; opaque entry<V>; opaque plaintext<V>; uint8 posted }
         posts<V>;
     opaque revocations<V><V>;
+    uint64 joining;                       // epoch of our external commit + 1, or 0
     Intent = { Admission admissions<V>; Edit edits<V>; uint8 update }
     Admission = { opaque ticket<V>; opaque request<V>; opaque access<V>; opaque ref<V>;
                   uint8 role }
@@ -103,6 +104,7 @@ def encode_member(member: GroupMember) -> bytes:
         ),
     )
     writer.vector(member.revocations, TlsWriter.opaque)
+    writer.u64(0 if member.joining is None else member.joining + 1)
     return writer.build()
 
 
@@ -122,6 +124,7 @@ def _read_member(reader: TlsReader) -> GroupMember:
     pending, commit_posted = _read_pending(reader)
     posts = reader.vector(_read_post)
     revocations = reader.vector(lambda r: r.opaque())
+    joining = reader.u64()
     return GroupMember(
         mls,
         cursor,
@@ -135,6 +138,7 @@ def _read_member(reader: TlsReader) -> GroupMember:
         commit_posted,
         posts,
         revocations,
+        None if joining == 0 else joining - 1,
     )
 
 

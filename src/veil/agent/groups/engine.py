@@ -25,6 +25,7 @@ from veil.agent.groups.errors import (
     UnknownGroup,
 )
 from veil.agent.groups.events import GroupEvent, RetentionLost, WeLeft
+from veil.agent.groups.external import join_by_offer, offer_of
 from veil.agent.groups.intent import Admission, Edit, EditKind, Intent
 from veil.agent.groups.log_port import GroupLog
 from veil.agent.groups.member import GroupMember, Status
@@ -162,6 +163,27 @@ class GroupEngine(Generic[Tx]):
             self._save(tx, group_id, member)
         return group_id
 
+    def offer(self, group_id: bytes) -> bytes:
+        """An external-commit offer for our public group (hand it over a pairwise
+        connection, with log credentials from :meth:`GroupLog.grant`)."""
+        return offer_of(self._active(group_id))
+
+    async def join_external(self, offer: bytes, access: bytes, log_ref: bytes) -> bytes:
+        """Join a public group (or rejoin ours) by an external commit; we are in once
+        it comes back in the log (``sync``); :class:`JoinLost` if another commit won."""
+        member = join_by_offer(offer, access, log_ref, self._rng, self._lifetime())
+        group_id = member.mls.context.group_id
+        with self._store.transaction() as tx:
+            self._save(tx, group_id, member)
+        await self.flush(group_id)
+        return group_id
+
+    async def rejoin(self, group_id: bytes, offer: bytes) -> None:
+        """After falling past the log's retention: rejoin a public group with our own log
+        credentials (the old leaf stays until an admin removes it)."""
+        old = self.member(group_id)
+        await self.join_external(offer, old.access, old.log_ref)
+
     # -- what we ask of the group -----------------------------------------------------
 
     async def admit(
@@ -242,6 +264,11 @@ class GroupEngine(Generic[Tx]):
             Edit(EditKind.GROUP_NAME, value=name.encode()),
             Edit(EditKind.DESCRIPTION, value=description.encode()),
         )
+
+    async def set_public(self, group_id: bytes, public: bool) -> None:
+        """Let anyone holding an offer join by external commit, or stop it (the owner)."""
+        self._require(self._active(group_id), Role.OWNER, "change public joining")
+        await self._edit(group_id, Edit(EditKind.PUBLIC, value=bytes([public])))
 
     async def update_keys(self, group_id: bytes) -> None:
         """Commit fresh keys for our leaf (forward secrecy and break-in recovery)."""

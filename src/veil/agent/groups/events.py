@@ -15,6 +15,7 @@ __all__ = [
     "EntryRejected",
     "EpochChanged",
     "GroupEvent",
+    "JoinLost",
     "MemberAdmitted",
     "Posted",
     "RetentionLost",
@@ -81,4 +82,14 @@ class RetentionLost:
     """Whether the group is public, so we may rejoin by an external commit."""
 
 
-GroupEvent = Posted | EpochChanged | WeLeft | MemberAdmitted | EntryRejected | RetentionLost
+@dataclass(frozen=True, slots=True)
+class JoinLost:
+    """Another commit took the epoch our external commit was for: ask a member for a
+    fresh GroupInfo and join again."""
+
+    seq: int
+
+
+GroupEvent = (
+    Posted | EpochChanged | WeLeft | MemberAdmitted | EntryRejected | RetentionLost | JoinLost
+)

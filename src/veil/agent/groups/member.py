@@ -21,6 +21,7 @@ from veil.agent.groups.events import (
     EntryRejected,
     EpochChanged,
     GroupEvent,
+    JoinLost,
     MemberAdmitted,
     Posted,
     WeLeft,
@@ -37,7 +38,7 @@ from veil.agent.groups.rules import check_commit, check_post, handle_of
 from veil.agent.groups.wire import AdmittedBatch, decode_entry, encode_entry
 from veil.crypto import RandomSource
 from veil.mls.errors import MLSProtocolError, SecretAlreadyUsed, WrongEpoch
-from veil.mls.framing import SENDER_MEMBER, MLSMessage
+from veil.mls.framing import COMMIT, SENDER_MEMBER, MLSMessage, PrivateMessage, PublicMessage
 from veil.mls.group_state import GroupState
 from veil.mls.operations import encrypt_application, propose
 from veil.mls.processing import process_message
@@ -99,6 +100,8 @@ class GroupMember:
     posts: list[PendingPost] = field(default_factory=list)
     revocations: list[bytes] = field(default_factory=list)
     """Log references to revoke on the relay (members our winning commits removed)."""
+    joining: int | None = None
+    """The epoch our external commit is for, until it comes back (or another wins)."""
 
     @property
     def handle(self) -> bytes:
@@ -195,6 +198,12 @@ class GroupMember:
             return self._own_post_back(seq, own, rng)
         if self.pending is not None and data == encode_entry(self.pending.message):
             return self._adopt(seq, rng)
+        if self.joining is not None:
+            return self._while_joining(seq, data)
+        return self._others(seq, data, rng)
+
+    def _others(self, seq: int, data: bytes, rng: RandomSource) -> list[GroupEvent]:
+        """Another member's entry."""
         try:
             message = decode_entry(data)
             if isinstance(message.body, Welcome):
@@ -202,6 +211,22 @@ class GroupMember:
             return self._process(seq, message, rng)
         except GroupProtocolError as error:
             return [EntryRejected(seq, error)]
+
+    def _while_joining(self, seq: int, data: bytes) -> list[GroupEvent]:
+        """Before our external commit is in: a commit for its epoch means we lost."""
+        try:
+            body = decode_entry(data).body
+        except GroupProtocolError:
+            return []
+        commit_epoch = None
+        if isinstance(body, PublicMessage) and body.content.content_type == COMMIT:
+            commit_epoch = body.content.epoch
+        elif isinstance(body, PrivateMessage) and body.content_type == COMMIT:
+            commit_epoch = body.epoch
+        if commit_epoch != self.joining:
+            return []  # an entry of the epoch before ours: not ours to read
+        self.status, self.pending, self.joining = Status.PAST_RETENTION, None, None
+        return [JoinLost(seq)]
 
     def _own_post_back(self, seq: int, own: PendingPost, rng: RandomSource) -> list[GroupEvent]:
         self.posts.remove(own)
@@ -268,6 +293,7 @@ class GroupMember:
             self.pending = None
             return [EntryRejected(seq, StaleGroupEntry(f"our commit {seq} lost its epoch"))]
         self.intent = self.intent.without(pending.intent)
+        self.joining = None
         self.revocations += pending.revoke
         events = self._new_epoch(seq, pending.state, self.handle, rng)
         if pending.welcome is not None and pending.intent.admissions:
