@@ -36,6 +36,7 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     from veil.agent.envelope import EnvelopeTracker
     from veil.agent.frames import FRAME_SIZE, decode_frame
     from veil.agent.groups.codec import decode_member
+    from veil.agent.groups.external import ExternalOffer
     from veil.agent.groups.policy import GroupPolicy
     from veil.agent.groups.wire import JoinRequest, PendingJoin, WelcomeBundle, decode_entry
     from veil.agent.links import decode_link
@@ -94,6 +95,7 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("group welcome bundle", WelcomeBundle.from_bytes),
         ("group pending join", PendingJoin.from_bytes),
         ("group member state", decode_member),
+        ("group external offer", ExternalOffer.from_bytes),
         ("log command", decode_log_command),
         ("log response", decode_log_response),
         ("log admin credentials", LogAdmin.decode),

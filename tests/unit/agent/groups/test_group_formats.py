@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from veil.agent.groups.codec import decode_member
 from veil.agent.groups.errors import GroupProtocolError, GroupStateCorrupt
+from veil.agent.groups.external import ExternalOffer
 from veil.agent.groups.policy import GroupPolicy, Role, RosterEntry
 from veil.agent.groups.wire import JoinRequest, PendingJoin, WelcomeBundle, decode_entry
 from veil.crypto import SystemRandom
@@ -63,6 +64,7 @@ def test_random_bytes_raise_only_group_errors(data: bytes) -> None:
         JoinRequest.from_bytes,
         WelcomeBundle.from_bytes,
         PendingJoin.from_bytes,
+        ExternalOffer.from_bytes,
     ):
         with contextlib.suppress(GroupProtocolError):
             parse(data)
