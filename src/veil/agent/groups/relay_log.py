@@ -50,6 +50,9 @@ PART_HEADER = 1 + 8 + 2 + 2
 PART_DATA = MAX_ENTRY_BODY - PART_HEADER
 QUIET_SECONDS = 0.5
 """How long a read waits for more entries before it returns what it has."""
+FIRST_WAIT_SECONDS = 2.0
+"""How long a read waits for the first entry when it has none (a busy relay or machine
+answers late; too short a wait makes a sync stop before the log's end)."""
 
 Connect = Callable[[str], Awaitable[RelayClient]]
 
@@ -199,9 +202,10 @@ class RelayGroupLog:
         state = await self._subscribed(access)
         if state.missed:
             return LogBatch((), past_retention=True)
-        while sum(e.seq > cursor for e in state.ready) < limit:
+        while (waiting := sum(e.seq > cursor for e in state.ready)) < limit:
+            wait = QUIET_SECONDS if waiting else FIRST_WAIT_SECONDS
             try:
-                event = await asyncio.wait_for(state.events.get(), QUIET_SECONDS)
+                event = await asyncio.wait_for(state.events.get(), wait)
             except TimeoutError:
                 break
             if isinstance(event, LogSubscriptionEnded):
