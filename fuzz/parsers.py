@@ -36,6 +36,10 @@ def targets() -> tuple[tuple[str, Parser], ...]:
     can instrument the modules before they load."""
     from veil.agent.envelope import EnvelopeTracker
     from veil.agent.frames import FRAME_SIZE, INNER_FRAME_SIZE, decode_frame
+    from veil.agent.groups.codec import decode_member
+    from veil.agent.groups.external import ExternalOffer
+    from veil.agent.groups.policy import GroupPolicy
+    from veil.agent.groups.wire import JoinRequest, PendingJoin, WelcomeBundle, decode_entry
     from veil.agent.links import decode_link
     from veil.agent.payloads import ContactRequest, RepairOffer, decode_payload
     from veil.agent.queue_frames import open_queue_frame
@@ -100,6 +104,13 @@ def targets() -> tuple[tuple[str, Parser], ...]:
         ("file chunk body header", _sized(decode_body_header, BODY_HEADER_SIZE)),
         ("file command", decode_file_command),
         ("file response", decode_file_response),
+        ("group log entry", decode_entry),
+        ("group policy", GroupPolicy.from_extension),
+        ("group join request", JoinRequest.from_bytes),
+        ("group welcome bundle", WelcomeBundle.from_bytes),
+        ("group pending join", PendingJoin.from_bytes),
+        ("group member state", decode_member),
+        ("group external offer", ExternalOffer.from_bytes),
         ("log command", decode_log_command),
         ("log response", decode_log_response),
         ("log admin credentials", LogAdmin.decode),

@@ -24,8 +24,8 @@ LAYERS = {
     "ratchet": ("ratchet.md", ("veil.ratchet.errors",)),
     "relay": ("relay.md", ("veil.relay.protocol.errors",)),
     "routing": ("routing.md", ("veil.routing.errors",)),
-    "agent": ("agent.md", ("veil.agent.errors",)),
-    "chat": ("chat.md", ("veil.chat.errors",)),
+    "agent": ("agent.md", ("veil.agent.errors", "veil.agent.groups.errors")),
+    "chat": ("chat.md", ("veil.chat.errors", "veil.chat.group_errors")),
     "service": ("service.md", ("veil.service.errors",)),
     "bot": ("bot.md", ("veil.bot.errors",)),
 }

@@ -54,10 +54,18 @@ from veil.crypto import RandomSource, SystemRandom
 from veil.relay.protocol.address import RelayAddress
 from veil.routing.policy import RoutingPolicy
 
-__all__ = ["OWN_KEYS_FORMAT", "STORE_FILE", "CodeCheck", "ConnectionRelays", "Messenger"]
+__all__ = [
+    "OWN_KEYS_FORMAT",
+    "STORE_FILE",
+    "CodeCheck",
+    "ConnectionRelays",
+    "GroupHook",
+    "Messenger",
+]
 
 STORE_FILE = "veil.db"
 _PRIVATE_DIR = 0o700
+GroupHook = Callable[[Transaction, int, str, ChatEventReceived], "Incoming | None"]
 #: Veil has no long-term identity keys (every connection has its own), so the
 #: profile's key blob holds only its format version, ready for later additions.
 OWN_KEYS_FORMAT = bytes([1])
@@ -112,6 +120,8 @@ class Messenger:
             clock=clock,
         )
         self.conversation = Conversation(store, self.agent, self._rng, clock)
+        self.group_hook: GroupHook | None = None
+        """Takes group join messages off pairwise connections (``veil.chat.group_joins``)."""
 
     @property
     def rng(self) -> RandomSource:
@@ -350,7 +360,8 @@ class Messenger:
             return None
         alias = tx.contacts.get(contact_id).alias
         if isinstance(event, ChatEventReceived):
-            return self.conversation.apply(tx, contact_id, alias, event)
+            hooked = self.group_hook and self.group_hook(tx, contact_id, alias, event)
+            return hooked or self.conversation.apply(tx, contact_id, alias, event)
         if isinstance(event, ConnectionEstablished):
             return Incoming(
                 "connected", alias, Profile.from_handshake_bytes(event.profile).display_name

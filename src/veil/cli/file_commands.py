@@ -27,8 +27,7 @@ from rich.progress import (
 from veil.agent.file_transfers import ChunkDone
 from veil.chat.files import FileSharing
 from veil.chat.store.files import FileTransferRecord
-from veil.cli.sessions import without_service
-from veil.cli.support import Output, common_options, open_messenger, run_command
+from veil.cli.support import Output, common_options, local_messenger_of, run_command
 
 __all__ = ["FILE_COMMANDS"]
 
@@ -104,14 +103,12 @@ def _with_files(
     home: Path, as_json: bool, body: Callable[[FileSharing, Output], Coroutine[Any, Any, None]]
 ) -> None:
     async def run(output: Output) -> None:
-        with without_service(home):  # no file methods in the API yet: the store, alone
-            messenger = await open_messenger(home)
+        async with local_messenger_of(home) as messenger:  # no file methods in the API yet
             sharing = FileSharing(messenger, home)
             try:
                 await body(sharing, output)
             finally:
                 await sharing.close()
-                await messenger.close()
 
     run_command(as_json, run)
 

@@ -19,6 +19,7 @@ from veil.chat.routing import initial_policy, load_policy, policy_file
 from veil.cli.backup_commands import BACKUP_COMMANDS
 from veil.cli.contact_commands import CONTACT_COMMANDS
 from veil.cli.file_commands import FILE_COMMANDS
+from veil.cli.group_commands import GROUP_COMMANDS
 from veil.cli.message_commands import MESSAGE_COMMANDS
 from veil.cli.serve_commands import SERVE_COMMANDS
 from veil.cli.support import (
@@ -125,6 +126,7 @@ for _command in (
     *SERVE_COMMANDS,
     *WEB_COMMANDS,
     *TUI_COMMANDS,
+    *GROUP_COMMANDS,
     *routing_commands(_open_policy, [home_option()]),
     *BACKUP_COMMANDS,
 ):

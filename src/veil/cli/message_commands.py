@@ -11,6 +11,14 @@ from __future__ import annotations
 import click
 
 from veil.cli.chat_loop import run_chat
+from veil.cli.group_commands import (
+    Change,
+    change_in_group,
+    chat_in_group,
+    group_history,
+    local_messenger,
+    send_to_group,
+)
 from veil.cli.sessions import Session
 from veil.cli.support import Output, common_options, with_session
 from veil.service.api_types import IncomingShape, MessageShape
@@ -74,7 +82,10 @@ async def send(
     text: tuple[str, ...],
     reply_to: int | None,
 ) -> None:
-    """Send TEXT to CONTACT (several TEXT arguments send several messages)."""
+    """Send TEXT to CONTACT or GROUP (several TEXT arguments send several messages)."""
+    messenger = local_messenger(session)
+    if messenger and await send_to_group(messenger, output, contact, list(text)):
+        return
     params = {"contact": contact, "texts": list(text), "reply_to": reply_to}
     result = await session.call("send", params)
     pending = result["pending"]
@@ -94,6 +105,11 @@ async def edit(
     session: Session, output: Output, *, contact: str, message_id: int, text: str
 ) -> None:
     """Replace the text of your message #MESSAGE_ID."""
+    messenger = local_messenger(session)
+    if messenger and await change_in_group(
+        messenger, output, contact, message_id, Change(text=text)
+    ):
+        return
     params = {"contact": contact, "message_id": message_id, "text": text}
     output.emit(await session.call("edit", params), f"Edited #{message_id}.")
 
@@ -107,7 +123,11 @@ async def edit(
 async def delete(
     session: Session, output: Output, *, contact: str, message_id: int, for_everyone: bool
 ) -> None:
-    """Delete message #MESSAGE_ID (for you, or --for-everyone)."""
+    """Delete message #MESSAGE_ID (for you, or --for-everyone; in a group, for everyone)."""
+    messenger = local_messenger(session)
+    change = Change(delete=True)
+    if messenger and await change_in_group(messenger, output, contact, message_id, change):
+        return
     params = {"contact": contact, "message_id": message_id, "for_everyone": for_everyone}
     output.emit(await session.call("delete", params), f"Deleted #{message_id}.")
 
@@ -123,6 +143,10 @@ async def react(
     session: Session, output: Output, *, contact: str, message_id: int, emoji: str, remove: bool
 ) -> None:
     """React to message #MESSAGE_ID with EMOJI."""
+    messenger = local_messenger(session)
+    change = Change(emoji=emoji, added=not remove)
+    if messenger and await change_in_group(messenger, output, contact, message_id, change):
+        return
     params = {"contact": contact, "message_id": message_id, "emoji": emoji, "remove": remove}
     output.emit(await session.call("react", params), "Done.")
 
@@ -160,7 +184,10 @@ async def receive(session: Session, output: Output, *, wait: float) -> None:
 @click.option("--limit", type=int, help="Only the last N messages.")
 @with_session
 async def history(session: Session, output: Output, *, contact: str, limit: int | None) -> None:
-    """Show the conversation with CONTACT."""
+    """Show the conversation with CONTACT, or GROUP's messages in the group's order."""
+    messenger = local_messenger(session)
+    if messenger and await group_history(messenger, output, contact, limit):
+        return
     result = await session.call("history", {"contact": contact, "limit": limit})
     alias = result["contact"]
     output.emit(
@@ -174,8 +201,11 @@ async def history(session: Session, output: Output, *, contact: str, limit: int 
 @click.argument("contact")
 @with_session
 async def chat(session: Session, output: Output, *, contact: str) -> None:
-    """Talk with CONTACT live: type a line to send it; /help for commands, /quit
-    (or Ctrl-D, Ctrl-C) to leave."""
+    """Talk with CONTACT (or in GROUP) live: type a line to send it; /help for commands,
+    /quit (or Ctrl-D, Ctrl-C) to leave."""
+    messenger = local_messenger(session)
+    if messenger and await chat_in_group(messenger, contact):
+        return
     with session.receiving():
         alias = (await session.call("history", {"contact": contact, "limit": 1}))["contact"]
         await run_chat(session, alias, incoming_text, as_json=output.as_json)

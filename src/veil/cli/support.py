@@ -8,11 +8,12 @@ unlocks the profile comes from ``VEIL_PASSPHRASE`` or, failing that, a prompt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,7 +23,7 @@ import platformdirs
 from veil.chat.app import Messenger
 from veil.chat.routing import load_policy
 from veil.chat.store import KdfParams
-from veil.cli.sessions import open_session
+from veil.cli.sessions import open_session, without_service
 from veil.errors import VeilError
 from veil.service.errors import RemoteError
 
@@ -155,6 +156,34 @@ def with_session(
         async def run(output: Output) -> None:
             async with open_session(home, open_messenger) as session:
                 await body(session, output, **kwargs)
+
+        run_command(as_json, run)
+
+    return command
+
+
+@contextlib.asynccontextmanager
+async def local_messenger_of(home: Path) -> AsyncIterator[Messenger]:
+    """The store opened in-process for a command with no API method yet (backup, file
+    transfers, groups), with no ``veil serve`` beside it (stop it first)."""
+    with without_service(home):
+        messenger = await open_messenger(home)
+        try:
+            yield messenger
+        finally:
+            await messenger.close()
+
+
+def with_local_messenger(
+    body: Callable[..., Coroutine[Any, Any, None]],
+) -> Callable[..., None]:
+    """Wrap a command body that needs the store itself (see :func:`local_messenger_of`)."""
+
+    @functools.wraps(body)
+    def command(home: Path, as_json: bool, **kwargs: Any) -> None:
+        async def run(output: Output) -> None:
+            async with local_messenger_of(home) as messenger:
+                await body(messenger, output, **kwargs)
 
         run_command(as_json, run)
 

@@ -70,6 +70,7 @@ def join_by_external_commit(
     rng: RandomSource,
     lifetime: Lifetime,
     config: GroupConfig | None = None,
+    supported_extensions: tuple[int, ...] = (),
 ) -> tuple[MLSMessage, GroupState]:
     """Commit ourselves into the group described by ``group_info``; returns the commit
     to send and the state to adopt once the group's log accepts it."""
@@ -83,7 +84,7 @@ def join_by_external_commit(
     external_pub = decode(_extension(group_info, EXTENSION_EXTERNAL_PUB), TlsReader.opaque)
     kem_output, hpke_context = suite.setup_base_sender(external_pub, b"", rng)
     init_secret = hpke_context.export(EXTERNAL_INIT_LABEL, suite.hash_size)
-    package, keys = new_key_package(suite, rng, lifetime)
+    package, keys = new_key_package(suite, rng, lifetime, supported_extensions)
     leaf_index = tree.add_leaf(package.leaf_node)
     provisional = replace(context, epoch=context.epoch + 1)
     path, secrets, private = create_update_path(

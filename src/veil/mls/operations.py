@@ -96,9 +96,14 @@ HANDLE_SIZE = 16
 
 
 def new_key_package(
-    suite: CipherSuite, rng: RandomSource, lifetime: Lifetime
+    suite: CipherSuite,
+    rng: RandomSource,
+    lifetime: Lifetime,
+    supported_extensions: tuple[int, ...] = (),
 ) -> tuple[KeyPackage, JoinKeys]:
-    """A key package for joining one group: a fresh random handle, fresh keys."""
+    """A key package for joining one group: a fresh random handle, fresh keys. The
+    leaf declares ``supported_extensions`` (the non-default GroupContext extension
+    types the application uses) in its capabilities."""
     init_private, init_public = suite.generate_key_pair(rng)
     encryption_private, encryption_public = suite.generate_key_pair(rng)
     signature_private, signature_public = suite.generate_signature_key(rng)
@@ -106,7 +111,7 @@ def new_key_package(
         encryption_public,
         signature_public,
         Credential(CREDENTIAL_BASIC, identity=rng.random_bytes(HANDLE_SIZE)),
-        Capabilities(cipher_suites=(suite.suite_id,)),
+        Capabilities(cipher_suites=(suite.suite_id,), extensions=supported_extensions),
         SOURCE_KEY_PACKAGE,
         lifetime,
     ).signed(suite, signature_private, b"", 0)
@@ -120,12 +125,18 @@ def create_group(
     rng: RandomSource,
     lifetime: Lifetime,
     config: GroupConfig | None = None,
+    *,
+    extensions: tuple[Extension, ...] = (),
+    creator: tuple[KeyPackage, JoinKeys] | None = None,
 ) -> GroupState:
-    """A one-member group in epoch 0 (RFC 9420 §11)."""
-    package, keys = new_key_package(suite, rng, lifetime)
+    """A one-member group in epoch 0 (RFC 9420 §11); its GroupContext carries
+    ``extensions``, whose types the creator's leaf declares as supported. ``creator``
+    is the creator's own key package and keys, when the caller needs its handle first."""
+    supported = tuple(e.extension_type for e in extensions)
+    package, keys = creator or new_key_package(suite, rng, lifetime, supported)
     tree = RatchetTree(suite, [package.leaf_node])
     private = TreePrivateKeys(0, {0: (keys.encryption_private, package.leaf_node.encryption_key)})
-    context = GroupContext(suite.suite_id, group_id, 0, tree.tree_hash(), b"")
+    context = GroupContext(suite.suite_id, group_id, 0, tree.tree_hash(), b"", extensions)
     zero = bytes(suite.hash_size)
     joiner = joiner_secret(suite, rng.random_bytes(suite.hash_size), zero, context.to_bytes())
     secrets = derive_epoch_secrets(suite, joiner, zero, context.to_bytes())

@@ -27,6 +27,7 @@ from veil.chat.store.conversations import (
 )
 from veil.chat.store.events import EventRepository
 from veil.chat.store.files import FileTransferRepository
+from veil.chat.store.groups import GroupMessageRepository, GroupRepository
 from veil.chat.store.header import KdfParams, StoreHeader
 from veil.chat.store.people import (
     AddressRepository,
@@ -74,6 +75,8 @@ class Transaction:
     address: AddressRepository
     files: FileTransferRepository
     events: EventRepository
+    groups: GroupRepository
+    group_messages: GroupMessageRepository
 
     @classmethod
     def bind(cls, database: Any) -> Transaction:
@@ -89,6 +92,8 @@ class Transaction:
             AddressRepository(database),
             FileTransferRepository(database),
             EventRepository(database),
+            GroupRepository(database),
+            GroupMessageRepository(database),
         )
 
 

@@ -134,7 +134,73 @@ _EVENTS = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _FILES, _EVENTS)
+#: Groups: MLS state, messages in log order, invitations and joins (veil.chat.groups).
+_GROUPS = Migration(
+    4,
+    (
+        """CREATE TABLE groups (
+            group_id BLOB PRIMARY KEY,
+            alias TEXT UNIQUE,
+            state BLOB NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        """CREATE TABLE group_messages (
+            group_id BLOB NOT NULL REFERENCES groups (group_id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            message_id BLOB NOT NULL,
+            sender BLOB NOT NULL,
+            own INTEGER NOT NULL CHECK (own IN (0, 1)),
+            text TEXT NOT NULL,
+            sent_at_ms INTEGER NOT NULL,
+            reply_to BLOB,
+            edited INTEGER NOT NULL DEFAULT 0 CHECK (edited IN (0, 1)),
+            deleted_by BLOB,
+            PRIMARY KEY (group_id, message_id)
+        )""",
+        "CREATE INDEX group_messages_by_seq ON group_messages (group_id, seq)",
+        """CREATE TABLE group_reactions (
+            group_id BLOB NOT NULL,
+            message_id BLOB NOT NULL,
+            sender BLOB NOT NULL,
+            emoji TEXT NOT NULL,
+            PRIMARY KEY (group_id, message_id, sender),
+            FOREIGN KEY (group_id, message_id)
+                REFERENCES group_messages (group_id, message_id) ON DELETE CASCADE
+        )""",
+        """CREATE TABLE group_invites (
+            ticket BLOB PRIMARY KEY,
+            group_id BLOB NOT NULL REFERENCES groups (group_id) ON DELETE CASCADE,
+            role INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        )""",
+        """CREATE TABLE group_joins (
+            contact_id INTEGER PRIMARY KEY REFERENCES contacts (contact_id) ON DELETE CASCADE,
+            ticket BLOB NOT NULL,
+            alias TEXT NOT NULL,
+            request BLOB NOT NULL,
+            secret BLOB NOT NULL,
+            sent INTEGER NOT NULL DEFAULT 0 CHECK (sent IN (0, 1)),
+            bundle BLOB,
+            created_at REAL NOT NULL
+        )""",
+        """CREATE TABLE group_member_contacts (
+            group_id BLOB NOT NULL REFERENCES groups (group_id) ON DELETE CASCADE,
+            handle BLOB NOT NULL,
+            contact_id INTEGER NOT NULL REFERENCES contacts (contact_id) ON DELETE CASCADE,
+            PRIMARY KEY (group_id, handle)
+        )""",
+        """CREATE TABLE group_admissions (
+            contact_id INTEGER NOT NULL REFERENCES contacts (contact_id) ON DELETE CASCADE,
+            ticket BLOB NOT NULL,
+            request BLOB NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (contact_id, ticket)
+        )""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _FILES, _EVENTS, _GROUPS)
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 
