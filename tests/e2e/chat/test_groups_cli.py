@@ -113,6 +113,7 @@ async def test_five_members_through_the_cli(
     assert await _roles(dave) == {n: "owner" if n == "Alice" else "member" for n in users}
 
     # Dave is offline from here until the 100 messages and the commits are in.
+    left_at = (await dave.run("group", "info", "club"))["epoch"]
     online = [alice, bob, carol, mallory]
     bobs = next(m for m in first if m[2] == "hello from Bob")
     await bob.run("edit", "club", str(bobs[0]), "hello from Bob!")
@@ -160,6 +161,7 @@ async def test_five_members_through_the_cli(
     # Dave catches up on everything at once.
     caught_up = await _agree([dave, bob], 102)
     assert [m[2] for m in caught_up[-25:]] == late
+    assert (await dave.run("group", "info", "club"))["epoch"] >= left_at + 3
     assert await _roles(dave) == {
         "Alice": "admin",
         "Bob": "owner",
