@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import resource
+import os
 import sys
 from pathlib import Path
 
@@ -24,6 +24,10 @@ from veil.crypto import SystemRandom
 from veil.errors import VeilError
 from veil.files.description import FileDescription, decode_description, encode_description
 from veil.relay.client.relay_client import RelayClient
+
+# Run as a script: make the tests' helpers importable, as pytest's rootdir does.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from helpers.file_relays import peak_rss_kib
 
 RNG = SystemRandom()
 
@@ -77,6 +81,8 @@ async def main(command: str, args: list[str]) -> dict[str, object]:
 
 if __name__ == "__main__":
     summary = asyncio.run(main(sys.argv[1], sys.argv[2:]))
-    summary["peak_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so it would count the
+    # test runner's size, which the child shared between fork and exec.
+    summary["peak_rss_kib"] = peak_rss_kib(os.getpid())
     print(json.dumps(summary), flush=True)
     sys.exit(1 if "error" in summary else 0)

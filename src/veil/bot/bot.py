@@ -18,6 +18,7 @@ goes on with the next event; a lost connection is re-made and resumed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -147,7 +148,7 @@ class Bot:
         since = cursor.last_seq or 0
         try:
             async for shape in client.events(since):
-                await self._handle(shape, cursor)
+                await _finish_before_stopping(self._handle(shape, cursor))
         except RemoteError as exc:  # handlers' refusals are caught in handle(): subscribe's
             if exc.kind != "EventsPruned":
                 raise
@@ -215,3 +216,15 @@ class Bot:
             LOG.warning("event #%d: the service refused a call: %s (%s)", event.seq, exc, exc.kind)
         except Exception:
             LOG.exception("event #%d: a handler failed", event.seq)
+
+
+async def _finish_before_stopping(step: Awaitable[None]) -> None:
+    """Run ``step`` to its end even when the bot is stopped meanwhile, then stop: a stop
+    in the middle of an event would leave it answered but not saved in the cursor, and
+    the restarted bot would answer it twice."""
+    task = asyncio.ensure_future(step)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise

@@ -3,6 +3,7 @@ contact requests, the cursor, and failures of handlers and of the connection."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -263,3 +264,26 @@ def test_a_command_has_one_handler_and_a_one_word_name() -> None:
 def test_actions_outside_a_connection_say_the_bot_is_not_connected() -> None:
     with pytest.raises(ServiceClosed, match="not connected"):
         _ = echo_bot().actions
+
+
+async def test_a_stop_in_the_middle_of_an_event_finishes_it_and_saves_the_cursor(
+    cursor: Cursor,
+) -> None:
+    bot = Bot("slow")
+    started, release = asyncio.Event(), asyncio.Event()
+
+    @bot.command("slow")
+    async def slow(command: Command) -> None:
+        started.set()
+        await release.wait()
+        await command.reply("done")
+
+    service = FakeService([event(1, text="/slow"), event(2, text="/slow")])
+    serving = asyncio.ensure_future(bot.serve(service, cursor))
+    await started.wait()
+    serving.cancel()  # what SIGTERM does to a running bot
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await serving
+    assert [s["texts"] for s in service.sent()] == [["done"]]
+    assert cursor.last_seq == 1  # answered and saved: a restarted bot does not repeat it
