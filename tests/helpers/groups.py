@@ -3,6 +3,7 @@ history of what each member saw."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from helpers.group_log import MemoryGroupLog, MemoryGroupStore, MemoryGroupTransaction
@@ -68,12 +69,18 @@ async def admit_all(
     assert not pending, "every joiner is admitted"
 
 
-async def sync_all(clients: list[Client], group_id: bytes, rounds: int = 30) -> None:
-    """Sync everyone until nobody has anything left to post."""
+async def sync_all(
+    clients: list[Client], group_id: bytes, rounds: int = 30, *, together: bool = False
+) -> None:
+    """Sync everyone until nobody has anything left to post; ``together`` syncs all
+    clients of a round at once (over a relay, a read waits for entries that may come)."""
     for _ in range(rounds):
         before = sum(len(c.events) for c in clients)
-        for client in clients:
-            await client.sync(group_id)
+        if together:
+            await asyncio.gather(*(client.sync(group_id) for client in clients))
+        else:
+            for client in clients:
+                await client.sync(group_id)
         busy = any(
             client.engine.member(group_id).pending is not None
             or not client.engine.member(group_id).intent.empty()

@@ -18,6 +18,7 @@ PrivateMessages, so no relay ever reads it. Layout (docs/protocol/groups.md)::
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field, replace
 
 from veil.agent.groups.errors import MalformedGroupData
@@ -185,5 +186,13 @@ def policy_of(context: GroupContext) -> GroupPolicy:
     """The policy in a GroupContext (MalformedGroupData if it carries none)."""
     for extension in context.extensions:
         if extension.extension_type == POLICY_EXTENSION:
-            return GroupPolicy.from_extension(extension.extension_data)
+            return _decoded(extension.extension_data)
     raise MalformedGroupData("the group carries no Veil policy extension")
+
+
+@functools.lru_cache(maxsize=32)
+def _decoded(data: bytes) -> GroupPolicy:
+    """A policy decoded once per epoch, not once per message: every entry checks the
+    sender's role, and decoding a 10,000-member roster takes about 0.1 s (the policy
+    is frozen, so sharing it is safe; a malformed one raises and is not kept)."""
+    return GroupPolicy.from_extension(data)

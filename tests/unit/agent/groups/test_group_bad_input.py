@@ -93,3 +93,14 @@ async def test_a_message_from_a_removed_member_and_from_an_observer_are_refused(
     seq = log.inject(quiet.access, encode_entry(message))
     await _rejected_by_all(clients[:2], group_id, seq, GroupPolicyViolation)
     await _carries_on(clients[:2], group_id, b"carry on")
+
+
+async def test_a_fresh_commit_for_an_old_epoch_is_stale() -> None:
+    log, clients, group_id = await make_group(3)
+    behind = clients[2].engine.member(group_id).mls  # its state before the next commit
+    await clients[0].engine.update_keys(group_id)
+    await sync_all(clients, group_id)
+    late = create_commit(behind, RNG, private=True)  # made for the epoch that just ended
+    seq = log.inject(_access(clients[2], group_id), encode_entry(late.message))
+    await _rejected_by_all(clients, group_id, seq, StaleGroupEntry)
+    await _carries_on(clients, group_id, b"the new epoch holds")

@@ -4,16 +4,25 @@ layer's own errors (hypothesis)."""
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from veil.agent.groups.codec import decode_member
-from veil.agent.groups.errors import GroupProtocolError, GroupStateCorrupt
+from veil.agent.groups.errors import GroupProtocolError, GroupStateCorrupt, MalformedGroupData
 from veil.agent.groups.external import ExternalOffer
-from veil.agent.groups.policy import GroupPolicy, Role, RosterEntry
+from veil.agent.groups.policy import (
+    POLICY_EXTENSION,
+    GroupPolicy,
+    Role,
+    RosterEntry,
+    policy_of,
+)
 from veil.agent.groups.wire import JoinRequest, PendingJoin, WelcomeBundle, decode_entry
 from veil.crypto import SystemRandom
+from veil.mls.group_context import Extension, GroupContext
 from veil.mls.leaf_node import Lifetime
 from veil.mls.operations import new_key_package
 from veil.mls.suites import suite_by_id
@@ -42,6 +51,16 @@ def test_policy_and_join_messages_round_trip() -> None:
     request, pending = _request()
     assert JoinRequest.from_bytes(request.to_bytes()) == request
     assert PendingJoin.from_bytes(pending.to_bytes()) == pending
+
+
+def test_a_policy_is_decoded_once_per_epoch_and_a_bad_one_every_time() -> None:
+    context = GroupContext(1, b"g" * 16, 3, b"", b"", (POLICY.to_extension(),))
+    assert policy_of(context) == POLICY
+    assert policy_of(context) is policy_of(replace(context, epoch=4))  # same bytes: kept
+    bad = Extension(POLICY_EXTENSION, POLICY.to_extension().extension_data[:-1])
+    for _ in range(2):
+        with pytest.raises(MalformedGroupData):
+            policy_of(replace(context, extensions=(bad,)))
 
 
 def test_a_roster_out_of_order_or_with_two_owners_is_refused() -> None:
