@@ -104,7 +104,7 @@ async def _verify(messenger: Messenger, params: t.VerifyParams) -> t.VerifyResul
 
 async def _remove(messenger: Messenger, params: t.ContactParams) -> t.RemovedResult:
     target = messenger.contact(params["contact"])
-    deleted = await remove_contact(messenger.store, messenger.agent, target)
+    deleted = await remove_contact(messenger.store, messenger.agent, target, messenger.now())
     return {"removed": params["contact"], "queues_deleted": deleted}
 
 
