@@ -63,8 +63,9 @@ async def test_a_photo_arrives_without_its_gps_and_a_file_intact(
     (offer,) = [e for e in await bob.receive() if e["kind"] == "file"]
     assert offer["contact"] == "Alice" and "holiday.jpg" in offer["text"]
     inbox = tmp_path / "inbox"
-    got = await bob.run("receive-file", str(offer["id"]), "--to", str(inbox))
+    (got,) = (await bob.run("receive-file", str(offer["id"]), "--to", str(inbox)))["received"]
     assert got["state"] == "received" and Path(got["path"]).parent == inbox
+    assert got["contact"] == "Alice"
     with Image.open(got["path"]) as after:
         assert "exif" not in after.info and not after.getexif()
         assert after.size == (320, 200)
@@ -79,7 +80,7 @@ async def test_a_photo_arrives_without_its_gps_and_a_file_intact(
     assert listed["auto_accept_bytes"] == 10 * 1024 * 1024
     waiting = [t for t in listed["transfers"] if t["state"] == "offered"]
     assert [t["name"] for t in waiting] == ["report.pdf"]
-    auto = await bob.run("receive-file", "--auto", "--to", str(inbox))
+    (auto,) = (await bob.run("receive-file", "--auto", "--to", str(inbox)))["received"]
     saved = Path(auto["path"])
     assert (
         hashlib.sha256(saved.read_bytes()).digest()
@@ -107,7 +108,7 @@ async def test_send_and_receive_killed_part_way_resume_and_the_file_arrives_once
     await kill_after_progress(bob, "receive-file", str(offers[0]["id"]), "--to", str(inbox))
     (halfway,) = (await bob.run("files"))["transfers"]
     assert halfway["state"] == "downloading" and halfway["chunks_done"] >= 2
-    got = await bob.run("receive-file", str(offers[0]["id"]), "--to", str(inbox))
+    (got,) = (await bob.run("receive-file", str(offers[0]["id"]), "--to", str(inbox)))["received"]
     assert Path(got["path"]).read_bytes() == video.read_bytes()
     assert sorted(path.name for path in inbox.iterdir()) == ["video.bin"]
 
