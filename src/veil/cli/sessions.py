@@ -20,7 +20,7 @@ from veil.chat.app import Messenger
 from veil.chat.conversation import Incoming
 from veil.chat.files import FileSharing
 from veil.chat.receive_lock import ReceiveLock
-from veil.service.api_types import EventShape, IncomingShape
+from veil.service.api_types import EventShape, EventsResult, IncomingShape
 from veil.service.client import ServiceClient
 from veil.service.errors import ServiceClosed, ServiceNotRunning
 from veil.service.methods import MAX_EVENTS_PAGE, LocalApi
@@ -149,34 +149,29 @@ class ServiceSession:
 
     async def call_watching(self, method: str, params: dict[str, Any], on_event: OnEvent) -> Any:
         """The call on this connection, the events on a second one (a connection
-        answers in order, so its subscription would wait behind the call)."""
+        answers in order, so its subscription would wait behind the call); once the
+        call returns, the events it logged that the stream had not brought yet."""
         watcher = await ServiceClient.connect(self._home)
         assert watcher.hello is not None
-        pump = asyncio.create_task(_pass_on(watcher.events(watcher.hello["last_event"]), on_event))
+        cursor = watcher.hello["last_event"]
+
+        def passed_on(event: EventShape) -> None:
+            nonlocal cursor
+            cursor = event["seq"]
+            on_event(event)
+
+        pump = asyncio.create_task(_pass_on(watcher.events(cursor), passed_on))
         try:
-            return await self._client.call(method, params)
+            result = await self._client.call(method, params)
         finally:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError, ServiceClosed):
                 await pump
             await watcher.close()
-
-    async def listen(self, idle: float, on_arrival: OnArrival) -> None:
-        """Show the events logged since the last ``veil receive``, then new ones
-        until ``idle`` quiet seconds pass."""
-        since = _read_cursor(self._home)
-        stream = self._client.events(since)
-        try:
-            while True:
-                try:
-                    event: EventShape = await _next_within(stream, idle)
-                except TimeoutError:
-                    return
-                if event["kind"] not in _NOT_SHOWN:
-                    on_arrival(_as_incoming(event))
-                _write_cursor(self._home, event["seq"])
-        finally:
-            await stream.aclose()
+        rest: EventsResult = await self._client.call("events", {"since": cursor})
+        for event in rest["events"]:
+            on_event(event)
+        return result
 
 
 async def _pass_on(stream: AsyncGenerator[EventShape, None], on_event: OnEvent) -> None:
