@@ -3,8 +3,9 @@
 :class:`Service` keeps the relay subscriptions open and runs the messenger's
 receive loop for as long as it lives; every arrival is logged in the same store
 transaction that applied it, and wakes the subscribed clients; offers within the
-automatic acceptance limit download as they arrive (:mod:`veil.service.auto_accept`). It listens on a Unix
-socket in the profile folder (mode 0600) and, if asked, on a WebSocket. SIGTERM
+automatic acceptance limit download as they arrive (:mod:`veil.service.auto_accept`).
+It listens on a Unix socket in the profile folder (mode 0600) and, if asked, on a
+WebSocket. SIGTERM
 (or SIGINT) stops it: no new connections, the loop is cancelled between commits
 (a batch not yet committed is redelivered by the relay), receipts go out, the
 store closes.
