@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mimetypes
-import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from veil.agent.errors import FileChunkLost
 from veil.agent.file_staging import TransferFolder, write_atomically
@@ -34,6 +31,7 @@ from veil.chat.errors import FilesNotSupported
 from veil.chat.events import FileOffered, encode_event, new_message_id
 from veil.chat.file_events import TransferEvents
 from veil.chat.file_offers import AUTO_ACCEPT_SETTING
+from veil.chat.file_prepare import PreparedFile, prepare
 from veil.chat.store import Contact, Direction
 from veil.chat.store.files import FileTransferRecord, TransferState
 from veil.errors import VeilError
@@ -46,8 +44,6 @@ from veil.files.description import (
     follow_redirect,
     redirect_to,
 )
-from veil.files.errors import UnsupportedImage
-from veil.files.images import clean_image
 from veil.routing.socks import SocksConnector
 
 __all__ = [
@@ -55,9 +51,7 @@ __all__ = [
     "FILES_AGENT_VERSION",
     "FILES_FOLDER",
     "FileSharing",
-    "PreparedFile",
     "follow",
-    "prepare",
     "upload_redirect",
 ]
 
@@ -67,19 +61,6 @@ DOWNLOADS_FOLDER = "downloads"
 #: The lowest agent version whose every client reads file offers: files reached Veil
 #: while 1..2 was current, so a version 2 peer may predate them (and would drop the offer).
 FILES_AGENT_VERSION = 3
-_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif")
-_SUFFIXES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
-_MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}")
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedFile:
-    """What is uploaded: the bytes' path, the name and type shown, and a preview."""
-
-    path: Path
-    name: str
-    mime_type: str
-    preview: bytes
 
 
 def _quiet(_: ChunkDone) -> None:
@@ -96,6 +77,11 @@ def _both(first: Progress, second: Progress) -> Progress:
 
 class FileSharing:
     """Files sent to and received from the contacts of one profile in ``home``."""
+
+    # Downloads under way in this process, by transfer folder: the service's automatic
+    # downloads and a file.receive call must not write one transfer's folder together
+    # (one process holds the store, so no other process downloads from it).
+    _downloading: ClassVar[set[Path]] = set()
 
     def __init__(self, messenger: Messenger, home: Path) -> None:
         self._messenger = messenger
@@ -265,11 +251,17 @@ class FileSharing:
             tx.files.set_state(transfer_id, TransferState.DOWNLOADING)
             alias = tx.contacts.get(record.contact_id).alias
         events = TransferEvents(store, self._messenger.now, alias, transfer_id)
+        folder = self._root / f"in-{transfer_id}"
+        if folder in self._downloading:
+            raise ValueError(f"file #{transfer_id} is being downloaded already: wait for it")
+        self._downloading.add(folder)
         try:
             output = await self._download(record, target, _both(on_progress, events.progress))
         except Exception as error:
             events.failed(error)
             raise
+        finally:
+            self._downloading.discard(folder)
         with store.transaction() as tx:
             tx.files.set_state(transfer_id, TransferState.RECEIVED, str(output))
             record = tx.files.get(transfer_id)
@@ -302,8 +294,8 @@ class FileSharing:
         for offer in self.auto_accepted():
             try:
                 received.append(await self.receive_file(offer.transfer_id, self.downloads))
-            except (VeilError, OSError):
-                continue  # logged as file-failed; `veil receive-file ID` retries it
+            except (VeilError, OSError, ValueError):
+                continue  # logged as file-failed (or under way already); retried later
         return received
 
 
@@ -333,40 +325,6 @@ async def follow(
         inner = TransferFolder(folder.path / "redirect")
         await transfers.download(description.blob, inner, fetched)
     return follow_redirect(description, fetched.read_bytes())
-
-
-def prepare(source: Path, folder: TransferFolder, *, keep_metadata: bool) -> PreparedFile:
-    """The file to upload: an image cleaned of its metadata (with a preview), else as is."""
-    name = source.name
-    guessed = (mimetypes.guess_type(name)[0] or "").lower()
-    mime_type = guessed if _MIME.fullmatch(guessed) else "application/octet-stream"
-    with source.open("rb") as handle:
-        head = handle.read(16)
-    # By content, not by name: a photo without its extension must lose its GPS too.
-    if mime_type not in _IMAGE_TYPES and not _looks_like_image(head):
-        return PreparedFile(source, name, mime_type, b"")
-    cleaned_path = folder.path / "cleaned"
-    try:
-        cleaned = clean_image(source.read_bytes(), keep_metadata=keep_metadata)
-    except UnsupportedImage:
-        return PreparedFile(source, name, mime_type, b"")
-    if keep_metadata:
-        return PreparedFile(source, name, mime_type, cleaned.preview)
-    if not cleaned_path.exists():
-        write_atomically(cleaned_path, cleaned.data)
-    if cleaned.mime_type != mime_type:  # HEIC goes out as JPEG; a nameless JPEG gets .jpg
-        name = Path(name).with_suffix(_SUFFIXES[cleaned.mime_type]).name
-    return PreparedFile(cleaned_path, name, cleaned.mime_type, cleaned.preview)
-
-
-def _looks_like_image(head: bytes) -> bool:
-    """JPEG, PNG, WebP or HEIC/HEIF by their first bytes."""
-    heif_brands = (b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"hevc", b"hevx")
-    return (
-        head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"))
-        or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
-        or (head[4:8] == b"ftyp" and head[8:12] in heif_brands)
-    )
 
 
 def _free_name(target: Path, name: str, folder: TransferFolder) -> Path:

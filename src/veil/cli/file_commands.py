@@ -40,7 +40,7 @@ Watch = Callable[[EventShape], bool]
 def _listed_text(listed: FileShape) -> str:
     arrow = "->" if listed["direction"] == "sent" else "<-"
     where = f"  {listed['path']}" if listed["path"] else ""
-    state = listed["state"]
+    state: str = listed["state"]
     if "chunks" in listed:
         state += f" {listed.get('chunks_done', 0)}/{listed['chunks']} chunks"
     return f"#{listed['id']} {arrow} {listed['name']} ({listed['size']} bytes) {state}{where}"

@@ -147,6 +147,23 @@ class ServiceSession:
         """Nothing to hold: the service receives, and each listener reads its log."""
         return contextlib.nullcontext()
 
+    async def listen(self, idle: float, on_arrival: OnArrival) -> None:
+        """Show the events logged since the last ``veil receive``, then new ones
+        until ``idle`` quiet seconds pass."""
+        since = _read_cursor(self._home)
+        stream = self._client.events(since)
+        try:
+            while True:
+                try:
+                    event: EventShape = await _next_within(stream, idle)
+                except TimeoutError:
+                    return
+                if event["kind"] not in _NOT_SHOWN:
+                    on_arrival(_as_incoming(event))
+                _write_cursor(self._home, event["seq"])
+        finally:
+            await stream.aclose()
+
     async def call_watching(self, method: str, params: dict[str, Any], on_event: OnEvent) -> Any:
         """The call on this connection, the events on a second one (a connection
         answers in order, so its subscription would wait behind the call); once the

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from veil.chat.app import Messenger
 from veil.chat.files import FileSharing
@@ -35,7 +35,7 @@ def file_shape(
         "name": record.name,
         "mime_type": record.mime_type,
         "size": record.size,
-        "state": cast(ft.FileStateName, record.state.value),
+        "state": record.state.value,
         "path": record.path,
         "preview_bytes": len(record.preview),
     }

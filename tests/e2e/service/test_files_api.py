@@ -45,7 +45,7 @@ async def file_services(tmp_path: Path) -> AsyncIterator[tuple[ServiceProcess, S
     await relay.stop()
 
 
-async def until_done(stream: Any, transfer: int) -> list[EventShape]:
+async def until_done(stream: Any, transfer: int | None) -> list[EventShape]:
     """Bob's events about ``transfer`` up to its ``file-done``, validated."""
     events = await next_events(stream, 1, ("file-progress", "file-done", "file-failed"))
     while events[-1]["id"] != transfer or events[-1]["kind"] == "file-progress":
