@@ -124,3 +124,25 @@ async def kill_after_progress(user: VeilUser, *args: str) -> None:
         seen += b'"progress"' in line
     kill(process)
     await process.wait()
+
+
+async def test_veil_receive_downloads_offers_within_the_limit_into_the_profile(
+    friends: tuple[VeilUser, VeilUser], tmp_path: Path
+) -> None:
+    alice, bob = friends
+    assert (await bob.run("files", "--auto-accept", "1M"))["auto_accept_bytes"] == 1024 * 1024
+    small, large = tmp_path / "note.bin", tmp_path / "large.bin"
+    small.write_bytes(os.urandom(200_000))
+    large.write_bytes(os.urandom(2 * 1024 * 1024))
+    for source in (small, large):
+        await alice.run("send-file", "Bob", str(source))
+    arrived = await bob.receive()
+    assert sorted(e["text"].split(" ")[0] for e in arrived if e["kind"] == "file") == [
+        "large.bin",
+        "note.bin",
+    ]
+    (done,) = [e for e in arrived if e["kind"] == "file-done"]  # the small one only
+    assert Path(done["text"]) == bob.home / "downloads" / "note.bin"
+    assert Path(done["text"]).read_bytes() == small.read_bytes()
+    states = {t["name"]: t["state"] for t in (await bob.run("files"))["transfers"]}
+    assert states == {"note.bin": "received", "large.bin": "offered"}

@@ -105,6 +105,12 @@ async def test_files_through_two_services_auto_accepted_or_on_request(
     bob_logged = (await bob.call("events", since=0))["events"]
     states = [(e["kind"], e["contact"], e["text"]) for e in bob_logged]
     assert ("connection", "Alice", "connected") in states
+    assert {m for m in alice.called | bob.called if m.startswith("file.")} == {
+        "file.send",
+        "file.list",
+        "file.receive",
+        "file.settings",
+    }
     await alice.client.close()
     await bob.client.close()
 
