@@ -14,8 +14,10 @@ import pytest
 
 from helpers.fake_relay import FakeRelay
 from veil.agent import connection as agent_connection
+from veil.agent.events import ConnectionEvent, DesyncDetected, SyncRestored
 from veil.chat.app import Messenger
 from veil.chat.connection_events import REPORT_AFTER_FAILURES
+from veil.chat.contacts import apply_connection_event
 from veil.chat.errors import FilesNotSupported
 from veil.chat.store import KdfParams
 from veil.service.methods import LocalApi, events_after
@@ -155,5 +157,20 @@ async def test_a_send_failing_for_long_is_reported_once(tmp_path: Path) -> None:
     failures = [e for e in events_after(alice, 0, 500)[0] if e["kind"] == "delivery-failed"]
     assert [(e["id"], e["contact"]) for e in failures] == [(sent["sent"][0], "bob")]
     assert f"tried {REPORT_AFTER_FAILURES} times" in failures[0]["text"]
+    for messenger in (alice, bob):
+        await messenger.close()
+
+
+async def test_a_desynchronised_contact_and_its_return_are_logged_once_each(
+    tmp_path: Path,
+) -> None:
+    alice, bob = await _pair(tmp_path, FakeRelay())
+    with alice.store.transaction() as tx:
+        (connection_id,) = [c.connection_id for c in tx.connections.list()]
+    for event in (DesyncDetected("bad"), DesyncDetected("bad again"), SyncRestored()):
+        with alice.store.transaction() as tx:
+            apply_connection_event(tx, ConnectionEvent(connection_id, event), alice.now())
+    states = [text for kind, _, text in _kinds(alice) if kind == "connection"]
+    assert states == ["connected", "desynchronised", "connected"]
     for messenger in (alice, bob):
         await messenger.close()
