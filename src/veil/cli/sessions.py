@@ -36,6 +36,11 @@ OnEvent = Callable[[EventShape], None]
 #: Logged for API clients, not printed by ``veil receive`` (``veil history`` shows
 #: receipts, ``veil contacts`` the state; ``connected`` and ``desync`` say it too).
 _NOT_SHOWN = frozenset({"receipt", "file-progress", "connection"})
+#: Logged by this side during an in-process receive (not arrivals, which are shown as
+#: they come), and shown after it.
+_LOGGED_HERE = frozenset(
+    {"file-done", "file-failed", "delivery-failed", "relay-unreachable", "relay-reachable"}
+)
 #: How often an in-process call being watched looks for new events (seconds).
 _WATCH_SECONDS = 0.1
 
@@ -100,8 +105,11 @@ class DirectSession(LocalApi):
         """Show what a service logged since the last ``veil receive``, then receive
         from the relays as ``veil receive`` always did. What arrives is logged too,
         so nothing is shown twice whichever way the next ``veil receive`` runs.
-        Offers within the automatic acceptance limit are downloaded after."""
-        self._show_logged(_read_cursor(self._home), on_arrival)
+        Offers within the automatic acceptance limit are downloaded after; what the
+        outbox and the downloads logged meanwhile is shown last."""
+        cursor = self._show_logged(
+            _read_cursor(self._home), on_arrival, lambda kind: kind not in _NOT_SHOWN
+        )
         offered = False
 
         def arrived(incoming: Incoming) -> None:
@@ -111,23 +119,24 @@ class DirectSession(LocalApi):
 
         await self.messenger.receive(idle=idle, on_incoming=arrived)
         if offered:
-            before = self._last_seq()
             sharing = FileSharing(self.messenger, self._home)
             try:
                 await sharing.receive_auto_accepted()
             finally:
                 await sharing.close()
-            self._show_logged(before, on_arrival)
-        _write_cursor(self._home, self._last_seq())
+        # Arrivals were shown as they came; the rest of what was logged, now.
+        _write_cursor(self._home, self._show_logged(cursor, on_arrival, _LOGGED_HERE.__contains__))
 
-    def _show_logged(self, cursor: int, on_arrival: OnArrival) -> None:
+    def _show_logged(self, cursor: int, on_arrival: OnArrival, shown: Callable[[str], bool]) -> int:
+        """Show the logged events after ``cursor`` whose kind is ``shown``; return the
+        last sequence number."""
         while True:
             with self.messenger.store.transaction() as tx:
                 logged = tx.events.since(cursor, MAX_EVENTS_PAGE)
             if not logged:
-                return
+                return max(cursor, self._last_seq())
             for event in logged:
-                if event.kind not in _NOT_SHOWN:
+                if shown(event.kind):
                     on_arrival(_as_incoming(event_shape(event)))
             cursor = logged[-1].seq
 
