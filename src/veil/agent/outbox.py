@@ -6,7 +6,8 @@ one that commits the state change that produced them (see :mod:`veil.agent.deliv
 order (the relay client batches them into shared blocks), the successful ones are
 removed together in one transaction, and the first failure stops that connection's
 run — it and everything behind it are retried later with backoff, so messages keep
-their order.
+their order. Each connection's outcome goes to :attr:`OutboxRunner.on_failure` or
+:attr:`OutboxRunner.on_delivered` when set (the chat layer logs them as events).
 """
 
 from __future__ import annotations

@@ -186,7 +186,7 @@ class ServiceSession:
             cursor = event["seq"]
             on_event(event)
 
-        pump = asyncio.create_task(_pass_on(watcher.events(cursor), passed_on))
+        pump = asyncio.create_task(_pump_events(watcher.events(cursor), passed_on))
         try:
             result = await self._client.call(method, params)
         finally:
@@ -200,7 +200,7 @@ class ServiceSession:
         return result
 
 
-async def _pass_on(stream: AsyncGenerator[EventShape, None], on_event: OnEvent) -> None:
+async def _pump_events(stream: AsyncGenerator[EventShape, None], on_event: OnEvent) -> None:
     try:
         async for event in stream:
             on_event(event)
