@@ -12,7 +12,6 @@ import pytest
 from unit.bot.fake_service import FakeService, event
 from veil.bot import Bot, Command, CommandTaken, Cursor, CursorTooOld, Event, Message
 from veil.service import api_types as t
-from veil.service.api_file_types import FileShape
 from veil.service.errors import ServiceClosed
 
 
@@ -264,24 +263,3 @@ def test_a_command_has_one_handler_and_a_one_word_name() -> None:
 def test_actions_outside_a_connection_say_the_bot_is_not_connected() -> None:
     with pytest.raises(ServiceClosed, match="not connected"):
         _ = echo_bot().actions
-
-
-async def test_a_handler_sends_a_file_back_with_its_path_made_absolute(
-    cursor: Cursor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    bot = Bot("files")
-    (tmp_path / "menu.pdf").write_bytes(b"%PDF-")
-    monkeypatch.chdir(tmp_path)
-
-    results: list[FileShape] = []
-
-    @bot.command("menu", help="send the menu")
-    async def menu(command: Command) -> None:
-        results.append(await bot.actions.send_file(command.contact, "menu.pdf"))
-
-    service = FakeService([event(1, text="/menu")])
-    await serve(bot, service, cursor)
-    assert [(r["state"], r["name"]) for r in results] == [("sent", "menu.pdf")]
-    sends = [params for method, params in service.calls if method == "file.send"]
-    path = str(tmp_path / "menu.pdf")
-    assert sends == [{"contact": "Alice", "path": path, "keep_metadata": False}]
