@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from veil.agent.queues import ReceiveQueue, SendQueue
 from veil.agent.relays import Delivery, RelayUnavailable
 from veil.crypto import SystemRandom, X25519KeyPair
+from veil.relay.protocol.errors import AuthFailed, QuotaExceeded
 
 
 @dataclass
@@ -69,10 +70,11 @@ class FakeRelay:
     async def send(self, queue: SendQueue, body: bytes) -> None:
         self._check_up()
         target = self._by_sender[queue.address.sender_id]
+        # Refusals come as the relay pool raises them: from the relay's answer.
         if target.sender_key != X25519KeyPair(queue.sender_auth_key).public:
-            raise RelayUnavailable("AUTH")
+            raise RelayUnavailable("AUTH") from AuthFailed("AUTH")
         if len(target.messages) >= self.quota:
-            raise RelayUnavailable("QUOTA")
+            raise RelayUnavailable("QUOTA") from QuotaExceeded("QUOTA")
         self.arrive(target.recipient_id, self._rng.random_bytes(24), body)
         if self.answers_lost:
             raise RelayUnavailable("the answer to SEND was lost")

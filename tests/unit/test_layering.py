@@ -205,7 +205,7 @@ PURE_MODULES = {
         "proxy_sessions",
     ),
     "chat": ("contacts", "errors", "event_log", "events", "profile", "text"),
-    "service": ("api_types", "catalog", "errors", "rpc", "schema"),
+    "service": ("api_file_types", "api_types", "catalog", "errors", "rpc", "schema"),
 }
 FORBIDDEN = {
     "asyncio",

@@ -6,7 +6,8 @@ one that commits the state change that produced them (see :mod:`veil.agent.deliv
 order (the relay client batches them into shared blocks), the successful ones are
 removed together in one transaction, and the first failure stops that connection's
 run — it and everything behind it are retried later with backoff, so messages keep
-their order.
+their order. Each connection's outcome goes to :attr:`OutboxRunner.on_failure` or
+:attr:`OutboxRunner.on_delivered` when set (the chat layer logs them as events).
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ class OutboxRunner:
         # retry after failures, never when everything went out. Saves an empty store
         # transaction per received batch.
         self._wake_at = 0.0
+        self.on_failure: Callable[[int, BaseException, int], None] | None = None
+        """Told when a connection's run stops on a failed entry: the connection, the
+        error, and how many times in a row that entry has failed now."""
+        self.on_delivered: Callable[[int], None] | None = None
+        """Told when every due entry of a connection went out."""
 
     def wake(self) -> None:
         """Note that an entry was enqueued: the next :meth:`flush` must look."""
@@ -120,6 +126,7 @@ class OutboxRunner:
         queues = self._queues_of(connection_id)
         done: list[int] = []
         failed: list[PendingSend] = []
+        error: BaseException | None = None
         for start in range(0, len(pending), _PIPELINE):
             window = pending[start : start + _PIPELINE]
             results = await asyncio.gather(
@@ -128,13 +135,22 @@ class OutboxRunner:
             for entry, result in zip(window, results, strict=True):
                 if isinstance(result, BaseException):
                     _log.info("relay action failed, will retry: %s", type(result).__name__)
-                    failed = pending[pending.index(entry) :]
+                    failed, error = pending[pending.index(entry) :], result
                     break
                 done.append(entry.send_id)
             if failed:
                 break
         self._record(done, failed)
+        self._report(connection_id, error, failed)
         return len(done)
+
+    def _report(
+        self, connection_id: int, error: BaseException | None, failed: list[PendingSend]
+    ) -> None:
+        if error is not None and self.on_failure is not None:
+            self.on_failure(connection_id, error, failed[0].attempts + 1)
+        elif error is None and self.on_delivered is not None:
+            self.on_delivered(connection_id)
 
     def _record(self, done: list[int], failed: list[PendingSend]) -> None:
         now = self._clock()

@@ -1,4 +1,4 @@
-"""What a bot does through the API: send, reply, react, accept, its address.
+"""What a bot does through the API: send, reply, react, send a file, accept, its address.
 
 :class:`Actions` wraps one API connection (anything shaped like
 :class:`~veil.service.client.ServiceClient`, see :class:`ApiClient`) and returns
@@ -8,8 +8,10 @@ the API's typed results, so handlers never build JSON-RPC parameters by hand.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, Protocol, cast
 
+from veil.service import api_file_types as ft
 from veil.service import api_types as t
 
 __all__ = ["Actions", "ApiClient"]
@@ -56,6 +58,22 @@ class Actions:
             "remove": remove,
         }
         return cast(t.ReactedResult, await self.client.call("react", dict(params)))
+
+    async def send_file(
+        self, contact: str, path: Path | str, *, keep_metadata: bool = False
+    ) -> ft.FileShape:
+        """Upload the file at ``path`` and offer it to ``contact``; return the transfer.
+
+        The path is read by the service (give one on its machine); it is made
+        absolute here. Images lose their metadata unless ``keep_metadata``. The call
+        lasts as long as the upload; ``file-progress`` and ``file-done`` events
+        follow it, and calling again after a failure resumes it."""
+        params: ft.FileSendParams = {
+            "contact": contact,
+            "path": str(Path(path).resolve()),
+            "keep_metadata": keep_metadata,
+        }
+        return cast(ft.FileShape, await self.client.call("file.send", dict(params)))
 
     async def accept(self, request_id: int) -> t.ContactShape:
         """Accept the contact request ``request_id``; return the new contact."""

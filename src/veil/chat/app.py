@@ -29,6 +29,7 @@ from veil.agent.links import ContactAddressLink, InvitationLink, decode_link, en
 from veil.agent.relays import Delivery, RelayPort
 from veil.agent.runtime import Agent
 from veil.agent.short_links import is_short_link, publish_short_link, resolve_short_link
+from veil.chat.connection_events import DeliveryWatch
 from veil.chat.contacts import (
     PENDING_CONTACT_NAME,
     apply_connection_event,
@@ -120,6 +121,7 @@ class Messenger:
             clock=clock,
         )
         self.conversation = Conversation(store, self.agent, self._rng, clock)
+        DeliveryWatch(store, self.agent, clock).attach()  # failures and relays, logged
         self.group_hook: GroupHook | None = None
         """Takes group join messages off pairwise connections (``veil.chat.group_joins``)."""
 
@@ -298,7 +300,7 @@ class Messenger:
         with self.store.transaction() as tx:
             accepted = self.agent.repair(tx, connection_of(tx, contact_id))
             if accepted:
-                mark_repaired(tx, contact_id)
+                mark_repaired(tx, contact_id, self._clock())
         await self.agent.outbox.flush(force=True)
         return accepted
 

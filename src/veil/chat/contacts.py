@@ -17,6 +17,7 @@ from veil.agent.events import (
     PeerConfirmed,
     SyncRestored,
 )
+from veil.chat.connection_events import log_status, set_status
 from veil.chat.errors import ContactNotConnected, DuplicateRecord
 from veil.chat.profile import Profile
 from veil.chat.store import ContactStatus, Transaction
@@ -55,38 +56,41 @@ def apply_connection_event(tx: Transaction, received: ConnectionEvent, now: floa
             Profile.from_handshake_bytes(event.profile), ContactStatus.CONNECTED, now
         )
         tx.connections.set_contact(connection_id, contact.contact_id)
+        log_status(tx, contact.alias, ContactStatus.CONNECTED, now)
         return contact.contact_id
     if contact_id is None:
         return None
     if isinstance(event, ConnectionEstablished):
-        _name_contact(tx, contact_id, Profile.from_handshake_bytes(event.profile))
+        _name_contact(tx, contact_id, Profile.from_handshake_bytes(event.profile), now)
     elif isinstance(event, ConnectionRepaired):
         # A restore repair is authenticated by the old session's keys, so a
         # verification of that session carries over; a consented repair's does not.
-        mark_repaired(tx, contact_id, keep_verified=event.automatic)
+        mark_repaired(tx, contact_id, now, keep_verified=event.automatic)
     elif isinstance(event, DesyncDetected):
-        tx.contacts.set_status(contact_id, ContactStatus.DESYNCHRONISED)
+        set_status(tx, contact_id, ContactStatus.DESYNCHRONISED, now)
     elif isinstance(event, SyncRestored):
-        tx.contacts.set_status(contact_id, ContactStatus.CONNECTED)
+        set_status(tx, contact_id, ContactStatus.CONNECTED, now)
     return contact_id
 
 
-def mark_repaired(tx: Transaction, contact_id: int, *, keep_verified: bool = False) -> None:
+def mark_repaired(
+    tx: Transaction, contact_id: int, now: float, *, keep_verified: bool = False
+) -> None:
     """New keys, new security code: an earlier verification no longer holds, unless
     the old session itself authenticated the new keys (``keep_verified``)."""
-    tx.contacts.set_status(contact_id, ContactStatus.CONNECTED)
+    set_status(tx, contact_id, ContactStatus.CONNECTED, now)
     if not keep_verified:
         tx.contacts.set_verified(contact_id, False)
 
 
-def _name_contact(tx: Transaction, contact_id: int, profile: Profile) -> None:
+def _name_contact(tx: Transaction, contact_id: int, profile: Profile, now: float) -> None:
     contact = tx.contacts.get(contact_id)
     tx.contacts.set_profile(contact_id, profile)
-    tx.contacts.set_status(contact_id, ContactStatus.CONNECTED)
     if contact.status is ContactStatus.CONNECTING and contact.alias.startswith(
         PENDING_CONTACT_NAME
     ):
         _rename_to_free_alias(tx, contact_id, profile.display_name)
+    set_status(tx, contact_id, ContactStatus.CONNECTED, now)  # logged under the new alias
 
 
 def _rename_to_free_alias(tx: Transaction, contact_id: int, wanted: str) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "ContactNotConnected",
     "CorruptStoreHeader",
     "DuplicateRecord",
+    "FilesNotSupported",
     "IncompleteSecurityCode",
     "MalformedEvent",
     "ProfileBusy",
@@ -146,3 +147,9 @@ class ProfileBusy(ChatLocalError):
     """Another process on this machine is receiving for the same profile."""
 
     code: ClassVar[int] = 631
+
+
+class FilesNotSupported(ChatLocalError):
+    """The contact's Veil is too old to read file offers: it must update first."""
+
+    code: ClassVar[int] = 632

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from veil.chat.store import Transaction
 
-__all__ = ["KEPT_EVENTS", "Arrival", "record_arrivals", "record_receipt"]
+__all__ = ["KEPT_EVENTS", "Arrival", "record_arrivals", "record_event", "record_receipt"]
 
 #: How many events the log keeps for clients that reconnect.
 KEPT_EVENTS = 100_000
@@ -49,6 +49,23 @@ def record_receipt(tx: Transaction, alias: str, status: str, row_id: int, now: f
         request_id=None,
         at=now,
     )
+
+
+def record_event(
+    tx: Transaction, kind: str, contact: str | None, text: str, *, row_id: int | None, now: float
+) -> None:
+    """Log one event that is not an arrival (a transfer, a state change) in ``tx``,
+    then drop the oldest beyond :data:`KEPT_EVENTS`."""
+    tx.events.add(
+        kind=kind,
+        contact=contact,
+        text=text,
+        row_id=row_id,
+        integrity="ok",
+        request_id=None,
+        at=now,
+    )
+    tx.events.prune(KEPT_EVENTS)
 
 
 def record_arrivals(tx: Transaction, arrivals: Iterable[Arrival], now: float) -> None:

@@ -16,24 +16,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mimetypes
-import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from veil.agent.errors import FileChunkLost
 from veil.agent.file_staging import TransferFolder, write_atomically
-from veil.agent.file_transfers import FileTransfers, Progress
+from veil.agent.file_transfers import ChunkDone, FileTransfers, Progress
 from veil.agent.relay_pool import RelayPool
 from veil.agent.routing_port import RoutedRelays
 from veil.chat.app import Messenger
 from veil.chat.contacts import connection_of
+from veil.chat.errors import FilesNotSupported
 from veil.chat.events import FileOffered, encode_event, new_message_id
+from veil.chat.file_events import TransferEvents
 from veil.chat.file_offers import AUTO_ACCEPT_SETTING
-from veil.chat.store import Direction
+from veil.chat.file_prepare import PreparedFile, prepare
+from veil.chat.store import Contact, Direction
 from veil.chat.store.files import FileTransferRecord, TransferState
+from veil.errors import VeilError
 from veil.files.description import (
     FileDescription,
     RedirectDescription,
@@ -43,34 +44,50 @@ from veil.files.description import (
     follow_redirect,
     redirect_to,
 )
-from veil.files.errors import UnsupportedImage
-from veil.files.images import clean_image
 from veil.routing.socks import SocksConnector
 
-__all__ = ["FILES_FOLDER", "FileSharing", "PreparedFile", "follow", "prepare", "upload_redirect"]
+__all__ = [
+    "DOWNLOADS_FOLDER",
+    "FILES_AGENT_VERSION",
+    "FILES_FOLDER",
+    "FileSharing",
+    "follow",
+    "upload_redirect",
+]
 
 FILES_FOLDER = "files"
-_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif")
-_SUFFIXES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
-_MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}")
+#: Where offers within the automatic acceptance limit are saved, in the profile folder.
+DOWNLOADS_FOLDER = "downloads"
+#: The lowest agent version whose every client reads file offers: files reached Veil
+#: while 1..2 was current, so a version 2 peer may predate them (and would drop the offer).
+FILES_AGENT_VERSION = 3
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedFile:
-    """What is uploaded: the bytes' path, the name and type shown, and a preview."""
+def _quiet(_: ChunkDone) -> None:
+    return None
 
-    path: Path
-    name: str
-    mime_type: str
-    preview: bytes
+
+def _both(first: Progress, second: Progress) -> Progress:
+    def report(chunk: ChunkDone) -> None:
+        first(chunk)
+        second(chunk)
+
+    return report
 
 
 class FileSharing:
     """Files sent to and received from the contacts of one profile in ``home``."""
 
+    # Downloads under way in this process, by transfer folder: the service's automatic
+    # downloads and a file.receive call must not write one transfer's folder together
+    # (one process holds the store, so no other process downloads from it).
+    _downloading: ClassVar[set[Path]] = set()
+
     def __init__(self, messenger: Messenger, home: Path) -> None:
         self._messenger = messenger
         self._root = home / FILES_FOLDER
+        self.downloads = home / DOWNLOADS_FOLDER
+        """Where automatically accepted offers are saved."""
         policy = messenger.policy
         rng = messenger.rng
         dialer = None if policy.socks is None else SocksConnector(policy.socks, rng)
@@ -88,10 +105,40 @@ class FileSharing:
     # -- sending -------------------------------------------------------------------
 
     async def send_file(
-        self, alias: str, source: Path, *, keep_metadata: bool, on_progress: Progress
+        self, alias: str, source: Path, *, keep_metadata: bool, on_progress: Progress = _quiet
     ) -> FileTransferRecord:
-        """Upload ``source`` and offer it to the contact; resumes an interrupted send."""
+        """Upload ``source`` and offer it to the contact; resumes an interrupted send.
+        Logs its progress and outcome (:mod:`veil.chat.file_events`);
+        :class:`FilesNotSupported` if the contact's Veil is too old for files."""
         contact = self._messenger.contact(alias)
+        self._check_files_supported(contact.contact_id, contact.alias)
+        events = TransferEvents(
+            self._messenger.store, self._messenger.now, contact.alias, transfer_id=None
+        )
+        try:
+            record = await self._upload_and_offer(
+                contact, source, keep_metadata, _both(on_progress, events.progress)
+            )
+        except Exception as error:
+            events.failed(error)
+            raise
+        events.transfer_id = record.transfer_id
+        events.done(record.name)
+        return record
+
+    def _check_files_supported(self, contact_id: int, alias: str) -> None:
+        with self._messenger.store.transaction() as tx:
+            connection_id = connection_of(tx, contact_id)
+        version = self._messenger.agent.connection(connection_id).agent_version
+        if version < FILES_AGENT_VERSION:
+            raise FilesNotSupported(
+                f"{alias}'s Veil is too old to receive files (agent version {version}, files "
+                f"need {FILES_AGENT_VERSION}): ask {alias} to update Veil, then send again"
+            )
+
+    async def _upload_and_offer(
+        self, contact: Contact, source: Path, keep_metadata: bool, on_progress: Progress
+    ) -> FileTransferRecord:
         stat = source.stat()
         key = f"{contact.contact_id}\0{source.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}"
         folder = TransferFolder(
@@ -190,9 +237,10 @@ class FileSharing:
         ]
 
     async def receive_file(
-        self, transfer_id: int, target: Path, *, on_progress: Progress
+        self, transfer_id: int, target: Path, *, on_progress: Progress = _quiet
     ) -> FileTransferRecord:
-        """Download an offered file into the folder ``target``; resumes where it stopped."""
+        """Download an offered file into the folder ``target``; resumes where it stopped.
+        Logs its progress and outcome (:mod:`veil.chat.file_events`)."""
         store = self._messenger.store
         with store.transaction() as tx:
             record = tx.files.get(transfer_id)
@@ -201,7 +249,29 @@ class FileSharing:
             if record.state is TransferState.RECEIVED:
                 raise ValueError(f"file #{transfer_id} was received already: {record.path}")
             tx.files.set_state(transfer_id, TransferState.DOWNLOADING)
-        folder = TransferFolder(self._root / f"in-{transfer_id}")
+            alias = tx.contacts.get(record.contact_id).alias
+        events = TransferEvents(store, self._messenger.now, alias, transfer_id)
+        folder = self._root / f"in-{transfer_id}"
+        if folder in self._downloading:
+            raise ValueError(f"file #{transfer_id} is being downloaded already: wait for it")
+        self._downloading.add(folder)
+        try:
+            output = await self._download(record, target, _both(on_progress, events.progress))
+        except Exception as error:
+            events.failed(error)
+            raise
+        finally:
+            self._downloading.discard(folder)
+        with store.transaction() as tx:
+            tx.files.set_state(transfer_id, TransferState.RECEIVED, str(output))
+            record = tx.files.get(transfer_id)
+        events.done(str(output))
+        return record
+
+    async def _download(
+        self, record: FileTransferRecord, target: Path, on_progress: Progress
+    ) -> Path:
+        folder = TransferFolder(self._root / f"in-{record.transfer_id}")
         try:
             description = await follow(
                 self._transfers, decode_description(record.description), folder
@@ -211,14 +281,22 @@ class FileSharing:
                 description.blob, folder, output, on_progress=on_progress
             )
         except FileChunkLost:
-            with store.transaction() as tx:
-                tx.files.set_state(transfer_id, TransferState.FAILED)
+            with self._messenger.store.transaction() as tx:
+                tx.files.set_state(record.transfer_id, TransferState.FAILED)
             raise
-        with store.transaction() as tx:
-            tx.files.set_state(transfer_id, TransferState.RECEIVED, str(output))
-            record = tx.files.get(transfer_id)
         shutil.rmtree(folder.path, ignore_errors=True)
-        return record
+        return output
+
+    async def receive_auto_accepted(self) -> list[FileTransferRecord]:
+        """Download every offer within the automatic acceptance limit into
+        :attr:`downloads`; one that fails is logged (``file-failed``) and skipped."""
+        received = []
+        for offer in self.auto_accepted():
+            try:
+                received.append(await self.receive_file(offer.transfer_id, self.downloads))
+            except (VeilError, OSError, ValueError):
+                continue  # logged as file-failed (or under way already); retried later
+        return received
 
 
 async def upload_redirect(
@@ -247,40 +325,6 @@ async def follow(
         inner = TransferFolder(folder.path / "redirect")
         await transfers.download(description.blob, inner, fetched)
     return follow_redirect(description, fetched.read_bytes())
-
-
-def prepare(source: Path, folder: TransferFolder, *, keep_metadata: bool) -> PreparedFile:
-    """The file to upload: an image cleaned of its metadata (with a preview), else as is."""
-    name = source.name
-    guessed = (mimetypes.guess_type(name)[0] or "").lower()
-    mime_type = guessed if _MIME.fullmatch(guessed) else "application/octet-stream"
-    with source.open("rb") as handle:
-        head = handle.read(16)
-    # By content, not by name: a photo without its extension must lose its GPS too.
-    if mime_type not in _IMAGE_TYPES and not _looks_like_image(head):
-        return PreparedFile(source, name, mime_type, b"")
-    cleaned_path = folder.path / "cleaned"
-    try:
-        cleaned = clean_image(source.read_bytes(), keep_metadata=keep_metadata)
-    except UnsupportedImage:
-        return PreparedFile(source, name, mime_type, b"")
-    if keep_metadata:
-        return PreparedFile(source, name, mime_type, cleaned.preview)
-    if not cleaned_path.exists():
-        write_atomically(cleaned_path, cleaned.data)
-    if cleaned.mime_type != mime_type:  # HEIC goes out as JPEG; a nameless JPEG gets .jpg
-        name = Path(name).with_suffix(_SUFFIXES[cleaned.mime_type]).name
-    return PreparedFile(cleaned_path, name, cleaned.mime_type, cleaned.preview)
-
-
-def _looks_like_image(head: bytes) -> bool:
-    """JPEG, PNG, WebP or HEIC/HEIF by their first bytes."""
-    heif_brands = (b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"hevc", b"hevx")
-    return (
-        head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"))
-        or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
-        or (head[4:8] == b"ftyp" and head[8:12] in heif_brands)
-    )
 
 
 def _free_name(target: Path, name: str, folder: TransferFolder) -> Path:

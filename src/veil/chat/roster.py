@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from veil.agent.errors import AgentError
 from veil.agent.runtime import Agent
+from veil.chat.connection_events import log_status
 from veil.chat.store import ChatStore, Contact, ContactStatus
 
 __all__ = ["STUCK_AFTER_SECONDS", "ContactOverview", "contact_overview", "remove_contact"]
@@ -53,7 +54,7 @@ def contact_overview(store: ChatStore, agent: Agent, now: float) -> list[Contact
     return overview
 
 
-async def remove_contact(store: ChatStore, agent: Agent, contact: Contact) -> int:
+async def remove_contact(store: ChatStore, agent: Agent, contact: Contact, now: float) -> int:
     """Delete ``contact`` with its connections, history and pending sends; then delete
     its receive queues at the relays (at a relay that cannot be reached, what they
     hold expires with its retention). The contact is not told. Returns how many
@@ -63,4 +64,5 @@ async def remove_contact(store: ChatStore, agent: Agent, contact: Contact) -> in
     queues = [agent.queues_of(connection_id).receive for connection_id in connection_ids]
     with store.transaction() as tx:
         tx.contacts.delete(contact.contact_id)
+        log_status(tx, contact.alias, ContactStatus.DELETED, now)
     return await agent.delete_queues(queues)

@@ -1,18 +1,20 @@
 """The ``veil`` commands about files: ``send-file``, ``files`` and ``receive-file``.
 
-Transfers show a progress bar (rich) with rate and time left; with ``--json`` they
-print one JSON line per finished chunk (``{"event": "progress", ...}``) and a last
-JSON object with the result. A transfer interrupted by anything (a crash, a lost
-connection, a full relay) resumes when the same command runs again.
+Each is one call of the API's file methods (``file.send``, ``file.list`` and
+``file.settings``, ``file.receive``) through the Session: to the profile's ``veil
+serve`` when one runs, else in-process. ``--json`` prints the method's result; the
+transfer's ``file-progress`` events show as a progress bar (rich) with rate and
+time left, or with ``--json`` as JSON lines (``{"event": "progress", ...}``) before
+the result. A transfer interrupted by anything (a crash, a lost connection, a full
+relay) resumes when the same command runs again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.progress import (
@@ -24,41 +26,23 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from veil.agent.file_transfers import ChunkDone
-from veil.chat.files import FileSharing
-from veil.chat.store.files import FileTransferRecord
-from veil.cli.support import Output, common_options, local_messenger_of, run_command
+from veil.cli.sessions import Session
+from veil.cli.support import Output, common_options, with_session
+from veil.service.api_file_types import FileListResult, FileShape
+from veil.service.api_types import EventShape
 
 __all__ = ["FILE_COMMANDS"]
 
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+Watch = Callable[[EventShape], bool]
 
 
-def _record_json(record: FileTransferRecord) -> dict[str, Any]:
-    return {
-        "id": record.transfer_id,
-        "direction": record.direction.value,
-        "name": record.name,
-        "mime_type": record.mime_type,
-        "size": record.size,
-        "state": record.state.value,
-        "path": record.path,
-        "preview_bytes": len(record.preview),
-    }
-
-
-def _progress_json(progress: tuple[int, int] | None) -> dict[str, Any]:
-    if progress is None:
-        return {}
-    return {"chunks_done": progress[0], "chunks": progress[1]}
-
-
-def _listed_text(listed: dict[str, Any]) -> str:
+def _listed_text(listed: FileShape) -> str:
     arrow = "->" if listed["direction"] == "sent" else "<-"
     where = f"  {listed['path']}" if listed["path"] else ""
-    state = listed["state"]
+    state: str = listed["state"]
     if "chunks" in listed:
-        state += f" {listed['chunks_done']}/{listed['chunks']} chunks"
+        state += f" {listed.get('chunks_done', 0)}/{listed['chunks']} chunks"
     return f"#{listed['id']} {arrow} {listed['name']} ({listed['size']} bytes) {state}{where}"
 
 
@@ -71,15 +55,26 @@ def _parse_size(text: str) -> int:
     return int(number) * _UNITS[unit]
 
 
+def _chunks(event: EventShape) -> tuple[str, int, int]:
+    """``(direction, done, total)`` of a ``file-progress`` event (text ``up 3/40``)."""
+    direction, _, counts = event["text"].partition(" ")
+    done, _, total = counts.partition("/")
+    return direction, int(done), int(total)
+
+
 @contextlib.contextmanager
-def _progress(output: Output, label: str) -> Iterator[Callable[[ChunkDone], None]]:
-    """A progress callback: JSON lines, or a rich bar on stderr."""
+def _progress(
+    output: Output, label: str, size: int, wanted: Watch
+) -> Iterator[Callable[[EventShape], None]]:
+    """An event callback that shows the ``file-progress`` events ``wanted`` lets
+    through: JSON lines, or a rich bar on stderr (in bytes when ``size`` is known)."""
     if output.as_json:
 
-        def report(event: ChunkDone) -> None:
-            line = {"event": "progress", "direction": event.direction, "chunk": event.index}
-            line |= {"done": event.done, "total": event.total, "chunk_size": event.chunk_size}
-            click.echo(json.dumps(line))
+        def report(event: EventShape) -> None:
+            if event["kind"] == "file-progress" and wanted(event):
+                direction, done, total = _chunks(event)
+                line = {"event": "progress", "direction": direction, "done": done}
+                click.echo(json.dumps(line | {"total": total, "id": event["id"]}))
 
         yield report
         return
@@ -93,24 +88,13 @@ def _progress(output: Output, label: str) -> Iterator[Callable[[ChunkDone], None
     with Progress(*columns, transient=True) as bar:
         task = bar.add_task(label, total=None)
 
-        def advance(event: ChunkDone) -> None:
-            bar.update(task, total=event.total * event.chunk_size, advance=event.chunk_size)
+        def advance(event: EventShape) -> None:
+            if event["kind"] == "file-progress" and wanted(event):
+                _, done, total = _chunks(event)
+                scale = size / total if size else 1
+                bar.update(task, total=total * scale, completed=done * scale)
 
         yield advance
-
-
-def _with_files(
-    home: Path, as_json: bool, body: Callable[[FileSharing, Output], Coroutine[Any, Any, None]]
-) -> None:
-    async def run(output: Output) -> None:
-        async with local_messenger_of(home) as messenger:  # no file methods in the API yet
-            sharing = FileSharing(messenger, home)
-            try:
-                await body(sharing, output)
-            finally:
-                await sharing.close()
-
-    run_command(as_json, run)
 
 
 @click.command("send-file")
@@ -118,23 +102,25 @@ def _with_files(
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--keep-metadata", is_flag=True, help="Send an image as it is, with its EXIF/GPS.")
 @common_options
-def send_file(home: Path, as_json: bool, contact: str, path: Path, keep_metadata: bool) -> None:
+@with_session
+async def send_file(
+    session: Session, output: Output, *, contact: str, path: Path, keep_metadata: bool
+) -> None:
     """Send the file PATH to CONTACT, end-to-end encrypted, through your file relays.
 
     Images lose their metadata (EXIF, GPS, XMP, comments) unless --keep-metadata.
     Run it again after an interruption: it resumes.
     """
+    source = path.resolve()  # the service's working folder is not ours
 
-    async def body(sharing: FileSharing, output: Output) -> None:
-        with _progress(output, f"sending {path.name}") as report:
-            record = await sharing.send_file(
-                contact, path, keep_metadata=keep_metadata, on_progress=report
-            )
-        output.emit(
-            _record_json(record), f"sent {record.name} to {contact} (#{record.transfer_id})"
-        )
+    def ours(event: EventShape) -> bool:
+        return event["id"] is None and event["text"].startswith("up ")
 
-    _with_files(home, as_json, body)
+    params = {"contact": contact, "path": str(source), "keep_metadata": keep_metadata}
+    size = source.stat().st_size
+    with _progress(output, f"sending {path.name}", size, ours) as report:
+        record: FileShape = await session.call_watching("file.send", params, report)
+    output.emit(dict(record), f"sent {record['name']} to {record['contact']} (#{record['id']})")
 
 
 @click.command("files")
@@ -142,31 +128,26 @@ def send_file(home: Path, as_json: bool, contact: str, path: Path, keep_metadata
     "--auto-accept",
     "auto_accept",
     default=None,
-    help="Download offers up to this size without asking (e.g. 20M; 0 turns it off).",
+    help="Download offers up to this size as they arrive (e.g. 20M; 0 turns it off).",
 )
 @common_options
-def files(home: Path, as_json: bool, auto_accept: str | None) -> None:
-    """List file transfers (sent and offered to you) with their state."""
+@with_session
+async def files(session: Session, output: Output, *, auto_accept: str | None) -> None:
+    """List file transfers (sent and offered to you) with their state.
 
-    async def body(sharing: FileSharing, output: Output) -> None:
-        if auto_accept is not None:
-            sharing.set_auto_accept_bytes(_parse_size(auto_accept))
-        records = [
-            _record_json(r) | _progress_json(sharing.progress(r.transfer_id))
-            for r in sharing.transfers()
-        ]
-        sending = sharing.uploads_under_way()
-        limit = sharing.auto_accept_bytes()
-        lines = [_listed_text(r) for r in records]
-        lines += [
-            f"-> {u['name']} to {u['contact']}: uploading, {u['chunks_done']}/{u['chunks']} "
-            "chunks (run the same send-file again to resume)"
-            for u in sending
-        ]
-        data = {"transfers": records, "uploading": sending, "auto_accept_bytes": limit}
-        output.emit(data, "\n".join(lines) or "no file transfers")
-
-    _with_files(home, as_json, body)
+    Offers within --auto-accept download by themselves while `veil serve` or `veil
+    receive` runs, into the profile's downloads folder.
+    """
+    if auto_accept is not None:
+        await session.call("file.settings", {"auto_accept_bytes": _parse_size(auto_accept)})
+    listed: FileListResult = await session.call("file.list")
+    lines = [_listed_text(r) for r in listed["transfers"]]
+    lines += [
+        f"-> {u['name']} to {u['contact']}: uploading, {u['chunks_done']}/{u['chunks']} "
+        "chunks (run the same send-file again to resume)"
+        for u in listed["uploading"]
+    ]
+    output.emit(dict(listed), "\n".join(lines) or "no file transfers")
 
 
 @click.command("receive-file")
@@ -180,28 +161,28 @@ def files(home: Path, as_json: bool, auto_accept: str | None) -> None:
 )
 @click.option("--auto", is_flag=True, help="Download every offer under the --auto-accept size.")
 @common_options
-def receive_file(
-    home: Path, as_json: bool, transfer_id: int | None, target: Path, auto: bool
+@with_session
+async def receive_file(
+    session: Session, output: Output, *, transfer_id: int | None, target: Path, auto: bool
 ) -> None:
     """Download the file offered as ID (see `veil files`), verified and decrypted.
 
     Run it again after an interruption: it resumes where it stopped.
     """
+    if transfer_id is None and not auto:
+        raise ValueError("give a file ID (`veil files` lists them) or --auto")
+    sizes = {t["id"]: t["size"] for t in (await session.call("file.list"))["transfers"]}
 
-    async def body(sharing: FileSharing, output: Output) -> None:
-        if transfer_id is None and not auto:
-            raise ValueError("give a file ID (`veil files` lists them) or --auto")
-        ids = (
-            [transfer_id]
-            if transfer_id is not None
-            else [r.transfer_id for r in sharing.auto_accepted()]
-        )
-        for number in ids:
-            with _progress(output, f"receiving #{number}") as report:
-                record = await sharing.receive_file(number, target, on_progress=report)
-            output.emit(_record_json(record), f"saved {record.path}")
+    def ours(event: EventShape) -> bool:
+        return event["text"].startswith("down ") and (auto or event["id"] == transfer_id)
 
-    _with_files(home, as_json, body)
+    size = sizes.get(transfer_id, 0) if transfer_id is not None else 0
+    params = {"id": transfer_id, "auto": auto, "to": str(target.resolve())}
+    label = "receiving" if transfer_id is None else f"receiving #{transfer_id}"
+    with _progress(output, label, size, ours) as report:
+        result = await session.call_watching("file.receive", params, report)
+    saved = "\n".join(f"saved {r['path']}" for r in result["received"])
+    output.emit(result, saved or "no offer within the automatic acceptance size")
 
 
 FILE_COMMANDS = (send_file, files, receive_file)

@@ -47,6 +47,11 @@ def incoming_text(incoming: IncomingShape) -> str:
         f"`veil repair {who}` accepts",
         "repaired": f"connection with {who} repaired with new keys; compare security codes "
         f"again (`veil verify {who}`)",
+        "file-done": f"file #{row} with {who} done: {text}",
+        "file-failed": f"file #{row} with {who} stopped: {text} (run the same command again)",
+        "delivery-failed": f"WARNING: not delivered to {who}: {text}",
+        "relay-unreachable": f"relay {text} cannot be reached; sends wait in the outbox",
+        "relay-reachable": f"relay {text} is reachable again",
     }
     return lines.get(incoming["kind"], f"{who}: {text}")
 

@@ -164,8 +164,8 @@ def with_session(
 
 @contextlib.asynccontextmanager
 async def local_messenger_of(home: Path) -> AsyncIterator[Messenger]:
-    """The store opened in-process for a command with no API method yet (backup, file
-    transfers, groups), with no ``veil serve`` beside it (stop it first)."""
+    """The store opened in-process for a command with no API method yet (groups),
+    with no ``veil serve`` beside it (stop it first)."""
     with without_service(home):
         messenger = await open_messenger(home)
         try:

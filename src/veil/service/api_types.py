@@ -326,7 +326,10 @@ class EventShape(IncomingShape):
 
     ``kind``: message, edit, delete, reaction, profile, connected, request, desync,
     repair-request, repaired, error, or receipt (``text`` is the status, ``id`` our
-    message's row)."""
+    message's row); file (an offer: ``id`` its transfer), file-progress,
+    file-done, file-failed; connection (``text``: the contact's new status),
+    relay-unreachable, relay-reachable (``text``: the relay), delivery-failed
+    (``id``: our oldest message still pending). See docs/protocol/service.md."""
 
     seq: int
     at: float

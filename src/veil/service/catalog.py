@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from veil.service import api_file_types as ft
 from veil.service import api_types as t
 
 __all__ = ["EVENT_NOTIFICATION", "METHODS", "MethodSpec"]
@@ -67,6 +68,24 @@ METHODS: dict[str, MethodSpec] = {
     "operators": MethodSpec(t.Empty, t.OperatorsResult, "Operators and their relays."),
     "events": MethodSpec(
         t.EventsParams, t.EventsResult, "Logged events after sequence number `since`."
+    ),
+    "file.send": MethodSpec(
+        ft.FileSendParams,
+        ft.FileShape,
+        "Upload a file and offer it to a contact; resumes an interrupted send.",
+    ),
+    "file.list": MethodSpec(
+        t.Empty, ft.FileListResult, "File transfers, sends under way, the acceptance limit."
+    ),
+    "file.receive": MethodSpec(
+        ft.FileReceiveParams,
+        ft.FileReceiveResult,
+        "Download an offered file (or every one within the limit); resumes.",
+    ),
+    "file.settings": MethodSpec(
+        ft.FileSettingsParams,
+        ft.FileSettingsResult,
+        "Read or set the size up to which offers download as they arrive.",
     ),
     "subscribe": MethodSpec(
         t.SubscribeParams,

@@ -19,6 +19,7 @@ from veil.routing.cli import list_operators, list_relays
 from veil.routing.config_file import PolicyStore
 from veil.service import api_types as t
 from veil.service.errors import EventsPruned, UnknownMethod
+from veil.service.file_methods import FILE_HANDLERS
 from veil.service.rpc import Request
 from veil.service.schema import check_call
 from veil.service.shapes import (
@@ -104,7 +105,7 @@ async def _verify(messenger: Messenger, params: t.VerifyParams) -> t.VerifyResul
 
 async def _remove(messenger: Messenger, params: t.ContactParams) -> t.RemovedResult:
     target = messenger.contact(params["contact"])
-    deleted = await remove_contact(messenger.store, messenger.agent, target)
+    deleted = await remove_contact(messenger.store, messenger.agent, target, messenger.now())
     return {"removed": params["contact"], "queues_deleted": deleted}
 
 
@@ -205,6 +206,7 @@ HANDLERS: dict[str, Handler] = {
     "relays": _relays,
     "operators": _operators,
     "events": _events,
+    **FILE_HANDLERS,
 }
 #: Methods after which the receive loop must subscribe a new receive queue.
 NEW_QUEUE_METHODS = frozenset({"invite", "connect", "accept", "address.create"})

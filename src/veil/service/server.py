@@ -2,8 +2,10 @@
 
 :class:`Service` keeps the relay subscriptions open and runs the messenger's
 receive loop for as long as it lives; every arrival is logged in the same store
-transaction that applied it, and wakes the subscribed clients. It listens on a Unix
-socket in the profile folder (mode 0600) and, if asked, on a WebSocket. SIGTERM
+transaction that applied it, and wakes the subscribed clients; offers within the
+automatic acceptance limit download as they arrive (:mod:`veil.service.auto_accept`).
+It listens on a Unix socket in the profile folder (mode 0600) and, if asked, on a
+WebSocket. SIGTERM
 (or SIGINT) stops it: no new connections, the loop is cancelled between commits
 (a batch not yet committed is redelivered by the relay), receipts go out, the
 store closes.
@@ -27,6 +29,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from veil.chat.app import Messenger
 from veil.chat.conversation import Incoming
 from veil.crypto import RandomSource, SystemRandom
+from veil.service.auto_accept import AutoAccept
 from veil.service.channels import WEBSOCKET_MAX_MESSAGE, StreamChannel, WebSocketChannel
 from veil.service.connection import ApiConnection
 from veil.service.errors import UnsafeListenAddress
@@ -77,6 +80,7 @@ class Service:
         self._signals: set[asyncio.Event] = set()
         self._resubscribe = asyncio.Event()
         self._connections: set[asyncio.Task[None]] = set()
+        self._auto_accept = AutoAccept(messenger, home)
 
     def _ensure_token(self, rng: RandomSource) -> str:
         """The profile's token; made once, kept across restarts so clients keep working."""
@@ -103,7 +107,8 @@ class Service:
         await self.messenger.agent.inbox.subscribe()
         self._resubscribe.set()
 
-    def _arrived(self, _: Incoming) -> None:
+    def _arrived(self, incoming: Incoming) -> None:
+        self._auto_accept.arrived(incoming)
         for signal_ in self._signals:
             signal_.set()
 
@@ -132,6 +137,7 @@ class Service:
                 self._serve_websocket, listen.host, listen.port, max_size=WEBSOCKET_MAX_MESSAGE
             )
         receiver = asyncio.create_task(self._receive_forever())
+        self._auto_accept.start()
         on_ready(
             {
                 "socket": str(socket_path),
@@ -152,6 +158,7 @@ class Service:
         socket_path: Path,
     ) -> None:
         unix.close()
+        await self._auto_accept.stop()
         if websocket is not None:
             websocket.close()  # type: ignore[attr-defined]
         for task in (receiver, *self._connections):

@@ -63,8 +63,9 @@ async def test_a_photo_arrives_without_its_gps_and_a_file_intact(
     (offer,) = [e for e in await bob.receive() if e["kind"] == "file"]
     assert offer["contact"] == "Alice" and "holiday.jpg" in offer["text"]
     inbox = tmp_path / "inbox"
-    got = await bob.run("receive-file", str(offer["id"]), "--to", str(inbox))
+    (got,) = (await bob.run("receive-file", str(offer["id"]), "--to", str(inbox)))["received"]
     assert got["state"] == "received" and Path(got["path"]).parent == inbox
+    assert got["contact"] == "Alice"
     with Image.open(got["path"]) as after:
         assert "exif" not in after.info and not after.getexif()
         assert after.size == (320, 200)
@@ -79,7 +80,7 @@ async def test_a_photo_arrives_without_its_gps_and_a_file_intact(
     assert listed["auto_accept_bytes"] == 10 * 1024 * 1024
     waiting = [t for t in listed["transfers"] if t["state"] == "offered"]
     assert [t["name"] for t in waiting] == ["report.pdf"]
-    auto = await bob.run("receive-file", "--auto", "--to", str(inbox))
+    (auto,) = (await bob.run("receive-file", "--auto", "--to", str(inbox)))["received"]
     saved = Path(auto["path"])
     assert (
         hashlib.sha256(saved.read_bytes()).digest()
@@ -107,7 +108,7 @@ async def test_send_and_receive_killed_part_way_resume_and_the_file_arrives_once
     await kill_after_progress(bob, "receive-file", str(offers[0]["id"]), "--to", str(inbox))
     (halfway,) = (await bob.run("files"))["transfers"]
     assert halfway["state"] == "downloading" and halfway["chunks_done"] >= 2
-    got = await bob.run("receive-file", str(offers[0]["id"]), "--to", str(inbox))
+    (got,) = (await bob.run("receive-file", str(offers[0]["id"]), "--to", str(inbox)))["received"]
     assert Path(got["path"]).read_bytes() == video.read_bytes()
     assert sorted(path.name for path in inbox.iterdir()) == ["video.bin"]
 
@@ -123,3 +124,25 @@ async def kill_after_progress(user: VeilUser, *args: str) -> None:
         seen += b'"progress"' in line
     kill(process)
     await process.wait()
+
+
+async def test_veil_receive_downloads_offers_within_the_limit_into_the_profile(
+    friends: tuple[VeilUser, VeilUser], tmp_path: Path
+) -> None:
+    alice, bob = friends
+    assert (await bob.run("files", "--auto-accept", "1M"))["auto_accept_bytes"] == 1024 * 1024
+    small, large = tmp_path / "note.bin", tmp_path / "large.bin"
+    small.write_bytes(os.urandom(200_000))
+    large.write_bytes(os.urandom(2 * 1024 * 1024))
+    for source in (small, large):
+        await alice.run("send-file", "Bob", str(source))
+    arrived = await bob.receive()
+    assert sorted(e["text"].split(" ")[0] for e in arrived if e["kind"] == "file") == [
+        "large.bin",
+        "note.bin",
+    ]
+    (done,) = [e for e in arrived if e["kind"] == "file-done"]  # the small one only
+    assert Path(done["text"]) == bob.home / "downloads" / "note.bin"
+    assert Path(done["text"]).read_bytes() == small.read_bytes()
+    states = {t["name"]: t["state"] for t in (await bob.run("files"))["transfers"]}
+    assert states == {"note.bin": "received", "large.bin": "offered"}

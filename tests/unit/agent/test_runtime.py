@@ -115,7 +115,7 @@ class Party:
         with self.store.transaction() as tx:
             accepted = self.agent.repair(tx, connection_of(tx, contact_id))
             if accepted:
-                mark_repaired(tx, contact_id)
+                mark_repaired(tx, contact_id, 0.0)
         await self.agent.outbox.flush(force=True)
         return accepted
 

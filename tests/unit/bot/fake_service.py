@@ -74,6 +74,8 @@ class FakeService:
             return {"contact": params["contact"], "messages": []}
         if method == "react":
             return {"reacted": params["message_id"], "emoji": params["emoji"], "added": True}
+        if method == "file.send":
+            return _file(params["contact"], params["path"])
         raise AssertionError(f"the bot called {method}")
 
     async def events(self, since: int) -> AsyncIterator[t.EventShape]:
@@ -101,4 +103,18 @@ def _contact(name: str) -> t.ContactShape:
         "bio": None,
         "status": "connecting",
         "verified": False,
+    }
+
+
+def _file(contact: str, path: str) -> dict[str, Any]:
+    return {
+        "id": 1,
+        "contact": contact,
+        "direction": "sent",
+        "name": path.rsplit("/", 1)[-1],
+        "mime_type": "application/octet-stream",
+        "size": 5,
+        "state": "sent",
+        "path": path,
+        "preview_bytes": 0,
     }

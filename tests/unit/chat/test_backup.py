@@ -194,7 +194,12 @@ async def test_contacts_show_their_protection_and_a_removed_contact_is_gone(
     )
     queues_before = len(relay.queues)
     contact = alice.messenger.contact("Bob")
-    assert await remove_contact(alice.messenger.store, alice.messenger.agent, contact) == 1
+    assert (
+        await remove_contact(
+            alice.messenger.store, alice.messenger.agent, contact, alice.messenger.now()
+        )
+        == 1
+    )
     assert alice.messenger.contacts() == []
     assert len(relay.queues) == queues_before - 1
     with alice.messenger.store.transaction() as tx:

@@ -8,7 +8,7 @@ from pathlib import Path
 from PIL import Image
 
 from veil.agent.file_staging import TransferFolder
-from veil.chat.files import prepare
+from veil.chat.file_prepare import prepare
 
 GPS_IFD = 0x8825
 

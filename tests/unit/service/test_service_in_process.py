@@ -52,11 +52,12 @@ async def test_arrivals_and_receipts_are_logged_in_order(short_home: Path) -> No
     await bob.receive(idle=0.3, on_incoming=lambda _: None)
     events, last = events_after(bob, 0, 100)
     assert [(e["seq"], e["kind"], e["text"]) for e in events] == [
-        (1, "connected", "alice"),
-        (2, "message", "one"),
-        (3, "message", "two"),
+        (1, "connection", "connected"),
+        (2, "connected", "alice"),
+        (3, "message", "one"),
+        (4, "message", "two"),
     ]
-    assert last == 3
+    assert last == 4
     await alice.receive(idle=0.3, on_incoming=lambda _: None)
     receipts = [e for e in events_after(alice, 0, 100)[0] if e["kind"] == "receipt"]
     assert sorted(e["id"] or 0 for e in receipts) == sent["sent"]
@@ -72,7 +73,7 @@ async def test_events_dropped_from_the_log_are_reported_not_skipped(short_home: 
     await bob.receive(idle=0.3, on_incoming=lambda _: None)
     with bob.store.transaction() as tx:
         tx.events.prune(1)
-    assert [e["text"] for e in events_after(bob, 3, 10)[0]] == ["c"]
+    assert [e["text"] for e in events_after(bob, 4, 10)[0]] == ["c"]
     with pytest.raises(EventsPruned):
         events_after(bob, 1, 10)
     for messenger in (alice, bob):
@@ -90,8 +91,8 @@ async def test_a_running_service_streams_events_and_resumes(short_home: Path) ->
     async with await ServiceClient.connect(short_home / "bob") as client:
         stream = client.events(0)
         await LocalApi(alice).call("send", {"contact": "bob", "texts": ["m1", "m2"]})
-        seen = [await asyncio.wait_for(anext(stream), WAIT) for _ in range(3)]
-    assert [e["kind"] for e in seen] == ["connected", "message", "message"]
+        seen = [await asyncio.wait_for(anext(stream), WAIT) for _ in range(4)]
+    assert [e["kind"] for e in seen] == ["connection", "connected", "message", "message"]
     await LocalApi(alice).call("send", {"contact": "bob", "texts": ["m3"]})
     async with await ServiceClient.connect(short_home / "bob") as again:
         resumed = await asyncio.wait_for(anext(again.events(seen[-1]["seq"])), WAIT)

@@ -84,6 +84,16 @@ class EventRepository(Repository):
         row = self._one("SELECT min(seq) FROM events", (), "events")
         return None if row[0] is None else int(row[0])
 
+    def latest_by_text(self, kinds: tuple[str, ...]) -> dict[str, str]:
+        """For each ``text`` of events of ``kinds``, the kind of the newest one."""
+        marks = ", ".join("?" for _ in kinds)
+        rows = self._all(
+            "SELECT text, kind FROM events WHERE seq IN "  # noqa: S608 (only placeholders)
+            f"(SELECT max(seq) FROM events WHERE kind IN ({marks}) GROUP BY text)",
+            kinds,
+        )
+        return {str(text): str(kind) for text, kind in rows}
+
     def prune(self, keep: int) -> None:
         """Forget all but the newest ``keep`` events."""
         self._execute("DELETE FROM events WHERE seq <= ?", (self.last() - keep,))
