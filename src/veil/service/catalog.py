@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from veil.service import api_types as t
+from veil.service.group_catalog import GROUP_METHODS
 
 __all__ = ["EVENT_NOTIFICATION", "METHODS", "MethodSpec"]
 
@@ -74,3 +75,4 @@ METHODS: dict[str, MethodSpec] = {
         "Stream every event after `since` as `event` notifications, then each new one.",
     ),
 }
+METHODS.update({name: MethodSpec(*spec) for name, spec in GROUP_METHODS.items()})

@@ -19,6 +19,7 @@ from veil.routing.cli import list_operators, list_relays
 from veil.routing.config_file import PolicyStore
 from veil.service import api_types as t
 from veil.service.errors import EventsPruned, UnknownMethod
+from veil.service.group_methods import GROUP_HANDLERS, GROUP_NEW_QUEUE_METHODS
 from veil.service.rpc import Request
 from veil.service.schema import check_call
 from veil.service.shapes import (
@@ -205,9 +206,12 @@ HANDLERS: dict[str, Handler] = {
     "relays": _relays,
     "operators": _operators,
     "events": _events,
+    **GROUP_HANDLERS,
 }
 #: Methods after which the receive loop must subscribe a new receive queue.
-NEW_QUEUE_METHODS = frozenset({"invite", "connect", "accept", "address.create"})
+NEW_QUEUE_METHODS = (
+    frozenset({"invite", "connect", "accept", "address.create"}) | GROUP_NEW_QUEUE_METHODS
+)
 
 
 class LocalApi:

@@ -30,6 +30,7 @@ from veil.crypto import RandomSource, SystemRandom
 from veil.service.channels import WEBSOCKET_MAX_MESSAGE, StreamChannel, WebSocketChannel
 from veil.service.connection import ApiConnection
 from veil.service.errors import UnsafeListenAddress
+from veil.service.group_loop import follow_groups, hold_groups
 from veil.service.profile_files import SOCKET_FILE, TOKEN_FILE, read_token, write_token
 
 __all__ = ["Listen", "Service", "parse_listen"]
@@ -103,7 +104,7 @@ class Service:
         await self.messenger.agent.inbox.subscribe()
         self._resubscribe.set()
 
-    def _arrived(self, _: Incoming) -> None:
+    def _arrived(self, _: Incoming | None = None) -> None:
         for signal_ in self._signals:
             signal_.set()
 
@@ -122,6 +123,7 @@ class Service:
             loop = asyncio.get_running_loop()
             for number in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(number, stop.set)
+        groups = hold_groups(self.messenger)  # before any connection calls a group method
         socket_path = self.home / SOCKET_FILE
         socket_path.unlink(missing_ok=True)  # a stale socket from a killed service
         unix = await asyncio.start_unix_server(self._serve_stream, path=str(socket_path))
@@ -131,7 +133,9 @@ class Service:
             websocket = await serve(
                 self._serve_websocket, listen.host, listen.port, max_size=WEBSOCKET_MAX_MESSAGE
             )
-        receiver = asyncio.create_task(self._receive_forever())
+        loops = [asyncio.create_task(self._receive_forever())]
+        if groups is not None:
+            loops.append(asyncio.create_task(follow_groups(groups, self._arrived)))
         on_ready(
             {
                 "socket": str(socket_path),
@@ -142,21 +146,21 @@ class Service:
         try:
             await stop.wait()
         finally:
-            await self._shut_down(unix, websocket, receiver, socket_path)
+            await self._shut_down(unix, websocket, loops, socket_path)
 
     async def _shut_down(
         self,
         unix: asyncio.Server,
         websocket: object,
-        receiver: asyncio.Task[None],
+        loops: list[asyncio.Task[None]],
         socket_path: Path,
     ) -> None:
         unix.close()
         if websocket is not None:
             websocket.close()  # type: ignore[attr-defined]
-        for task in (receiver, *self._connections):
+        for task in (*loops, *self._connections):
             task.cancel()
-        for task in (receiver, *self._connections):
+        for task in (*loops, *self._connections):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(Exception):
