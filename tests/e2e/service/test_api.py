@@ -132,7 +132,8 @@ async def test_every_method_answers_in_its_schema_and_events_arrive_in_order(
     assert (await bob.client.call("subscribe", {"since": 0}))["since"] == 0
     bob.called.add("subscribe")
 
-    assert alice.called | bob.called == set(METHODS)
+    # The group methods have their own test (test_groups_api.py).
+    assert alice.called | bob.called == {m for m in METHODS if not m.startswith("group.")}
     for client in (alice, bob):
         await client.client.close()
 
