@@ -13,24 +13,33 @@ import asyncio
 import contextlib
 import json
 import sys
-from typing import Any
+from typing import Any, Protocol
 
 import click
 
 from veil.cli.chat_loop import HISTORY_ON_ENTRY, QUIT_COMMAND
 from veil.cli.group_commands import group_history_text, notice_text
-from veil.cli.sessions import Session
 from veil.service.api_group_types import GroupNoticeShape
 from veil.service.api_types import EventShape
 
 __all__ = ["run_group_chat"]
 
 POLL_SECONDS = 1.0
+
+
+class Calls(Protocol):
+    """The part of a session the group chat uses: API calls only."""
+
+    async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        """Run one API method; return its result shape."""
+        ...
+
+
 #: A ``since`` past any event: ``events`` answers with no event and the newest seq.
 _PAST_EVERY_EVENT = 2**53
 
 
-async def run_group_chat(session: Session, alias: str, *, as_json: bool) -> None:
+async def run_group_chat(session: Calls, alias: str, *, as_json: bool) -> None:
     """Run the live group chat until the user quits or closes standard input."""
     recent = await session.call("group.history", {"group": alias, "limit": HISTORY_ON_ENTRY})
     last = (await session.call("events", {"since": _PAST_EVERY_EVENT}))["last"]
@@ -62,7 +71,7 @@ def _show(data: dict[str, Any], text: str, as_json: bool) -> None:
     click.echo(json.dumps(data, ensure_ascii=False) if as_json else text)
 
 
-async def _listen(session: Session, alias: str, cursor: int, as_json: bool) -> None:
+async def _listen(session: Calls, alias: str, cursor: int, as_json: bool) -> None:
     while True:
         await session.call("group.sync", {"idle": 0.2})
         page = await session.call("events", {"since": cursor})

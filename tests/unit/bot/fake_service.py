@@ -74,6 +74,10 @@ class FakeService:
             return {"contact": params["contact"], "messages": []}
         if method == "react":
             return {"reacted": params["message_id"], "emoji": params["emoji"], "added": True}
+        if method == "group.send":
+            return {"group": params["group"], "sent": ["00" * 16]}
+        if method == "group.react":
+            return {"group": params["group"], "seq": params["seq"], "emoji": "x", "added": True}
         raise AssertionError(f"the bot called {method}")
 
     async def events(self, since: int) -> AsyncIterator[t.EventShape]:
