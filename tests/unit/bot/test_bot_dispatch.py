@@ -281,7 +281,7 @@ async def test_group_events_reach_the_handlers_and_replies_go_into_the_group(
         messages.append(message)
         await message.react("👀")
 
-    in_club = {"group": "club", "contact": None}
+    in_club: dict[str, Any] = {"group": "club", "contact": None}
     service = FakeService(
         [
             event(1, "member-joined", **in_club, sender="Cy", id=None),
