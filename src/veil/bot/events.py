@@ -37,7 +37,7 @@ class Event:
     contact request's id.
 
     In a group, ``group`` is its alias and ``sender`` the display name of the member
-    the event is about (``contact`` their alias if they are a contact of the bot);
+    the event is about (``contact`` is ``None``);
     ``message_id`` is then the message's seq in the group, and the kinds include
     ``member-joined``, ``member-left``, ``member-removed``, ``role-changed``,
     ``group-joined``, ``group-left`` and ``group-removed``.
@@ -143,7 +143,7 @@ def parse_event(shape: t.EventShape | dict[str, Any]) -> Event:
 
 def message_of(event: Event, actions: Actions) -> Message | None:
     """The event as a :class:`Command` or :class:`Message`, if it is a text message."""
-    who = event.contact if event.group is None else event.sender or event.contact
+    who = event.contact if event.group is None else event.sender
     if event.kind != "message" or who is None or event.message_id is None:
         return None
     text, row, group = event.text, event.message_id, event.group

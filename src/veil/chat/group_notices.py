@@ -6,7 +6,8 @@ group chat makes them while it applies the log (:mod:`veil.chat.groups`), and
 :func:`record_notices` logs them in that same transaction, so an API client sees
 them in log order, resumes by sequence number, and never sees one whose change was
 lost. Our own posts are not logged (as 1:1 chat logs only what arrives), so a bot
-never answers itself.
+never answers itself. A group event names no contact: a client that knows only 1:1
+chat must not take a group message for one from that contact.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def record_notices(tx: Transaction, notices: Iterable[GroupNotice], now: float) 
             continue
         tx.events.add(
             kind=notice.kind,
-            contact=notice.contact,
+            contact=None,
             text=notice.text,
             row_id=notice.message,
             integrity="ok",

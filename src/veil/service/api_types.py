@@ -326,18 +326,19 @@ class IncomingShape(TypedDict):
 class EventShape(IncomingShape):
     """An arrival from the event log, with its sequence number and time.
 
-    ``kind``: message, edit, delete, reaction, profile, connected, request, desync,
-    repair-request, repaired, error, or receipt (``text`` is the status, ``id`` our
-    message's row).
+        ``kind``: message, edit, delete, reaction, profile, connected, request, desync,
+        repair-request, repaired, error, or receipt (``text`` is the status, ``id`` our
+        message's row).
 
-    In a group, ``group`` is the group's alias and ``sender`` the display name of the
-    member the event is about (``contact``: that member's contact alias, if one), and
-    ``id`` is the seq of the message it is about. Kinds: message, edit, delete,
-    reaction (``text``: the emoji, empty when withdrawn), member-joined, member-left,
-    member-removed (``text``: who removed them), role-changed (``text``: the new
-    role), group-joined, group-left, group-removed (``text``: by whom),
-    group-retention, and error (an entry every member skipped). Our own posts are
-    not logged."""
+        In a group, ``group`` is the group's alias and ``sender`` the display name of the
+        member the event is about (``contact`` is null: ``group.members`` tells who is a
+    contact), and
+        ``id`` is the seq of the message it is about. Kinds: message, edit, delete,
+        reaction (``text``: the emoji, empty when withdrawn), member-joined, member-left,
+        member-removed (``text``: who removed them), role-changed (``text``: the new
+        role), group-joined, group-left, group-removed (``text``: by whom),
+        group-retention, and error (an entry every member skipped). Our own posts are
+        not logged."""
 
     seq: int
     at: float
