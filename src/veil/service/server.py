@@ -2,8 +2,11 @@
 
 :class:`Service` keeps the relay subscriptions open and runs the messenger's
 receive loop for as long as it lives; every arrival is logged in the same store
-transaction that applied it, and wakes the subscribed clients. It listens on a Unix
-socket in the profile folder (mode 0600) and, if asked, on a WebSocket. SIGTERM
+transaction that applied it, and wakes the subscribed clients. Beside it, the
+service holds the profile's groups and catches up with them all the time
+(:mod:`veil.service.group_loop`), logging what happens there the same way. It
+listens on a Unix socket in the profile folder (mode 0600) and, if asked, on a
+WebSocket. SIGTERM
 (or SIGINT) stops it: no new connections, the loop is cancelled between commits
 (a batch not yet committed is redelivered by the relay), receipts go out, the
 store closes.
