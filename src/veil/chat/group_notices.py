@@ -15,36 +15,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from veil.agent.groups.events import EpochChanged
+from veil.agent.groups.events import EntryRejected, EpochChanged, GroupEvent, RetentionLost, WeLeft
 from veil.agent.groups.policy import GroupPolicy
 from veil.chat.event_log import KEPT_EVENTS
 from veil.chat.store import Transaction
 
-__all__ = ["GROUP_EVENT_KINDS", "GroupNotice", "NameBook", "epoch_notices", "record_notices"]
-
-#: The kinds of group events the log holds (besides ``error`` for a rejected entry).
-GROUP_EVENT_KINDS = (
-    "message",
-    "edit",
-    "delete",
-    "reaction",
-    "member-joined",
-    "member-left",
-    "member-removed",
-    "role-changed",
-    "group-joined",
-    "group-left",
-    "group-removed",
-    "group-retention",
-)
+__all__ = [
+    "GroupNotice",
+    "NameBook",
+    "epoch_notices",
+    "record_notices",
+    "status_notices",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class GroupNotice:
     """Something that happened in the group ``group`` (its alias).
 
-    ``kind`` is one of :data:`GROUP_EVENT_KINDS`, or ``error`` for an entry every
-    member skipped. ``sender`` is the display name of the member it is about (who
+    ``kind`` is ``message``, ``edit``, ``delete``, ``reaction``, ``member-joined``,
+    ``member-left``, ``member-removed``, ``role-changed``, ``group-joined``,
+    ``group-left``, ``group-removed``, ``group-retention``, or ``error`` for an entry
+    every member skipped. ``sender`` is the display name of the member it is about (who
     posted, edited, reacted, joined, left, was removed or got a new role); ``contact``
     our contact's alias when that member is one; ``message`` the group sequence
     number of the message it is about. ``text``: the message, the new text, the
@@ -114,6 +106,20 @@ def epoch_notices(alias: str, event: EpochChanged, names: NameBook) -> list[Grou
         if row.handle in before and before[row.handle] is not row.role:
             notices.append(names.notice("role-changed", alias, row.handle, row.role.name.lower()))
     return notices
+
+
+def status_notices(alias: str, event: GroupEvent, names: NameBook) -> list[GroupNotice]:
+    """Our own standing changed (we left, were removed or fell past the log's
+    retention), or an entry was skipped; nothing for the other events."""
+    if isinstance(event, WeLeft):
+        by = "" if event.by is None else names.name(event.by)
+        return [GroupNotice("group-removed" if event.removed else "group-left", alias, by)]
+    if isinstance(event, RetentionLost):
+        how = "rejoin by link" if event.can_rejoin else "ask an admin to add you again"
+        return [GroupNotice("group-retention", alias, f"offline past the log's retention: {how}")]
+    if isinstance(event, EntryRejected):
+        return [GroupNotice("error", alias, f"entry {event.seq}: {event.error}")]
+    return []
 
 
 def record_notices(tx: Transaction, notices: Iterable[GroupNotice], now: float) -> None:

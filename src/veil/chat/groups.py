@@ -17,12 +17,9 @@ from dataclasses import dataclass
 
 from veil.agent.groups.engine import GroupEngine
 from veil.agent.groups.events import (
-    EntryRejected,
     EpochChanged,
     GroupEvent,
     Posted,
-    RetentionLost,
-    WeLeft,
 )
 from veil.agent.groups.policy import GroupPolicy, Role
 from veil.chat.errors import ChatProtocolError, DuplicateRecord
@@ -37,7 +34,13 @@ from veil.chat.events import (
     new_message_id,
 )
 from veil.chat.group_errors import GroupMessageNotFound, MemberNotFound, NotYourMessage
-from veil.chat.group_notices import GroupNotice, NameBook, epoch_notices, record_notices
+from veil.chat.group_notices import (
+    GroupNotice,
+    NameBook,
+    epoch_notices,
+    record_notices,
+    status_notices,
+)
 from veil.chat.store import ChatStore, Transaction
 from veil.chat.store.groups import GroupMessageRecord
 from veil.crypto import RandomSource
@@ -223,17 +226,8 @@ class GroupChat:
                 notices += [notice] if notice is not None else []
             elif isinstance(event, EpochChanged):
                 notices += epoch_notices(alias, event, names)
-            elif isinstance(event, WeLeft):
-                by = "" if event.by is None else names.name(event.by)
-                notices.append(
-                    GroupNotice("group-removed" if event.removed else "group-left", alias, by)
-                )
-            elif isinstance(event, RetentionLost):
-                how = "rejoin by link" if event.can_rejoin else "ask an admin to add you again"
-                text = f"offline past the log's retention: {how}"
-                notices.append(GroupNotice("group-retention", alias, text))
-            elif isinstance(event, EntryRejected):
-                notices.append(GroupNotice("error", alias, f"entry {event.seq}: {event.error}"))
+            else:
+                notices += status_notices(alias, event, names)
         return notices
 
 
