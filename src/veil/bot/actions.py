@@ -1,4 +1,5 @@
-"""What a bot does through the API: send, reply, react, send a file, accept, its address.
+"""What a bot does through the API: send, reply, react, send a file, accept, its address,
+groups.
 
 :class:`Actions` wraps one API connection (anything shaped like
 :class:`~veil.service.client.ServiceClient`, see :class:`ApiClient`) and returns
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from veil.service import api_file_types as ft
+from veil.service import api_group_types as g
 from veil.service import api_types as t
 
 __all__ = ["Actions", "ApiClient"]
@@ -98,4 +100,33 @@ class Actions:
         """The newest ``limit`` messages with ``contact`` (all if ``None``), oldest first."""
         params: t.HistoryParams = {"contact": contact, "limit": limit}
         result = cast(t.HistoryResult, await self.client.call("history", dict(params)))
+        return result["messages"]
+
+    async def group_send(
+        self, group: str, *texts: str, reply_to: int | None = None
+    ) -> g.GroupSentResult:
+        """Post ``texts`` in ``group`` (an alias), each as one message, optionally all
+        replying to the message at seq ``reply_to``."""
+        params: g.GroupSendParams = {"group": group, "texts": list(texts), "reply_to": reply_to}
+        return cast(g.GroupSentResult, await self.client.call("group.send", dict(params)))
+
+    async def group_react(
+        self, group: str, seq: int, emoji: str, *, remove: bool = False
+    ) -> g.GroupReactedResult:
+        """Add (or ``remove``) the reaction ``emoji`` on the message at ``seq`` in ``group``."""
+        params: g.GroupReactParams = {"group": group, "seq": seq, "emoji": emoji, "remove": remove}
+        return cast(g.GroupReactedResult, await self.client.call("group.react", dict(params)))
+
+    async def group_join(self, link: str, alias: str) -> g.GroupJoinResult:
+        """Ask to join a group by its link; the service finishes once the admin accepts
+        (a ``group-joined`` event follows)."""
+        params: g.GroupJoinParams = {"link": link, "alias": alias}
+        return cast(g.GroupJoinResult, await self.client.call("group.join", dict(params)))
+
+    async def group_history(
+        self, group: str, limit: int | None = None
+    ) -> list[g.GroupMessageShape]:
+        """The newest ``limit`` messages of ``group`` (all if ``None``), in log order."""
+        params: g.GroupHistoryParams = {"group": group, "limit": limit}
+        result = cast(g.GroupHistoryResult, await self.client.call("group.history", dict(params)))
         return result["messages"]

@@ -14,6 +14,7 @@ from typing import Any, TypeGuard
 
 from veil.bot.actions import Actions
 from veil.bot.errors import MalformedEvent
+from veil.service import api_group_types as g
 from veil.service import api_types as t
 
 __all__ = ["Command", "Event", "Message", "message_of", "parse_event", "split_command"]
@@ -34,6 +35,12 @@ class Event:
     (``None`` for a contact request); ``message_id`` the message's row id (for a
     receipt, the bot's own message; ``text`` is then its status); ``request_id`` the
     contact request's id.
+
+    In a group, ``group`` is its alias and ``sender`` the display name of the member
+    the event is about (``contact`` is ``None``);
+    ``message_id`` is then the message's seq in the group, and the kinds include
+    ``member-joined``, ``member-left``, ``member-removed``, ``role-changed``,
+    ``group-joined``, ``group-left`` and ``group-removed``.
     """
 
     seq: int
@@ -44,28 +51,38 @@ class Event:
     integrity: str
     request_id: int | None
     at: float
+    group: str | None = None
+    sender: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A text message from ``contact``, with helpers to answer it."""
+    """A text message from ``contact``, or posted in ``group`` (then ``contact`` is
+    the sender's display name), with helpers to answer it where it came from."""
 
     event: Event
     contact: str
     text: str
     message_id: int
     actions: Actions = field(repr=False, compare=False)
+    group: str | None = None
 
-    async def reply(self, *texts: str) -> t.SentResult:
-        """Send ``texts`` to the sender, each quoting this message."""
+    async def reply(self, *texts: str) -> t.SentResult | g.GroupSentResult:
+        """Send ``texts`` to the sender (or into the group), each quoting this message."""
+        if self.group is not None:
+            return await self.actions.group_send(self.group, *texts, reply_to=self.message_id)
         return await self.actions.send(self.contact, *texts, reply_to=self.message_id)
 
-    async def answer(self, *texts: str) -> t.SentResult:
-        """Send ``texts`` to the sender without quoting this message."""
+    async def answer(self, *texts: str) -> t.SentResult | g.GroupSentResult:
+        """Send ``texts`` to the sender (or into the group) without quoting this message."""
+        if self.group is not None:
+            return await self.actions.group_send(self.group, *texts)
         return await self.actions.send(self.contact, *texts)
 
-    async def react(self, emoji: str) -> t.ReactedResult:
+    async def react(self, emoji: str) -> t.ReactedResult | g.GroupReactedResult:
         """React to this message with ``emoji``."""
+        if self.group is not None:
+            return await self.actions.group_react(self.group, self.message_id, emoji)
         return await self.actions.react(self.contact, self.message_id, emoji)
 
 
@@ -95,12 +112,15 @@ def parse_event(shape: t.EventShape | dict[str, Any]) -> Event:
     :class:`MalformedEvent` if a field is missing or of the wrong type."""
     raw: dict[str, Any] = dict(shape)
     seq, at, contact = raw.get("seq"), raw.get("at"), raw.get("contact")
+    group, sender = raw.get("group"), raw.get("sender")
     if not _is_int(seq) or seq < 1:
         raise MalformedEvent(f"an event without a positive integer seq: {seq!r}")
     if not isinstance(at, int | float) or isinstance(at, bool):
         raise MalformedEvent(f"event #{seq} has no time")
     if contact is not None and not isinstance(contact, str):
         raise MalformedEvent(f"event #{seq} names its contact with a {type(contact).__name__}")
+    if not all(value is None or isinstance(value, str) for value in (group, sender)):
+        raise MalformedEvent(f"event #{seq} names its group or sender with no text")
     for name in _TEXT_FIELDS:
         if not isinstance(raw.get(name), str):
             raise MalformedEvent(f"event #{seq} has no text field {name!r}")
@@ -116,18 +136,22 @@ def parse_event(shape: t.EventShape | dict[str, Any]) -> Event:
         integrity=raw["integrity"],
         request_id=raw.get("request"),
         at=float(at),
+        group=group,
+        sender=sender,
     )
 
 
 def message_of(event: Event, actions: Actions) -> Message | None:
     """The event as a :class:`Command` or :class:`Message`, if it is a text message."""
-    if event.kind != "message" or event.contact is None or event.message_id is None:
+    who = event.contact if event.group is None else event.sender
+    if event.kind != "message" or who is None or event.message_id is None:
         return None
-    parts = split_command(event.text)
+    text, row, group = event.text, event.message_id, event.group
+    parts = split_command(text)
     if parts is None:
-        return Message(event, event.contact, event.text, event.message_id, actions)
+        return Message(event, who, text, row, actions, group)
     name, args = parts
-    return Command(event, event.contact, event.text, event.message_id, actions, name, args)
+    return Command(event, who, text, row, actions, group, name, args)
 
 
 def _is_int(value: object) -> TypeGuard[int]:

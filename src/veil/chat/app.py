@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from veil.agent.errors import MalformedLink
 from veil.agent.events import (
@@ -54,6 +55,9 @@ from veil.chat.verification import CodeCheck, check_code
 from veil.crypto import RandomSource, SystemRandom
 from veil.relay.protocol.address import RelayAddress
 from veil.routing.policy import RoutingPolicy
+
+if TYPE_CHECKING:  # the host builds on this module
+    from veil.chat.group_host import GroupHost
 
 __all__ = [
     "OWN_KEYS_FORMAT",
@@ -124,6 +128,8 @@ class Messenger:
         DeliveryWatch(store, self.agent, clock).attach()  # failures and relays, logged
         self.group_hook: GroupHook | None = None
         """Takes group join messages off pairwise connections (``veil.chat.group_joins``)."""
+        self.groups: GroupHost | None = None
+        """The group machinery, once a group method needed it (``veil.chat.group_host``)."""
 
     @property
     def rng(self) -> RandomSource:
@@ -163,7 +169,9 @@ class Messenger:
         return ChatStore.open(path, passphrase)
 
     async def close(self) -> None:
-        """Close the relay connections and the store."""
+        """Close the group logs, the relay connections and the store."""
+        if self.groups is not None:
+            await self.groups.close()
         await self._relays.close()
         self.store.close()
 

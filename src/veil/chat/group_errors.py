@@ -6,7 +6,14 @@ from typing import ClassVar
 
 from veil.chat.errors import ChatLocalError, ChatProtocolError
 
-__all__ = ["MalformedGroupLink", "MemberNotFound", "NotYourMessage", "UnexpectedGroupEvent"]
+__all__ = [
+    "GroupMessageNotFound",
+    "MalformedGroupLink",
+    "MemberNotFound",
+    "NoGroupRelay",
+    "NotYourMessage",
+    "UnexpectedGroupEvent",
+]
 
 
 class MemberNotFound(ChatLocalError):
@@ -26,6 +33,18 @@ class MalformedGroupLink(ChatLocalError):
     """A group link does not parse: ask the admin for the link again."""
 
     code: ClassVar[int] = 682
+
+
+class GroupMessageNotFound(ChatLocalError):
+    """The group has no message with that number: ``veil history GROUP`` shows them."""
+
+    code: ClassVar[int] = 683
+
+
+class NoGroupRelay(ChatLocalError):
+    """Group logs live on a receiving relay and none is enabled: ``veil relays enable``."""
+
+    code: ClassVar[int] = 684
 
 
 class UnexpectedGroupEvent(ChatProtocolError):

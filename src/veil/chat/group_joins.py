@@ -30,6 +30,7 @@ from veil.chat.app import Messenger
 from veil.chat.contacts import connection_of
 from veil.chat.conversation import Incoming
 from veil.chat.group_errors import MalformedGroupLink, UnexpectedGroupEvent
+from veil.chat.group_notices import GroupNotice, record_notices
 from veil.chat.groups import GroupChat
 from veil.chat.store import Contact, Transaction
 from veil.chat.store.groups import GroupJoinRecord
@@ -207,5 +208,6 @@ class GroupJoins:
                 tx.groups.set_alias(group_id, join.alias)
                 tx.groups.link_member(group_id, inviter, join.contact_id)
                 tx.groups.finish_join(join.contact_id)
+                record_notices(tx, [GroupNotice("group-joined", join.alias, "")], self._clock())
             joined.append(join.alias)
         return joined

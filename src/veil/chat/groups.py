@@ -17,12 +17,9 @@ from dataclasses import dataclass
 
 from veil.agent.groups.engine import GroupEngine
 from veil.agent.groups.events import (
-    EntryRejected,
     EpochChanged,
     GroupEvent,
     Posted,
-    RetentionLost,
-    WeLeft,
 )
 from veil.agent.groups.policy import GroupPolicy, Role
 from veil.chat.errors import ChatProtocolError, DuplicateRecord
@@ -36,7 +33,14 @@ from veil.chat.events import (
     encode_event,
     new_message_id,
 )
-from veil.chat.group_errors import MemberNotFound, NotYourMessage
+from veil.chat.group_errors import GroupMessageNotFound, MemberNotFound, NotYourMessage
+from veil.chat.group_notices import (
+    GroupNotice,
+    NameBook,
+    epoch_notices,
+    record_notices,
+    status_notices,
+)
 from veil.chat.store import ChatStore, Transaction
 from veil.chat.store.groups import GroupMessageRecord
 from veil.crypto import RandomSource
@@ -57,18 +61,6 @@ class MemberView:
     contact: str | None = None
     """Our contact's alias, when this member is a contact introduced over our pairwise
     connection (the client shows it as verified: the same person)."""
-
-
-@dataclass(frozen=True, slots=True)
-class GroupNotice:
-    """Something that happened in a group, as the CLI shows it: ``kind`` is
-    ``message``, ``edit``, ``delete``, ``reaction``, ``members``, ``removed``,
-    ``left``, ``rejected`` or ``retention``."""
-
-    kind: str
-    group: str
-    text: str
-    sender: str = ""
 
 
 def mentions(text: str, policy: GroupPolicy) -> tuple[bytes, ...]:
@@ -186,6 +178,14 @@ class GroupChat:
         if message.sender != member.handle and not (moderation and member.role >= Role.ADMIN):
             raise NotYourMessage("only the author edits a message; admins may delete it")
 
+    def message_at(self, alias: str, seq: int) -> bytes:
+        """The id of the message at ``seq`` (:class:`GroupMessageNotFound` if none)."""
+        with self._store.transaction() as tx:
+            message = tx.group_messages.at(tx.groups.find(alias), seq)
+        if message is None:
+            raise GroupMessageNotFound(f"{alias} has no message #{seq}: see `veil history {alias}`")
+        return message.message_id
+
     def history(self, alias: str, limit: int | None = None) -> list[GroupMessageRecord]:
         """The group's messages in log order (the same for every member)."""
         with self._store.transaction() as tx:
@@ -194,11 +194,17 @@ class GroupChat:
     # -- receiving --------------------------------------------------------------------
 
     async def sync(self, alias: str) -> list[GroupNotice]:
-        """Catch up with the group's log; return what happened, in log order."""
+        """Catch up with the group's log; return what happened, in log order. Each
+        batch's notices are logged as events in the transaction that applied it."""
         notices: list[GroupNotice] = []
 
         def apply(tx: Transaction, group_id: bytes, events: list[GroupEvent]) -> None:
-            notices.extend(self._apply(tx, alias, group_id, events))
+            names = NameBook(
+                tx.groups.member_contacts(group_id), self.engine.member(group_id).policy
+            )
+            batch = self._apply(tx, alias, group_id, events, names)
+            record_notices(tx, batch, self._clock())
+            notices.extend(batch)
             if self.on_events is not None:
                 self.on_events(tx, events)
 
@@ -206,42 +212,33 @@ class GroupChat:
         return notices
 
     def _apply(
-        self, tx: Transaction, alias: str, group_id: bytes, events: list[GroupEvent]
+        self,
+        tx: Transaction,
+        alias: str,
+        group_id: bytes,
+        events: list[GroupEvent],
+        names: NameBook,
     ) -> list[GroupNotice]:
-        notices = []
+        notices: list[GroupNotice] = []
         for event in events:
-            notice = self._apply_one(tx, alias, group_id, event)
-            if notice is not None:
-                notices.append(notice)
+            if isinstance(event, Posted):
+                notice = _apply_post(tx, alias, group_id, event, names)
+                notices += [notice] if notice is not None else []
+            elif isinstance(event, EpochChanged):
+                notices += epoch_notices(alias, event, names)
+            else:
+                notices += status_notices(alias, event, names)
         return notices
 
-    def _apply_one(
-        self, tx: Transaction, alias: str, group_id: bytes, event: GroupEvent
-    ) -> GroupNotice | None:
-        if isinstance(event, Posted):
-            return _apply_post(tx, alias, group_id, event)
-        if isinstance(event, EpochChanged):
-            changes = [f"+{h.hex()[:8]}" for h in event.added] + [
-                f"-{h.hex()[:8]}" for h in event.removed
-            ]
-            return GroupNotice("members", alias, " ".join(changes)) if changes else None
-        if isinstance(event, WeLeft):
-            return GroupNotice("removed" if event.removed else "left", alias, "")
-        if isinstance(event, RetentionLost):
-            how = "rejoin by link" if event.can_rejoin else "ask an admin to add you again"
-            return GroupNotice("retention", alias, f"offline past the log's retention: {how}")
-        if isinstance(event, EntryRejected):
-            return GroupNotice("rejected", alias, f"entry {event.seq}: {event.error}")
-        return None
 
-
-def _apply_post(tx: Transaction, alias: str, group_id: bytes, event: Posted) -> GroupNotice | None:
+def _apply_post(
+    tx: Transaction, alias: str, group_id: bytes, event: Posted, names: NameBook
+) -> GroupNotice | None:
     """Apply one chat event from the log; one that breaks the rules changes nothing."""
     try:
         chat = decode_event(event.data)
     except ChatProtocolError as error:
-        return GroupNotice("rejected", alias, f"entry {event.seq}: {error}")
-    sender = event.sender.hex()[:8]
+        return GroupNotice("error", alias, f"entry {event.seq}: {error}")
     if isinstance(chat, MessagePosted):
         record = GroupMessageRecord(
             group_id,
@@ -260,30 +257,38 @@ def _apply_post(tx: Transaction, alias: str, group_id: bytes, event: Posted) -> 
             tx.group_messages.add(record)
         except DuplicateRecord:
             return None
-        return GroupNotice("message", alias, chat.text, sender)
-    return _apply_change(tx, alias, group_id, event, chat)
+        return names.notice(
+            "message", alias, event.sender, chat.text, message=event.seq, own=event.own
+        )
+    return _apply_change(tx, alias, group_id, event, chat, names=names)
 
 
 def _apply_change(
-    tx: Transaction, alias: str, group_id: bytes, event: Posted, chat: ChatEvent
+    tx: Transaction,
+    alias: str,
+    group_id: bytes,
+    event: Posted,
+    chat: ChatEvent,
+    *,
+    names: NameBook,
 ) -> GroupNotice | None:
     """An edit, delete or reaction: applied only to a live message, and edits and
     deletes only by the author (deletes also by an admin)."""
-    sender = event.sender.hex()[:8]
     target = getattr(chat, "target_id", None)
     original = None if target is None else tx.group_messages.find(group_id, target)
     if original is None or original.deleted_by is not None:
         return None
+    seq, own = original.seq, event.own
     if isinstance(chat, MessageEdited) and original.sender == event.sender:
         tx.group_messages.edit(group_id, original.message_id, chat.text)
-        return GroupNotice("edit", alias, chat.text, sender)
+        return names.notice("edit", alias, event.sender, chat.text, message=seq, own=own)
     if isinstance(chat, MessageDeleted) and (
         original.sender == event.sender or event.role >= Role.ADMIN
     ):
         tx.group_messages.delete(group_id, original.message_id, event.sender)
-        return GroupNotice("delete", alias, original.message_id.hex(), sender)
+        return names.notice("delete", alias, event.sender, message=seq, own=own)
     if isinstance(chat, ReactionChanged):
         emoji = chat.emoji if chat.added else ""
         tx.group_messages.react(group_id, original.message_id, event.sender, emoji)
-        return GroupNotice("reaction", alias, chat.emoji, sender)
+        return names.notice("reaction", alias, event.sender, emoji, message=seq, own=own)
     return None

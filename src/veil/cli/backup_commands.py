@@ -18,7 +18,7 @@ from veil.cli.support import (
     FAST_KDF,
     Output,
     common_options,
-    open_messenger,
+    local_messenger_of,
     passphrase,
     run_command,
 )
@@ -79,13 +79,9 @@ def restore(*, home: Path, as_json: bool, source: Path, fast_kdf: bool) -> None:
             saved, home, passphrase(confirm=True), STORE_FILE, kdf=FAST_KDF if fast_kdf else None
         )
         store.close()
-        with without_service(home):
-            messenger = await open_messenger(home)
-            try:
-                offers = await resume_connections(messenger)
-                contacts = len(messenger.contacts())
-            finally:
-                await messenger.close()
+        async with local_messenger_of(home) as messenger:
+            offers = await resume_connections(messenger)
+            contacts = len(messenger.contacts())
         output.emit(
             {
                 "home": str(home),

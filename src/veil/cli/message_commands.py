@@ -11,14 +11,8 @@ from __future__ import annotations
 import click
 
 from veil.cli.chat_loop import run_chat
-from veil.cli.group_commands import (
-    Change,
-    change_in_group,
-    chat_in_group,
-    group_history,
-    local_messenger,
-    send_to_group,
-)
+from veil.cli.group_chat_loop import run_group_chat
+from veil.cli.group_commands import group_history_text, is_group, notice_text
 from veil.cli.sessions import Session
 from veil.cli.support import Output, common_options, with_session
 from veil.service.api_types import IncomingShape, MessageShape
@@ -28,6 +22,18 @@ __all__ = ["MESSAGE_COMMANDS", "incoming_text"]
 
 def incoming_text(incoming: IncomingShape) -> str:
     """One arrival as a line for a person."""
+    group = incoming.get("group")
+    if group is not None:
+        return notice_text(
+            {
+                "kind": incoming["kind"],
+                "group": group,
+                "text": incoming["text"],
+                "sender": incoming.get("sender", ""),
+                "contact": incoming["contact"],
+                "message": incoming["id"],
+            }
+        )
     who = incoming["contact"] or "someone"
     row, text, request = incoming["id"], incoming["text"], incoming["request"]
     integrity = incoming["integrity"]
@@ -88,8 +94,10 @@ async def send(
     reply_to: int | None,
 ) -> None:
     """Send TEXT to CONTACT or GROUP (several TEXT arguments send several messages)."""
-    messenger = local_messenger(session)
-    if messenger and await send_to_group(messenger, output, contact, list(text)):
+    if await is_group(session, contact):
+        params = {"group": contact, "texts": list(text), "reply_to": reply_to}
+        result = await session.call("group.send", params)
+        output.emit(result, f"Sent {len(result['sent'])} message(s) to {contact}.")
         return
     params = {"contact": contact, "texts": list(text), "reply_to": reply_to}
     result = await session.call("send", params)
@@ -110,10 +118,9 @@ async def edit(
     session: Session, output: Output, *, contact: str, message_id: int, text: str
 ) -> None:
     """Replace the text of your message #MESSAGE_ID."""
-    messenger = local_messenger(session)
-    if messenger and await change_in_group(
-        messenger, output, contact, message_id, Change(text=text)
-    ):
+    if await is_group(session, contact):
+        params = {"group": contact, "seq": message_id, "text": text}
+        output.emit(await session.call("group.edit", params), f"Edited #{message_id}.")
         return
     params = {"contact": contact, "message_id": message_id, "text": text}
     output.emit(await session.call("edit", params), f"Edited #{message_id}.")
@@ -129,9 +136,9 @@ async def delete(
     session: Session, output: Output, *, contact: str, message_id: int, for_everyone: bool
 ) -> None:
     """Delete message #MESSAGE_ID (for you, or --for-everyone; in a group, for everyone)."""
-    messenger = local_messenger(session)
-    change = Change(delete=True)
-    if messenger and await change_in_group(messenger, output, contact, message_id, change):
+    if await is_group(session, contact):
+        params = {"group": contact, "seq": message_id}
+        output.emit(await session.call("group.delete", params), f"Deleted #{message_id}.")
         return
     params = {"contact": contact, "message_id": message_id, "for_everyone": for_everyone}
     output.emit(await session.call("delete", params), f"Deleted #{message_id}.")
@@ -148,9 +155,9 @@ async def react(
     session: Session, output: Output, *, contact: str, message_id: int, emoji: str, remove: bool
 ) -> None:
     """React to message #MESSAGE_ID with EMOJI."""
-    messenger = local_messenger(session)
-    change = Change(emoji=emoji, added=not remove)
-    if messenger and await change_in_group(messenger, output, contact, message_id, change):
+    if await is_group(session, contact):
+        params = {"group": contact, "seq": message_id, "emoji": emoji, "remove": remove}
+        output.emit(await session.call("group.react", params), "Done.")
         return
     params = {"contact": contact, "message_id": message_id, "emoji": emoji, "remove": remove}
     output.emit(await session.call("react", params), "Done.")
@@ -190,8 +197,9 @@ async def receive(session: Session, output: Output, *, wait: float) -> None:
 @with_session
 async def history(session: Session, output: Output, *, contact: str, limit: int | None) -> None:
     """Show the conversation with CONTACT, or GROUP's messages in the group's order."""
-    messenger = local_messenger(session)
-    if messenger and await group_history(messenger, output, contact, limit):
+    if await is_group(session, contact):
+        found = await session.call("group.history", {"group": contact, "limit": limit})
+        output.emit(found, group_history_text(found))
         return
     result = await session.call("history", {"contact": contact, "limit": limit})
     alias = result["contact"]
@@ -208,8 +216,8 @@ async def history(session: Session, output: Output, *, contact: str, limit: int 
 async def chat(session: Session, output: Output, *, contact: str) -> None:
     """Talk with CONTACT (or in GROUP) live: type a line to send it; /help for commands,
     /quit (or Ctrl-D, Ctrl-C) to leave."""
-    messenger = local_messenger(session)
-    if messenger and await chat_in_group(messenger, contact):
+    if await is_group(session, contact):
+        await run_group_chat(session, contact, as_json=output.as_json)
         return
     with session.receiving():
         alias = (await session.call("history", {"contact": contact, "limit": 1}))["contact"]

@@ -164,27 +164,11 @@ def with_session(
 
 @contextlib.asynccontextmanager
 async def local_messenger_of(home: Path) -> AsyncIterator[Messenger]:
-    """The store opened in-process for a command with no API method yet (groups),
-    with no ``veil serve`` beside it (stop it first)."""
+    """The store opened in-process for a command with no API method (restore), with no
+    ``veil serve`` beside it (stop it first)."""
     with without_service(home):
         messenger = await open_messenger(home)
         try:
             yield messenger
         finally:
             await messenger.close()
-
-
-def with_local_messenger(
-    body: Callable[..., Coroutine[Any, Any, None]],
-) -> Callable[..., None]:
-    """Wrap a command body that needs the store itself (see :func:`local_messenger_of`)."""
-
-    @functools.wraps(body)
-    def command(home: Path, as_json: bool, **kwargs: Any) -> None:
-        async def run(output: Output) -> None:
-            async with local_messenger_of(home) as messenger:
-                await body(messenger, output, **kwargs)
-
-        run_command(as_json, run)
-
-    return command

@@ -319,6 +319,8 @@ class IncomingShape(TypedDict):
     id: int | None
     integrity: str
     request: int | None
+    group: NotRequired[str]
+    sender: NotRequired[str]
 
 
 class EventShape(IncomingShape):
@@ -329,7 +331,16 @@ class EventShape(IncomingShape):
     message's row); file (an offer: ``id`` its transfer), file-progress,
     file-done, file-failed; connection (``text``: the contact's new status),
     relay-unreachable, relay-reachable (``text``: the relay), delivery-failed
-    (``id``: our oldest message still pending). See docs/protocol/service.md."""
+    (``id``: our oldest message still pending).
+
+    In a group, ``group`` is the group's alias and ``sender`` the display name of the
+    member the event is about (``contact`` is null: ``group.members`` tells who is a
+    contact), and ``id`` is the seq of the message it is about. Kinds: message, edit,
+    delete, reaction (``text``: the emoji, empty when withdrawn), member-joined,
+    member-left, member-removed (``text``: who removed them), role-changed (``text``:
+    the new role), group-joined, group-left, group-removed (``text``: by whom),
+    group-retention, and error (an entry every member skipped). Our own posts are not
+    logged. See docs/protocol/service.md."""
 
     seq: int
     at: float

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from veil.service import api_file_types as ft
 from veil.service import api_types as t
+from veil.service.group_catalog import GROUP_METHODS
 
 __all__ = ["EVENT_NOTIFICATION", "METHODS", "MethodSpec"]
 
@@ -93,3 +94,4 @@ METHODS: dict[str, MethodSpec] = {
         "Stream every event after `since` as `event` notifications, then each new one.",
     ),
 }
+METHODS.update({name: MethodSpec(*spec) for name, spec in GROUP_METHODS.items()})

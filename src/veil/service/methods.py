@@ -20,6 +20,7 @@ from veil.routing.config_file import PolicyStore
 from veil.service import api_types as t
 from veil.service.errors import EventsPruned, UnknownMethod
 from veil.service.file_methods import FILE_HANDLERS
+from veil.service.group_methods import GROUP_HANDLERS, GROUP_NEW_QUEUE_METHODS
 from veil.service.rpc import Request
 from veil.service.schema import check_call
 from veil.service.shapes import (
@@ -207,9 +208,12 @@ HANDLERS: dict[str, Handler] = {
     "operators": _operators,
     "events": _events,
     **FILE_HANDLERS,
+    **GROUP_HANDLERS,
 }
 #: Methods after which the receive loop must subscribe a new receive queue.
-NEW_QUEUE_METHODS = frozenset({"invite", "connect", "accept", "address.create"})
+NEW_QUEUE_METHODS = (
+    frozenset({"invite", "connect", "accept", "address.create"}) | GROUP_NEW_QUEUE_METHODS
+)
 
 
 class LocalApi:

@@ -121,6 +121,9 @@ def _check(value: Any, tp: Any, where: str) -> None:
         _require(value is None, where, "null")
     elif tp in _SCALARS:
         _check_scalar(value, tp, where)
+    elif origin is Literal:
+        choices = get_args(tp)
+        _require(value in choices, where, "one of " + ", ".join(map(str, choices)))
     elif origin is list:
         _require(isinstance(value, list) and len(value) <= MAX_PARAM_ITEMS, where, "a list")
         for index, item in enumerate(value):

@@ -4,7 +4,9 @@
 receive loop for as long as it lives; every arrival is logged in the same store
 transaction that applied it, and wakes the subscribed clients; offers within the
 automatic acceptance limit download as they arrive (:mod:`veil.service.auto_accept`).
-It listens on a Unix socket in the profile folder (mode 0600) and, if asked, on a
+Beside it, the service holds the profile's groups and catches up with them all the
+time (:mod:`veil.service.group_loop`), logging what happens there the same way. It
+listens on a Unix socket in the profile folder (mode 0600) and, if asked, on a
 WebSocket. SIGTERM
 (or SIGINT) stops it: no new connections, the loop is cancelled between commits
 (a batch not yet committed is redelivered by the relay), receipts go out, the
@@ -33,6 +35,7 @@ from veil.service.auto_accept import AutoAccept
 from veil.service.channels import WEBSOCKET_MAX_MESSAGE, StreamChannel, WebSocketChannel
 from veil.service.connection import ApiConnection
 from veil.service.errors import UnsafeListenAddress
+from veil.service.group_loop import follow_groups, hold_groups
 from veil.service.profile_files import SOCKET_FILE, TOKEN_FILE, read_token, write_token
 
 __all__ = ["Listen", "Service", "parse_listen"]
@@ -107,8 +110,9 @@ class Service:
         await self.messenger.agent.inbox.subscribe()
         self._resubscribe.set()
 
-    def _arrived(self, incoming: Incoming) -> None:
-        self._auto_accept.arrived(incoming)
+    def _arrived(self, incoming: Incoming | None = None) -> None:
+        if incoming is not None:  # a pairwise arrival (group ones come without)
+            self._auto_accept.arrived(incoming)
         for signal_ in self._signals:
             signal_.set()
 
@@ -127,6 +131,7 @@ class Service:
             loop = asyncio.get_running_loop()
             for number in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(number, stop.set)
+        groups = hold_groups(self.messenger)  # before any connection calls a group method
         socket_path = self.home / SOCKET_FILE
         socket_path.unlink(missing_ok=True)  # a stale socket from a killed service
         unix = await asyncio.start_unix_server(self._serve_stream, path=str(socket_path))
@@ -136,7 +141,9 @@ class Service:
             websocket = await serve(
                 self._serve_websocket, listen.host, listen.port, max_size=WEBSOCKET_MAX_MESSAGE
             )
-        receiver = asyncio.create_task(self._receive_forever())
+        loops = [asyncio.create_task(self._receive_forever())]
+        if groups is not None:
+            loops.append(asyncio.create_task(follow_groups(groups, self._arrived)))
         self._auto_accept.start()
         on_ready(
             {
@@ -148,22 +155,22 @@ class Service:
         try:
             await stop.wait()
         finally:
-            await self._shut_down(unix, websocket, receiver, socket_path)
+            await self._shut_down(unix, websocket, loops, socket_path)
 
     async def _shut_down(
         self,
         unix: asyncio.Server,
         websocket: object,
-        receiver: asyncio.Task[None],
+        loops: list[asyncio.Task[None]],
         socket_path: Path,
     ) -> None:
         unix.close()
         await self._auto_accept.stop()
         if websocket is not None:
             websocket.close()  # type: ignore[attr-defined]
-        for task in (receiver, *self._connections):
+        for task in (*loops, *self._connections):
             task.cancel()
-        for task in (receiver, *self._connections):
+        for task in (*loops, *self._connections):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(Exception):

@@ -72,5 +72,10 @@ def incoming_shape(arrival: Arrival) -> IncomingShape:
 
 
 def event_shape(event: EventRecord) -> EventShape:
-    """One logged event, with its sequence number and time."""
-    return {**incoming_shape(event), "seq": event.seq, "at": event.at}
+    """One logged event, with its sequence number and time (and, in a group, the
+    group's alias and the member it is about)."""
+    shape: EventShape = {**incoming_shape(event), "seq": event.seq, "at": event.at}
+    if event.group is not None:
+        shape["group"] = event.group
+        shape["sender"] = event.sender or ""
+    return shape

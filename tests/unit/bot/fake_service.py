@@ -76,6 +76,10 @@ class FakeService:
             return {"reacted": params["message_id"], "emoji": params["emoji"], "added": True}
         if method == "file.send":
             return _file(params["contact"], params["path"])
+        if method == "group.send":
+            return {"group": params["group"], "sent": ["00" * 16]}
+        if method == "group.react":
+            return {"group": params["group"], "seq": params["seq"], "emoji": "x", "added": True}
         raise AssertionError(f"the bot called {method}")
 
     async def events(self, since: int) -> AsyncIterator[t.EventShape]:

@@ -287,3 +287,40 @@ async def test_a_stop_in_the_middle_of_an_event_finishes_it_and_saves_the_cursor
         await serving
     assert [s["texts"] for s in service.sent()] == [["done"]]
     assert cursor.last_seq == 1  # answered and saved: a restarted bot does not repeat it
+
+
+async def test_group_events_reach_the_handlers_and_replies_go_into_the_group(
+    cursor: Cursor,
+) -> None:
+    bot = echo_bot()
+    seen: list[Event] = []
+    messages: list[Message] = []
+
+    @bot.on_event("member-joined")
+    async def joined(event: Event) -> None:
+        seen.append(event)
+
+    @bot.on_message
+    async def on_message(message: Message) -> None:
+        messages.append(message)
+        await message.react("👀")
+
+    in_club: dict[str, Any] = {"group": "club", "contact": None}
+    service = FakeService(
+        [
+            event(1, "member-joined", **in_club, sender="Cy", id=None),
+            event(2, text="hello all", **in_club, sender="Bob", id=7),
+            event(3, text="/echo in the group", **in_club, sender="Bob", id=8),
+        ]
+    )
+    await serve(bot, service, cursor)
+    assert [(e.group, e.sender, e.kind) for e in seen] == [("club", "Cy", "member-joined")]
+    assert [(m.group, m.contact, m.text, m.message_id) for m in messages] == [
+        ("club", "Bob", "hello all", 7)
+    ]
+    group_calls = [(m, p) for m, p in service.calls if m.startswith("group.")]
+    assert group_calls == [
+        ("group.react", {"group": "club", "seq": 7, "emoji": "👀", "remove": False}),
+        ("group.send", {"group": "club", "texts": ["in the group"], "reply_to": 8}),
+    ]
+    assert not [m for m, _ in service.calls if m in ("send", "react")]

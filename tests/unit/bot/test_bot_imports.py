@@ -13,6 +13,7 @@ ALLOWED = (
     "veil.service.client",
     "veil.service.api_types",
     "veil.service.api_file_types",
+    "veil.service.api_group_types",
     "veil.service.errors",
     "veil.errors",
 )

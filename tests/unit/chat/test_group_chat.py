@@ -3,8 +3,6 @@ edits, reactions, mentions, deletes and moderation, the same history for all."""
 
 from __future__ import annotations
 
-import io
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +16,6 @@ from veil.chat.group_errors import MemberNotFound, NotYourMessage
 from veil.chat.groups import GroupChat, mentions
 from veil.chat.store import ChatStore, KdfParams
 from veil.chat.store.groups import GroupMessageRecord
-from veil.cli.group_chat_loop import run_group_chat
 from veil.crypto import SystemRandom
 
 RNG = SystemRandom()
@@ -102,15 +99,3 @@ async def test_members_edit_only_their_own_and_admins_moderate(tmp_path: Path) -
     with pytest.raises(MemberNotFound):
         ann.find_member("club", "Dan")
     assert ann.find_member("club", "Bob") == bob.engine.member(bob.group_id("club")).handle
-
-
-async def test_the_live_group_chat_posts_typed_lines_and_prints_arrivals(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    ann, bob, cy = await _group(tmp_path)
-    await bob.send("club", "before the chat")
-    monkeypatch.setattr(sys, "stdin", io.StringIO("typed live\n/quit\n"))
-    await run_group_chat(ann, "club")
-    await _sync([ann, bob, cy])
-    assert [m.text for m in cy.history("club")] == ["before the chat", "typed live"]
-    assert "Chatting in club" in capsys.readouterr().out

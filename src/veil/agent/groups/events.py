@@ -46,6 +46,10 @@ class EpochChanged:
     added: tuple[bytes, ...]
     removed: tuple[bytes, ...]
     policy: GroupPolicy
+    previous: GroupPolicy
+    """The policy of the epoch before, to tell who changed role and name who went."""
+    left: tuple[bytes, ...] = ()
+    """Those of ``removed`` who left on their own (their Remove proposal for themselves)."""
 
 
 @dataclass(frozen=True, slots=True)

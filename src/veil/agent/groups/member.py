@@ -275,6 +275,7 @@ class GroupMember:
     ) -> list[GroupEvent]:
         old, self.mls = self.mls, state
         before = {handle_of(old, i) for i in old.tree.members()}
+        leavers = {handle_of(old, leaf) for _, leaf in leaving_members(old)}
         after = {handle_of(self.mls, i) for i in self.mls.tree.members()}
         self.pending = None  # a commit of ours for the old epoch lost: the intent stays
         if self.admin is None and self.role >= Role.ADMIN:
@@ -284,7 +285,9 @@ class GroupMember:
             self._propose_leave(rng)
         epoch = self.mls.context.epoch
         added, removed = tuple(sorted(after - before)), tuple(sorted(before - after))
-        return [EpochChanged(seq, epoch, committer, added, removed, self.policy)]
+        left = tuple(handle for handle in removed if handle in leavers)
+        previous = policy_of(old.context)
+        return [EpochChanged(seq, epoch, committer, added, removed, self.policy, previous, left)]
 
     def _adopt(self, seq: int, rng: RandomSource) -> list[GroupEvent]:
         pending = self.pending

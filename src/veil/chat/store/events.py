@@ -28,14 +28,18 @@ class EventRecord:
     integrity: str
     request_id: int | None
     at: float
+    group: str | None = None
+    """The group's alias, for something that happened in a group."""
+    sender: str | None = None
+    """In a group: the display name of the member the event is about."""
 
 
-_COLUMNS = "seq, kind, contact, text, row_id, integrity, request_id, at"
+_COLUMNS = "seq, kind, contact, text, row_id, integrity, request_id, at, group_alias, sender"
 
 
 def _event(row: Row) -> EventRecord:
-    seq, kind, contact, text, row_id, integrity, request_id, at = row
-    return EventRecord(seq, kind, contact, text, row_id, integrity, request_id, at)
+    seq, kind, contact, text, row_id, integrity, request_id, at, group, sender = row
+    return EventRecord(seq, kind, contact, text, row_id, integrity, request_id, at, group, sender)
 
 
 class EventRepository(Repository):
@@ -53,12 +57,14 @@ class EventRepository(Repository):
         integrity: str,
         request_id: int | None,
         at: float,
+        group: str | None = None,
+        sender: str | None = None,
     ) -> int:
         """Append one event; return its sequence number."""
         cursor = self._execute(
-            "INSERT INTO events (kind, contact, text, row_id, integrity, request_id, at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (kind, contact, text, row_id, integrity, request_id, at),
+            "INSERT INTO events (kind, contact, text, row_id, integrity, request_id, at, "
+            "group_alias, sender) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (kind, contact, text, row_id, integrity, request_id, at, group, sender),
         )
         return int(cursor.lastrowid)
 

@@ -221,6 +221,11 @@ class GroupMessageRepository(Repository):
         rows = self._all(_SELECT + " WHERE group_id = ? AND message_id = ?", (group_id, message_id))
         return self._record(rows[0]) if rows else None
 
+    def at(self, group_id: bytes, seq: int) -> GroupMessageRecord | None:
+        """The message at ``seq`` in the group's log, or ``None``."""
+        rows = self._all(_SELECT + " WHERE group_id = ? AND seq = ?", (group_id, seq))
+        return self._record(rows[0]) if rows else None
+
     def history(self, group_id: bytes, limit: int | None = None) -> list[GroupMessageRecord]:
         """The group's messages in log order; the last ``limit`` if given."""
         rows = self._all(

@@ -200,7 +200,16 @@ _GROUPS = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _FILES, _EVENTS, _GROUPS)
+#: Group happenings in the event log: the group's alias and the member it is about.
+_GROUP_EVENTS = Migration(
+    5,
+    (
+        "ALTER TABLE events ADD COLUMN group_alias TEXT",
+        "ALTER TABLE events ADD COLUMN sender TEXT",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _FILES, _EVENTS, _GROUPS, _GROUP_EVENTS)
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 
