@@ -24,4 +24,9 @@ def test_demo_runs_relay_and_two_clients_and_shows_only_ciphertext_at_the_relay(
     # The relay table shows ids and sizes; no plaintext of the conversation is in it.
     relay_table = out[out.index("What the relay stores") : out.index("Random ids")]
     assert "Hi Alice" not in relay_table
+    assert "Count me in!" in out  # Bob joined the group by link and posted
+    assert "The group as Bob's client shows it (2 messages)" in out
+    assert "Bob's copy says: Meet at the station" in out  # the file, downloaded
+    files_line = out[out.index("On the relay the file is") :].splitlines()[0]
+    assert "Meet at the station" not in files_line
     assert "Terminal 2 (Bob)" in out

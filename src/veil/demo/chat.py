@@ -4,8 +4,9 @@ Serves a relay in this process (what ``veil-relay start`` runs: SQLite, TLS on a
 local port) from a temporary directory, creates two profiles, connects them with
 a one-time link, exchanges messages (some while the peer is offline), prints the
 conversation, and shows what the relay had stored meanwhile: random queue ids and
-fixed-size ciphertext, nothing else. Ends with the commands to do the same by
-hand in two terminals.
+fixed-size ciphertext, nothing else; then the two start a group and share a file
+(:mod:`veil.demo.group_and_file`). Ends with the commands to do the same by hand in
+two terminals.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from rich.console import Console
 from rich.table import Table
 
 from veil.crypto import SystemRandom
+from veil.demo.group_and_file import show_group_and_file
 from veil.relay.server.config import RelayConfig, create_data_dir
+from veil.relay.server.file_settings import FileStoreSettings
 from veil.relay.transport.identity import RelayIdentity
 from veil.relayd.runner import RunningRelay, run_relay
 
@@ -83,7 +86,11 @@ async def _run_with_relay(console: Console, root: Path) -> None:
     data_dir = root / "relay"
     # SQLite: the demo shows the relay's rows (queues, sealed messages) as they lie at rest.
     config = RelayConfig(
-        public_hosts=("127.0.0.1",), port=_free_port(), log_level="warning", store="sqlite"
+        public_hosts=("127.0.0.1",),
+        port=_free_port(),
+        log_level="warning",
+        store="sqlite",
+        files=FileStoreSettings(),  # the second part shares a file through this relay
     )
     create_data_dir(data_dir)
     identity = RelayIdentity.generate(SystemRandom(), datetime.datetime.now(datetime.UTC))
@@ -136,6 +143,7 @@ def _converse(console: Console, root: Path, address: str) -> None:
     bob.run("receive", "--wait", "0.5")
     history = bob.run("history", "Alice", show=False)["messages"]
     _show_conversation(console, history)
+    show_group_and_file(console, root, alice, bob)
 
 
 def _show_relay(console: Console, queues: int, stored: list[tuple[str, int, str]]) -> None:
