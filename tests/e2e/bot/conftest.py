@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from e2e.chat.conftest import relay
 from helpers.bot_process import BotWorld
 from helpers.relay_process import RelayProcess
 
-__all__ = ["log_world", "relay", "world"]
+__all__ = ["log_world", "world"]
 
 
 @pytest.fixture

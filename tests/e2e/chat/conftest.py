@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from helpers.relay_process import RelayProcess
 from helpers.veil_cli import VeilUser, connect
-
-
-@pytest.fixture
-async def relay(tmp_path: Path) -> AsyncIterator[RelayProcess]:
-    """A relay on SQLite in a fresh data directory, stopped after the test."""
-    process = RelayProcess.init(tmp_path / "relay")
-    await process.start()
-    yield process
-    if process.process is not None and process.process.returncode is None:
-        await process.stop()
 
 
 @pytest.fixture

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from e2e.chat.conftest import relay
 from helpers.relay_process import RelayProcess
 from helpers.veil_cli import VeilUser, connect
 from helpers.veil_service import ServiceProcess
 
-__all__ = ["pair", "relay", "services"]
+__all__ = ["pair", "services"]
 
 
 @pytest.fixture

@@ -13,16 +13,6 @@ from helpers.veil_service import ServiceProcess
 
 
 @pytest.fixture
-async def relay(tmp_path: Path) -> AsyncIterator[RelayProcess]:
-    """A relay on SQLite in a fresh data directory, stopped after the test."""
-    process = RelayProcess.init(tmp_path / "relay")
-    await process.start()
-    yield process
-    if process.process is not None and process.process.returncode is None:
-        await process.stop()
-
-
-@pytest.fixture
 async def strangers(relay: RelayProcess, tmp_path: Path) -> tuple[VeilUser, VeilUser]:
     """Alice and Bob, initialised on ``relay`` but not yet connected."""
     alice, bob = VeilUser(tmp_path / "a", "Alice"), VeilUser(tmp_path / "b", "Bob")

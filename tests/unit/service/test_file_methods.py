@@ -13,18 +13,16 @@ import jsonschema
 import pytest
 
 from helpers.fake_relay import FakeRelay
+from helpers.messenger_pair import RELAY, messenger_pair
 from veil.agent import connection as agent_connection
 from veil.agent.events import ConnectionEvent, DesyncDetected, SyncRestored
 from veil.chat.app import Messenger
 from veil.chat.connection_events import REPORT_AFTER_FAILURES
 from veil.chat.contacts import apply_connection_event
 from veil.chat.errors import FilesNotSupported
-from veil.chat.store import KdfParams
 from veil.service.methods import LocalApi, events_after
 from veil.wire import VersionRange
 
-RELAY = "veil://" + "A" * 43 + "@relay.example"
-FAST = KdfParams(iterations=1, lanes=1, memory_kib=64)
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[3] / "docs" / "api" / "schema.json").read_text()
 )
@@ -35,19 +33,6 @@ def checked(method: str, result: Any) -> Any:
     schema = {**SCHEMA["methods"][method]["result"], "definitions": SCHEMA["definitions"]}
     jsonschema.validate(result, schema)
     return result
-
-
-async def _pair(home: Path, relay: FakeRelay) -> tuple[Messenger, Messenger]:
-    alice, bob = (
-        Messenger(
-            Messenger.create(home / name, "pw", name, [RELAY], kdf=FAST), relays=relay, pq=False
-        )
-        for name in ("alice", "bob")
-    )
-    await bob.connect(await alice.invite())
-    await alice.receive(idle=0.05, on_incoming=lambda _: None)
-    await bob.receive(idle=0.05, on_incoming=lambda _: None)
-    return alice, bob
 
 
 def _kinds(messenger: Messenger) -> list[tuple[str, str | None, str]]:
@@ -62,7 +47,7 @@ def agent_v2(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 async def test_settings_and_list_answer_in_their_schema(tmp_path: Path) -> None:
-    alice, bob = await _pair(tmp_path, FakeRelay())
+    alice, bob = await messenger_pair(tmp_path, FakeRelay())
     api = LocalApi(alice)
     settings = checked("file.settings", await api.call("file.settings", {}))
     assert settings == {"auto_accept_bytes": 0, "downloads": str(tmp_path / "alice/downloads")}
@@ -77,7 +62,7 @@ async def test_settings_and_list_answer_in_their_schema(tmp_path: Path) -> None:
 
 
 async def test_paths_must_be_absolute_and_receive_needs_an_id_or_auto(tmp_path: Path) -> None:
-    alice, bob = await _pair(tmp_path, FakeRelay())
+    alice, bob = await messenger_pair(tmp_path, FakeRelay())
     api = LocalApi(alice)
     with pytest.raises(ValueError, match="absolute path"):
         await api.call("file.send", {"contact": "bob", "path": "notes.txt"})
@@ -96,7 +81,7 @@ async def test_paths_must_be_absolute_and_receive_needs_an_id_or_auto(tmp_path: 
 async def test_a_file_to_a_contact_below_agent_version_3_is_refused_saying_to_update(
     tmp_path: Path, agent_v2: None
 ) -> None:
-    alice, bob = await _pair(tmp_path, FakeRelay())
+    alice, bob = await messenger_pair(tmp_path, FakeRelay())
     assert alice.agent.connection(1).agent_version == 2
     source = tmp_path / "notes.txt"
     source.write_text("hello")
@@ -110,7 +95,7 @@ async def test_a_file_to_a_contact_below_agent_version_3_is_refused_saying_to_up
 
 
 async def test_status_changes_and_a_removed_contact_are_logged(tmp_path: Path) -> None:
-    alice, bob = await _pair(tmp_path, FakeRelay())
+    alice, bob = await messenger_pair(tmp_path, FakeRelay())
     assert ("connection", "bob", "connected") in _kinds(alice)
     assert ("connection", "alice", "connected") in _kinds(bob)
     await LocalApi(alice).call("remove", {"contact": "bob"})
@@ -121,7 +106,7 @@ async def test_status_changes_and_a_removed_contact_are_logged(tmp_path: Path) -
 
 async def test_an_unreachable_relay_and_its_return_are_logged_once_each(tmp_path: Path) -> None:
     relay = FakeRelay()
-    alice, bob = await _pair(tmp_path, relay)
+    alice, bob = await messenger_pair(tmp_path, relay)
     relay.down = True
     api = LocalApi(alice)
     for text in ("one", "two"):
@@ -136,7 +121,7 @@ async def test_an_unreachable_relay_and_its_return_are_logged_once_each(tmp_path
 
 async def test_a_refused_send_is_a_delivery_failure_naming_the_message(tmp_path: Path) -> None:
     relay = FakeRelay()
-    alice, bob = await _pair(tmp_path, relay)
+    alice, bob = await messenger_pair(tmp_path, relay)
     relay.quota = 0  # bob's queue is full: the relay refuses every send
     sent = await LocalApi(alice).call("send", {"contact": "bob", "texts": ["lost"]})
     (failure,) = [e for e in events_after(alice, 0, 500)[0] if e["kind"] == "delivery-failed"]
@@ -149,7 +134,7 @@ async def test_a_refused_send_is_a_delivery_failure_naming_the_message(tmp_path:
 
 async def test_a_send_failing_for_long_is_reported_once(tmp_path: Path) -> None:
     relay = FakeRelay()
-    alice, bob = await _pair(tmp_path, relay)
+    alice, bob = await messenger_pair(tmp_path, relay)
     relay.down = True
     sent = await LocalApi(alice).call("send", {"contact": "bob", "texts": ["waiting"]})
     for _ in range(REPORT_AFTER_FAILURES + 2):
@@ -164,7 +149,7 @@ async def test_a_send_failing_for_long_is_reported_once(tmp_path: Path) -> None:
 async def test_a_desynchronised_contact_and_its_return_are_logged_once_each(
     tmp_path: Path,
 ) -> None:
-    alice, bob = await _pair(tmp_path, FakeRelay())
+    alice, bob = await messenger_pair(tmp_path, FakeRelay())
     with alice.store.transaction() as tx:
         (connection_id,) = [c.connection_id for c in tx.connections.list()]
     for event in (DesyncDetected("bad"), DesyncDetected("bad again"), SyncRestored()):

@@ -11,16 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers.fake_relay import FakeRelay
-from veil.chat.app import Messenger
-from veil.chat.store import KdfParams
+from helpers.messenger_pair import messenger_pair
 from veil.service.client import ServiceClient
 from veil.service.errors import EventsPruned, UnknownMethod
 from veil.service.methods import LocalApi, events_after
 from veil.service.server import Service
 
-RELAY = "veil://" + "A" * 43 + "@relay.example"
-FAST = KdfParams(iterations=1, lanes=1, memory_kib=64)
 WAIT = 30.0
 
 
@@ -31,22 +27,8 @@ def short_home() -> Iterator[Path]:
         yield Path(folder)
 
 
-async def _pair(home: Path) -> tuple[Messenger, Messenger]:
-    relay = FakeRelay()
-    alice, bob = (
-        Messenger(
-            Messenger.create(home / name, "pw", name, [RELAY], kdf=FAST), relays=relay, pq=False
-        )
-        for name in ("alice", "bob")
-    )
-    await bob.connect(await alice.invite())
-    await alice.receive(idle=0.05, on_incoming=lambda _: None)
-    await bob.receive(idle=0.05, on_incoming=lambda _: None)
-    return alice, bob
-
-
 async def test_arrivals_and_receipts_are_logged_in_order(short_home: Path) -> None:
-    alice, bob = await _pair(short_home)
+    alice, bob = await messenger_pair(short_home)
     api = LocalApi(alice)
     sent = await api.call("send", {"contact": "bob", "texts": ["one", "two"]})
     await bob.receive(idle=0.3, on_incoming=lambda _: None)
@@ -68,7 +50,7 @@ async def test_arrivals_and_receipts_are_logged_in_order(short_home: Path) -> No
 
 
 async def test_events_dropped_from_the_log_are_reported_not_skipped(short_home: Path) -> None:
-    alice, bob = await _pair(short_home)
+    alice, bob = await messenger_pair(short_home)
     await LocalApi(alice).call("send", {"contact": "bob", "texts": ["a", "b", "c"]})
     await bob.receive(idle=0.3, on_incoming=lambda _: None)
     with bob.store.transaction() as tx:
@@ -81,7 +63,7 @@ async def test_events_dropped_from_the_log_are_reported_not_skipped(short_home: 
 
 
 async def test_a_running_service_streams_events_and_resumes(short_home: Path) -> None:
-    alice, bob = await _pair(short_home)
+    alice, bob = await messenger_pair(short_home)
     stop = asyncio.Event()
     ready = asyncio.Event()
     service = asyncio.create_task(
