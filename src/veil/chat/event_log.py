@@ -39,16 +39,9 @@ class Arrival(Protocol):
 
 
 def record_receipt(tx: Transaction, alias: str, status: str, row_id: int, now: float) -> None:
-    """Log that the contact ``alias`` reported ``status`` for our message ``row_id``."""
-    tx.events.add(
-        kind="receipt",
-        contact=alias,
-        text=status,
-        row_id=row_id,
-        integrity="ok",
-        request_id=None,
-        at=now,
-    )
+    """Log that the contact ``alias`` reported ``status`` for our message ``row_id``
+    (no pruning here: receipts come in bursts with the arrivals that prune)."""
+    _add_local(tx, "receipt", alias, status, row_id=row_id, now=now)
 
 
 def record_event(
@@ -56,6 +49,14 @@ def record_event(
 ) -> None:
     """Log one event that is not an arrival (a transfer, a state change) in ``tx``,
     then drop the oldest beyond :data:`KEPT_EVENTS`."""
+    _add_local(tx, kind, contact, text, row_id=row_id, now=now)
+    tx.events.prune(KEPT_EVENTS)
+
+
+def _add_local(
+    tx: Transaction, kind: str, contact: str | None, text: str, *, row_id: int | None, now: float
+) -> None:
+    """An event of this side: it needs no integrity mark and names no request."""
     tx.events.add(
         kind=kind,
         contact=contact,
@@ -65,7 +66,6 @@ def record_event(
         request_id=None,
         at=now,
     )
-    tx.events.prune(KEPT_EVENTS)
 
 
 def record_arrivals(tx: Transaction, arrivals: Iterable[Arrival], now: float) -> None:
